@@ -1,0 +1,24 @@
+#include "common/clock.h"
+
+#include <time.h>
+#include <windows.h>
+
+int64_t wc_clock_monotonic_ns(void)
+{
+    static LARGE_INTEGER freq;
+    LARGE_INTEGER now;
+    if (freq.QuadPart == 0)
+        QueryPerformanceFrequency(&freq);
+    QueryPerformanceCounter(&now);
+    return (int64_t)((double)now.QuadPart * 1e9 / (double)freq.QuadPart);
+}
+
+void wc_clock_gmtime(time_t secs, struct tm *out)
+{
+    gmtime_s(out, &secs);
+}
+
+void wc_sleep_ms(unsigned ms)
+{
+    Sleep(ms);
+}

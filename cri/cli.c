@@ -1,0 +1,65 @@
+#include "cri/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/config.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: wincrid [OPTIONS]\n"
+            "\n"
+            "wincri: a Kubernetes CRI (runtime.v1) runtime for Windows nodes, with a Linux\n"
+            "host backend (runc, network namespaces, CNI).\n"
+            "\n"
+            "Options:\n"
+            "  --config FILE           JSON config laid over the embedded defaults\n"
+            "  --listen ENDPOINT       unix:///PATH, tcp://HOST:PORT or npipe:////./pipe/NAME\n"
+            "  --log-level LEVEL       debug, info, warn or error\n"
+            "  --print-default-config  print the embedded defaults and exit\n"
+            "  --version               print the version and exit\n"
+            "  --help                  print this help and exit\n");
+}
+
+/* Accepts "--opt VALUE" and "--opt=VALUE". */
+static const char *option_value(int argc, char **argv, int *i, const char *name)
+{
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) != 0)
+        return NULL;
+    if (argv[*i][n] == '=')
+        return argv[*i] + n + 1;
+    if (argv[*i][n] == '\0' && *i + 1 < argc)
+        return argv[++*i];
+    return NULL;
+}
+
+cli_action wc_cli_parse(int argc, char **argv, wc_daemon_opts *opts)
+{
+    memset(opts, 0, sizeof *opts);
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return CLI_EXIT_OK;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("wincrid %s (%s), CRI runtime.v1\n", WINCRI_VERSION, WINCRI_GIT_REV);
+            return CLI_EXIT_OK;
+        } else if (strcmp(argv[i], "--print-default-config") == 0) {
+            fputs(wc_config_default_text(), stdout);
+            return CLI_EXIT_OK;
+        } else if ((v = option_value(argc, argv, &i, "--config"))) {
+            opts->config_path = v;
+        } else if ((v = option_value(argc, argv, &i, "--listen"))) {
+            opts->listen = v;
+        } else if ((v = option_value(argc, argv, &i, "--log-level"))) {
+            opts->log_level = v;
+        } else {
+            fprintf(stderr, "wincrid: unknown or incomplete option %s\n\n", argv[i]);
+            usage(stderr);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    return CLI_RUN;
+}

@@ -1,0 +1,39 @@
+/* The daemon as one object: config, stores, backends. Handlers reach it through
+ * cri_call_daemon(). */
+#ifndef WINCRI_CRI_DAEMON_H
+#define WINCRI_CRI_DAEMON_H
+
+#include <pthread.h>
+
+#include "common/config.h"
+#include "common/err.h"
+
+typedef struct img_store img_store;   /* image/image.h */
+typedef struct pod_manager pod_manager; /* podsandbox/podsandbox.h */
+
+struct wincri {
+    wc_config *cfg;
+    img_store *images;
+    pod_manager *pods;
+    pthread_mutex_t lock; /* guards pod_cidr */
+    char *pod_cidr;       /* from UpdateRuntimeConfig; handed to CNI */
+};
+
+typedef struct wincri wincri;
+
+typedef struct wc_daemon_opts {
+    const char *config_path; /* NULL: embedded defaults */
+    const char *listen;      /* overrides the config's endpoint when set */
+    const char *log_level;   /* overrides the config's level when set */
+} wc_daemon_opts;
+
+/* Runs until wc_daemon_request_stop(); returns the process exit code. */
+int wc_daemon_run(const wc_daemon_opts *opts);
+/* Async-signal-safe: asks the running daemon to shut down gracefully. */
+void wc_daemon_request_stop(void);
+
+/* Pod CIDR as last set by UpdateRuntimeConfig (caller frees; NULL if none). */
+char *wincri_pod_cidr(wincri *d);
+int wincri_set_pod_cidr(wincri *d, const char *cidr, wc_err *err);
+
+#endif

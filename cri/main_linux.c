@@ -1,0 +1,37 @@
+/* wincrid on Linux: signals become a graceful stop; everything else is the daemon's. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "common/log.h"
+#include "cri/cli.h"
+#include "cri/daemon.h"
+
+static void *signal_waiter(void *arg)
+{
+    sigset_t *set = arg;
+    int sig = 0;
+    sigwait(set, &sig);
+    wc_info("daemon", "signal received", "signal=%d", sig);
+    wc_daemon_request_stop();
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    wc_daemon_opts opts;
+    cli_action a = wc_cli_parse(argc, argv, &opts);
+    if (a != CLI_RUN)
+        return a == CLI_EXIT_OK ? 0 : 2;
+    /* Block the stop signals in every thread; one thread waits for them. */
+    static sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    pthread_t t;
+    pthread_create(&t, NULL, signal_waiter, &set);
+    pthread_detach(t);
+    return wc_daemon_run(&opts);
+}

@@ -1,0 +1,79 @@
+#include "hns/hns.h"
+
+#include <dirent.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/fs.h"
+
+static int has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static int is_conf_name(const char *name)
+{
+    return has_suffix(name, ".conf") || has_suffix(name, ".conflist") || has_suffix(name, ".json");
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Collects candidate file names, sorted. */
+static char **list_confs(const char *dir, size_t *count)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return NULL;
+    size_t n = 0, cap = 8;
+    char **names = malloc(cap * sizeof *names);
+    struct dirent *ent;
+    while ((ent = readdir(d)) != NULL) {
+        if (!is_conf_name(ent->d_name))
+            continue;
+        if (n == cap)
+            names = realloc(names, (cap *= 2) * sizeof *names);
+        names[n++] = strdup(ent->d_name);
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, by_name);
+    *count = n;
+    return names;
+}
+
+int hns_cni_config_find(const char *conf_dir, char **path, char **name, wc_err *err)
+{
+    size_t n = 0;
+    char **names = list_confs(conf_dir, &n);
+    if (!names)
+        return wc_err_set(err, WC_FAILED_PRECONDITION,
+                          "no CNI config: directory %s cannot be read", conf_dir);
+    int rc = -1;
+    wc_err_set(err, WC_FAILED_PRECONDITION, "no CNI network config (*.conf, *.conflist) in %s",
+               conf_dir);
+    for (size_t i = 0; i < n && rc < 0; i++) {
+        char *full = wc_path_join(conf_dir, names[i]);
+        json_error_t jerr;
+        json_t *doc = json_load_file(full, 0, &jerr);
+        const char *net = json_string_value(json_object_get(doc, "name"));
+        if (net && *net) {
+            *path = full;
+            *name = strdup(net);
+            rc = 0;
+        } else {
+            wc_err_set(err, WC_FAILED_PRECONDITION, "CNI config %s is not usable: %s", full,
+                       doc ? "it has no \"name\"" : jerr.text);
+            free(full);
+        }
+        json_decref(doc);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
