@@ -45,9 +45,12 @@ all: $(B)/wincrid
 deps:
 	deploy/linux/install-deps.sh
 
+# Members named stdin/stdout/stderr collide with the C library's macros on Windows, so the
+# generated C gets stdin_/stdout_/stderr_ as member names (wire and descriptor names stay).
 $(PB_C) $(PB_H): $(PROTO)
 	@mkdir -p $(GEN)
 	protoc-c --c_out=$(GEN) -Icri $(PROTO)
+	sed -E -i 's/([^"A-Za-z0-9_])(stdin|stdout|stderr)([^"A-Za-z0-9_])/\1\2_\3/g' $(PB_C) $(PB_H)
 
 $(B)/gen/api.pb-c.o: $(PB_C)
 	@mkdir -p $(dir $@)
@@ -71,7 +74,8 @@ $(B)/tests/%: tests/unit/%.c $(B)/libwincri.a tests/unit/testutil.h
 -include $(LIB_OBJ:.o=.d) $(B)/cri/main_linux.d
 
 # The README's commands. Both install what is missing first.
-run: deps
+run:
+	deploy/linux/install-deps.sh run
 	$(MAKE) VARIANT=release all
 	build/release/wincrid $(ARGS)
 
@@ -97,6 +101,7 @@ WIN_CC := x86_64-w64-mingw32-gcc
 WB := build/win
 WIN_INC := $(WB)/include
 WIN_CFLAGS := -std=c11 $(WARN) -I. -I$(GEN) -I$(WIN_INC) -O2 -D_WIN32_WINNT=0x0A00 \
+	-D__USE_MINGW_ANSI_STDIO=1 \
 	-DWINCRI_VERSION=\"$(VERSION)\" -DWINCRI_GIT_REV=\"$(GIT_REV)\"
 WIN_OBJ := $(patsubst %.c,$(WB)/%.o,$(WIN_SRC))
 

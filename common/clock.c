@@ -3,18 +3,6 @@
 #include <stdio.h>
 #include <time.h>
 
-static int64_t read_clock(int which)
-{
-    struct timespec ts;
-    timespec_get(&ts, which);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-int64_t wc_clock_realtime_ns(void)
-{
-    return read_clock(TIME_UTC);
-}
-
 void wc_clock_format_utc(int64_t ns, char *out, size_t cap)
 {
     time_t secs = (time_t)(ns / 1000000000LL);

@@ -2,6 +2,13 @@
 
 #include <time.h>
 
+int64_t wc_clock_realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 int64_t wc_clock_monotonic_ns(void)
 {
     struct timespec ts;

@@ -3,6 +3,15 @@
 #include <time.h>
 #include <windows.h>
 
+/* FILETIME counts 100 ns ticks since 1601-01-01; Unix time starts 11644473600 s later. */
+int64_t wc_clock_realtime_ns(void)
+{
+    FILETIME ft;
+    GetSystemTimePreciseAsFileTime(&ft);
+    int64_t ticks = ((int64_t)ft.dwHighDateTime << 32) | ft.dwLowDateTime;
+    return (ticks - 116444736000000000LL) * 100;
+}
+
 int64_t wc_clock_monotonic_ns(void)
 {
     static LARGE_INTEGER freq;

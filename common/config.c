@@ -64,8 +64,8 @@ static int walk_fail(walk *w, int at_key, const char *what)
     char path[256];
     join_path(w, path, sizeof path);
     if (wc_json_locate(w->text, w->path, w->depth, at_key, &line, &col) == 0)
-        return wc_err_set(w->err, WC_INVALID_ARGUMENT, "%s:%d:%d: \"%s\": %s", w->source, line,
-                          col, path, what);
+        return wc_err_set(w->err, WC_INVALID_ARGUMENT, "%s:%d:%d: \"%s\": %s", w->source, line, col,
+                          path, what);
     return wc_err_set(w->err, WC_INVALID_ARGUMENT, "%s: \"%s\": %s", w->source, path, what);
 }
 
@@ -180,8 +180,8 @@ static void merge(json_t *dst, json_t *src, int depth)
     json_object_foreach(src, key, val)
     {
         json_t *cur = json_object_get(dst, key);
-        int replace_whole = depth == 0 && (strcmp(key, "runtime_handlers") == 0 ||
-                                           strcmp(key, "registries") == 0);
+        int replace_whole =
+            depth == 0 && (strcmp(key, "runtime_handlers") == 0 || strcmp(key, "registries") == 0);
         if (cur && json_is_object(cur) && json_is_object(val) && !replace_whole)
             merge(cur, val, depth + 1);
         else
@@ -239,8 +239,7 @@ static int fill_fields(wc_config *cfg, const char *source, wc_err *err)
                           "%s: log_level \"%s\" is not one of debug, info, warn, error", source,
                           level);
     if (!*cfg->root_dir || !*cfg->state_dir)
-        return wc_err_set(err, WC_INVALID_ARGUMENT, "%s: root and state must not be empty",
-                          source);
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "%s: root and state must not be empty", source);
     json_t *cni = json_object_get(d, "cni");
     cfg->cni_conf_dir = json_string_value(json_object_get(cni, "conf_dir"));
     json_t *bins = json_object_get(cni, "bin_dirs");
@@ -256,8 +255,8 @@ int wc_config_parse(const char *text, const char *source, wc_config **out, wc_er
     json_error_t jerr;
     json_t *user = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
     if (!user)
-        return wc_err_set(err, WC_INVALID_ARGUMENT, "%s:%d:%d: %s", source, jerr.line,
-                          jerr.column, jerr.text);
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "%s:%d:%d: %s", source, jerr.line, jerr.column,
+                          jerr.text);
     if (!json_is_object(user)) {
         json_decref(user);
         return wc_err_set(err, WC_INVALID_ARGUMENT, "%s:1:1: the config must be a JSON object",

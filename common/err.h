@@ -5,6 +5,7 @@
 #define WINCRI_COMMON_ERR_H
 
 #include <stdarg.h>
+#include <stdio.h>
 
 /* gRPC status codes by their wire numbers, so modules need no gRPC headers. */
 typedef enum {
@@ -35,7 +36,10 @@ typedef struct wc_err {
     char msg[WC_ERR_MSG_MAX];
 } wc_err;
 
-#if defined(__GNUC__)
+#if defined(__MINGW_PRINTF_FORMAT)
+/* mingw's printf family is the C99 one here (__USE_MINGW_ANSI_STDIO), so check it as such. */
+#define WC_PRINTF(a, b) __attribute__((format(__MINGW_PRINTF_FORMAT, a, b)))
+#elif defined(__GNUC__)
 #define WC_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define WC_PRINTF(a, b)

@@ -42,8 +42,8 @@ int wc_mkdir_p(const char *dir, int mode, wc_err *err)
 int wc_lock_acquire(const char *path, wc_lock **out, wc_err *err)
 {
     /* No sharing: a second daemon's open fails while the first holds the handle. */
-    HANDLE h = CreateFileA(path, GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ, NULL,
-                           OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
+    HANDLE h = CreateFileA(path, GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ, NULL, OPEN_ALWAYS,
+                           FILE_ATTRIBUTE_NORMAL, NULL);
     if (h == INVALID_HANDLE_VALUE) {
         DWORD e = GetLastError();
         if (e == ERROR_SHARING_VIOLATION)
@@ -82,8 +82,8 @@ int wc_write_file_atomic(const char *path, const void *data, size_t len, wc_err 
         return wc_err_set(err, WC_INTERNAL, "cannot create %s (Win32 error %lu)", tmp,
                           GetLastError());
     DWORD written = 0;
-    BOOL ok = WriteFile(h, data, (DWORD)len, &written, NULL) && written == len &&
-              FlushFileBuffers(h);
+    BOOL ok =
+        WriteFile(h, data, (DWORD)len, &written, NULL) && written == len && FlushFileBuffers(h);
     CloseHandle(h);
     if (!ok || !MoveFileExA(tmp, path, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH)) {
         DeleteFileA(tmp);

@@ -100,8 +100,8 @@ static int skip_value(cursor *c)
     }
 }
 
-int wc_json_locate(const char *text, const char *const *path, size_t depth, int want_key,
-                   int *line, int *column)
+int wc_json_locate(const char *text, const char *const *path, size_t depth, int want_key, int *line,
+                   int *column)
 {
     cursor c = {text, 1, 1};
     skip_space(&c);

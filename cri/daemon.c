@@ -133,8 +133,8 @@ static int start(running *r, const wc_daemon_opts *opts, wc_err *err)
     publish_internal_endpoint(r->d.cfg, cri_server_port(r->server));
     if (cri_front_start(r->front, cri_server_port(r->server), err) < 0)
         return -1;
-    wc_info("daemon", "wincrid is serving CRI runtime.v1", "listen=%s version=%s root=%s",
-            listen, WINCRI_VERSION, r->d.cfg->root_dir);
+    wc_info("daemon", "wincrid is serving CRI runtime.v1", "listen=%s version=%s root=%s", listen,
+            WINCRI_VERSION, r->d.cfg->root_dir);
     return 0;
 }
 

@@ -8,7 +8,7 @@
 #include "common/config.h"
 #include "common/err.h"
 
-typedef struct img_store img_store;   /* image/image.h */
+typedef struct img_store img_store;     /* image/image.h */
 typedef struct pod_manager pod_manager; /* podsandbox/podsandbox.h */
 
 struct wincri {

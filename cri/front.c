@@ -31,8 +31,8 @@ static int parse_npipe(const char *rest, cri_endpoint *out, wc_err *err, const c
     while (*rest == '/')
         rest++;
     if (strncmp(rest, "./pipe/", 7) != 0 || !rest[7])
-        return wc_err_set(err, WC_INVALID_ARGUMENT,
-                          "endpoint %s: expected npipe:////./pipe/NAME", uri);
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "endpoint %s: expected npipe:////./pipe/NAME",
+                          uri);
     snprintf(out->address, sizeof out->address, "\\\\.\\pipe\\%s", rest + 7);
     for (char *p = out->address; *p; p++)
         if (*p == '/')
@@ -78,8 +78,9 @@ int cri_front_start(cri_front *f, int internal_port, wc_err *err)
 {
     f->internal_port = internal_port;
     if (f->ep.kind == CRI_EP_TCP)
-        wc_warn("cri", "listening on TCP: any local user who can reach the port may call the "
-                       "runtime; TCP has no access control",
+        wc_warn("cri",
+                "listening on TCP: any local user who can reach the port may call the "
+                "runtime; TCP has no access control",
                 "address=%s port=%d", f->ep.address, f->ep.port);
     return cri_front_platform_start(f, err);
 }
@@ -94,7 +95,7 @@ void cri_front_port_add(cri_front *f, int port)
 void cri_front_port_remove(cri_front *f, int port)
 {
     pthread_mutex_lock(&f->ports_mu);
-    f->ports[port / 8] &= (uint8_t)~(1u << (port % 8));
+    f->ports[port / 8] &= (uint8_t) ~(1u << (port % 8));
     pthread_mutex_unlock(&f->ports_mu);
 }
 

@@ -79,7 +79,8 @@ static int listen_unix(const char *path, wc_err *err)
 
 static int listen_tcp(const cri_endpoint *ep, wc_err *err)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
     char port[16];
@@ -106,7 +107,8 @@ static int listen_tcp(const cri_endpoint *ep, wc_err *err)
 static int connect_upstream(int internal_port, int *local_port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)internal_port),
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)internal_port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
         close(fd);
@@ -172,7 +174,7 @@ static void want(struct pollfd *p, int fd, const direction *in, const direction 
 
 static void relay_loop(relay *r, int kill_fd)
 {
-    direction *up = calloc(1, sizeof *up);   /* client -> gRPC core */
+    direction *up = calloc(1, sizeof *up);     /* client -> gRPC core */
     direction *down = calloc(1, sizeof *down); /* gRPC core -> client */
     while (!(up->shut_sent && down->shut_sent)) {
         struct pollfd p[3];
@@ -272,8 +274,8 @@ int cri_front_platform_start(cri_front *f, wc_err *err)
         return wc_err_set(err, WC_INVALID_ARGUMENT,
                           "npipe:// endpoints exist only on Windows; use unix:// or tcp://");
     cri_front_platform *pl = calloc(1, sizeof *pl);
-    pl->listen_fd = f->ep.kind == CRI_EP_UNIX ? listen_unix(f->ep.address, err)
-                                              : listen_tcp(&f->ep, err);
+    pl->listen_fd =
+        f->ep.kind == CRI_EP_UNIX ? listen_unix(f->ep.address, err) : listen_tcp(&f->ep, err);
     if (pl->listen_fd < 0) {
         free(pl);
         return -1;

@@ -14,7 +14,8 @@
 static int version(cri_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
                    wc_err *err)
 {
-    Runtime__V1__VersionResponse *r = cri_new(Runtime__V1__VersionResponse, runtime__v1__version_response);
+    Runtime__V1__VersionResponse *r =
+        cri_new(Runtime__V1__VersionResponse, runtime__v1__version_response);
     r->version = cri_strdup("0.1.0"); /* the kubelet runtime API version */
     r->runtime_name = cri_strdup("wincri");
     r->runtime_version = cri_strdup(WINCRI_VERSION);
@@ -56,21 +57,24 @@ static Runtime__V1__RuntimeCondition *network_condition(const wc_config *cfg, ch
 }
 
 /* Verbose info: the effective config (credentials left out) and what readiness saw. */
-static void add_verbose_info(Runtime__V1__StatusResponse *r, const wc_config *cfg,
-                             const char *runtime_detail, const char *cni_conf)
+static void add_verbose_info(Runtime__V1__StatusResponse *r, wincri *d, const char *runtime_detail,
+                             const char *cni_conf)
 {
+    const wc_config *cfg = d->cfg;
     json_t *doc = json_deep_copy(cfg->doc);
     json_object_del(doc, "registries");
-    json_t *info = json_pack("{s:o,s:s,s:s,s:s}", "config", doc, "configSource", cfg->source,
-                             "cniConfig", cni_conf, "runtimeCheck", runtime_detail);
+    char *cidr = wincri_pod_cidr(d);
+    json_t *info =
+        json_pack("{s:o,s:s,s:s,s:s,s:s}", "config", doc, "configSource", cfg->source, "cniConfig",
+                  cni_conf, "runtimeCheck", runtime_detail, "podCIDR", cidr ? cidr : "");
+    free(cidr);
     char *text = json_dumps(info, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(info);
     cri_map_add(&r->n_info, &r->info, "info", text);
     free(text);
 }
 
-static int status(cri_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
-                  wc_err *err)
+static int status(cri_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp, wc_err *err)
 {
     const Runtime__V1__StatusRequest *in = (const Runtime__V1__StatusRequest *)req;
     const wc_config *cfg = cri_call_daemon(call)->cfg;
@@ -94,7 +98,7 @@ static int status(cri_call *call, const ProtobufCMessage *req, ProtobufCMessage 
     }
     r->features = cri_new(Runtime__V1__RuntimeFeatures, runtime__v1__runtime_features);
     if (in->verbose)
-        add_verbose_info(r, cfg, runtime_detail, cni_conf);
+        add_verbose_info(r, cri_call_daemon(call), runtime_detail, cni_conf);
     free(runtime_detail);
     free(cni_conf);
     *resp = &r->base;
@@ -110,8 +114,9 @@ static int runtime_config(cri_call *call, const ProtobufCMessage *req, ProtobufC
     if (driver) {
         r->linux = cri_new(Runtime__V1__LinuxRuntimeConfiguration,
                            runtime__v1__linux_runtime_configuration);
-        r->linux->cgroup_driver = strcmp(driver, "systemd") == 0 ? RUNTIME__V1__CGROUP_DRIVER__SYSTEMD
-                                                                 : RUNTIME__V1__CGROUP_DRIVER__CGROUPFS;
+        r->linux->cgroup_driver = strcmp(driver, "systemd") == 0
+                                      ? RUNTIME__V1__CGROUP_DRIVER__SYSTEMD
+                                      : RUNTIME__V1__CGROUP_DRIVER__CGROUPFS;
     }
     *resp = &r->base;
     return 0;

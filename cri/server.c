@@ -136,8 +136,8 @@ int64_t cri_call_deadline_ns(cri_call *call)
 int cri_call_cancelled(cri_call *c)
 {
     if (!c->close_done) {
-        grpc_event ev =
-            grpc_completion_queue_pluck(c->cq, &c->close_tag, gpr_inf_past(GPR_CLOCK_REALTIME), NULL);
+        grpc_event ev = grpc_completion_queue_pluck(c->cq, &c->close_tag,
+                                                    gpr_inf_past(GPR_CLOCK_REALTIME), NULL);
         if (ev.type == GRPC_OP_COMPLETE)
             c->close_done = 1;
     }
@@ -172,8 +172,7 @@ int cri_call_send(cri_call *c, const ProtobufCMessage *msg, wc_err *err)
     int rc = run_batch(c, ops, n);
     grpc_byte_buffer_destroy(bb);
     if (rc < 0)
-        return wc_err_set(err, WC_CANCELLED, "%s: the client went away while streaming",
-                          c->method);
+        return wc_err_set(err, WC_CANCELLED, "%s: the client went away while streaming", c->method);
     return 0;
 }
 
@@ -199,9 +198,8 @@ static ProtobufCMessage *receive_request(cri_call *c, const dispatch_entry *e, w
                                                       GRPC_SLICE_START_PTR(all));
     grpc_slice_unref(all);
     if (!req)
-        wc_err_set(err, WC_INVALID_ARGUMENT,
-                   "%s: malformed request: the bytes do not decode as %s", c->method,
-                   e->input->name);
+        wc_err_set(err, WC_INVALID_ARGUMENT, "%s: malformed request: the bytes do not decode as %s",
+                   c->method, e->input->name);
     return req;
 }
 
@@ -277,8 +275,8 @@ static void handle(cri_call *c, const dispatch_entry *e, ProtobufCMessage **req,
                    c->method);
         return;
     }
-    int rc = e->method->unary ? e->method->unary(c, *req, resp, err)
-                              : e->method->stream(c, *req, err);
+    int rc =
+        e->method->unary ? e->method->unary(c, *req, resp, err) : e->method->stream(c, *req, err);
     if (rc == 0)
         wc_err_clear(err);
     else if (err->code == WC_OK)
@@ -289,8 +287,9 @@ static void finish_call(cri_call *c)
 {
     grpc_call_unref(c->call);
     grpc_completion_queue_shutdown(c->cq);
-    while (grpc_completion_queue_pluck(c->cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
-           GRPC_QUEUE_SHUTDOWN)
+    while (
+        grpc_completion_queue_pluck(c->cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+        GRPC_QUEUE_SHUTDOWN)
         ;
     grpc_completion_queue_destroy(c->cq);
     free(c->method);
@@ -316,13 +315,12 @@ static void run_call(void *arg)
     if (c->cancelled && err.code == WC_OK)
         wc_err_set(&err, WC_CANCELLED, "cancelled by the client");
 
-    wc_log(err.code == WC_OK || err.code == WC_UNIMPLEMENTED || err.code == WC_NOT_FOUND
-               ? WC_LOG_DEBUG
-               : WC_LOG_INFO,
-           "cri", "rpc", "method=%s code=%s duration_ms=%.3f%s%s%s", c->method,
-           wc_code_name(err.code), (double)(wc_clock_monotonic_ns() - t0) / 1e6,
-           err.code == WC_OK ? "" : " error=\"", err.code == WC_OK ? "" : err.msg,
-           err.code == WC_OK ? "" : "\"");
+    wc_log(
+        err.code == WC_OK || err.code == WC_UNIMPLEMENTED || err.code == WC_NOT_FOUND ? WC_LOG_DEBUG
+                                                                                      : WC_LOG_INFO,
+        "cri", "rpc", "method=%s code=%s duration_ms=%.3f%s%s%s", c->method, wc_code_name(err.code),
+        (double)(wc_clock_monotonic_ns() - t0) / 1e6, err.code == WC_OK ? "" : " error=\"",
+        err.code == WC_OK ? "" : err.msg, err.code == WC_OK ? "" : "\"");
     if (req)
         protobuf_c_message_free_unpacked(req, NULL);
     if (resp)
@@ -393,7 +391,8 @@ static void *cq_loop(void *arg)
 {
     cri_server *srv = arg;
     for (;;) {
-        grpc_event ev = grpc_completion_queue_next(srv->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        grpc_event ev =
+            grpc_completion_queue_next(srv->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
         if (ev.type == GRPC_QUEUE_SHUTDOWN)
             break;
         if (ev.tag == &shutdown_tag) {

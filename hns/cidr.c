@@ -10,8 +10,8 @@ static int check_one(const char *cidr, size_t len, wc_err *err)
 {
     char buf[64];
     if (len == 0 || len >= sizeof buf)
-        return wc_err_set(err, WC_INVALID_ARGUMENT, "pod CIDR \"%.*s\" is not a CIDR",
-                          (int)len, cidr);
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "pod CIDR \"%.*s\" is not a CIDR", (int)len,
+                          cidr);
     memcpy(buf, cidr, len);
     buf[len] = '\0';
     char *slash = strchr(buf, '/');
@@ -23,11 +23,11 @@ static int check_one(const char *cidr, size_t len, wc_err *err)
     long bits = strtol(slash + 1, &end, 10);
     int max = family == 6 ? 128 : 32;
     if (family == 0)
-        return wc_err_set(err, WC_INVALID_ARGUMENT, "pod CIDR \"%.*s\": \"%s\" is not an IP address",
-                          (int)len, cidr, buf);
-    if (*end || end == slash + 1 || bits < 0 || bits > max)
         return wc_err_set(err, WC_INVALID_ARGUMENT,
-                          "pod CIDR \"%.*s\": prefix length must be 0-%d", (int)len, cidr, max);
+                          "pod CIDR \"%.*s\": \"%s\" is not an IP address", (int)len, cidr, buf);
+    if (*end || end == slash + 1 || bits < 0 || bits > max)
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "pod CIDR \"%.*s\": prefix length must be 0-%d",
+                          (int)len, cidr, max);
     return 0;
 }
 

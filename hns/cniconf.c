@@ -51,8 +51,8 @@ int hns_cni_config_find(const char *conf_dir, char **path, char **name, wc_err *
     size_t n = 0;
     char **names = list_confs(conf_dir, &n);
     if (!names)
-        return wc_err_set(err, WC_FAILED_PRECONDITION,
-                          "no CNI config: directory %s cannot be read", conf_dir);
+        return wc_err_set(err, WC_FAILED_PRECONDITION, "no CNI config: directory %s cannot be read",
+                          conf_dir);
     int rc = -1;
     wc_err_set(err, WC_FAILED_PRECONDITION, "no CNI network config (*.conf, *.conflist) in %s",
                conf_dir);

@@ -22,7 +22,8 @@ static void syntax_error_names_line_and_column(void **state)
 {
     wc_config *cfg = NULL;
     wc_err err = {0};
-    assert_int_equal(wc_config_parse("{\n  \"root\": \"/x\",\n  oops\n}", "c.json", &cfg, &err), -1);
+    assert_int_equal(wc_config_parse("{\n  \"root\": \"/x\",\n  oops\n}", "c.json", &cfg, &err),
+                     -1);
     assert_int_equal(err.code, WC_INVALID_ARGUMENT);
     assert_non_null(strstr(err.msg, "c.json:3:"));
 }
@@ -42,8 +43,8 @@ static void wrong_type_is_located(void **state)
     wc_err err = {0};
     const char *text = "{\"root\": \"/r\", \"shutdown_grace_seconds\": \"ten\"}";
     assert_int_equal(wc_config_parse(text, "c.json", &cfg, &err), -1);
-    assert_string_equal(err.msg,
-                        "c.json:1:41: \"shutdown_grace_seconds\": expected an integer, got a string");
+    assert_string_equal(
+        err.msg, "c.json:1:41: \"shutdown_grace_seconds\": expected an integer, got a string");
 }
 
 static void handlers_replace_defaults(void **state)
@@ -63,8 +64,8 @@ static void default_handler_must_exist(void **state)
 {
     wc_config *cfg = NULL;
     wc_err err = {0};
-    assert_int_equal(wc_config_parse("{\"default_runtime_handler\": \"nope\"}", "c.json", &cfg, &err),
-                     -1);
+    assert_int_equal(
+        wc_config_parse("{\"default_runtime_handler\": \"nope\"}", "c.json", &cfg, &err), -1);
     assert_non_null(strstr(err.msg, "\"nope\" is not one of runtime_handlers"));
 }
 

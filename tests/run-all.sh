@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite: unit tests under ASan/UBSan, the Windows compile check, the end-to-end
+# tests against a sanitized wincrid, and the Windows document/wine tests. Run as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+jobs=$(nproc)
+make -j"$jobs" VARIANT=san all unit
+make -j"$jobs" windows-check
+make format-check
+
+# pytest runs from Debian's python3: the one first on PATH may not see python3-grpcio.
+dirs=(tests/e2e)
+[ -d tests/windows ] && dirs+=(tests/windows)
+WINCRID="$PWD/build/san/wincrid" /usr/bin/python3 -m pytest -q -p no:cacheprovider "${dirs[@]}" "$@"
