@@ -1,0 +1,475 @@
+/* Hyper-V isolation: the utility VM document, the per-container HcsModifyComputeSystem
+ * requests and the hosted container document.
+ *
+ * Shapes follow hcsshim: CreateWCOW (internal/uvm/create_wcow.go), AddVSMB and
+ * DefaultVSMBOptions (internal/uvm/vsmb.go), AddSCSI (internal/uvm/scsi.go),
+ * CombineLayersWCOW (internal/uvm/combine_layers.go), addNIC (internal/uvm/network.go),
+ * MountWCOWLayers (internal/layers/layers.go) and the v2 Xenon branch of
+ * createWindowsContainerDocument (internal/hcsoci/hcsdoc_wcow.go). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hcs/hcsdoc_int.h"
+
+#define PIPE_PREFIX "\\\\.\\pipe\\"
+#define VSMB_SHARES_PATH "VirtualMachine/Devices/VirtualSmb/Shares"
+#define BOOT_PATH "\\EFI\\Microsoft\\Boot\\bootmgfw.efi"
+/* Administrators and SYSTEM may bind Hyper-V sockets (for the guest compute service). */
+#define HVSOCKET_SDDL "D:P(A;;FA;;;SY)(A;;FA;;;BA)"
+
+/* a + "\" + b without doubling the separator. */
+static void join(char *buf, size_t size, const char *a, const char *b)
+{
+    size_t n = strlen(a);
+    snprintf(buf, size, "%s%s%s", a, (n && (a[n - 1] == '\\' || a[n - 1] == '/')) ? "" : "\\", b);
+}
+
+int hcs_uvm_opts_from_annotations(const json_t *spec_or_annotations, hcs_uvm_opts *o, wc_err *err)
+{
+    /* Accept either a spec (with .annotations) or a bare annotation object. */
+    json_t *wrap = NULL;
+    const json_t *spec = spec_or_annotations;
+    if (spec && !json_object_get(spec, "annotations")) {
+        wrap = json_pack("{s:O}", "annotations", (json_t *)spec_or_annotations);
+        if (!wrap)
+            return hd_oom(err, "annotations");
+        spec = wrap;
+    }
+    uint64_t v;
+    int r = hd_annotation_u64(spec, HCS_ANNOTATION_UVM_MEMORY, &v, err);
+    if (r == 1) {
+        if (v == 0 || v > UINT32_MAX) {
+            r = wc_err_set(err, WC_INVALID_ARGUMENT, "annotation %s: %llu MB is out of range",
+                           HCS_ANNOTATION_UVM_MEMORY, (unsigned long long)v);
+        } else {
+            o->memory_mb = (unsigned)v;
+        }
+    }
+    if (r >= 0) {
+        r = hd_annotation_u64(spec, HCS_ANNOTATION_UVM_CPUS, &v, err);
+        if (r == 1) {
+            if (v == 0 || v > 1024)
+                r = wc_err_set(err, WC_INVALID_ARGUMENT, "annotation %s: %llu is out of range",
+                               HCS_ANNOTATION_UVM_CPUS, (unsigned long long)v);
+            else
+                o->cpus = (unsigned)v;
+        }
+    }
+    json_decref(wrap);
+    return r < 0 ? -1 : 0;
+}
+
+/* VirtualSmbShareOptions for a read-only share (DefaultVSMBOptions(true)), plus
+ * TakeBackupPrivilege for layers and the OS share. */
+static json_t *vsmb_options(int read_only, int backup_privilege)
+{
+    json_t *o = json_object();
+    int oom = 0;
+    hd_set_true(o, "ReadOnly", read_only, &oom);
+    hd_set_true(o, "PseudoOplocks", read_only, &oom);
+    hd_set_true(o, "TakeBackupPrivilege", backup_privilege, &oom);
+    hd_set_true(o, "CacheIo", read_only, &oom);
+    hd_set_true(o, "ShareRead", read_only, &oom);
+    if (oom) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+int hcs_doc_uvm(const hcs_uvm_opts *o, json_t **out, wc_err *err)
+{
+    *out = NULL;
+    if (!o || !o->uvm_folder || !*o->uvm_folder)
+        return wc_err_set(err, WC_INVALID_ARGUMENT,
+                          "utility VM: the base layer folder holding UtilityVM\\Files is required");
+    if (!o->scratch_vhdx || !*o->scratch_vhdx)
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "utility VM: a scratch VHDX path is required");
+    unsigned mem = o->memory_mb ? o->memory_mb : HCS_UVM_DEFAULT_MEMORY_MB;
+    unsigned cpus = o->cpus ? o->cpus : HCS_UVM_DEFAULT_CPUS;
+    if (o->host_cpus && cpus > o->host_cpus)
+        cpus = o->host_cpus;
+    char files[1024];
+    join(files, sizeof files, o->uvm_folder, "UtilityVM\\Files");
+
+    int oom = 0;
+    json_t *vm = json_object();
+    hd_set(vm, "StopOnReset", json_true(), &oom);
+    hd_set(vm, "Chipset",
+           json_pack("{s:{s:{s:s,s:s}}}", "Uefi", "BootThis", "DevicePath", BOOT_PATH, "DeviceType",
+                     "VmbFs"),
+           &oom);
+    /* Memory is backed by the host's pageable memory (hcsshim's default AllowOvercommit),
+     * which is what makes the hot hint usable. */
+    hd_set(vm, "ComputeTopology",
+           json_pack("{s:{s:I,s:b,s:b},s:{s:I}}", "Memory", "SizeInMB", (json_int_t)mem,
+                     "AllowOvercommit", 1, "EnableHotHint", 1, "Processor", "Count",
+                     (json_int_t)cpus),
+           &oom);
+    hd_set(vm, "GuestConnection", json_object(), &oom);
+    json_t *devices = json_object();
+    hd_set(devices, "Scsi",
+           json_pack("{s:{s:{s:{s:s,s:s}}}}", "0", "Attachments", "0", "Path", o->scratch_vhdx,
+                     "Type", "VirtualDisk"),
+           &oom);
+    hd_set(devices, "HvSocket",
+           json_pack("{s:{s:s}}", "HvSocketConfig", "DefaultBindSecurityDescriptor", HVSOCKET_SDDL),
+           &oom);
+    json_t *share = json_pack("{s:s,s:s}", "Name", "os", "Path", files);
+    if (share)
+        hd_set(share, "Options", vsmb_options(1, 1), &oom);
+    hd_set(devices, "VirtualSmb",
+           json_pack("{s:i,s:[o]}", "DirectFileMappingInMB", 1024, "Shares", share), &oom);
+    hd_set(vm, "Devices", devices, &oom);
+
+    json_t *doc = json_object();
+    hd_set_str(doc, "Owner", o->owner ? o->owner : HCS_OWNER, &oom);
+    hd_set(doc, "SchemaVersion", hd_schema_v21(), &oom);
+    hd_set(doc, "ShouldTerminateOnLastHandleClosed", json_false(), &oom);
+    hd_set(doc, "VirtualMachine", vm, &oom);
+    if (oom) {
+        json_decref(doc);
+        return hd_oom(err, "utility VM document");
+    }
+    *out = doc;
+    return 0;
+}
+
+/* ---- bookkeeping ------------------------------------------------------------------------ */
+
+hcs_uvm *hcs_uvm_new(const char *id)
+{
+    hcs_uvm *u = calloc(1, sizeof *u);
+    if (!u)
+        return NULL;
+    u->id = strdup(id ? id : "");
+    u->lun_owner[0] = strdup("");
+    if (!u->id || !u->lun_owner[0]) {
+        hcs_uvm_free(u);
+        return NULL;
+    }
+    return u;
+}
+
+void hcs_uvm_free(hcs_uvm *u)
+{
+    if (!u)
+        return;
+    for (size_t i = 0; i < u->n_shares; i++)
+        free(u->shares[i].host_path);
+    free(u->shares);
+    for (int i = 0; i < HD_MAX_LUNS; i++)
+        free(u->lun_owner[i]);
+    free(u->id);
+    free(u);
+}
+
+const char *hcs_uvm_id(const hcs_uvm *u)
+{
+    return u->id;
+}
+
+void hcs_hosted_plan_clear(hcs_hosted_plan *p)
+{
+    if (!p)
+        return;
+    json_decref(p->modify);
+    json_decref(p->doc);
+    memset(p, 0, sizeof *p);
+}
+
+static hd_share *find_share(const hcs_uvm *u, const char *host_path)
+{
+    for (size_t i = 0; i < u->n_shares; i++)
+        if (hd_strcasecmp(u->shares[i].host_path, host_path) == 0)
+            return &u->shares[i];
+    return NULL;
+}
+
+/* Takes a reference on the share of host_path, adding it when new (*is_new = 1). Returns
+ * the share index, or -1 on OOM. */
+static long share_ref(hcs_uvm *u, const char *host_path, int *is_new)
+{
+    hd_share *s = find_share(u, host_path);
+    *is_new = 0;
+    if (s) {
+        s->refs++;
+        return (long)(s - u->shares);
+    }
+    if (u->n_shares == u->cap_shares) {
+        size_t cap = u->cap_shares ? u->cap_shares * 2 : 8;
+        hd_share *n = realloc(u->shares, cap * sizeof *n);
+        if (!n)
+            return -1;
+        u->shares = n;
+        u->cap_shares = cap;
+    }
+    s = &u->shares[u->n_shares];
+    s->host_path = strdup(host_path);
+    if (!s->host_path)
+        return -1;
+    u->vsmb_counter++;
+    snprintf(s->name, sizeof s->name, "s%lx", u->vsmb_counter);
+    s->refs = 1;
+    *is_new = 1;
+    return (long)u->n_shares++;
+}
+
+/* State to undo a failed plan. */
+typedef struct undo {
+    size_t n_shares;
+    unsigned long counter;
+    long touched[128];
+    size_t n_touched;
+} undo;
+
+static void rollback(hcs_uvm *u, const undo *un, int lun)
+{
+    for (size_t i = 0; i < un->n_touched; i++)
+        if ((size_t)un->touched[i] < un->n_shares)
+            u->shares[un->touched[i]].refs--;
+    for (size_t i = un->n_shares; i < u->n_shares; i++)
+        free(u->shares[i].host_path);
+    u->n_shares = un->n_shares;
+    u->vsmb_counter = un->counter;
+    if (lun > 0) {
+        free(u->lun_owner[lun]);
+        u->lun_owner[lun] = NULL;
+    }
+}
+
+/* Shares host_path into the UVM when needed; returns its guest path in `guest`. */
+static int plan_share(hcs_uvm *u, undo *un, const char *host_path, json_t *options, json_t *modify,
+                      char *guest, size_t gsize, int *oom)
+{
+    int is_new;
+    long idx = share_ref(u, host_path, &is_new);
+    if (idx < 0 || un->n_touched == sizeof un->touched / sizeof un->touched[0]) {
+        json_decref(options);
+        return -1;
+    }
+    un->touched[un->n_touched++] = idx;
+    hd_share *s = &u->shares[idx];
+    snprintf(guest, gsize, "%s%s", HCS_VSMB_GUEST_PREFIX, s->name);
+    if (!is_new) {
+        json_decref(options);
+        return 0;
+    }
+    json_t *settings = json_pack("{s:s,s:s}", "Name", s->name, "Path", host_path);
+    if (settings)
+        hd_set(settings, "Options", options, oom);
+    else
+        json_decref(options);
+    hd_push(modify,
+            json_pack("{s:s,s:s,s:o}", "RequestType", "Add", "ResourcePath", VSMB_SHARES_PATH,
+                      "Settings", settings),
+            oom);
+    return 0;
+}
+
+static int free_lun(const hcs_uvm *u)
+{
+    for (int l = 1; l < HD_MAX_LUNS; l++)
+        if (!u->lun_owner[l])
+            return l;
+    return -1;
+}
+
+int hcs_uvm_plan_container(hcs_uvm *u, const char *cid, const json_t *spec,
+                           const hcs_container_opts *o, hcs_hosted_plan *plan, wc_err *err)
+{
+    memset(plan, 0, sizeof *plan);
+    if (!cid || !*cid || strpbrk(cid, "\\/:"))
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "container id '%s' is not usable as a path",
+                          cid ? cid : "");
+    if (hd_check_layers(spec, o, err) != 0)
+        return -1;
+    int lun = free_lun(u);
+    if (lun < 0)
+        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "utility VM %s: all %d SCSI LUNs are in use",
+                          u->id, HD_MAX_LUNS - 1);
+    u->lun_owner[lun] = strdup(cid);
+    undo un = {.n_shares = u->n_shares, .counter = u->vsmb_counter};
+    int oom = !u->lun_owner[lun];
+    snprintf(plan->root, sizeof plan->root, "%s%s", HCS_UVM_CONTAINER_ROOT_PREFIX, cid);
+    plan->lun = (unsigned)lun;
+    plan->modify = json_array();
+    json_t *container = json_object();
+    json_t *storage = json_object();
+    hd_set(container, "Storage", storage, &oom);
+    char guest[512];
+
+    /* Read-only layers, top-most first, each over its own VSMB share. */
+    json_t *lf = json_object_get(hd_obj(spec, "windows"), "layerFolders");
+    size_t n_ro = json_array_size(lf) - 1;
+    json_t *layers = json_array();
+    for (size_t i = 0; i < n_ro && !oom; i++) {
+        if (plan_share(u, &un, json_string_value(json_array_get(lf, i)), vsmb_options(1, 1),
+                       plan->modify, guest, sizeof guest, &oom) != 0)
+            oom = 1;
+        hd_push(layers, json_pack("{s:s,s:s}", "Id", o->layer_ids[i], "Path", guest), &oom);
+    }
+
+    /* Directory mounts become VSMB shares too; pipes go through the UVM's MappedPipes. */
+    json_t *dirs = json_array();
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(spec, "mounts"), i, m)
+    {
+        const char *src = hd_str(m, "source");
+        if (strncmp(src, PIPE_PREFIX, strlen(PIPE_PREFIX)) == 0) {
+            char rp[1024];
+            snprintf(rp, sizeof rp, "VirtualMachine/Devices/MappedPipes/%s", src);
+            hd_push(plan->modify, json_pack("{s:s,s:s}", "RequestType", "Add", "ResourcePath", rp),
+                    &oom);
+            continue;
+        }
+        int ro = hd_mount_readonly(m);
+        if (plan_share(u, &un, src, vsmb_options(ro, 0), plan->modify, guest, sizeof guest, &oom) !=
+            0)
+            oom = 1;
+        json_t *d =
+            json_pack("{s:s,s:s}", "ContainerPath", hd_str(m, "destination"), "HostPath", guest);
+        if (d)
+            hd_set_true(d, "ReadOnly", ro, &oom);
+        hd_push(dirs, d, &oom);
+    }
+
+    /* The scratch disk, attached and mounted at the container root in one request. */
+    char rp[64], vhdx[1024];
+    snprintf(rp, sizeof rp, "VirtualMachine/Devices/Scsi/0/Attachments/%d", lun);
+    join(vhdx, sizeof vhdx, json_string_value(json_array_get(lf, n_ro)), "sandbox.vhdx");
+    hd_push(plan->modify,
+            json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:{s:s,s:i}}}", "RequestType", "Add",
+                      "ResourcePath", rp, "Settings", "Path", vhdx, "Type", "VirtualDisk",
+                      "GuestRequest", "ResourceType", "MappedVirtualDisk", "RequestType", "Add",
+                      "Settings", "ContainerPath", plan->root, "Lun", lun),
+            &oom);
+    /* The layer filter over the scratch (no FilterType: the guest's default, WCIFS). */
+    hd_push(plan->modify,
+            json_pack("{s:{s:s,s:s,s:{s:s,s:O}}}", "GuestRequest", "ResourceType", "CombinedLayers",
+                      "RequestType", "Add", "Settings", "ContainerRootPath", plan->root, "Layers",
+                      layers),
+            &oom);
+
+    hd_set(storage, "Layers", layers, &oom);
+    hd_set_str(storage, "Path", plan->root, &oom);
+    if (json_array_size(dirs))
+        hd_set(container, "MappedDirectories", dirs, &oom);
+    else
+        json_decref(dirs);
+
+    if (oom || hd_container_common(spec, o, u, container, err) != 0) {
+        json_decref(container);
+        rollback(u, &un, lun);
+        hcs_hosted_plan_clear(plan);
+        return oom ? hd_oom(err, "hosted container documents") : -1;
+    }
+    json_t *doc = json_object();
+    hd_set_str(doc, "Owner", o->owner ? o->owner : HCS_OWNER, &oom);
+    hd_set(doc, "SchemaVersion", hd_schema_v21(), &oom);
+    hd_set_str(doc, "HostingSystemId", u->id, &oom);
+    hd_set(doc, "HostedSystem",
+           json_pack("{s:o,s:o}", "SchemaVersion", hd_schema_v21(), "Container", container), &oom);
+    hd_set(doc, "ShouldTerminateOnLastHandleClosed", json_false(), &oom);
+    plan->doc = doc;
+    if (oom) {
+        rollback(u, &un, lun);
+        hcs_hosted_plan_clear(plan);
+        return hd_oom(err, "hosted container documents");
+    }
+    return 0;
+}
+
+/* Drops one reference on host_path's share; at zero, appends its removal request. */
+static void unshare(hcs_uvm *u, const char *host_path, json_t *requests, int *oom)
+{
+    hd_share *s = find_share(u, host_path);
+    if (!s || --s->refs > 0)
+        return;
+    hd_push(requests,
+            json_pack("{s:s,s:s,s:{s:s}}", "RequestType", "Remove", "ResourcePath",
+                      VSMB_SHARES_PATH, "Settings", "Name", s->name),
+            oom);
+    free(s->host_path);
+    size_t idx = (size_t)(s - u->shares);
+    memmove(s, s + 1, (u->n_shares - idx - 1) * sizeof *s);
+    u->n_shares--;
+}
+
+int hcs_uvm_release_container(hcs_uvm *u, const char *cid, const json_t *spec, json_t *requests,
+                              wc_err *err)
+{
+    int lun = -1;
+    for (int l = 1; l < HD_MAX_LUNS; l++)
+        if (u->lun_owner[l] && cid && strcmp(u->lun_owner[l], cid) == 0)
+            lun = l;
+    if (lun < 0)
+        return wc_err_set(err, WC_NOT_FOUND, "utility VM %s has no container %s", u->id,
+                          cid ? cid : "");
+    char root[300], rp[64];
+    snprintf(root, sizeof root, "%s%s", HCS_UVM_CONTAINER_ROOT_PREFIX, cid);
+    snprintf(rp, sizeof rp, "VirtualMachine/Devices/Scsi/0/Attachments/%d", lun);
+    int oom = 0;
+    /* Same order as hcsshim's UnmountContainerLayers: filter, scratch, then shares. */
+    hd_push(requests,
+            json_pack("{s:{s:s,s:s,s:{s:s}}}", "GuestRequest", "ResourceType", "CombinedLayers",
+                      "RequestType", "Remove", "Settings", "ContainerRootPath", root),
+            &oom);
+    hd_push(requests,
+            json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s,s:i}}}", "RequestType", "Remove", "ResourcePath",
+                      rp, "GuestRequest", "ResourceType", "MappedVirtualDisk", "RequestType",
+                      "Remove", "Settings", "ContainerPath", root, "Lun", lun),
+            &oom);
+    free(u->lun_owner[lun]);
+    u->lun_owner[lun] = NULL;
+    json_t *lf = json_object_get(hd_obj(spec, "windows"), "layerFolders");
+    for (size_t i = 0; i + 1 < json_array_size(lf); i++)
+        unshare(u, json_string_value(json_array_get(lf, i)), requests, &oom);
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(spec, "mounts"), i, m)
+    {
+        const char *src = hd_str(m, "source");
+        if (src && strncmp(src, PIPE_PREFIX, strlen(PIPE_PREFIX)) != 0)
+            unshare(u, src, requests, &oom);
+    }
+    return oom ? hd_oom(err, "release requests") : 0;
+}
+
+int hcs_doc_uvm_nic_preadd(const char *nic_id, const json_t *endpoint, json_t **out, wc_err *err)
+{
+    *out = NULL;
+    if (!nic_id || !*nic_id || !json_is_object(endpoint))
+        return wc_err_set(err, WC_INVALID_ARGUMENT,
+                          "network adapter pre-add: adapter id and endpoint object are required");
+    *out = json_pack("{s:{s:s,s:s,s:{s:s,s:s,s:O}}}", "GuestRequest", "ResourceType", "Network",
+                     "RequestType", "Add", "Settings", "AdapterId", nic_id, "RequestType", "PreAdd",
+                     "Settings", (json_t *)endpoint);
+    return *out ? 0 : hd_oom(err, "network adapter pre-add");
+}
+
+int hcs_doc_uvm_nic_add(const char *nic_id, const char *endpoint_id, const char *mac, json_t **out,
+                        wc_err *err)
+{
+    *out = NULL;
+    if (!nic_id || !*nic_id || !endpoint_id || !*endpoint_id)
+        return wc_err_set(err, WC_INVALID_ARGUMENT,
+                          "network adapter add: adapter id and endpoint id are required");
+    char rp[256];
+    snprintf(rp, sizeof rp, "VirtualMachine/Devices/NetworkAdapters/%s", nic_id);
+    int oom = 0;
+    json_t *settings = json_pack("{s:s}", "EndpointId", endpoint_id);
+    if (settings)
+        hd_set_str(settings, "MacAddress", mac, &oom);
+    *out = json_pack("{s:s,s:s,s:o,s:{s:s,s:s,s:{s:s,s:s}}}", "RequestType", "Add", "ResourcePath",
+                     rp, "Settings", settings, "GuestRequest", "ResourceType", "Network",
+                     "RequestType", "Add", "Settings", "AdapterId", nic_id, "RequestType", "Add");
+    if (!*out || oom) {
+        json_decref(*out);
+        *out = NULL;
+        return hd_oom(err, "network adapter add");
+    }
+    return 0;
+}
