@@ -1,0 +1,1045 @@
+/* Windows layer tar parser: a small push-driven tar/PAX reader (libarchive drops the
+ * MSWINDOWS.* PAX keys, so the tar framing is read here and libarchive only undoes the
+ * compression), the path rules that keep entries inside the layer, and the translation
+ * of each entry into img_wl_op calls. Facts: go-winio backuptar/tar.go (PAX keys and
+ * defaults, ADS naming), hcsshim pkg/ociwclayer/import.go (whiteouts, links) and
+ * internal/wclayer/legacy.go (links and tombstones only under Files/ or UtilityVM/Files/). */
+#include "image/winlayer.h"
+
+#include <archive.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BLOCK 512
+#define MAX_META (8u << 20)  /* one PAX header body (EAs, SDs) */
+#define MAX_PATH_BYTES 32768 /* Win32 long-path limit, in bytes of UTF-8 here */
+
+typedef struct pax_rec {
+    char *key;
+    char *val;
+    size_t len;
+} pax_rec;
+
+enum { ST_HEADER, ST_META, ST_DATA, ST_SKIP, ST_EOF, ST_FAILED };
+
+struct img_wl_parser {
+    img_wl_visit_fn fn;
+    void *ctx;
+    int state;
+    unsigned char block[BLOCK];
+    size_t block_len;
+    uint64_t remaining; /* body bytes left (META, DATA, SKIP) */
+    size_t pad;         /* padding after the body */
+    char meta_type;
+    char *meta;
+    size_t meta_len;
+    /* Pending extended data for the next entry. */
+    pax_rec *pax;
+    size_t n_pax;
+    char *long_name;
+    char *long_link;
+    /* The last ADD'ed entry, which following "name:stream" entries belong to. */
+    char *cur_path;
+    bool cur_open;
+    int zero_blocks;
+    uint64_t entry_no;
+    img_wl_summary sum;
+};
+
+/* ---- small helpers ---- */
+
+static char *xstrndup(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+static void pax_clear(img_wl_parser *p)
+{
+    for (size_t i = 0; i < p->n_pax; i++) {
+        free(p->pax[i].key);
+        free(p->pax[i].val);
+    }
+    free(p->pax);
+    p->pax = NULL;
+    p->n_pax = 0;
+    free(p->long_name);
+    free(p->long_link);
+    p->long_name = p->long_link = NULL;
+}
+
+/* Looks a key up in the pending PAX records. Old go-winio wrote the Win32 keys as
+ * SCHILY.xattr.MSWINDOWS.*; those are accepted under their plain names too. The last
+ * record wins, as in a PAX reader. */
+static const pax_rec *pax_get(const img_wl_parser *p, const char *key)
+{
+    const pax_rec *hit = NULL;
+    for (size_t i = 0; i < p->n_pax; i++) {
+        const char *k = p->pax[i].key;
+        if (strncmp(k, "SCHILY.xattr.MSWINDOWS.", 23) == 0)
+            k += 13;
+        if (strcmp(k, key) == 0)
+            hit = &p->pax[i];
+    }
+    return hit;
+}
+
+static int parse_octal(const unsigned char *f, size_t n, uint64_t *out)
+{
+    if (n > 0 && (f[0] & 0x80)) { /* GNU base-256 */
+        if (f[0] & 0x40)
+            return -1; /* negative */
+        uint64_t v = f[0] & 0x3f;
+        for (size_t i = 1; i < n; i++) {
+            if (v >> 56)
+                return -1;
+            v = (v << 8) | f[i];
+        }
+        *out = v;
+        return 0;
+    }
+    size_t i = 0;
+    while (i < n && (f[i] == ' ' || f[i] == '\0'))
+        i++;
+    uint64_t v = 0;
+    bool any = false;
+    for (; i < n && f[i] >= '0' && f[i] <= '7'; i++) {
+        if (v >> 61)
+            return -1;
+        v = v * 8 + (uint64_t)(f[i] - '0');
+        any = true;
+    }
+    for (; i < n; i++)
+        if (f[i] != ' ' && f[i] != '\0')
+            return -1;
+    *out = any ? v : 0;
+    return 0;
+}
+
+static bool block_is_zero(const unsigned char *b)
+{
+    for (size_t i = 0; i < BLOCK; i++)
+        if (b[i])
+            return false;
+    return true;
+}
+
+static bool checksum_ok(const unsigned char *b)
+{
+    uint64_t want;
+    if (parse_octal(b + 148, 8, &want) != 0)
+        return false;
+    uint64_t u = 0;
+    int64_t s = 0;
+    for (size_t i = 0; i < BLOCK; i++) {
+        unsigned char c = (i >= 148 && i < 156) ? ' ' : b[i];
+        u += c;
+        s += (signed char)c;
+    }
+    return u == want || (uint64_t)s == want;
+}
+
+static size_t field_len(const unsigned char *f, size_t n)
+{
+    size_t i = 0;
+    while (i < n && f[i])
+        i++;
+    return i;
+}
+
+static int fail(img_wl_parser *p, wc_err *err, wc_code code, const char *fmt, ...) WC_PRINTF(4, 5);
+static int fail(img_wl_parser *p, wc_err *err, wc_code code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    wc_err_vset(err, code, fmt, ap);
+    va_end(ap);
+    p->state = ST_FAILED;
+    return -1;
+}
+
+/* ---- paths ---- */
+
+static bool bad_win32_char(unsigned char c)
+{
+    return c < 0x20 || c == '\\' || c == '<' || c == '>' || c == '"' || c == '|' || c == '?' ||
+           c == '*';
+}
+
+/* Cleans a tar name into "A/B/C": drops "." and empty components and one trailing "/",
+ * refuses absolute paths, drive letters, "..", backslashes and characters Win32 cannot
+ * store. A ':' is allowed only in the last component and only if `allow_stream`; the
+ * split position is returned in *colon (or SIZE_MAX). Returns NULL with `why` set. */
+static char *clean_path(const char *in, bool allow_stream, size_t *colon, const char **why)
+{
+    *colon = SIZE_MAX;
+    size_t n = strlen(in);
+    if (n == 0) {
+        *why = "empty name";
+        return NULL;
+    }
+    if (n > MAX_PATH_BYTES) {
+        *why = "name longer than 32 KiB";
+        return NULL;
+    }
+    if (in[0] == '/') {
+        *why = "absolute path";
+        return NULL;
+    }
+    char *out = malloc(n + 1);
+    if (!out) {
+        *why = "out of memory";
+        return NULL;
+    }
+    size_t o = 0;
+    const char *s = in;
+    while (*s) {
+        const char *e = strchr(s, '/');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        bool last = true;
+        if (e) {
+            const char *q = e;
+            while (*q == '/')
+                q++;
+            last = (*q == '\0');
+        }
+        if (len == 0 || (len == 1 && s[0] == '.')) {
+            /* skip */
+        } else if (len == 2 && s[0] == '.' && s[1] == '.') {
+            *why = "\"..\" component escapes the layer";
+            free(out);
+            return NULL;
+        } else {
+            for (size_t i = 0; i < len; i++) {
+                unsigned char c = (unsigned char)s[i];
+                if (c == ':') {
+                    if (o == 0 && i == 1) {
+                        *why = "drive-letter path";
+                        free(out);
+                        return NULL;
+                    }
+                    if (!allow_stream || !last || *colon != SIZE_MAX || i == 0 || i + 1 == len) {
+                        *why = "':' outside an alternate data stream name";
+                        free(out);
+                        return NULL;
+                    }
+                    *colon = o + (o ? 1 : 0) + i;
+                } else if (bad_win32_char(c)) {
+                    *why = c == '\\' ? "backslash in name (Windows would treat it as a separator)"
+                                     : "character Windows does not allow in names";
+                    free(out);
+                    return NULL;
+                }
+            }
+            if (o)
+                out[o++] = '/';
+            memcpy(out + o, s, len);
+            o += len;
+        }
+        if (!e)
+            break;
+        s = e + 1;
+    }
+    out[o] = '\0';
+    if (o == 0) {
+        *why = "name is only \".\" or \"/\"";
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+static bool has_prefix_dir(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
+}
+
+/* Classifies a cleaned path; -1 if it lies outside the three layer folders. */
+static int area_of(const char *path, img_wl_area *area)
+{
+    if (strcmp(path, "Files") == 0 || strcmp(path, "Hives") == 0 ||
+        strcmp(path, "UtilityVM") == 0 || strcmp(path, "UtilityVM/Files") == 0) {
+        *area = IMG_WL_AREA_ROOT;
+        return 0;
+    }
+    if (has_prefix_dir(path, "Files")) {
+        *area = IMG_WL_AREA_FILES;
+        return 0;
+    }
+    if (has_prefix_dir(path, "Hives")) {
+        *area = IMG_WL_AREA_HIVES;
+        return 0;
+    }
+    if (has_prefix_dir(path, "UtilityVM")) {
+        *area = IMG_WL_AREA_UVM;
+        return 0;
+    }
+    return -1;
+}
+
+/* Links and tombstones: only inside Files/ or UtilityVM/Files/ (hcsshim legacy writer). */
+static bool link_area(const char *path, int *which)
+{
+    if (has_prefix_dir(path, "Files") && strcmp(path, "Files") != 0) {
+        *which = 1;
+        return true;
+    }
+    if (has_prefix_dir(path, "UtilityVM/Files") && strcmp(path, "UtilityVM/Files") != 0) {
+        *which = 2;
+        return true;
+    }
+    return false;
+}
+
+/* ---- PAX records ---- */
+
+static int parse_pax(img_wl_parser *p, const char *buf, size_t n, wc_err *err)
+{
+    size_t off = 0;
+    while (off < n) {
+        if (buf[off] == '\0') /* some writers pad with NULs */
+            break;
+        size_t len = 0, i = off;
+        while (i < n && buf[i] >= '0' && buf[i] <= '9') {
+            len = len * 10 + (size_t)(buf[i] - '0');
+            if (len > n)
+                break;
+            i++;
+        }
+        if (i == off || i >= n || buf[i] != ' ' || len > n - off || len < (i - off) + 3 ||
+            buf[off + len - 1] != '\n')
+            return fail(p, err, WC_INVALID_ARGUMENT,
+                        "layer entry %llu: malformed PAX record at offset %zu",
+                        (unsigned long long)p->entry_no, off);
+        const char *kv = buf + i + 1;
+        const char *end = buf + off + len - 1;
+        const char *eq = memchr(kv, '=', (size_t)(end - kv));
+        if (!eq || eq == kv)
+            return fail(p, err, WC_INVALID_ARGUMENT,
+                        "layer entry %llu: PAX record without key=value",
+                        (unsigned long long)p->entry_no);
+        pax_rec *nr = realloc(p->pax, (p->n_pax + 1) * sizeof *nr);
+        if (!nr)
+            return fail(p, err, WC_RESOURCE_EXHAUSTED, "out of memory");
+        p->pax = nr;
+        pax_rec *r = &p->pax[p->n_pax];
+        r->key = xstrndup(kv, (size_t)(eq - kv));
+        r->len = (size_t)(end - eq - 1);
+        r->val = xstrndup(eq + 1, r->len);
+        if (!r->key || !r->val) {
+            free(r->key);
+            free(r->val);
+            return fail(p, err, WC_RESOURCE_EXHAUSTED, "out of memory");
+        }
+        p->n_pax++;
+        off += len;
+    }
+    return 0;
+}
+
+static int parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+    if (!*s)
+        return -1;
+    uint64_t v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        uint64_t d = (uint64_t)(*s - '0');
+        if (v > (max - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+/* ---- entries ---- */
+
+static int emit(img_wl_parser *p, const img_wl_op *op, const char *name, wc_err *err)
+{
+    if (p->fn(p->ctx, op, err) != 0) {
+        if (err && err->code == WC_OK)
+            wc_err_set(err, WC_INTERNAL, "layer visitor failed");
+        wc_err_prefix(err, "layer entry \"%s\"", name);
+        p->state = ST_FAILED;
+        return -1;
+    }
+    return 0;
+}
+
+static int close_current(img_wl_parser *p, wc_err *err)
+{
+    if (!p->cur_open)
+        return 0;
+    p->cur_open = false;
+    img_wl_op op = {.kind = IMG_WL_END, .path = p->cur_path};
+    return emit(p, &op, p->cur_path, err);
+}
+
+static int time_of(img_wl_parser *p, const char *pax_key, const char *legacy_key, uint64_t fallback,
+                   uint64_t *out, const char *name, wc_err *err)
+{
+    const pax_rec *r = pax_get(p, pax_key);
+    if (r) {
+        if (img_wl_pax_time_to_filetime(r->val, out) != 0)
+            return fail(p, err, WC_INVALID_ARGUMENT, "layer entry \"%s\": bad %s \"%s\"", name,
+                        pax_key, r->val);
+        return 0;
+    }
+    if (legacy_key && (r = pax_get(p, legacy_key)) != NULL) {
+        if (parse_u64(r->val, UINT64_MAX, out) != 0)
+            return fail(p, err, WC_INVALID_ARGUMENT, "layer entry \"%s\": bad %s \"%s\"", name,
+                        legacy_key, r->val);
+        return 0;
+    }
+    *out = fallback;
+    return 0;
+}
+
+/* Builds the ADD for a file, directory or reparse point and emits it. */
+static int add_entry(img_wl_parser *p, const char *path, img_wl_area area, img_wl_kind kind,
+                     uint64_t size, uint64_t mtime_ft, const char *linkname, wc_err *err)
+{
+    img_wl_file f = {.path = path, .area = area, .kind = kind, .size = size};
+    uint8_t *sd = NULL;
+    img_wl_ea *eas = NULL;
+    uint8_t **ea_vals = NULL;
+    size_t n_eas = 0;
+    int rc = -1;
+
+    const pax_rec *r = pax_get(p, "MSWINDOWS.fileattr");
+    if (r) {
+        uint64_t a;
+        if (parse_u64(r->val, UINT32_MAX, &a) != 0) {
+            fail(p, err, WC_INVALID_ARGUMENT, "layer entry \"%s\": bad MSWINDOWS.fileattr \"%s\"",
+                 path, r->val);
+            goto out;
+        }
+        f.attributes = (uint32_t)a;
+    }
+    if (kind == IMG_WL_KIND_DIR) {
+        f.attributes |= IMG_WL_ATTR_DIRECTORY;
+    } else if (kind == IMG_WL_KIND_FILE && (f.attributes & IMG_WL_ATTR_DIRECTORY)) {
+        fail(p, err, WC_INVALID_ARGUMENT,
+             "layer entry \"%s\": a regular file whose attributes say directory", path);
+        goto out;
+    }
+
+    if (time_of(p, "mtime", "MSWINDOWS.writetime", mtime_ft, &f.last_write_time, path, err) ||
+        time_of(p, "atime", "MSWINDOWS.accesstime", f.last_write_time, &f.last_access_time, path,
+                err) ||
+        time_of(p, "ctime", "MSWINDOWS.changetime", f.last_write_time, &f.change_time, path, err) ||
+        time_of(p, "LIBARCHIVE.creationtime", "MSWINDOWS.createtime", f.last_write_time,
+                &f.creation_time, path, err))
+        goto out;
+
+    /* rawsd wins over sd, as in go-winio's SecurityDescriptorFromTarHeader. */
+    if ((r = pax_get(p, "MSWINDOWS.rawsd")) != NULL) {
+        if (img_wl_base64_decode(r->val, r->len, &sd, &f.sd_len) != 0) {
+            fail(p, err, WC_INVALID_ARGUMENT,
+                 "layer entry \"%s\": MSWINDOWS.rawsd is not valid base64", path);
+            goto out;
+        }
+        if (img_wl_sd_check(sd, f.sd_len) != 0) {
+            fail(p, err, WC_INVALID_ARGUMENT,
+                 "layer entry \"%s\": MSWINDOWS.rawsd is not a self-relative security "
+                 "descriptor (%zu bytes)",
+                 path, f.sd_len);
+            goto out;
+        }
+        f.sd = sd;
+    } else if ((r = pax_get(p, "MSWINDOWS.sd")) != NULL) {
+        f.sddl = r->val;
+    }
+
+    for (size_t i = 0; i < p->n_pax; i++) {
+        const char *k = p->pax[i].key;
+        if (strncmp(k, "SCHILY.xattr.MSWINDOWS.", 23) == 0)
+            k += 13;
+        if (strncmp(k, "MSWINDOWS.xattr.", 16) != 0)
+            continue;
+        const char *ea_name = k + 16;
+        if (!*ea_name || strlen(ea_name) > 255) {
+            fail(p, err, WC_INVALID_ARGUMENT,
+                 "layer entry \"%s\": extended attribute name must be 1..255 bytes", path);
+            goto out;
+        }
+        img_wl_ea *ne = realloc(eas, (n_eas + 1) * sizeof *ne);
+        uint8_t **nv = realloc(ea_vals, (n_eas + 1) * sizeof *nv);
+        if (ne)
+            eas = ne;
+        if (nv)
+            ea_vals = nv;
+        if (!ne || !nv) {
+            fail(p, err, WC_RESOURCE_EXHAUSTED, "out of memory");
+            goto out;
+        }
+        ea_vals[n_eas] = NULL;
+        size_t vlen;
+        if (img_wl_base64_decode(p->pax[i].val, p->pax[i].len, &ea_vals[n_eas], &vlen) != 0) {
+            fail(p, err, WC_INVALID_ARGUMENT,
+                 "layer entry \"%s\": extended attribute %s is not valid base64", path, ea_name);
+            n_eas++;
+            goto out;
+        }
+        eas[n_eas] = (img_wl_ea){.name = ea_name, .value = ea_vals[n_eas], .len = vlen};
+        n_eas++;
+    }
+    f.eas = eas;
+    f.n_eas = n_eas;
+    f.link_target = linkname;
+
+    img_wl_op op = {.kind = IMG_WL_ADD, .path = path, .file = &f};
+    if (emit(p, &op, path, err) != 0)
+        goto out;
+    free(p->cur_path);
+    p->cur_path = xstrndup(path, strlen(path));
+    if (!p->cur_path) {
+        fail(p, err, WC_RESOURCE_EXHAUSTED, "out of memory");
+        goto out;
+    }
+    p->cur_open = true;
+    if (kind == IMG_WL_KIND_DIR)
+        p->sum.dirs++;
+    else if (kind == IMG_WL_KIND_FILE)
+        p->sum.files++;
+    else
+        p->sum.reparse_points++;
+    p->sum.bytes += size;
+    rc = 0;
+out:
+    free(sd);
+    for (size_t i = 0; i < n_eas; i++)
+        free(ea_vals[i]);
+    free(ea_vals);
+    free(eas);
+    return rc;
+}
+
+/* Reparse targets are kept in Windows form; UNC and NT-namespace targets would reach
+ * outside the container's volume, so they are refused. */
+static const char *bad_reparse_target(const char *t)
+{
+    if (!*t)
+        return "empty target";
+    if ((t[0] == '\\' || t[0] == '/') && (t[1] == '\\' || t[1] == '/'))
+        return "UNC or device-namespace target";
+    if (strncmp(t, "\\??\\", 4) == 0)
+        return "NT object-namespace target";
+    return NULL;
+}
+
+/* Called with a complete, non-meta header block. */
+static int start_entry(img_wl_parser *p, const unsigned char *h, wc_err *err)
+{
+    char type = (char)h[156];
+    bool ustar = memcmp(h + 257, "ustar\0", 6) == 0;
+    const pax_rec *r;
+    char raw_name[BLOCK];
+    const char *name;
+    const char *linkname;
+    char raw_link[101];
+    uint64_t size = 0, mtime = 0;
+    char *path = NULL, *target = NULL;
+    int rc = -1;
+
+    p->entry_no++;
+    if ((r = pax_get(p, "path")) != NULL) {
+        name = r->val;
+    } else if (p->long_name) {
+        name = p->long_name;
+    } else {
+        size_t nl = field_len(h, 100);
+        size_t pl = ustar ? field_len(h + 345, 155) : 0;
+        if (pl) {
+            memcpy(raw_name, h + 345, pl);
+            raw_name[pl] = '/';
+            memcpy(raw_name + pl + 1, h, nl);
+            raw_name[pl + 1 + nl] = '\0';
+        } else {
+            memcpy(raw_name, h, nl);
+            raw_name[nl] = '\0';
+        }
+        name = raw_name;
+    }
+    if ((r = pax_get(p, "linkpath")) != NULL) {
+        linkname = r->val;
+    } else if (p->long_link) {
+        linkname = p->long_link;
+    } else {
+        size_t ll = field_len(h + 157, 100);
+        memcpy(raw_link, h + 157, ll);
+        raw_link[ll] = '\0';
+        linkname = raw_link;
+    }
+    if ((r = pax_get(p, "size")) != NULL) {
+        if (parse_u64(r->val, INT64_MAX, &size) != 0)
+            return fail(p, err, WC_INVALID_ARGUMENT, "layer entry \"%s\": bad PAX size \"%s\"",
+                        name, r->val);
+    } else if (parse_octal(h + 124, 12, &size) != 0) {
+        return fail(p, err, WC_INVALID_ARGUMENT, "layer entry \"%s\": bad size field", name);
+    }
+    if (parse_octal(h + 136, 12, &mtime) != 0 || mtime > INT64_MAX)
+        return fail(p, err, WC_INVALID_ARGUMENT, "layer entry \"%s\": bad mtime field", name);
+    for (size_t i = 0; i < p->n_pax; i++)
+        if (strncmp(p->pax[i].key, "GNU.sparse.", 11) == 0)
+            return fail(p, err, WC_INVALID_ARGUMENT,
+                        "layer entry \"%s\": sparse tar entries are not supported in Windows "
+                        "layers",
+                        name);
+
+    /* By default the body is skipped; files switch to streaming it. */
+    p->remaining = size;
+    p->pad = (size_t)((BLOCK - size % BLOCK) % BLOCK);
+    p->state = size ? ST_SKIP : ST_HEADER;
+
+    const char *why = NULL;
+    size_t colon;
+    bool regular = (type == '0' || type == '\0' || type == '7');
+    path = clean_path(name, regular, &colon, &why);
+    if (!path) {
+        fail(p, err, WC_INVALID_ARGUMENT, "layer entry \"%s\" refused: %s", name, why);
+        goto out;
+    }
+    img_wl_area area;
+    if (area_of(path, &area) != 0) {
+        fail(p, err, WC_INVALID_ARGUMENT,
+             "layer entry \"%s\" refused: outside Files/, Hives/ and UtilityVM/", name);
+        goto out;
+    }
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+
+    /* Alternate data stream of the entry just added. */
+    if (colon != SIZE_MAX) {
+        path[colon] = '\0';
+        const char *stream = path + colon + 1;
+        if (!p->cur_open || strcmp(p->cur_path, path) != 0) {
+            fail(p, err, WC_INVALID_ARGUMENT,
+                 "layer entry \"%s\" refused: alternate data stream does not follow its file",
+                 name);
+            goto out;
+        }
+        img_wl_op op = {.kind = IMG_WL_STREAM, .path = path, .stream = stream, .size = size};
+        if (emit(p, &op, name, err) != 0)
+            goto out;
+        p->sum.streams++;
+        p->sum.bytes += size;
+        if (size)
+            p->state = ST_DATA;
+        rc = 0;
+        goto out;
+    }
+
+    if (close_current(p, err) != 0)
+        goto out;
+
+    if (strncmp(base, ".wh.", 4) == 0) {
+        if (strcmp(base, ".wh..wh..opq") == 0) {
+            fail(p, err, WC_INVALID_ARGUMENT,
+                 "layer entry \"%s\" refused: opaque-directory whiteouts do not exist in "
+                 "Windows layers",
+                 name);
+            goto out;
+        }
+        if (!base[4]) {
+            fail(p, err, WC_INVALID_ARGUMENT, "layer entry \"%s\" refused: empty whiteout", name);
+            goto out;
+        }
+        memmove((char *)base, base + 4, strlen(base + 4) + 1);
+        int which;
+        if (!link_area(path, &which)) {
+            fail(p, err, WC_INVALID_ARGUMENT,
+                 "layer entry \"%s\" refused: tombstones are allowed only under Files/ or "
+                 "UtilityVM/Files/",
+                 name);
+            goto out;
+        }
+        img_wl_op op = {.kind = IMG_WL_REMOVE, .path = path};
+        if (emit(p, &op, name, err) != 0)
+            goto out;
+        p->sum.removes++;
+        rc = 0;
+        goto out;
+    }
+
+    switch (type) {
+    case '0':
+    case '\0':
+    case '7':
+    case '5': {
+        bool dir = (type == '5');
+        if (!dir && area == IMG_WL_AREA_ROOT) {
+            fail(p, err, WC_INVALID_ARGUMENT,
+                 "layer entry \"%s\" refused: top-level layer folder is not a directory", name);
+            goto out;
+        }
+        if (add_entry(p, path, area, dir ? IMG_WL_KIND_DIR : IMG_WL_KIND_FILE, dir ? 0 : size,
+                      img_wl_unix_to_filetime((int64_t)mtime, 0), NULL, err) != 0)
+            goto out;
+        if (!dir && size)
+            p->state = ST_DATA;
+        rc = 0;
+        break;
+    }
+    case '2': {
+        const char *bad = bad_reparse_target(linkname);
+        if (bad) {
+            fail(p, err, WC_INVALID_ARGUMENT, "layer entry \"%s\" refused: reparse point: %s", name,
+                 bad);
+            goto out;
+        }
+        if (area == IMG_WL_AREA_ROOT) {
+            fail(p, err, WC_INVALID_ARGUMENT,
+                 "layer entry \"%s\" refused: top-level layer folder is a link", name);
+            goto out;
+        }
+        img_wl_kind kind =
+            pax_get(p, "MSWINDOWS.mountpoint") ? IMG_WL_KIND_MOUNTPOINT : IMG_WL_KIND_SYMLINK;
+        if (add_entry(p, path, area, kind, 0, img_wl_unix_to_filetime((int64_t)mtime, 0), linkname,
+                      err) != 0)
+            goto out;
+        rc = 0;
+        break;
+    }
+    case '1': {
+        size_t tcolon;
+        target = clean_path(linkname, false, &tcolon, &why);
+        if (!target) {
+            fail(p, err, WC_INVALID_ARGUMENT, "layer entry \"%s\" refused: hard link target: %s",
+                 name, why);
+            goto out;
+        }
+        int a1, a2;
+        if (!link_area(path, &a1) || !link_area(target, &a2) || a1 != a2) {
+            fail(p, err, WC_INVALID_ARGUMENT,
+                 "layer entry \"%s\" refused: hard link to \"%s\" leaves Files/ or "
+                 "UtilityVM/Files/",
+                 name, linkname);
+            goto out;
+        }
+        if (strcmp(path, target) == 0) {
+            fail(p, err, WC_INVALID_ARGUMENT, "layer entry \"%s\" refused: links to itself", name);
+            goto out;
+        }
+        img_wl_op op = {.kind = IMG_WL_LINK, .path = path, .target = target};
+        if (emit(p, &op, name, err) != 0)
+            goto out;
+        p->sum.links++;
+        rc = 0;
+        break;
+    }
+    case '3':
+    case '4':
+    case '6':
+        fail(p, err, WC_INVALID_ARGUMENT,
+             "layer entry \"%s\" refused: device and fifo entries cannot be in a Windows layer",
+             name);
+        goto out;
+    default:
+        fail(p, err, WC_INVALID_ARGUMENT,
+             "layer entry \"%s\" refused: unsupported tar entry type '%c'", name,
+             (type >= 0x20 && type < 0x7f) ? type : '?');
+        goto out;
+    }
+out:
+    free(path);
+    free(target);
+    pax_clear(p);
+    return rc;
+}
+
+static int on_header(img_wl_parser *p, wc_err *err)
+{
+    const unsigned char *h = p->block;
+    if (block_is_zero(h)) {
+        if (++p->zero_blocks >= 2) {
+            if (close_current(p, err) != 0)
+                return -1;
+            p->state = ST_EOF;
+        }
+        return 0;
+    }
+    if (p->zero_blocks)
+        return fail(p, err, WC_INVALID_ARGUMENT,
+                    "layer tar: data after an end-of-archive block (entry %llu)",
+                    (unsigned long long)p->entry_no + 1);
+    if (!checksum_ok(h))
+        return fail(p, err, WC_INVALID_ARGUMENT,
+                    "layer tar: header checksum mismatch after entry %llu (not a tar stream, or "
+                    "corrupt)",
+                    (unsigned long long)p->entry_no);
+    char type = (char)h[156];
+    if (type == 'x' || type == 'g' || type == 'L' || type == 'K') {
+        uint64_t size;
+        if (parse_octal(h + 124, 12, &size) != 0 || size > MAX_META)
+            return fail(p, err, WC_INVALID_ARGUMENT,
+                        "layer tar: extended header after entry %llu is larger than %u bytes",
+                        (unsigned long long)p->entry_no, MAX_META);
+        p->meta_type = type;
+        free(p->meta);
+        p->meta = malloc(size + 1);
+        if (!p->meta)
+            return fail(p, err, WC_RESOURCE_EXHAUSTED, "out of memory");
+        p->meta_len = 0;
+        p->remaining = size;
+        p->pad = (size_t)((BLOCK - size % BLOCK) % BLOCK);
+        p->state = ST_META;
+        if (size == 0)
+            p->state = ST_HEADER; /* empty body: nothing to record */
+        return 0;
+    }
+    return start_entry(p, h, err);
+}
+
+static int on_meta_done(img_wl_parser *p, wc_err *err)
+{
+    p->meta[p->meta_len] = '\0';
+    switch (p->meta_type) {
+    case 'x':
+        return parse_pax(p, p->meta, p->meta_len, err);
+    case 'L':
+        free(p->long_name);
+        p->long_name = xstrndup(p->meta, strlen(p->meta));
+        return p->long_name ? 0 : fail(p, err, WC_RESOURCE_EXHAUSTED, "out of memory");
+    case 'K':
+        free(p->long_link);
+        p->long_link = xstrndup(p->meta, strlen(p->meta));
+        return p->long_link ? 0 : fail(p, err, WC_RESOURCE_EXHAUSTED, "out of memory");
+    default: /* 'g': global records carry nothing a Windows layer needs */
+        return 0;
+    }
+}
+
+/* ---- public API ---- */
+
+img_wl_parser *img_wl_parser_new(img_wl_visit_fn fn, void *ctx)
+{
+    img_wl_parser *p = calloc(1, sizeof *p);
+    if (p) {
+        p->fn = fn;
+        p->ctx = ctx;
+        p->state = ST_HEADER;
+    }
+    return p;
+}
+
+void img_wl_parser_free(img_wl_parser *p)
+{
+    if (!p)
+        return;
+    pax_clear(p);
+    free(p->meta);
+    free(p->cur_path);
+    free(p);
+}
+
+const img_wl_summary *img_wl_parser_summary(const img_wl_parser *p)
+{
+    return &p->sum;
+}
+
+int img_wl_parser_feed(img_wl_parser *p, const void *buf, size_t len, wc_err *err)
+{
+    const unsigned char *in = buf;
+    if (p->state == ST_FAILED)
+        return wc_err_set(err, WC_FAILED_PRECONDITION, "layer parser already failed");
+    while (len > 0) {
+        switch (p->state) {
+        case ST_HEADER: {
+            size_t take = BLOCK - p->block_len;
+            if (take > len)
+                take = len;
+            memcpy(p->block + p->block_len, in, take);
+            p->block_len += take;
+            in += take;
+            len -= take;
+            if (p->block_len == BLOCK) {
+                p->block_len = 0;
+                if (on_header(p, err) != 0)
+                    return -1;
+            }
+            break;
+        }
+        case ST_META:
+        case ST_DATA:
+        case ST_SKIP: {
+            if (p->remaining == 0) {
+                size_t take = p->pad < len ? p->pad : len;
+                p->pad -= take;
+                in += take;
+                len -= take;
+                if (p->pad == 0) {
+                    int st = p->state;
+                    p->state = ST_HEADER;
+                    if (st == ST_META && on_meta_done(p, err) != 0)
+                        return -1;
+                }
+                break;
+            }
+            size_t take = p->remaining < len ? (size_t)p->remaining : len;
+            if (p->state == ST_META) {
+                memcpy(p->meta + p->meta_len, in, take);
+                p->meta_len += take;
+            } else if (p->state == ST_DATA) {
+                img_wl_op op = {.kind = IMG_WL_DATA, .path = p->cur_path, .data = in, .len = take};
+                if (emit(p, &op, p->cur_path, err) != 0)
+                    return -1;
+            }
+            p->remaining -= take;
+            in += take;
+            len -= take;
+            if (p->remaining == 0 && p->pad == 0) {
+                int st = p->state;
+                p->state = ST_HEADER;
+                if (st == ST_META && on_meta_done(p, err) != 0)
+                    return -1;
+            }
+            break;
+        }
+        case ST_EOF:
+            return 0; /* trailing padding after the end blocks */
+        default:
+            return wc_err_set(err, WC_FAILED_PRECONDITION, "layer parser already failed");
+        }
+    }
+    return 0;
+}
+
+int img_wl_parser_finish(img_wl_parser *p, wc_err *err)
+{
+    if (p->state == ST_FAILED)
+        return wc_err_set(err, WC_FAILED_PRECONDITION, "layer parser already failed");
+    if (p->state == ST_EOF)
+        return 0;
+    if (p->state != ST_HEADER || p->block_len != 0 || p->n_pax || p->long_name || p->long_link) {
+        p->state = ST_FAILED;
+        return wc_err_set(err, WC_DATA_LOSS,
+                          "layer tar is truncated: input ended inside entry %llu%s%s%s",
+                          (unsigned long long)p->entry_no + (p->state == ST_HEADER ? 1 : 0),
+                          p->cur_path ? " (last file \"" : "", p->cur_path ? p->cur_path : "",
+                          p->cur_path ? "\")" : "");
+    }
+    if (close_current(p, err) != 0)
+        return -1;
+    p->state = ST_EOF;
+    return 0;
+}
+
+/* ---- pull form over libarchive's decompressors ---- */
+
+typedef struct pull_ctx {
+    img_wl_read_fn rd;
+    void *rctx;
+    wc_err *err;
+    bool read_failed;
+    char buf[64 * 1024];
+} pull_ctx;
+
+static la_ssize_t pull_read(struct archive *a, void *c, const void **out)
+{
+    pull_ctx *pc = c;
+    size_t got = 0;
+    if (pc->rd(pc->rctx, pc->buf, sizeof pc->buf, &got, pc->err) != 0) {
+        pc->read_failed = true;
+        archive_set_error(a, EIO, "layer source read failed");
+        return -1;
+    }
+    *out = pc->buf;
+    return (la_ssize_t)got;
+}
+
+int img_wl_parse_stream(img_wl_read_fn rd, void *rctx, img_wl_visit_fn fn, void *ctx,
+                        img_wl_summary *summary, wc_err *err)
+{
+    pull_ctx *pc = calloc(1, sizeof *pc);
+    img_wl_parser *p = img_wl_parser_new(fn, ctx);
+    struct archive *a = archive_read_new();
+    int rc = -1;
+    if (!pc || !p || !a) {
+        wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+        goto out;
+    }
+    pc->rd = rd;
+    pc->rctx = rctx;
+    pc->err = err;
+    archive_read_support_filter_all(a);
+    archive_read_support_format_raw(a);
+    if (archive_read_open(a, pc, NULL, pull_read, NULL) != ARCHIVE_OK) {
+        if (!pc->read_failed)
+            wc_err_set(err, WC_INVALID_ARGUMENT, "layer stream: %s", archive_error_string(a));
+        goto out;
+    }
+    struct archive_entry *ent;
+    int r = archive_read_next_header(a, &ent);
+    if (r == ARCHIVE_EOF) {
+        wc_err_set(err, WC_INVALID_ARGUMENT, "layer stream is empty");
+        goto out;
+    }
+    if (r != ARCHIVE_OK) {
+        if (!pc->read_failed)
+            wc_err_set(err, WC_INVALID_ARGUMENT, "layer stream: %s", archive_error_string(a));
+        goto out;
+    }
+    char *data = malloc(64 * 1024);
+    if (!data) {
+        wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+        goto out;
+    }
+    for (;;) {
+        la_ssize_t n = archive_read_data(a, data, 64 * 1024);
+        if (n < 0) {
+            if (!pc->read_failed)
+                wc_err_set(err, WC_DATA_LOSS, "layer stream: %s", archive_error_string(a));
+            free(data);
+            goto out;
+        }
+        if (n == 0)
+            break;
+        if (img_wl_parser_feed(p, data, (size_t)n, err) != 0) {
+            free(data);
+            goto out;
+        }
+    }
+    free(data);
+    if (img_wl_parser_finish(p, err) != 0)
+        goto out;
+    if (summary)
+        *summary = p->sum;
+    rc = 0;
+out:
+    if (a)
+        archive_read_free(a);
+    img_wl_parser_free(p);
+    free(pc);
+    return rc;
+}
+
+static int fd_read(void *ctx, void *buf, size_t cap, size_t *got, wc_err *err)
+{
+    int fd = *(int *)ctx;
+    for (;;) {
+        ssize_t n = read(fd, buf, cap);
+        if (n >= 0) {
+            *got = (size_t)n;
+            return 0;
+        }
+        if (errno != EINTR)
+            return wc_err_sys(err, WC_INTERNAL, errno, "reading layer");
+    }
+}
+
+int img_wl_parse_fd(int fd, img_wl_visit_fn fn, void *ctx, img_wl_summary *summary, wc_err *err)
+{
+    return img_wl_parse_stream(fd_read, &fd, fn, ctx, summary, err);
+}
