@@ -1,0 +1,112 @@
+/* The compute backend's container verbs, runhcs-like, on an OCI runtime spec. Linux: an OCI
+ * runtime binary (runc) on a bundle whose rootfs is an overlay of image layers. Windows:
+ * computecore.dll (hcs/hcs_win32.c). podsandbox/ uses only this header. */
+#ifndef WINCRI_HCS_RUNTIME_H
+#define WINCRI_HCS_RUNTIME_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/config.h"
+#include "common/err.h"
+
+typedef struct hcs_runtime hcs_runtime; /* one per runtime handler */
+
+/* Called from the backend's own thread when a container's init process (exec_id NULL) or an
+ * exec'd process ends. */
+typedef struct hcs_exit {
+    int pid;
+    int exit_code;  /* 128+signal when killed by a signal */
+    int oom_killed; /* the kernel's OOM killer ended it (cgroup memory.oom_control/events) */
+    int64_t finished_ns;
+} hcs_exit;
+typedef void (*hcs_exit_fn)(void *ctx, const char *container_id, const char *exec_id,
+                            const hcs_exit *exit);
+
+/* state_dir: where the backend keeps its own state (runc --root, bundles); survives restarts
+ * of wincrid only if it is on persistent storage (the pod model does not rely on that). */
+int hcs_runtime_open(const wc_config *cfg, const wc_runtime_handler *handler,
+                     const char *state_dir, hcs_exit_fn on_exit, void *exit_ctx,
+                     hcs_runtime **out, wc_err *err);
+void hcs_runtime_close(hcs_runtime *rt);
+
+/* Root filesystem: image layers (top-most first) plus the container's writable layer.
+ * Linux mounts an overlay at <bundle>/rootfs; Windows passes them as layer folders. */
+typedef struct hcs_rootfs {
+    const char *const *lower_dirs;
+    size_t n_lower;
+    const char *upper_dir; /* the writable layer ("" or NULL with readonly) */
+    const char *work_dir;
+    int readonly;
+} hcs_rootfs;
+
+/* Where the container's stdio goes. The backend makes FIFOs (Linux) or pipes (Windows) and
+ * hands back the read ends so the caller can write logs; reopenable after a restart through
+ * hcs_open_output. */
+typedef struct hcs_io {
+    int terminal;   /* allocate a TTY: stdout carries both streams */
+    int open_stdin; /* keep a writable stdin */
+} hcs_io;
+
+/* Writes <bundle>/config.json from spec (with root.path set to the mounted rootfs), mounts the
+ * rootfs and creates the container (not started). On failure nothing is left behind. */
+int hcs_create(hcs_runtime *rt, const char *id, const char *bundle, json_t *spec,
+               const hcs_rootfs *rootfs, const hcs_io *io, wc_err *err);
+int hcs_start(hcs_runtime *rt, const char *id, wc_err *err);
+/* Sends sig to the init process (all processes when all != 0). */
+int hcs_kill(hcs_runtime *rt, const char *id, int sig, int all, wc_err *err);
+/* Removes the container (killing it if still running) and unmounts its rootfs. Succeeds if
+ * it is already gone. */
+int hcs_delete(hcs_runtime *rt, const char *id, wc_err *err);
+
+typedef enum { HCS_CREATED, HCS_RUNNING, HCS_PAUSED, HCS_STOPPED, HCS_MISSING } hcs_status;
+typedef struct hcs_state {
+    hcs_status status;
+    int pid;
+} hcs_state;
+int hcs_state_of(hcs_runtime *rt, const char *id, hcs_state *out, wc_err *err);
+
+/* After a wincrid restart: watch a container that is still running so its exit reaches
+ * on_exit. Its exit code may be unknowable then (it is no longer our child): report 255. */
+int hcs_adopt(hcs_runtime *rt, const char *id, wc_err *err);
+
+/* Opens the read ends of the container's stdout and stderr (stderr -1 with a TTY). */
+int hcs_open_output(hcs_runtime *rt, const char *id, int *out_fd, int *err_fd, wc_err *err);
+/* The write end of its stdin (-1 when open_stdin was not asked for). */
+int hcs_open_stdin(hcs_runtime *rt, const char *id, int *in_fd, wc_err *err);
+
+/* linux_resources: the OCI spec's linux.resources object. */
+int hcs_update(hcs_runtime *rt, const char *id, const json_t *linux_resources, wc_err *err);
+int hcs_pause(hcs_runtime *rt, const char *id, wc_err *err);
+int hcs_resume(hcs_runtime *rt, const char *id, wc_err *err);
+
+/* Runs a process (an OCI "process" object) in the container and collects its output. Each
+ * stream is capped at max_output bytes (the rest is drained and dropped, *truncated set);
+ * past timeout_ms (0: none) the process is killed and *timed_out set. */
+typedef struct hcs_exec_result {
+    char *out;
+    size_t out_len;
+    char *err;
+    size_t err_len;
+    int exit_code;
+    int timed_out;
+    int truncated;
+} hcs_exec_result;
+int hcs_exec_sync(hcs_runtime *rt, const char *id, const json_t *process, int64_t timeout_ms,
+                  size_t max_output, hcs_exec_result *out, wc_err *err);
+void hcs_exec_result_clear(hcs_exec_result *r);
+
+typedef struct hcs_stats {
+    int64_t timestamp_ns;
+    uint64_t cpu_usage_ns;        /* cumulative */
+    uint64_t memory_usage_bytes;  /* includes page cache */
+    uint64_t memory_working_set;  /* usage minus inactive file */
+    uint64_t memory_rss_bytes;
+    uint64_t memory_page_faults;
+    uint64_t memory_major_page_faults;
+    uint64_t memory_limit_bytes; /* 0: none */
+} hcs_stats;
+int hcs_stats_of(hcs_runtime *rt, const char *id, hcs_stats *out, wc_err *err);
+
+#endif
