@@ -19,7 +19,8 @@ static const char default_text[] =
     "  },\n"
     "  \"streaming\": {\"address\": \"127.0.0.1\", \"port\": 0, \"tls_cert\": \"\", \"tls_key\": "
     "\"\"},\n"
-    "  \"images\": {\"max_concurrent_downloads\": 4, \"progress_interval_seconds\": 5},\n"
+    "  \"images\": {\"max_concurrent_downloads\": 4, \"progress_interval_seconds\": 5,\n"
+    "                 \"stall_timeout_seconds\": 60},\n"
     "  \"registries\": {},\n"
     "  \"fault_injection\": {\"rpc_delay_ms\": {}}\n"
     "}\n";

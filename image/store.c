@@ -1,0 +1,703 @@
+/* The image store: SQLite metadata (WAL), look-ups, removal, holds and garbage collection.
+ *
+ * Schema (version 1):
+ *   images(id, manifest_digest, size, config, created_ns)
+ *   refs(name → image_id, kind 0 tag / 1 digest)
+ *   image_layers(image_id, idx, chain_id, blob_digest, media_type, size)
+ *   image_blobs(image_id, digest)        every blob an image owns
+ *   holds(holder, image_id, chain_id)    layers in use by containers
+ * Rows referring to an image go with it (ON DELETE CASCADE), except holds, which outlive
+ * the image on purpose. */
+#include "image/store_priv.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+
+#define COMP "image"
+#define USAGE_CACHE_NS (5LL * 1000000000LL)
+
+static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS images(id TEXT PRIMARY KEY, manifest_digest TEXT NOT NULL,"
+    " size INTEGER NOT NULL, config TEXT NOT NULL, created_ns INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS refs(name TEXT PRIMARY KEY,"
+    " image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,"
+    " kind INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS refs_image ON refs(image_id);"
+    "CREATE TABLE IF NOT EXISTS image_layers("
+    " image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE, idx INTEGER NOT NULL,"
+    " chain_id TEXT NOT NULL, blob_digest TEXT NOT NULL, media_type TEXT NOT NULL,"
+    " size INTEGER NOT NULL, PRIMARY KEY(image_id, idx));"
+    "CREATE INDEX IF NOT EXISTS layers_chain ON image_layers(chain_id);"
+    "CREATE INDEX IF NOT EXISTS layers_blob ON image_layers(blob_digest);"
+    "CREATE TABLE IF NOT EXISTS image_blobs("
+    " image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE, digest TEXT NOT NULL,"
+    " PRIMARY KEY(image_id, digest));"
+    "CREATE INDEX IF NOT EXISTS blobs_digest ON image_blobs(digest);"
+    "CREATE TABLE IF NOT EXISTS holds(holder TEXT NOT NULL, image_id TEXT NOT NULL,"
+    " chain_id TEXT NOT NULL, PRIMARY KEY(holder, chain_id));"
+    "CREATE INDEX IF NOT EXISTS holds_chain ON holds(chain_id);"
+    "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '1');";
+
+/* ---- SQLite helpers -------------------------------------------------------------------- */
+
+static int db_fail(img_store *s, wc_err *err, const char *what)
+{
+    return wc_err_set(err, WC_INTERNAL, "image database %s/images.db: %s: %s", s->dir, what,
+                      sqlite3_errmsg(s->db));
+}
+
+static int db_exec(img_store *s, const char *sql, wc_err *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        wc_err_set(err, WC_INTERNAL, "image database %s/images.db: %s", s->dir,
+                   msg ? msg : "error");
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+static sqlite3_stmt *prep(img_store *s, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return NULL;
+    return st;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+}
+
+/* Runs a statement with up to three text parameters to completion. */
+static int run3(img_store *s, const char *sql, const char *a, const char *b, const char *c)
+{
+    sqlite3_stmt *st = prep(s, sql);
+    if (!st)
+        return -1;
+    if (a)
+        bind_text(st, 1, a);
+    if (b)
+        bind_text(st, 2, b);
+    if (c)
+        bind_text(st, 3, c);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Whether a query with one text parameter yields a row. */
+static int has_row(img_store *s, const char *sql, const char *a)
+{
+    sqlite3_stmt *st = prep(s, sql);
+    if (!st)
+        return 1; /* when in doubt, keep things */
+    bind_text(st, 1, a);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW;
+}
+
+/* ---- Open / close ---------------------------------------------------------------------- */
+
+static char *path_join(const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *p = malloc(n);
+    snprintf(p, n, "%s/%s", a, b);
+    return p;
+}
+
+static int open_db(img_store *s, wc_err *err)
+{
+    char *path = path_join(s->dir, "images.db");
+    int rc = sqlite3_open_v2(
+        path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    free(path);
+    if (rc != SQLITE_OK)
+        return db_fail(s, err, "open");
+    sqlite3_busy_timeout(s->db, 5000);
+    if (db_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+                err) < 0 ||
+        db_exec(s, schema_sql, err) < 0)
+        return -1;
+    return 0;
+}
+
+static void empty_tmp(img_store *s)
+{
+    DIR *d = opendir(s->tmp_dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char *p = path_join(s->tmp_dir, e->d_name);
+        wc_err ignored = {0};
+        img_remove_tree(p, &ignored);
+        free(p);
+    }
+    if (d)
+        closedir(d);
+}
+
+static int config_int(const wc_config *cfg, const char *key, int def, int lo, int hi)
+{
+    json_t *v = json_object_get(json_object_get(cfg->doc, "images"), key);
+    if (!json_is_integer(v))
+        return def;
+    long long n = json_integer_value(v);
+    return n < lo ? lo : (n > hi ? hi : (int)n);
+}
+
+int img_store_open(const wc_config *cfg, img_store **out, wc_err *err)
+{
+    img_store *s = calloc(1, sizeof *s);
+    if (!s)
+        return wc_err_set(err, WC_INTERNAL, "out of memory");
+    s->cfg = cfg;
+    s->dir = path_join(cfg->root_dir, "images");
+    char *blobs = path_join(s->dir, "blobs");
+    s->blobs_dir = path_join(blobs, "sha256");
+    free(blobs);
+    s->layers_dir = path_join(s->dir, "layers");
+    s->tmp_dir = path_join(s->dir, "tmp");
+    pthread_mutex_init(&s->db_lock, NULL);
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->cond, NULL);
+    s->max_downloads = config_int(cfg, "max_concurrent_downloads", 4, 1, 64);
+    s->progress_seconds = config_int(cfg, "progress_interval_seconds", 5, 1, 3600);
+    s->slots_free = s->max_downloads;
+    int stall = config_int(cfg, "stall_timeout_seconds", 60, 1, 3600);
+    if (img_mkdir_p(s->blobs_dir, err) < 0 || img_mkdir_p(s->layers_dir, err) < 0 ||
+        img_mkdir_p(s->tmp_dir, err) < 0 || open_db(s, err) < 0 ||
+        img_registry_new(json_object_get(cfg->doc, "registries"), stall, &s->reg, err) < 0) {
+        wc_err_prefix(err, "open image store %s", s->dir);
+        img_store_close(s);
+        return -1;
+    }
+    empty_tmp(s);
+    img_gc(s);
+    *out = s;
+    return 0;
+}
+
+void img_store_close(img_store *s)
+{
+    if (!s)
+        return;
+    if (s->db)
+        sqlite3_close(s->db);
+    img_registry_free(s->reg);
+    img_fs_usage_clear(&s->usage);
+    pthread_mutex_destroy(&s->db_lock);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->cond);
+    free(s->dir);
+    free(s->blobs_dir);
+    free(s->layers_dir);
+    free(s->tmp_dir);
+    free(s);
+}
+
+const char *img_store_dir(const img_store *s)
+{
+    return s->dir;
+}
+
+/* ---- Commit ---------------------------------------------------------------------------- */
+
+static int commit_rows(img_store *s, const img_record *r)
+{
+    sqlite3_stmt *st = prep(s, "INSERT INTO images(id, manifest_digest, size, config, created_ns)"
+                               " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(id) DO UPDATE SET"
+                               " manifest_digest = ?2, size = ?3, config = ?4");
+    if (!st)
+        return -1;
+    bind_text(st, 1, r->id);
+    bind_text(st, 2, r->manifest_digest);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)r->size);
+    bind_text(st, 4, r->config);
+    sqlite3_bind_int64(st, 5, wc_clock_realtime_ns());
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return -1;
+    if (run3(s, "DELETE FROM image_layers WHERE image_id = ?1", r->id, NULL, NULL) < 0 ||
+        run3(s, "DELETE FROM image_blobs WHERE image_id = ?1", r->id, NULL, NULL) < 0)
+        return -1;
+    for (size_t i = 0; i < r->n_tags; i++)
+        if (run3(s, "INSERT OR REPLACE INTO refs(name, image_id, kind) VALUES(?1, ?2, 0)",
+                 r->tags[i], r->id, NULL) < 0)
+            return -1;
+    for (size_t i = 0; i < r->n_digests; i++)
+        if (run3(s, "INSERT OR REPLACE INTO refs(name, image_id, kind) VALUES(?1, ?2, 1)",
+                 r->digests[i], r->id, NULL) < 0)
+            return -1;
+    for (size_t i = 0; i < r->n_blobs; i++)
+        if (run3(s, "INSERT OR IGNORE INTO image_blobs(image_id, digest) VALUES(?1, ?2)", r->id,
+                 r->blobs[i], NULL) < 0)
+            return -1;
+    for (size_t i = 0; i < r->n_layers; i++) {
+        const img_layer_rec *l = &r->layers[i];
+        st = prep(s, "INSERT INTO image_layers(image_id, idx, chain_id, blob_digest, media_type,"
+                     " size) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+        if (!st)
+            return -1;
+        bind_text(st, 1, r->id);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
+        bind_text(st, 3, l->chain_id);
+        bind_text(st, 4, l->blob_digest);
+        bind_text(st, 5, l->media_type);
+        sqlite3_bind_int64(st, 6, l->size);
+        rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+            return -1;
+    }
+    return 0;
+}
+
+int img_db_commit(img_store *s, const img_record *rec, wc_err *err)
+{
+    pthread_mutex_lock(&s->db_lock);
+    int rc = db_exec(s, "BEGIN IMMEDIATE", err);
+    if (rc == 0 && commit_rows(s, rec) < 0) {
+        rc = db_fail(s, err, "record image");
+        db_exec(s, "ROLLBACK", NULL);
+    } else if (rc == 0) {
+        rc = db_exec(s, "COMMIT", err);
+        if (rc < 0)
+            db_exec(s, "ROLLBACK", NULL);
+    }
+    pthread_mutex_unlock(&s->db_lock);
+    img_usage_invalidate(s);
+    return rc;
+}
+
+/* ---- Look-up --------------------------------------------------------------------------- */
+
+static int all_hex(const char *p)
+{
+    if (!*p)
+        return 0;
+    for (; *p; p++)
+        if (!isxdigit((unsigned char)*p) || isupper((unsigned char)*p))
+            return 0;
+    return 1;
+}
+
+/* Image ID from an ID, a bare hex ID or a unique hex prefix; 0 found, 1 not. */
+static int id_by_hex(img_store *s, const char *q, char *id, size_t cap)
+{
+    const char *hex = strncmp(q, "sha256:", 7) == 0 ? q + 7 : q;
+    size_t n = strlen(hex);
+    if (!all_hex(hex) || n < 12 || n > 64)
+        return 1;
+    char pattern[80];
+    snprintf(pattern, sizeof pattern, "sha256:%s%%", hex);
+    sqlite3_stmt *st = prep(s, "SELECT id FROM images WHERE id LIKE ?1 LIMIT 2");
+    if (!st)
+        return 1;
+    bind_text(st, 1, pattern);
+    int found = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        snprintf(id, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+        found++;
+    }
+    sqlite3_finalize(st);
+    return found == 1 ? 0 : 1;
+}
+
+static int id_by_ref(img_store *s, const img_ref *ref, char *id, size_t cap)
+{
+    char name[1200];
+    if (ref->digest)
+        snprintf(name, sizeof name, "%s/%s@%s", ref->domain, ref->path, ref->digest);
+    else
+        snprintf(name, sizeof name, "%s/%s:%s", ref->domain, ref->path, ref->tag);
+    sqlite3_stmt *st = prep(s, "SELECT image_id FROM refs WHERE name = ?1");
+    if (!st)
+        return 1;
+    bind_text(st, 1, name);
+    int rc = 1;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        snprintf(id, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+        rc = 0;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Resolves under db_lock. 0 found, 1 absent, -1 malformed (err set). */
+static int resolve_locked(img_store *s, const char *q, char *id, size_t cap, wc_err *err)
+{
+    if (!q || !*q)
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "image reference is empty");
+    if (strncmp(q, "sha256:", 7) == 0 && id_by_hex(s, q, id, cap) == 0)
+        return 0;
+    img_ref ref;
+    wc_err perr = {0};
+    if (img_ref_parse(q, &ref, &perr) == 0) {
+        int rc = id_by_ref(s, &ref, id, cap);
+        img_ref_clear(&ref);
+        if (rc == 0)
+            return 0;
+    }
+    if (id_by_hex(s, q, id, cap) == 0)
+        return 0;
+    if (perr.code != WC_OK && !(all_hex(q) && strlen(q) >= 12) && strncmp(q, "sha256:", 7) != 0) {
+        *err = perr;
+        return -1;
+    }
+    return 1;
+}
+
+static char **column_list(img_store *s, const char *sql, const char *id, size_t *n)
+{
+    sqlite3_stmt *st = prep(s, sql);
+    *n = 0;
+    if (!st)
+        return calloc(1, sizeof(char *));
+    bind_text(st, 1, id);
+    size_t cap = 4;
+    char **v = calloc(cap, sizeof *v);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (*n + 1 >= cap) {
+            cap *= 2;
+            v = realloc(v, cap * sizeof *v);
+        }
+        v[(*n)++] = strdup((const char *)sqlite3_column_text(st, 0));
+        v[*n] = NULL;
+    }
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* uid / username from the config's User ("1000", "1000:1000", "nobody", "nobody:x"). */
+static void user_of(img_image *img)
+{
+    img->uid = -1;
+    json_t *cfg = json_loads(img->config_json, 0, NULL);
+    const char *user = json_string_value(json_object_get(json_object_get(cfg, "config"), "User"));
+    char u[256] = "";
+    if (user)
+        snprintf(u, sizeof u, "%.*s", (int)strcspn(user, ":"), user);
+    int numeric = u[0] != '\0';
+    for (const char *c = u; *c; c++)
+        numeric &= isdigit((unsigned char)*c) != 0;
+    if (numeric)
+        img->uid = strtoll(u, NULL, 10);
+    img->username = strdup(numeric ? "" : u);
+    json_decref(cfg);
+}
+
+static img_image *load_locked(img_store *s, const char *id)
+{
+    sqlite3_stmt *st = prep(s, "SELECT manifest_digest, size, config FROM images WHERE id = ?1");
+    if (!st)
+        return NULL;
+    bind_text(st, 1, id);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    img_image *img = calloc(1, sizeof *img);
+    img->id = strdup(id);
+    img->manifest_digest = strdup((const char *)sqlite3_column_text(st, 0));
+    img->size = (uint64_t)sqlite3_column_int64(st, 1);
+    img->config_json = strdup((const char *)sqlite3_column_text(st, 2));
+    sqlite3_finalize(st);
+    img->repo_tags = column_list(s,
+                                 "SELECT name FROM refs WHERE image_id = ?1 AND kind = 0"
+                                 " ORDER BY name",
+                                 id, &img->n_repo_tags);
+    img->repo_digests = column_list(s,
+                                    "SELECT name FROM refs WHERE image_id = ?1 AND kind = 1"
+                                    " ORDER BY name",
+                                    id, &img->n_repo_digests);
+    img->chain_ids = column_list(s,
+                                 "SELECT chain_id FROM image_layers WHERE image_id = ?1"
+                                 " ORDER BY idx",
+                                 id, &img->n_layers);
+    img->layer_dirs = calloc(img->n_layers + 1, sizeof *img->layer_dirs);
+    for (size_t i = 0; i < img->n_layers; i++)
+        img->layer_dirs[i] = img_layer_path(s, img->chain_ids[i]);
+    user_of(img);
+    return img;
+}
+
+int img_image_lookup(img_store *s, const char *ref_or_id, img_image **out, wc_err *err)
+{
+    char id[IMG_DIGEST_LEN + 8];
+    *out = NULL;
+    pthread_mutex_lock(&s->db_lock);
+    int rc = resolve_locked(s, ref_or_id, id, sizeof id, err);
+    if (rc == 0)
+        *out = load_locked(s, id);
+    pthread_mutex_unlock(&s->db_lock);
+    if (rc < 0)
+        return -1;
+    if (!*out)
+        return wc_err_set(err, WC_NOT_FOUND, "image \"%s\" not found", ref_or_id);
+    return 0;
+}
+
+static void free_strv(char **v, size_t n)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void img_image_free(img_image *img)
+{
+    if (!img)
+        return;
+    free(img->id);
+    free_strv(img->repo_tags, img->n_repo_tags);
+    free_strv(img->repo_digests, img->n_repo_digests);
+    free_strv(img->layer_dirs, img->n_layers);
+    free_strv(img->chain_ids, img->n_layers);
+    free(img->username);
+    free(img->config_json);
+    free(img->manifest_digest);
+    free(img);
+}
+
+int img_image_list(img_store *s, const char *filter_ref, img_image ***out, size_t *n, wc_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    if (filter_ref && *filter_ref) {
+        img_image *one = NULL;
+        wc_err e = {0};
+        *out = calloc(1, sizeof **out);
+        if (img_image_lookup(s, filter_ref, &one, &e) == 0) {
+            (*out)[0] = one;
+            *n = 1;
+        } else if (e.code != WC_NOT_FOUND) {
+            free(*out);
+            *out = NULL;
+            *err = e;
+            return -1;
+        }
+        return 0;
+    }
+    pthread_mutex_lock(&s->db_lock);
+    size_t count = 0;
+    char **ids = column_list(s, "SELECT id FROM images WHERE ?1 IS NOT NULL ORDER BY created_ns",
+                             "", &count);
+    *out = calloc(count + 1, sizeof **out);
+    for (size_t i = 0; i < count; i++) {
+        img_image *img = load_locked(s, ids[i]);
+        if (img)
+            (*out)[(*n)++] = img;
+    }
+    pthread_mutex_unlock(&s->db_lock);
+    free_strv(ids, count);
+    return 0;
+}
+
+void img_image_list_free(img_image **imgs, size_t n)
+{
+    if (!imgs)
+        return;
+    for (size_t i = 0; i < n; i++)
+        img_image_free(imgs[i]);
+    free(imgs);
+}
+
+/* ---- Remove, holds --------------------------------------------------------------------- */
+
+int img_remove(img_store *s, const char *ref_or_id, wc_err *err)
+{
+    char id[IMG_DIGEST_LEN + 8];
+    pthread_mutex_lock(&s->db_lock);
+    int rc = resolve_locked(s, ref_or_id, id, sizeof id, err);
+    if (rc == 0 && run3(s, "DELETE FROM images WHERE id = ?1", id, NULL, NULL) < 0)
+        rc = db_fail(s, err, "remove image");
+    pthread_mutex_unlock(&s->db_lock);
+    if (rc < 0)
+        return wc_err_prefix(err, "remove image \"%s\"", ref_or_id);
+    if (rc == 0) {
+        wc_info(COMP, "image removed", "image=%s ref=\"%s\"", id, ref_or_id);
+        img_gc(s);
+    }
+    return 0;
+}
+
+int img_hold(img_store *s, const char *holder, const char *image_id, wc_err *err)
+{
+    img_image *img;
+    if (img_image_lookup(s, image_id, &img, err) < 0)
+        return wc_err_prefix(err, "hold image for %s", holder);
+    pthread_mutex_lock(&s->db_lock);
+    int rc = 0;
+    for (size_t i = 0; i < img->n_layers && rc == 0; i++)
+        if (run3(s, "INSERT OR IGNORE INTO holds(holder, image_id, chain_id) VALUES(?1, ?2, ?3)",
+                 holder, img->id, img->chain_ids[i]) < 0)
+            rc = db_fail(s, err, "record hold");
+    pthread_mutex_unlock(&s->db_lock);
+    img_image_free(img);
+    return rc;
+}
+
+int img_release(img_store *s, const char *holder, wc_err *err)
+{
+    pthread_mutex_lock(&s->db_lock);
+    int rc = run3(s, "DELETE FROM holds WHERE holder = ?1", holder, NULL, NULL);
+    int changed = sqlite3_changes(s->db);
+    if (rc < 0)
+        db_fail(s, err, "drop holds");
+    pthread_mutex_unlock(&s->db_lock);
+    if (rc == 0 && changed > 0)
+        img_gc(s);
+    return rc;
+}
+
+/* ---- Garbage collection ---------------------------------------------------------------- */
+
+static int blob_referenced(img_store *s, const char *digest)
+{
+    return has_row(s,
+                   "SELECT 1 FROM image_blobs WHERE digest = ?1 UNION ALL"
+                   " SELECT 1 FROM image_layers WHERE blob_digest = ?1 LIMIT 1",
+                   digest);
+}
+
+static int layer_referenced(img_store *s, const char *chain)
+{
+    return has_row(s,
+                   "SELECT 1 FROM image_layers WHERE chain_id = ?1 UNION ALL"
+                   " SELECT 1 FROM holds WHERE chain_id = ?1 LIMIT 1",
+                   chain);
+}
+
+typedef struct strlist {
+    char **v;
+    size_t n, cap;
+} strlist;
+
+static void strlist_add(strlist *l, char *s)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 8;
+        l->v = realloc(l->v, l->cap * sizeof *l->v);
+    }
+    l->v[l->n++] = s;
+}
+
+/* Moves unreferenced, unleased entries of dir out of the store (into trash). Caller holds
+ * s->lock. */
+static void sweep_dir(img_store *s, const char *dir, int layers, strlist *trash, int *count)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char key[IMG_DIGEST_LEN + 8];
+        snprintf(key, sizeof key, "sha256:%.64s", e->d_name);
+        if (img_leased_locked(s, key))
+            continue;
+        pthread_mutex_lock(&s->db_lock);
+        int used = layers ? layer_referenced(s, key) : blob_referenced(s, key);
+        pthread_mutex_unlock(&s->db_lock);
+        if (used)
+            continue;
+        char *path = path_join(dir, e->d_name);
+        if (layers) {
+            char name[128];
+            snprintf(name, sizeof name, "gc-%lu", ++s->seq);
+            char *to = path_join(s->tmp_dir, name);
+            if (rename(path, to) == 0)
+                strlist_add(trash, to);
+            else
+                free(to);
+        } else {
+            remove(path);
+        }
+        free(path);
+        (*count)++;
+    }
+    if (d)
+        closedir(d);
+}
+
+void img_gc(img_store *s)
+{
+    strlist trash = {0};
+    int blobs = 0, layers = 0;
+    pthread_mutex_lock(&s->lock);
+    sweep_dir(s, s->layers_dir, 1, &trash, &layers);
+    sweep_dir(s, s->blobs_dir, 0, &trash, &blobs);
+    pthread_mutex_unlock(&s->lock);
+    for (size_t i = 0; i < trash.n; i++) {
+        wc_err ignored = {0};
+        img_remove_tree(trash.v[i], &ignored);
+        free(trash.v[i]);
+    }
+    free(trash.v);
+    if (blobs || layers)
+        wc_info(COMP, "garbage collected", "blobs=%d layers=%d", blobs, layers);
+    img_usage_invalidate(s);
+}
+
+/* ---- Usage ----------------------------------------------------------------------------- */
+
+void img_usage_invalidate(img_store *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->usage_valid = 0;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void img_fs_usage_clear(img_fs_usage *u)
+{
+    free(u->mountpoint);
+    memset(u, 0, sizeof *u);
+}
+
+int img_dir_usage(const char *dir, img_fs_usage *out, wc_err *err)
+{
+    return img_fs_measure(dir, out, err);
+}
+
+int img_store_usage(img_store *s, img_fs_usage *out, wc_err *err)
+{
+    int64_t now = wc_clock_monotonic_ns();
+    pthread_mutex_lock(&s->lock);
+    if (s->usage_valid && now - s->usage_at_ns < USAGE_CACHE_NS) {
+        *out = s->usage;
+        out->mountpoint = strdup(s->usage.mountpoint);
+        pthread_mutex_unlock(&s->lock);
+        return 0;
+    }
+    pthread_mutex_unlock(&s->lock);
+    img_fs_usage u;
+    if (img_fs_measure(s->dir, &u, err) < 0) {
+        img_fs_usage_clear(&u);
+        return -1;
+    }
+    pthread_mutex_lock(&s->lock);
+    img_fs_usage_clear(&s->usage);
+    s->usage = u;
+    s->usage.mountpoint = strdup(u.mountpoint);
+    s->usage_at_ns = now;
+    s->usage_valid = 1;
+    pthread_mutex_unlock(&s->lock);
+    *out = u;
+    return 0;
+}
