@@ -13,6 +13,7 @@
 #include "cri/server.h"
 #include "hns/hns.h"
 #include "image/image.h"
+#include "podsandbox/podsandbox.h"
 
 static pthread_mutex_t stop_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t stop_cv = PTHREAD_COND_INITIALIZER;
@@ -121,6 +122,10 @@ static int start(running *r, const wc_daemon_opts *opts, wc_err *err)
     load_pod_cidr(&r->d);
     if (img_store_open(r->d.cfg, &r->d.images, err) < 0) /* IMAGE-STORE open */
         return -1;
+    if (pod_manager_open(r->d.cfg, r->d.images, &r->d.pods, err) < 0)
+        return -1;
+    if (r->d.pod_cidr)
+        pod_manager_set_pod_cidr(r->d.pods, r->d.pod_cidr);
     const char *listen = opts->listen ? opts->listen : r->d.cfg->listen;
     if (cri_front_new(listen, &r->front, err) < 0)
         return -1;
@@ -145,6 +150,7 @@ static void stop(running *r)
     if (r->server)
         cri_server_shutdown(r->server, r->d.cfg->shutdown_grace_seconds * 1000);
     cri_front_free(r->front);
+    pod_manager_close(r->d.pods);
     img_store_close(r->d.images); /* IMAGE-STORE close */
     free(r->d.pod_cidr);
     wc_lock_release(r->lock);

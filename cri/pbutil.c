@@ -19,14 +19,38 @@ char *cri_strdup(const char *s)
     return strdup(s ? s : "");
 }
 
-/* Every generated map entry message (key, value strings) has the same layout. */
-void cri_map_add(size_t *n, void *entries_field, const char *key, const char *value)
+/* Every generated map<string,string> entry has the same layout: base, key, value. */
+typedef Runtime__V1__StatusResponse__InfoEntry map_entry;
+
+void cri_map_add(size_t *n, void *entries_field, const ProtobufCMessageDescriptor *desc,
+                 const char *key, const char *value)
 {
-    typedef Runtime__V1__StatusResponse__InfoEntry entry;
-    entry ***entries = entries_field;
+    map_entry ***entries = entries_field;
     *entries = realloc(*entries, (*n + 1) * sizeof **entries);
-    entry *e = cri_new(entry, runtime__v1__status_response__info_entry);
+    map_entry *e = cri_new_message(desc);
     e->key = cri_strdup(key);
     e->value = cri_strdup(value);
     (*entries)[(*n)++] = e;
+}
+
+void cri_map_copy(size_t *n, void *entries_field, const ProtobufCMessageDescriptor *desc,
+                  size_t n_in, void *const *entries_in)
+{
+    for (size_t i = 0; i < n_in; i++) {
+        const map_entry *e = entries_in[i];
+        cri_map_add(n, entries_field, desc, e->key, e->value);
+    }
+}
+
+void *cri_copy(const void *msg)
+{
+    const ProtobufCMessage *m = msg;
+    if (!m)
+        return NULL;
+    size_t len = protobuf_c_message_get_packed_size(m);
+    uint8_t *buf = malloc(len ? len : 1);
+    protobuf_c_message_pack(m, buf);
+    ProtobufCMessage *copy = protobuf_c_message_unpack(m->descriptor, NULL, len, buf);
+    free(buf);
+    return copy;
 }

@@ -13,7 +13,14 @@
 void *cri_new_message(const ProtobufCMessageDescriptor *desc);
 /* strdup that maps NULL to "". */
 char *cri_strdup(const char *s);
-/* Appends a key/value entry to a map<string,string> field (n and entries pointers). */
-void cri_map_add(size_t *n, void *entries_field, const char *key, const char *value);
+/* Appends a key/value entry to a map<string,string> field (n and entries pointers); desc is
+ * the field's entry type, e.g. &runtime__v1__status_response__info_entry__descriptor. */
+void cri_map_add(size_t *n, void *entries_field, const ProtobufCMessageDescriptor *desc,
+                 const char *key, const char *value);
+/* Copies every entry of one map<string,string> into another (entry types may differ). */
+void cri_map_copy(size_t *n, void *entries_field, const ProtobufCMessageDescriptor *desc,
+                  size_t n_in, void *const *entries_in);
+/* Deep copy of any message (NULL stays NULL), freeable like the rest of a response. */
+void *cri_copy(const void *msg);
 
 #endif

@@ -7,9 +7,11 @@
 #include "api.pb-c.h"
 #include "cri/daemon.h"
 #include "cri/pbutil.h"
+#include "cri/runtime_handlers.h"
 #include "cri/server.h"
 #include "hcs/hcs.h"
 #include "hns/hns.h"
+#include "podsandbox/podsandbox.h"
 
 static int version(cri_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
                    wc_err *err)
@@ -70,7 +72,8 @@ static void add_verbose_info(Runtime__V1__StatusResponse *r, wincri *d, const ch
     free(cidr);
     char *text = json_dumps(info, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(info);
-    cri_map_add(&r->n_info, &r->info, "info", text);
+    cri_map_add(&r->n_info, &r->info, &runtime__v1__status_response__info_entry__descriptor, "info",
+                text);
     free(text);
 }
 
@@ -132,6 +135,8 @@ static int update_runtime_config(cri_call *call, const ProtobufCMessage *req,
         cidr = in->runtime_config->network_config->pod_cidr;
     if (wincri_set_pod_cidr(cri_call_daemon(call), cidr, err) < 0)
         return wc_err_prefix(err, "UpdateRuntimeConfig");
+    if (cri_call_daemon(call)->pods)
+        pod_manager_set_pod_cidr(cri_call_daemon(call)->pods, cidr);
     *resp = &cri_new(Runtime__V1__UpdateRuntimeConfigResponse,
                      runtime__v1__update_runtime_config_response)
                  ->base;
@@ -143,5 +148,18 @@ const cri_method cri_runtime_methods[] = {
     {"Status", status, NULL},
     {"RuntimeConfig", runtime_config, NULL},
     {"UpdateRuntimeConfig", update_runtime_config, NULL},
+    {"RunPodSandbox", cri_run_pod_sandbox, NULL},
+    {"StopPodSandbox", cri_stop_pod_sandbox, NULL},
+    {"RemovePodSandbox", cri_remove_pod_sandbox, NULL},
+    {"PodSandboxStatus", cri_pod_sandbox_status, NULL},
+    {"ListPodSandbox", cri_list_pod_sandbox, NULL},
+    {"CreateContainer", cri_create_container, NULL},
+    {"StartContainer", cri_start_container, NULL},
+    {"StopContainer", cri_stop_container, NULL},
+    {"RemoveContainer", cri_remove_container, NULL},
+    {"ContainerStatus", cri_container_status, NULL},
+    {"ListContainers", cri_list_containers, NULL},
+    {"ExecSync", cri_exec_sync, NULL},
+    {"ReopenContainerLog", cri_reopen_container_log, NULL},
     {NULL, NULL, NULL},
 };

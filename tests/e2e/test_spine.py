@@ -17,12 +17,15 @@ from conftest import PB, WINCRID, Daemon
 STATUS = "/runtime.v1.RuntimeService/Status"
 
 # RPCs that have behaviour. Everything else in the proto must answer UNIMPLEMENTED.
-IMPLEMENTED = {
-    "/runtime.v1.RuntimeService/Version",
-    "/runtime.v1.RuntimeService/Status",
-    "/runtime.v1.RuntimeService/RuntimeConfig",
-    "/runtime.v1.RuntimeService/UpdateRuntimeConfig",
-}
+RUNTIME_IMPLEMENTED = ["Version", "Status", "RuntimeConfig", "UpdateRuntimeConfig",
+                       "RunPodSandbox", "StopPodSandbox", "RemovePodSandbox", "PodSandboxStatus",
+                       "ListPodSandbox", "CreateContainer", "StartContainer", "StopContainer",
+                       "RemoveContainer", "ContainerStatus", "ListContainers", "ExecSync",
+                       "ReopenContainerLog"]
+IMAGE_IMPLEMENTED = ["ListImages", "StreamImages", "ImageStatus", "PullImage", "RemoveImage",
+                     "ImageFsInfo"]
+IMPLEMENTED = {f"/runtime.v1.RuntimeService/{m}" for m in RUNTIME_IMPLEMENTED} | \
+    {f"/runtime.v1.ImageService/{m}" for m in IMAGE_IMPLEMENTED}
 
 
 def all_methods():

@@ -44,7 +44,7 @@ static void wrong_type_is_located(void **state)
     const char *text = "{\"root\": \"/r\", \"shutdown_grace_seconds\": \"ten\"}";
     assert_int_equal(wc_config_parse(text, "c.json", &cfg, &err), -1);
     assert_string_equal(
-        err.msg, "c.json:1:41: \"shutdown_grace_seconds\": expected an integer, got a string");
+        err.msg, "c.json:1:42: \"shutdown_grace_seconds\": expected an integer, got a string");
 }
 
 static void handlers_replace_defaults(void **state)

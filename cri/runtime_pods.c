@@ -1,0 +1,397 @@
+/* RuntimeService: pod sandbox and container RPCs, translated to the pod model. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.pb-c.h"
+#include "cri/daemon.h"
+#include "cri/pbutil.h"
+#include "cri/runtime_handlers.h"
+#include "podsandbox/podsandbox.h"
+
+#define IN(Type) const Runtime__V1__##Type *in = (const Runtime__V1__##Type *)req
+#define EMPTY_RESPONSE(Type, prefix)                                                               \
+    do {                                                                                           \
+        *resp = &cri_new(Runtime__V1__##Type, runtime__v1__##prefix)->base;                        \
+    } while (0)
+
+static pod_manager *pods(cri_call *call)
+{
+    return cri_call_daemon(call)->pods;
+}
+
+/* ---- sandboxes ---- */
+
+int cri_run_pod_sandbox(cri_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
+                        wc_err *err)
+{
+    IN(RunPodSandboxRequest);
+    char *id = NULL;
+    if (pod_sandbox_run(pods(call), in->config, in->runtime_handler, &id, err) < 0)
+        return -1;
+    Runtime__V1__RunPodSandboxResponse *r =
+        cri_new(Runtime__V1__RunPodSandboxResponse, runtime__v1__run_pod_sandbox_response);
+    r->pod_sandbox_id = id;
+    *resp = &r->base;
+    return 0;
+}
+
+int cri_stop_pod_sandbox(cri_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
+                         wc_err *err)
+{
+    IN(StopPodSandboxRequest);
+    if (pod_sandbox_stop(pods(call), in->pod_sandbox_id, err) < 0)
+        return -1;
+    EMPTY_RESPONSE(StopPodSandboxResponse, stop_pod_sandbox_response);
+    return 0;
+}
+
+int cri_remove_pod_sandbox(cri_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
+                           wc_err *err)
+{
+    IN(RemovePodSandboxRequest);
+    if (pod_sandbox_remove(pods(call), in->pod_sandbox_id, err) < 0)
+        return -1;
+    EMPTY_RESPONSE(RemovePodSandboxResponse, remove_pod_sandbox_response);
+    return 0;
+}
+
+static Runtime__V1__PodSandboxNetworkStatus *network_status(const pod_sandbox_info *s)
+{
+    Runtime__V1__PodSandboxNetworkStatus *n =
+        cri_new(Runtime__V1__PodSandboxNetworkStatus, runtime__v1__pod_sandbox_network_status);
+    if (s->n_ips > 0)
+        n->ip = cri_strdup(s->ips[0]);
+    n->n_additional_ips = s->n_ips > 1 ? s->n_ips - 1 : 0;
+    n->additional_ips = calloc(n->n_additional_ips + 1, sizeof *n->additional_ips);
+    for (size_t i = 1; i < s->n_ips; i++) {
+        Runtime__V1__PodIP *ip = cri_new(Runtime__V1__PodIP, runtime__v1__pod_ip);
+        ip->ip = cri_strdup(s->ips[i]);
+        n->additional_ips[i - 1] = ip;
+    }
+    return n;
+}
+
+static Runtime__V1__LinuxPodSandboxStatus *linux_status(const pod_sandbox_info *s)
+{
+    const Runtime__V1__LinuxPodSandboxConfig *l = s->config->linux;
+    Runtime__V1__LinuxPodSandboxStatus *st =
+        cri_new(Runtime__V1__LinuxPodSandboxStatus, runtime__v1__linux_pod_sandbox_status);
+    st->namespaces = cri_new(Runtime__V1__Namespace, runtime__v1__namespace);
+    if (l && l->security_context && l->security_context->namespace_options)
+        st->namespaces->options = cri_copy(l->security_context->namespace_options);
+    else
+        st->namespaces->options = cri_new(Runtime__V1__NamespaceOption, runtime__v1__namespace_option);
+    return st;
+}
+
+static char *sandbox_verbose_info(const pod_sandbox_info *s)
+{
+    json_t *ips = json_array();
+    for (size_t i = 0; i < s->n_ips; i++)
+        json_array_append_new(ips, json_string(s->ips[i]));
+    json_t *info = json_pack("{s:s,s:s,s:s,s:o}", "id", s->id, "runtimeHandler", s->handler,
+                             "netNamespacePath", s->netns, "ips", ips);
+    char *text = json_dumps(info, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(info);
+    return text;
+}
+
+int cri_pod_sandbox_status(cri_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
+                           wc_err *err)
+{
+    IN(PodSandboxStatusRequest);
+    pod_sandbox_info *s = NULL;
+    if (pod_sandbox_get(pods(call), in->pod_sandbox_id, &s, err) < 0)
+        return -1;
+    Runtime__V1__PodSandboxStatusResponse *r =
+        cri_new(Runtime__V1__PodSandboxStatusResponse, runtime__v1__pod_sandbox_status_response);
+    Runtime__V1__PodSandboxStatus *st =
+        cri_new(Runtime__V1__PodSandboxStatus, runtime__v1__pod_sandbox_status);
+    st->id = cri_strdup(s->id);
+    st->metadata = cri_copy(s->config->metadata);
+    st->state = (Runtime__V1__PodSandboxState)s->state;
+    st->created_at = s->created_ns;
+    st->network = network_status(s);
+    st->linux = linux_status(s);
+    cri_map_copy(&st->n_labels, &st->labels, &runtime__v1__pod_sandbox_status__labels_entry__descriptor,
+                 s->config->n_labels, (void *const *)s->config->labels);
+    cri_map_copy(&st->n_annotations, &st->annotations,
+                 &runtime__v1__pod_sandbox_status__annotations_entry__descriptor,
+                 s->config->n_annotations, (void *const *)s->config->annotations);
+    st->runtime_handler = cri_strdup(s->handler);
+    r->status = st;
+    if (in->verbose) {
+        char *text = sandbox_verbose_info(s);
+        cri_map_add(&r->n_info, &r->info, &runtime__v1__pod_sandbox_status_response__info_entry__descriptor,
+                    "info", text);
+        free(text);
+    }
+    pod_sandbox_info_free(s);
+    *resp = &r->base;
+    return 0;
+}
+
+/* Every selector pair must be among the labels. */
+static int labels_match(size_t n_sel, Runtime__V1__PodSandboxFilter__LabelSelectorEntry **sel,
+                        size_t n_labels, Runtime__V1__PodSandboxConfig__LabelsEntry **labels)
+{
+    for (size_t i = 0; i < n_sel; i++) {
+        int hit = 0;
+        for (size_t k = 0; k < n_labels && !hit; k++)
+            hit = strcmp(labels[k]->key, sel[i]->key) == 0 &&
+                  strcmp(labels[k]->value, sel[i]->value) == 0;
+        if (!hit)
+            return 0;
+    }
+    return 1;
+}
+
+static int id_matches(const char *filter, const char *id)
+{
+    return !*filter || strncmp(id, filter, strlen(filter)) == 0;
+}
+
+static int sandbox_passes(const Runtime__V1__PodSandboxFilter *f, const pod_sandbox_info *s)
+{
+    if (!f)
+        return 1;
+    if (!id_matches(f->id, s->id))
+        return 0;
+    if (f->state && (int)f->state->state != (int)s->state)
+        return 0;
+    return labels_match(f->n_label_selector, f->label_selector, s->config->n_labels,
+                        s->config->labels);
+}
+
+static Runtime__V1__PodSandbox *sandbox_item(const pod_sandbox_info *s)
+{
+    Runtime__V1__PodSandbox *p = cri_new(Runtime__V1__PodSandbox, runtime__v1__pod_sandbox);
+    p->id = cri_strdup(s->id);
+    p->metadata = cri_copy(s->config->metadata);
+    p->state = (Runtime__V1__PodSandboxState)s->state;
+    p->created_at = s->created_ns;
+    cri_map_copy(&p->n_labels, &p->labels, &runtime__v1__pod_sandbox__labels_entry__descriptor,
+                 s->config->n_labels, (void *const *)s->config->labels);
+    cri_map_copy(&p->n_annotations, &p->annotations,
+                 &runtime__v1__pod_sandbox__annotations_entry__descriptor,
+                 s->config->n_annotations, (void *const *)s->config->annotations);
+    p->runtime_handler = cri_strdup(s->handler);
+    return p;
+}
+
+int cri_list_pod_sandbox(cri_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
+                         wc_err *err)
+{
+    IN(ListPodSandboxRequest);
+    pod_sandbox_info **all = NULL;
+    size_t n = 0;
+    if (pod_sandbox_list(pods(call), &all, &n, err) < 0)
+        return -1;
+    Runtime__V1__ListPodSandboxResponse *r =
+        cri_new(Runtime__V1__ListPodSandboxResponse, runtime__v1__list_pod_sandbox_response);
+    r->items = calloc(n + 1, sizeof *r->items);
+    for (size_t i = 0; i < n; i++)
+        if (sandbox_passes(in->filter, all[i]))
+            r->items[r->n_items++] = sandbox_item(all[i]);
+    pod_sandbox_list_free(all, n);
+    *resp = &r->base;
+    return 0;
+}
+
+/* ---- containers ---- */
+
+int cri_create_container(cri_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
+                         wc_err *err)
+{
+    IN(CreateContainerRequest);
+    char *id = NULL;
+    if (pod_container_create(pods(call), in->pod_sandbox_id, in->config, in->sandbox_config, &id,
+                             err) < 0)
+        return -1;
+    Runtime__V1__CreateContainerResponse *r =
+        cri_new(Runtime__V1__CreateContainerResponse, runtime__v1__create_container_response);
+    r->container_id = id;
+    *resp = &r->base;
+    return 0;
+}
+
+int cri_start_container(cri_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
+                        wc_err *err)
+{
+    IN(StartContainerRequest);
+    if (pod_container_start(pods(call), in->container_id, err) < 0)
+        return -1;
+    EMPTY_RESPONSE(StartContainerResponse, start_container_response);
+    return 0;
+}
+
+int cri_stop_container(cri_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
+                       wc_err *err)
+{
+    IN(StopContainerRequest);
+    if (pod_container_stop(pods(call), in->container_id, in->timeout, err) < 0)
+        return -1;
+    EMPTY_RESPONSE(StopContainerResponse, stop_container_response);
+    return 0;
+}
+
+int cri_remove_container(cri_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
+                         wc_err *err)
+{
+    IN(RemoveContainerRequest);
+    if (pod_container_remove(pods(call), in->container_id, err) < 0)
+        return -1;
+    EMPTY_RESPONSE(RemoveContainerResponse, remove_container_response);
+    return 0;
+}
+
+static Runtime__V1__ImageSpec *image_spec(const pod_container_info *c)
+{
+    Runtime__V1__ImageSpec *i = cri_new(Runtime__V1__ImageSpec, runtime__v1__image_spec);
+    i->image = cri_strdup(c->image);
+    i->user_specified_image = cri_strdup(c->config->image ? c->config->image->user_specified_image : "");
+    if (!*i->user_specified_image) {
+        free(i->user_specified_image);
+        i->user_specified_image = cri_strdup(c->image);
+    }
+    return i;
+}
+
+static Runtime__V1__ContainerStatus *container_status(const pod_container_info *c)
+{
+    Runtime__V1__ContainerStatus *st =
+        cri_new(Runtime__V1__ContainerStatus, runtime__v1__container_status);
+    st->id = cri_strdup(c->id);
+    st->metadata = cri_copy(c->config->metadata);
+    st->state = (Runtime__V1__ContainerState)c->state;
+    st->created_at = c->created_ns;
+    st->started_at = c->started_ns;
+    st->finished_at = c->finished_ns;
+    st->exit_code = c->exit_code;
+    st->image = image_spec(c);
+    st->image_ref = cri_strdup(c->image_ref);
+    st->image_id = cri_strdup(c->image_id);
+    st->reason = cri_strdup(c->reason);
+    st->message = cri_strdup(c->message);
+    cri_map_copy(&st->n_labels, &st->labels, &runtime__v1__container_status__labels_entry__descriptor,
+                 c->config->n_labels, (void *const *)c->config->labels);
+    cri_map_copy(&st->n_annotations, &st->annotations,
+                 &runtime__v1__container_status__annotations_entry__descriptor,
+                 c->config->n_annotations, (void *const *)c->config->annotations);
+    st->n_mounts = c->config->n_mounts;
+    st->mounts = calloc(st->n_mounts + 1, sizeof *st->mounts);
+    for (size_t i = 0; i < st->n_mounts; i++)
+        st->mounts[i] = cri_copy(c->config->mounts[i]);
+    st->log_path = cri_strdup(c->log_path);
+    if (c->config->linux && c->config->linux->resources) {
+        st->resources = cri_new(Runtime__V1__ContainerResources, runtime__v1__container_resources);
+        st->resources->linux = cri_copy(c->config->linux->resources);
+    }
+    st->stop_signal = c->config->stop_signal;
+    return st;
+}
+
+int cri_container_status(cri_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
+                         wc_err *err)
+{
+    IN(ContainerStatusRequest);
+    pod_container_info *c = NULL;
+    if (pod_container_get(pods(call), in->container_id, &c, err) < 0)
+        return -1;
+    Runtime__V1__ContainerStatusResponse *r =
+        cri_new(Runtime__V1__ContainerStatusResponse, runtime__v1__container_status_response);
+    r->status = container_status(c);
+    if (in->verbose) {
+        json_t *info = json_pack("{s:s,s:i}", "sandboxID", c->sandbox_id, "pid", c->pid);
+        char *text = json_dumps(info, JSON_COMPACT | JSON_SORT_KEYS);
+        cri_map_add(&r->n_info, &r->info, &runtime__v1__container_status_response__info_entry__descriptor,
+                    "info", text);
+        free(text);
+        json_decref(info);
+    }
+    pod_container_info_free(c);
+    *resp = &r->base;
+    return 0;
+}
+
+static int container_passes(const Runtime__V1__ContainerFilter *f, const pod_container_info *c)
+{
+    if (!f)
+        return 1;
+    if (!id_matches(f->id, c->id) || !id_matches(f->pod_sandbox_id, c->sandbox_id))
+        return 0;
+    if (f->state && (int)f->state->state != (int)c->state)
+        return 0;
+    /* Both map entry types share a layout; compare through the sandbox filter's types. */
+    return labels_match(f->n_label_selector,
+                        (Runtime__V1__PodSandboxFilter__LabelSelectorEntry **)f->label_selector,
+                        c->config->n_labels, (Runtime__V1__PodSandboxConfig__LabelsEntry **)c->config->labels);
+}
+
+static Runtime__V1__Container *container_item(const pod_container_info *c)
+{
+    Runtime__V1__Container *k = cri_new(Runtime__V1__Container, runtime__v1__container);
+    k->id = cri_strdup(c->id);
+    k->pod_sandbox_id = cri_strdup(c->sandbox_id);
+    k->metadata = cri_copy(c->config->metadata);
+    k->image = image_spec(c);
+    k->image_ref = cri_strdup(c->image_ref);
+    k->image_id = cri_strdup(c->image_id);
+    k->state = (Runtime__V1__ContainerState)c->state;
+    k->created_at = c->created_ns;
+    cri_map_copy(&k->n_labels, &k->labels, &runtime__v1__container__labels_entry__descriptor,
+                 c->config->n_labels, (void *const *)c->config->labels);
+    cri_map_copy(&k->n_annotations, &k->annotations,
+                 &runtime__v1__container__annotations_entry__descriptor, c->config->n_annotations,
+                 (void *const *)c->config->annotations);
+    return k;
+}
+
+int cri_list_containers(cri_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
+                        wc_err *err)
+{
+    IN(ListContainersRequest);
+    pod_container_info **all = NULL;
+    size_t n = 0;
+    if (pod_container_list(pods(call), &all, &n, err) < 0)
+        return -1;
+    Runtime__V1__ListContainersResponse *r =
+        cri_new(Runtime__V1__ListContainersResponse, runtime__v1__list_containers_response);
+    r->containers = calloc(n + 1, sizeof *r->containers);
+    for (size_t i = 0; i < n; i++)
+        if (container_passes(in->filter, all[i]))
+            r->containers[r->n_containers++] = container_item(all[i]);
+    pod_container_list_free(all, n);
+    *resp = &r->base;
+    return 0;
+}
+
+int cri_exec_sync(cri_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
+                  wc_err *err)
+{
+    IN(ExecSyncRequest);
+    pod_exec_result res;
+    if (pod_container_exec_sync(pods(call), in->container_id, (const char *const *)in->cmd,
+                                in->n_cmd, in->timeout, &res, err) < 0)
+        return -1;
+    Runtime__V1__ExecSyncResponse *r =
+        cri_new(Runtime__V1__ExecSyncResponse, runtime__v1__exec_sync_response);
+    r->stdout_.data = (uint8_t *)res.out;
+    r->stdout_.len = res.out_len;
+    r->stderr_.data = (uint8_t *)res.err;
+    r->stderr_.len = res.err_len;
+    r->exit_code = res.exit_code;
+    *resp = &r->base;
+    return 0;
+}
+
+int cri_reopen_container_log(cri_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
+                             wc_err *err)
+{
+    IN(ReopenContainerLogRequest);
+    if (pod_container_reopen_log(pods(call), in->container_id, err) < 0)
+        return -1;
+    EMPTY_RESPONSE(ReopenContainerLogResponse, reopen_container_log_response);
+    return 0;
+}

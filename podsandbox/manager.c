@@ -1,0 +1,356 @@
+/* The pod manager: opens the store and the backends, keeps the in-memory index, answers
+ * look-ups by ID or unique prefix, and recovers state after a restart. */
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "podsandbox/model.h"
+
+int pod_new_id(char out[POD_ID_LEN + 1], wc_err *err)
+{
+    unsigned char raw[POD_ID_LEN / 2];
+    if (RAND_bytes(raw, sizeof raw) != 1)
+        return wc_err_set(err, WC_INTERNAL, "no randomness for a new ID");
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < sizeof raw; i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 15];
+    }
+    out[POD_ID_LEN] = '\0';
+    return 0;
+}
+
+void pod_sandbox_free(pod_sandbox *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_destroy(&s->op);
+    free(s->handler);
+    free(s->netns);
+    free(s->cni_result);
+    free(s->dir);
+    free(s->ips_json);
+    if (s->config)
+        protobuf_c_message_free_unpacked(&s->config->base, NULL);
+    free(s);
+}
+
+void pod_container_free(pod_container *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_destroy(&c->op);
+    pthread_cond_destroy(&c->changed);
+    free(c->reason);
+    free(c->message);
+    free(c->image);
+    free(c->image_id);
+    free(c->image_ref);
+    free(c->log_path);
+    free(c->spec_json);
+    if (c->config)
+        protobuf_c_message_free_unpacked(&c->config->base, NULL);
+    free(c);
+}
+
+/* ---- index ---- */
+
+static void append(void ***arr, size_t *n, void *item)
+{
+    *arr = realloc(*arr, (*n + 1) * sizeof **arr);
+    (*arr)[(*n)++] = item;
+}
+
+static void drop(void **arr, size_t *n, const void *item)
+{
+    for (size_t i = 0; i < *n; i++) {
+        if (arr[i] == item) {
+            memmove(arr + i, arr + i + 1, (*n - i - 1) * sizeof *arr);
+            (*n)--;
+            return;
+        }
+    }
+}
+
+void pod_index_add_sandbox(pod_manager *pm, pod_sandbox *s)
+{
+    pthread_mutex_lock(&pm->mu);
+    s->refs++;
+    append((void ***)&pm->sandboxes, &pm->n_sandboxes, s);
+    pthread_mutex_unlock(&pm->mu);
+}
+
+void pod_index_add_container(pod_manager *pm, pod_container *c)
+{
+    pthread_mutex_lock(&pm->mu);
+    c->refs++;
+    append((void ***)&pm->containers, &pm->n_containers, c);
+    pthread_mutex_unlock(&pm->mu);
+}
+
+void pod_sandbox_unref(pod_manager *pm, pod_sandbox *s)
+{
+    pthread_mutex_lock(&pm->mu);
+    int last = --s->refs == 0;
+    pthread_mutex_unlock(&pm->mu);
+    if (last)
+        pod_sandbox_free(s);
+}
+
+void pod_container_unref(pod_manager *pm, pod_container *c)
+{
+    pthread_mutex_lock(&pm->mu);
+    int last = --c->refs == 0;
+    pthread_mutex_unlock(&pm->mu);
+    if (last)
+        pod_container_free(c);
+}
+
+void pod_index_remove_sandbox(pod_manager *pm, pod_sandbox *s)
+{
+    pthread_mutex_lock(&pm->mu);
+    s->removed = 1;
+    drop((void **)pm->sandboxes, &pm->n_sandboxes, s);
+    pthread_mutex_unlock(&pm->mu);
+    pod_sandbox_unref(pm, s);
+}
+
+void pod_index_remove_container(pod_manager *pm, pod_container *c)
+{
+    pthread_mutex_lock(&pm->mu);
+    c->removed = 1;
+    drop((void **)pm->containers, &pm->n_containers, c);
+    pthread_mutex_unlock(&pm->mu);
+    pod_container_unref(pm, c);
+}
+
+/* Finds the one ID in ids[0..n) that equals or starts with key. */
+static int match_id(const char *key, size_t n, const char *(*id_at)(void *, size_t), void *arr,
+                    size_t *found)
+{
+    size_t klen = strlen(key), matches = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *id = id_at(arr, i);
+        if (strcmp(id, key) == 0) {
+            *found = i;
+            return 1;
+        }
+        if (strncmp(id, key, klen) == 0) {
+            *found = i;
+            matches++;
+        }
+    }
+    return (int)matches;
+}
+
+static const char *sandbox_id_at(void *arr, size_t i)
+{
+    return ((pod_sandbox **)arr)[i]->id;
+}
+
+static const char *container_id_at(void *arr, size_t i)
+{
+    return ((pod_container **)arr)[i]->id;
+}
+
+static int check_key(const char *what, const char *key, wc_err *err)
+{
+    if (!key || !*key)
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "%s ID must not be empty", what);
+    return 0;
+}
+
+static int report_match(const char *what, const char *key, int matches, wc_err *err)
+{
+    if (matches == 0)
+        return wc_err_set(err, WC_NOT_FOUND, "%s %s not found", what, key);
+    return wc_err_set(err, WC_INVALID_ARGUMENT, "%s ID prefix %s matches %d %ss; give more of it",
+                      what, key, matches, what);
+}
+
+pod_sandbox *pod_sandbox_find(pod_manager *pm, const char *key, wc_err *err)
+{
+    if (check_key("pod sandbox", key, err) < 0)
+        return NULL;
+    size_t at = 0;
+    pthread_mutex_lock(&pm->mu);
+    int m = match_id(key, pm->n_sandboxes, sandbox_id_at, pm->sandboxes, &at);
+    pod_sandbox *s = m == 1 ? pm->sandboxes[at] : NULL;
+    if (s)
+        s->refs++;
+    pthread_mutex_unlock(&pm->mu);
+    if (!s)
+        report_match("pod sandbox", key, m, err);
+    return s;
+}
+
+pod_container *pod_container_find(pod_manager *pm, const char *key, wc_err *err)
+{
+    if (check_key("container", key, err) < 0)
+        return NULL;
+    size_t at = 0;
+    pthread_mutex_lock(&pm->mu);
+    int m = match_id(key, pm->n_containers, container_id_at, pm->containers, &at);
+    pod_container *c = m == 1 ? pm->containers[at] : NULL;
+    if (c)
+        c->refs++;
+    pthread_mutex_unlock(&pm->mu);
+    if (!c)
+        report_match("container", key, m, err);
+    return c;
+}
+
+char **pod_sandbox_container_ids(pod_manager *pm, const char *sandbox_id, size_t *n)
+{
+    pthread_mutex_lock(&pm->mu);
+    char **ids = calloc(pm->n_containers + 1, sizeof *ids);
+    *n = 0;
+    for (size_t i = 0; i < pm->n_containers; i++)
+        if (strcmp(pm->containers[i]->sandbox_id, sandbox_id) == 0)
+            ids[(*n)++] = strdup(pm->containers[i]->id);
+    pthread_mutex_unlock(&pm->mu);
+    return ids;
+}
+
+hcs_runtime *pod_runtime_for(pod_manager *pm, const char *handler, wc_err *err)
+{
+    const wc_config *cfg = pm->cfg;
+    const char *name = handler && *handler ? handler : cfg->default_handler;
+    for (size_t i = 0; i < cfg->n_handlers; i++) {
+        if (strcmp(cfg->handlers[i].name, name) != 0)
+            continue;
+        if (!pm->runtimes[i])
+            wc_err_set(err, WC_FAILED_PRECONDITION,
+                       "runtime handler \"%s\" is configured but its runtime is not usable "
+                       "(see wincrid's log at start)",
+                       name);
+        return pm->runtimes[i];
+    }
+    wc_err_set(err, WC_INVALID_ARGUMENT, "unknown runtime handler \"%s\"", name);
+    return NULL;
+}
+
+void pod_manager_set_pod_cidr(pod_manager *pm, const char *cidr)
+{
+    pthread_mutex_lock(&pm->mu);
+    free(pm->pod_cidr);
+    pm->pod_cidr = cidr && *cidr ? strdup(cidr) : NULL;
+    pthread_mutex_unlock(&pm->mu);
+}
+
+/* ---- exits ---- */
+
+static const char *exit_reason(const hcs_exit *e)
+{
+    if (e->oom_killed)
+        return "OOMKilled";
+    return e->exit_code == 0 ? "Completed" : "Error";
+}
+
+/* Records that a container's init process ended. Runs on the backend's reaper thread. */
+static void on_container_exit(void *ctx, const char *container_id, const char *exec_id,
+                              const hcs_exit *e)
+{
+    pod_manager *pm = ctx;
+    if (exec_id)
+        return;
+    wc_err err = {0};
+    pod_container *c = pod_container_find(pm, container_id, &err);
+    if (!c)
+        return;
+    pthread_mutex_lock(&pm->mu);
+    c->state = POD_CONTAINER_EXITED;
+    c->exit_code = e->exit_code;
+    c->finished_ns = e->finished_ns ? e->finished_ns : wc_clock_realtime_ns();
+    free(c->reason);
+    c->reason = strdup(exit_reason(e));
+    int rc = pod_store_put_container(pm, c, &err);
+    pthread_cond_broadcast(&c->changed);
+    pthread_mutex_unlock(&pm->mu);
+    if (rc < 0)
+        wc_error("pod", "cannot record a container's exit", "container=%s error=\"%s\"",
+                 container_id, err.msg);
+    wc_info("pod", "container exited", "container=%.12s exit_code=%d reason=%s", container_id,
+            e->exit_code, exit_reason(e));
+    pod_container_unref(pm, c);
+}
+
+static void open_runtimes(pod_manager *pm)
+{
+    const wc_config *cfg = pm->cfg;
+    pm->runtimes = calloc(cfg->n_handlers + 1, sizeof *pm->runtimes);
+    char *dir = wc_path_join(cfg->state_dir, "runtime");
+    for (size_t i = 0; i < cfg->n_handlers; i++) {
+        wc_err err = {0};
+        if (hcs_runtime_open(cfg, &cfg->handlers[i], dir, on_container_exit, pm, &pm->runtimes[i],
+                             &err) < 0)
+            wc_warn("pod", "runtime handler unavailable", "handler=%s error=\"%s\"",
+                    cfg->handlers[i].name, err.msg);
+    }
+    free(dir);
+}
+
+static int make_dirs(pod_manager *pm, wc_err *err)
+{
+    pm->sandboxes_dir = wc_path_join(pm->cfg->root_dir, "sandboxes");
+    pm->containers_dir = wc_path_join(pm->cfg->root_dir, "containers");
+    pm->bundles_dir = wc_path_join(pm->cfg->state_dir, "bundles");
+    if (wc_mkdir_p(pm->sandboxes_dir, 0711, err) < 0 ||
+        wc_mkdir_p(pm->containers_dir, 0711, err) < 0 || wc_mkdir_p(pm->bundles_dir, 0711, err) < 0)
+        return -1;
+    return 0;
+}
+
+int pod_manager_open(const wc_config *cfg, img_store *images, pod_manager **out, wc_err *err)
+{
+    pod_manager *pm = calloc(1, sizeof *pm);
+    pm->cfg = cfg;
+    pm->images = images;
+    pthread_mutex_init(&pm->mu, NULL);
+    if (make_dirs(pm, err) < 0 || pod_store_open(pm, err) < 0 ||
+        hns_network_open(cfg, &pm->net, err) < 0) {
+        pod_manager_close(pm);
+        return -1;
+    }
+    open_runtimes(pm);
+    if (pod_store_load(pm, err) < 0) {
+        pod_manager_close(pm);
+        return -1;
+    }
+    pod_recover(pm);
+    *out = pm;
+    return 0;
+}
+
+void pod_manager_close(pod_manager *pm)
+{
+    if (!pm)
+        return;
+    /* Containers keep running: a restart of wincrid must not touch them. Loggers stop when
+     * their streams end; detach them here by dropping our ends. */
+    for (size_t i = 0; i < pm->n_containers; i++) {
+        pod_logger_stop(pm->containers[i]->logger);
+        pm->containers[i]->logger = NULL;
+    }
+    for (size_t i = 0; pm->runtimes && i < pm->cfg->n_handlers; i++)
+        if (pm->runtimes[i])
+            hcs_runtime_close(pm->runtimes[i]);
+    free(pm->runtimes);
+    for (size_t i = 0; i < pm->n_sandboxes; i++)
+        pod_sandbox_free(pm->sandboxes[i]);
+    for (size_t i = 0; i < pm->n_containers; i++)
+        pod_container_free(pm->containers[i]);
+    free(pm->sandboxes);
+    free(pm->containers);
+    hns_network_close(pm->net);
+    pod_store_close(pm);
+    free(pm->pod_cidr);
+    free(pm->sandboxes_dir);
+    free(pm->containers_dir);
+    free(pm->bundles_dir);
+    pthread_mutex_destroy(&pm->mu);
+    free(pm);
+}

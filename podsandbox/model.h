@@ -1,0 +1,110 @@
+/* The pod model's internal types, shared by the verbs (sandbox_*.c, container_*.c). */
+#ifndef WINCRI_PODSANDBOX_MODEL_H
+#define WINCRI_PODSANDBOX_MODEL_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "hcs/runtime.h"
+#include "hns/hns.h"
+#include "podsandbox/podsandbox.h"
+
+#define POD_ID_LEN 64
+
+typedef struct pod_logger pod_logger;
+
+typedef struct pod_sandbox {
+    char id[POD_ID_LEN + 1];
+    int refs;           /* guarded by pod_manager.mu */
+    pthread_mutex_t op; /* one lifecycle operation at a time */
+    pod_sandbox_state state;
+    int64_t created_ns;
+    char *handler;
+    char *netns;      /* "" for host network */
+    char *cni_result; /* "" when not attached */
+    char *dir;        /* <root>/sandboxes/<id>: resolv.conf, hosts, hostname */
+    char *ips_json;   /* JSON array of strings */
+    Runtime__V1__PodSandboxConfig *config;
+    int removed;
+} pod_sandbox;
+
+typedef struct pod_container {
+    char id[POD_ID_LEN + 1];
+    char sandbox_id[POD_ID_LEN + 1];
+    int refs;
+    pthread_mutex_t op;
+    pthread_cond_t changed; /* broadcast when state changes (exits) */
+    pod_container_state state;
+    int64_t created_ns, started_ns, finished_ns;
+    int exit_code;
+    char *reason;
+    char *message;
+    char *image;
+    char *image_id;
+    char *image_ref;
+    char *log_path;
+    int pid;
+    Runtime__V1__ContainerConfig *config;
+    char *spec_json;
+    pod_logger *logger;
+    int removed;
+} pod_container;
+
+struct pod_manager {
+    const wc_config *cfg;
+    img_store *images;
+    hns_network *net;
+    hcs_runtime **runtimes; /* one per cfg->handlers[i], NULL if it failed to open */
+    sqlite3 *db;
+    pthread_mutex_t db_mu;
+    pthread_mutex_t mu; /* guards the arrays, refs and fields written by exit callbacks */
+    pod_sandbox **sandboxes;
+    size_t n_sandboxes;
+    pod_container **containers;
+    size_t n_containers;
+    char *pod_cidr;
+    char *sandboxes_dir;  /* <root>/sandboxes */
+    char *containers_dir; /* <root>/containers: writable layers */
+    char *bundles_dir;    /* <state>/bundles */
+};
+
+/* ---- store.c: SQLite persistence ---- */
+int pod_store_open(pod_manager *pm, wc_err *err);
+void pod_store_close(pod_manager *pm);
+int pod_store_put_sandbox(pod_manager *pm, const pod_sandbox *s, wc_err *err);
+int pod_store_delete_sandbox(pod_manager *pm, const char *id, wc_err *err);
+int pod_store_put_container(pod_manager *pm, const pod_container *c, wc_err *err);
+int pod_store_delete_container(pod_manager *pm, const char *id, wc_err *err);
+int pod_store_load(pod_manager *pm, wc_err *err);
+
+/* ---- manager.c: index, references, look-ups ---- */
+/* Looks up by full ID or unique prefix; the result holds a reference. */
+pod_sandbox *pod_sandbox_find(pod_manager *pm, const char *id_or_prefix, wc_err *err);
+pod_container *pod_container_find(pod_manager *pm, const char *id_or_prefix, wc_err *err);
+void pod_sandbox_unref(pod_manager *pm, pod_sandbox *s);
+void pod_container_unref(pod_manager *pm, pod_container *c);
+void pod_index_add_sandbox(pod_manager *pm, pod_sandbox *s);
+void pod_index_remove_sandbox(pod_manager *pm, pod_sandbox *s);
+void pod_index_add_container(pod_manager *pm, pod_container *c);
+void pod_index_remove_container(pod_manager *pm, pod_container *c);
+/* IDs of the sandbox's containers (caller frees each and the array). */
+char **pod_sandbox_container_ids(pod_manager *pm, const char *sandbox_id, size_t *n);
+hcs_runtime *pod_runtime_for(pod_manager *pm, const char *handler, wc_err *err);
+int pod_new_id(char out[POD_ID_LEN + 1], wc_err *err);
+void pod_sandbox_free(pod_sandbox *s);
+void pod_container_free(pod_container *c);
+
+/* ---- recover.c ---- */
+void pod_recover(pod_manager *pm);
+
+/* ---- logs.c: CRI log files ---- */
+/* Starts copying the container's output into its CRI log file. */
+pod_logger *pod_logger_start(const char *log_path, int out_fd, int err_fd, wc_err *err);
+/* Stops copying now (wincrid is stopping; the container may go on), then frees. */
+void pod_logger_stop(pod_logger *l);
+/* Waits until both streams end (the container exited and its output is written), then frees. */
+void pod_logger_finish(pod_logger *l);
+int pod_logger_reopen(pod_logger *l, wc_err *err);
+
+#endif

@@ -1,0 +1,228 @@
+/* Linux parts of the pod model: pinned IPC/UTS namespaces, the OCI spec, signals, trees. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/fs.h"
+#include "podsandbox/ocispec.h"
+#include "podsandbox/platform.h"
+
+static char *ns_dir(pod_manager *pm, const pod_sandbox *s)
+{
+    char *base = wc_path_join(pm->cfg->state_dir, "ns");
+    char *dir = wc_path_join(base, s->id);
+    free(base);
+    return dir;
+}
+
+/* A child enters new IPC and UTS namespaces, names its host, and waits; the parent bind-mounts
+ * them so they outlive the child (no pause process). */
+static int pin_namespaces(const char *dir, const char *hostname, wc_err *err)
+{
+    int ready[2], go[2];
+    if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0)
+        return wc_err_sys(err, WC_INTERNAL, errno, "cannot pin pod namespaces");
+    pid_t pid = fork();
+    if (pid == 0) {
+        char c = 0;
+        int ok = unshare(CLONE_NEWIPC | CLONE_NEWUTS) == 0 &&
+                 sethostname(hostname, strlen(hostname)) == 0;
+        c = ok ? 'y' : 'n';
+        if (write(ready[1], &c, 1) < 0 || read(go[0], &c, 1) < 0)
+            _exit(1);
+        _exit(0);
+    }
+    close(ready[1]);
+    close(go[0]);
+    char c = 'n';
+    int rc = 0;
+    if (pid < 0 || read(ready[0], &c, 1) != 1 || c != 'y') {
+        rc = wc_err_set(err, WC_INTERNAL, "cannot create the pod's IPC/UTS namespaces");
+    } else {
+        static const char *const kinds[] = {"ipc", "uts"};
+        for (int i = 0; i < 2 && rc == 0; i++) {
+            char src[64], dst[4096];
+            snprintf(src, sizeof src, "/proc/%d/ns/%s", (int)pid, kinds[i]);
+            snprintf(dst, sizeof dst, "%s/%s", dir, kinds[i]);
+            int fd = open(dst, O_CREAT | O_WRONLY | O_CLOEXEC, 0444);
+            if (fd >= 0)
+                close(fd);
+            if (fd < 0 || mount(src, dst, NULL, MS_BIND, NULL) < 0)
+                rc = wc_err_sys(err, WC_INTERNAL, errno, "cannot pin %s namespace at %s", kinds[i],
+                                dst);
+        }
+    }
+    close(ready[0]);
+    if (write(go[1], "x", 1) < 0) {
+        /* the child exits when the pipe closes anyway */
+    }
+    close(go[1]);
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+    return rc;
+}
+
+/* A private mount of the ns dir, so the pins do not propagate into other mount namespaces
+ * (which would keep them alive and make unmounting fail). */
+static int private_dir(const char *dir, wc_err *err)
+{
+    if (wc_mkdir_p(dir, 0711, err) < 0)
+        return -1;
+    if (mount(dir, dir, NULL, MS_BIND, NULL) < 0 || mount(NULL, dir, NULL, MS_PRIVATE, NULL) < 0)
+        return wc_err_sys(err, WC_INTERNAL, errno, "cannot prepare %s", dir);
+    return 0;
+}
+
+static int wants_pinned(const Runtime__V1__PodSandboxConfig *c)
+{
+    const Runtime__V1__NamespaceOption *ns = c->linux && c->linux->security_context
+                                                 ? c->linux->security_context->namespace_options
+                                                 : NULL;
+    return !ns || ns->ipc != RUNTIME__V1__NAMESPACE_MODE__NODE;
+}
+
+int pod_platform_sandbox_setup(pod_manager *pm, pod_sandbox *s, wc_err *err)
+{
+    if (!wants_pinned(s->config))
+        return 0;
+    char *dir = ns_dir(pm, s);
+    const char *host = *s->config->hostname ? s->config->hostname : s->config->metadata->name;
+    int rc = private_dir(dir, err);
+    if (rc == 0)
+        rc = pin_namespaces(dir, host, err);
+    free(dir);
+    return rc;
+}
+
+/* runc removes a container's cgroup but not the pod-level parent it created under
+ * /wincri/<sandbox>; remove it in every hierarchy (v1 controllers and the unified one). */
+static void remove_pod_cgroups(const char *sandbox_id)
+{
+    DIR *d = opendir("/sys/fs/cgroup");
+    char path[4096];
+    snprintf(path, sizeof path, "/sys/fs/cgroup/wincri/%s", sandbox_id);
+    rmdir(path);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "/sys/fs/cgroup/%s/wincri/%s", e->d_name, sandbox_id);
+        rmdir(path);
+    }
+    closedir(d);
+}
+
+int pod_platform_sandbox_teardown(pod_manager *pm, pod_sandbox *s, wc_err *err)
+{
+    remove_pod_cgroups(s->id);
+    char *dir = ns_dir(pm, s);
+    static const char *const kinds[] = {"ipc", "uts"};
+    for (int i = 0; i < 2; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, kinds[i]);
+        umount2(path, MNT_DETACH);
+        unlink(path);
+    }
+    umount2(dir, MNT_DETACH);
+    rmdir(dir);
+    free(dir);
+    return 0;
+}
+
+static char *ns_path(pod_manager *pm, const pod_sandbox *s, const char *kind)
+{
+    if (!wants_pinned(s->config))
+        return strdup("");
+    char *dir = ns_dir(pm, s);
+    char *p = wc_path_join(dir, kind);
+    free(dir);
+    return p;
+}
+
+int pod_platform_container_spec(pod_manager *pm, const pod_sandbox *s,
+                                const Runtime__V1__ContainerConfig *config,
+                                const char *image_config_json, const char *container_id,
+                                json_t **spec, wc_err *err)
+{
+    char *ipc = ns_path(pm, s, "ipc");
+    char *uts = ns_path(pm, s, "uts");
+    char *resolv = wc_path_join(s->dir, "resolv.conf");
+    char *hosts = wc_path_join(s->dir, "hosts");
+    char *hostname = wc_path_join(s->dir, "hostname");
+    char cgroup[128];
+    snprintf(cgroup, sizeof cgroup, "/wincri/%s", s->id);
+    pod_spec_input in = {.sandbox = s->config,
+                         .container = config,
+                         .image_config_json = image_config_json,
+                         .sandbox_id = s->id,
+                         .container_id = container_id,
+                         .netns_path = s->netns,
+                         .ipc_ns_path = ipc,
+                         .uts_ns_path = uts,
+                         .resolv_conf_path = resolv,
+                         .hosts_path = hosts,
+                         .hostname_path = hostname,
+                         .cgroup_parent = cgroup};
+    int rc = pod_spec_build_linux(&in, spec, err);
+    free(ipc);
+    free(uts);
+    free(resolv);
+    free(hosts);
+    free(hostname);
+    return rc;
+}
+
+json_t *pod_platform_exec_process(const json_t *spec, const char *const *cmd, size_t n_cmd, int tty)
+{
+    return pod_spec_exec_process(spec, cmd, n_cmd, tty);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+int pod_platform_remove_tree(const char *path, wc_err *err)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return 0;
+    if (nftw(path, remove_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 && errno != ENOENT)
+        return wc_err_sys(err, WC_INTERNAL, errno, "cannot remove %s", path);
+    return 0;
+}
+
+int pod_platform_signal(int cri_signal)
+{
+    /* CRI's Signal enum lists the names alphabetically; map each to Linux's number. */
+    static const int linux_numbers[] = {
+        0,       SIGABRT, SIGALRM,   SIGBUS,  SIGCHLD,   SIGCHLD,  SIGCONT, SIGFPE,  SIGHUP,
+        SIGILL,  SIGINT,  SIGIO,     SIGIOT,  SIGKILL,   SIGPIPE,  SIGPOLL, SIGPROF, SIGPWR,
+        SIGQUIT, SIGSEGV, SIGSTKFLT, SIGSTOP, SIGSYS,    SIGTERM,  SIGTRAP, SIGTSTP, SIGTTIN,
+        SIGTTOU, SIGURG,  SIGUSR1,   SIGUSR2, SIGVTALRM, SIGWINCH, SIGXCPU, SIGXFSZ,
+    };
+    if (cri_signal <= 0)
+        return 0;
+    if ((size_t)cri_signal < sizeof linux_numbers / sizeof linux_numbers[0])
+        return linux_numbers[cri_signal];
+    /* SIGRTMIN (35), SIGRTMINPLUS1..15 (36..50), SIGRTMAXMINUS14..1 (51..64), SIGRTMAX (65). */
+    if (cri_signal <= 50)
+        return SIGRTMIN + (cri_signal - 35);
+    if (cri_signal <= 65)
+        return SIGRTMAX - (65 - cri_signal);
+    return 0;
+}

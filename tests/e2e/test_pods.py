@@ -1,0 +1,309 @@
+"""Pods and containers for real: wincrid + runc + Debian's CNI plugins + an image pulled from a
+local registry. Test pods live on 10.98.0.0/24 with no masquerade, and a FORWARD rule drops
+anything from that subnet to outside it (DESIGN.md, Quirks)."""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+
+import grpc
+import pytest
+
+import registry as R
+from conftest import PB
+from conftest_images import registries  # noqa: F401  (fixture)
+
+SUBNET = "10.98.0.0/24"
+BRIDGE = "wce2e0"
+APPLETS = ["sh", "echo", "cat", "sleep", "ping", "nc", "httpd", "stty", "yes", "head", "dd",
+           "seq", "printf", "tail", "grep", "hostname", "ls", "true", "false", "id", "env", "wc",
+           "tr", "ip"]
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="pods need root")
+
+
+def pod_image():
+    t = R.TarBuilder().dir("bin").dir("etc").dir("tmp", 0o1777).dir("root", 0o700).dir("www")
+    with open("/bin/busybox", "rb") as f:
+        t.file("bin/busybox", f.read(), 0o755)
+    for a in APPLETS:
+        t.symlink("bin/" + a, "busybox")
+    t.file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n")
+    t.file("etc/group", "root:x:0:\nnogroup:x:65534:\n")
+    t.file("www/index.html", "hello from a pod\n")
+    return R.Image([R.Layer(t.bytes())], cmd=["/bin/sh", "-c", "sleep 3600"])
+
+
+def iptables(*args):
+    subprocess.run(["iptables", *args], check=False, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def forward_guard():
+    rule = ["FORWARD", "-s", SUBNET, "!", "-d", SUBNET, "-j", "DROP"]
+    iptables("-I", *rule)
+    yield
+    iptables("-D", *rule)
+    subprocess.run(["ip", "link", "del", BRIDGE], capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def env(registries, forward_guard, tmp_path_factory):  # noqa: F811
+    from conftest import Daemon
+    cni_dir = str(tmp_path_factory.mktemp("cni"))
+    ipam_dir = str(tmp_path_factory.mktemp("ipam"))
+    with open(os.path.join(cni_dir, "10-wincri-e2e.conflist"), "w") as f:
+        json.dump({"cniVersion": "1.0.0", "name": "wincri-e2e", "plugins": [
+            {"type": "bridge", "bridge": BRIDGE, "isGateway": True, "ipMasq": False,
+             "hairpinMode": True,
+             "ipam": {"type": "host-local", "ranges": [[{"subnet": SUBNET}]],
+                      "dataDir": ipam_dir}},
+            {"type": "portmap", "capabilities": {"portMappings": True}, "snat": False},
+        ]}, f)
+    d = Daemon({"cni": {"conf_dir": cni_dir, "bin_dirs": ["/usr/lib/cni", "/opt/cni/bin"]}})
+    d.start()
+    img = pod_image()
+    ref = f"127.0.0.1:{registries.plain.port}/e2e/podimage:v1"
+    registries.push("e2e/podimage", "v1", img)
+    d.image().PullImage(PB.PullImageRequest(image=PB.ImageSpec(image=ref)), timeout=120)
+
+    class Env:
+        pass
+
+    e = Env()
+    e.d, e.ref, e.log_dir = d, ref, tempfile.mkdtemp(prefix="wclogs")
+    yield e
+    rt = d.runtime()
+    for s in rt.ListPodSandbox(PB.ListPodSandboxRequest()).items:
+        rt.StopPodSandbox(PB.StopPodSandboxRequest(pod_sandbox_id=s.id))
+        rt.RemovePodSandbox(PB.RemovePodSandboxRequest(pod_sandbox_id=s.id))
+    d.cleanup()
+    shutil.rmtree(e.log_dir, ignore_errors=True)
+
+
+def sandbox_config(env, name=None, **kw):
+    name = name or "pod-" + uuid.uuid4().hex[:8]
+    cfg = PB.PodSandboxConfig(
+        metadata=PB.PodSandboxMetadata(name=name, namespace="e2e", uid=uuid.uuid4().hex,
+                                       attempt=0),
+        hostname=name, log_directory=os.path.join(env.log_dir, name),
+        labels={"app": name, "tier": "test"}, annotations={"note": "kept exactly\n\tas sent"},
+        **kw)
+    os.makedirs(cfg.log_directory, exist_ok=True)
+    return cfg
+
+
+def run_pod(env, **kw):
+    cfg = sandbox_config(env, **kw)
+    sid = env.d.runtime().RunPodSandbox(PB.RunPodSandboxRequest(config=cfg), timeout=60)
+    return sid.pod_sandbox_id, cfg
+
+
+def start_container(env, sid, scfg, name, cmd, **kw):
+    rt = env.d.runtime()
+    ccfg = PB.ContainerConfig(metadata=PB.ContainerMetadata(name=name),
+                              image=PB.ImageSpec(image=env.ref), command=cmd,
+                              log_path=f"{name}.log", labels={"c": name}, **kw)
+    cid = rt.CreateContainer(PB.CreateContainerRequest(pod_sandbox_id=sid, config=ccfg,
+                                                       sandbox_config=scfg), timeout=60).container_id
+    rt.StartContainer(PB.StartContainerRequest(container_id=cid), timeout=60)
+    return cid
+
+
+def wait_state(env, cid, state, timeout=20):
+    rt = env.d.runtime()
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        st = rt.ContainerStatus(PB.ContainerStatusRequest(container_id=cid)).status
+        if st.state == state:
+            return st
+        time.sleep(0.1)
+    raise AssertionError(f"container {cid} not in state {state}: {st}")
+
+
+def read_log(env, scfg, name):
+    with open(os.path.join(scfg.log_directory, f"{name}.log")) as f:
+        return f.read()
+
+
+def wait_log(env, scfg, name, needle, timeout=15):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            text = read_log(env, scfg, name)
+            if needle in text:
+                return text
+        except FileNotFoundError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{needle!r} not in log of {name}")
+
+
+def test_pod_lifecycle_and_status(env):
+    rt = env.d.runtime()
+    sid, cfg = run_pod(env)
+    st = rt.PodSandboxStatus(PB.PodSandboxStatusRequest(pod_sandbox_id=sid, verbose=True))
+    assert st.status.state == PB.SANDBOX_READY
+    assert st.status.network.ip.startswith("10.98.0.")
+    assert dict(st.status.labels) == dict(cfg.labels)
+    assert dict(st.status.annotations) == dict(cfg.annotations)
+    assert st.status.metadata == cfg.metadata
+    info = json.loads(st.info["info"])
+    assert info["netNamespacePath"].startswith("/run/netns/")
+    # a unique prefix works like the whole ID
+    assert rt.PodSandboxStatus(PB.PodSandboxStatusRequest(pod_sandbox_id=sid[:12])).status.id == sid
+    rt.StopPodSandbox(PB.StopPodSandboxRequest(pod_sandbox_id=sid))
+    rt.StopPodSandbox(PB.StopPodSandboxRequest(pod_sandbox_id=sid))  # idempotent
+    st = rt.PodSandboxStatus(PB.PodSandboxStatusRequest(pod_sandbox_id=sid))
+    assert st.status.state == PB.SANDBOX_NOTREADY
+    rt.RemovePodSandbox(PB.RemovePodSandboxRequest(pod_sandbox_id=sid))
+    rt.RemovePodSandbox(PB.RemovePodSandboxRequest(pod_sandbox_id=sid))  # idempotent
+    with pytest.raises(grpc.RpcError) as e:
+        rt.PodSandboxStatus(PB.PodSandboxStatusRequest(pod_sandbox_id=sid))
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_container_runs_logs_and_execs(env):
+    rt = env.d.runtime()
+    sid, scfg = run_pod(env)
+    cid = start_container(env, sid, scfg, "main", ["/bin/sh", "-c", "echo hello; sleep 600"])
+    st = wait_state(env, cid, PB.CONTAINER_RUNNING)
+    assert st.started_at > 0 and st.image_id.startswith("sha256:")
+    assert dict(st.labels) == {"c": "main"}
+    text = wait_log(env, scfg, "main", "hello")
+    line = [ln for ln in text.splitlines() if ln.endswith("hello")][0]
+    ts, stream, tag, msg = line.split(" ", 3)
+    assert stream == "stdout" and tag == "F" and msg == "hello" and ts.endswith("Z")
+    r = rt.ExecSync(PB.ExecSyncRequest(container_id=cid, cmd=["sh", "-c", "echo out; echo err >&2; exit 7"],
+                                       timeout=10))
+    assert (r.stdout, r.stderr, r.exit_code) == (b"out\n", b"err\n", 7)
+    assert rt.ExecSync(PB.ExecSyncRequest(container_id=cid, cmd=["hostname"])).stdout == \
+        (scfg.hostname + "\n").encode()
+    with pytest.raises(grpc.RpcError) as e:
+        rt.ExecSync(PB.ExecSyncRequest(container_id=cid, cmd=["sleep", "30"], timeout=1), timeout=20)
+    assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    t0 = time.time()
+    rt.StopContainer(PB.StopContainerRequest(container_id=cid, timeout=2))
+    st = wait_state(env, cid, PB.CONTAINER_EXITED)
+    assert st.finished_at >= st.started_at
+    assert time.time() - t0 < 15
+    rt.StopContainer(PB.StopContainerRequest(container_id=cid, timeout=2))  # idempotent
+    rt.RemoveContainer(PB.RemoveContainerRequest(container_id=cid))
+    rt.RemoveContainer(PB.RemoveContainerRequest(container_id=cid))  # idempotent
+
+
+def test_exit_code_and_reason(env):
+    sid, scfg = run_pod(env)
+    cid = start_container(env, sid, scfg, "fails", ["/bin/sh", "-c", "exit 3"])
+    st = wait_state(env, cid, PB.CONTAINER_EXITED)
+    assert st.exit_code == 3 and st.reason == "Error"
+    ok = start_container(env, sid, scfg, "ok", ["/bin/true"])
+    st = wait_state(env, ok, PB.CONTAINER_EXITED)
+    assert st.exit_code == 0 and st.reason == "Completed"
+
+
+def test_long_line_is_split_into_partial_records(env):
+    sid, scfg = run_pod(env)
+    cid = start_container(env, sid, scfg, "long",
+                          ["/bin/sh", "-c", "head -c 40960 /dev/zero | tr '\\0' x; echo; echo done"])
+    wait_state(env, cid, PB.CONTAINER_EXITED)
+    text = wait_log(env, scfg, "long", "stdout F done")
+    recs = [ln.split(" ", 3) for ln in text.splitlines()]
+    xs = [r for r in recs if r[3].startswith("x")]
+    assert [r[2] for r in xs] == ["P", "P", "F"]
+    assert "".join(r[3] for r in xs) == "x" * 40960
+
+
+def test_two_containers_share_localhost_and_pods_reach_each_other(env):
+    rt = env.d.runtime()
+    a, acfg = run_pod(env)
+    start_container(env, a, acfg, "web", ["httpd", "-f", "-p", "8080", "-h", "/www"])
+    client = start_container(env, a, acfg, "client", ["sleep", "600"])
+    wait_state(env, client, PB.CONTAINER_RUNNING)
+    deadline = time.time() + 10
+    out = b""
+    while time.time() < deadline and b"hello from a pod" not in out:
+        out = rt.ExecSync(PB.ExecSyncRequest(
+            container_id=client, cmd=["sh", "-c", "echo -e 'GET / HTTP/1.0\\r\\n\\r\\n' | nc 127.0.0.1 8080"],
+            timeout=5)).stdout
+        time.sleep(0.2)
+    assert b"hello from a pod" in out
+    b, bcfg = run_pod(env)
+    other = start_container(env, b, bcfg, "pinger", ["sleep", "600"])
+    wait_state(env, other, PB.CONTAINER_RUNNING)
+    a_ip = rt.PodSandboxStatus(PB.PodSandboxStatusRequest(pod_sandbox_id=a)).status.network.ip
+    r = rt.ExecSync(PB.ExecSyncRequest(container_id=other, cmd=["ping", "-c", "1", "-W", "3", a_ip],
+                                       timeout=10))
+    assert r.exit_code == 0, r.stdout + r.stderr
+
+
+def test_errors_have_the_right_codes(env):
+    rt = env.d.runtime()
+    sid, scfg = run_pod(env)
+    with pytest.raises(grpc.RpcError) as e:
+        rt.RunPodSandbox(PB.RunPodSandboxRequest(config=scfg))
+    assert e.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    bad = PB.PodSandboxConfig(metadata=PB.PodSandboxMetadata(name="x", namespace="e2e"))
+    with pytest.raises(grpc.RpcError) as e:
+        rt.RunPodSandbox(PB.RunPodSandboxRequest(config=bad))
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "metadata.uid" in e.value.details()
+    with pytest.raises(grpc.RpcError) as e:
+        rt.RunPodSandbox(PB.RunPodSandboxRequest(config=sandbox_config(env), runtime_handler="nope"))
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "nope" in e.value.details()
+    for call, req in [(rt.ContainerStatus, PB.ContainerStatusRequest(container_id="f" * 64)),
+                      (rt.StartContainer, PB.StartContainerRequest(container_id="f" * 64)),
+                      (rt.PodSandboxStatus, PB.PodSandboxStatusRequest(pod_sandbox_id="f" * 64))]:
+        with pytest.raises(grpc.RpcError) as e:
+            call(req)
+        assert e.value.code() == grpc.StatusCode.NOT_FOUND
+    ccfg = PB.ContainerConfig(metadata=PB.ContainerMetadata(name="c"), image=PB.ImageSpec(image="nonexistent:1"))
+    with pytest.raises(grpc.RpcError) as e:
+        rt.CreateContainer(PB.CreateContainerRequest(pod_sandbox_id=sid, config=ccfg, sandbox_config=scfg))
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND and "nonexistent" in e.value.details()
+    rt.StopPodSandbox(PB.StopPodSandboxRequest(pod_sandbox_id=sid))
+    ccfg = PB.ContainerConfig(metadata=PB.ContainerMetadata(name="c"), image=PB.ImageSpec(image=env.ref))
+    with pytest.raises(grpc.RpcError) as e:
+        rt.CreateContainer(PB.CreateContainerRequest(pod_sandbox_id=sid, config=ccfg, sandbox_config=scfg))
+    assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_list_filters(env):
+    rt = env.d.runtime()
+    sid, scfg = run_pod(env)
+    c1 = start_container(env, sid, scfg, "f1", ["sleep", "600"])
+    c2 = start_container(env, sid, scfg, "f2", ["true"])
+    wait_state(env, c2, PB.CONTAINER_EXITED)
+    items = rt.ListPodSandbox(PB.ListPodSandboxRequest(filter=PB.PodSandboxFilter(
+        label_selector={"app": scfg.labels["app"]}))).items
+    assert [i.id for i in items] == [sid]
+    by_sandbox = rt.ListContainers(PB.ListContainersRequest(filter=PB.ContainerFilter(
+        pod_sandbox_id=sid))).containers
+    assert sorted(c.id for c in by_sandbox) == sorted([c1, c2])
+    running = rt.ListContainers(PB.ListContainersRequest(filter=PB.ContainerFilter(
+        pod_sandbox_id=sid, state=PB.ContainerStateValue(state=PB.CONTAINER_RUNNING)))).containers
+    assert [c.id for c in running] == [c1]
+    by_label = rt.ListContainers(PB.ListContainersRequest(filter=PB.ContainerFilter(
+        label_selector={"c": "f2"}))).containers
+    assert [c.id for c in by_label] == [c2]
+    by_prefix = rt.ListContainers(PB.ListContainersRequest(filter=PB.ContainerFilter(id=c1[:10]))).containers
+    assert [c.id for c in by_prefix] == [c1]
+
+
+def test_restart_keeps_pods_and_containers(env):
+    rt = env.d.runtime()
+    sid, scfg = run_pod(env)
+    cid = start_container(env, sid, scfg, "survivor", ["/bin/sh", "-c", "echo before; sleep 600"])
+    wait_log(env, scfg, "survivor", "before")
+    assert env.d.stop() == 0
+    env.d.start()
+    rt = env.d.runtime()
+    st = rt.PodSandboxStatus(PB.PodSandboxStatusRequest(pod_sandbox_id=sid)).status
+    assert st.state == PB.SANDBOX_READY and dict(st.labels) == dict(scfg.labels)
+    c = rt.ContainerStatus(PB.ContainerStatusRequest(container_id=cid)).status
+    assert c.state == PB.CONTAINER_RUNNING
+    assert rt.ExecSync(PB.ExecSyncRequest(container_id=cid, cmd=["echo", "after"])).stdout == b"after\n"
+    rt.StopContainer(PB.StopContainerRequest(container_id=cid, timeout=1))
+    wait_state(env, cid, PB.CONTAINER_EXITED)
