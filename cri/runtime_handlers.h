@@ -21,4 +21,19 @@ CRI_HANDLER(cri_list_containers);
 CRI_HANDLER(cri_exec_sync);
 CRI_HANDLER(cri_reopen_container_log);
 
+CRI_HANDLER(cri_container_stats);
+CRI_HANDLER(cri_list_container_stats);
+CRI_HANDLER(cri_pod_sandbox_stats);
+CRI_HANDLER(cri_list_pod_sandbox_stats);
+CRI_HANDLER(cri_update_container_resources);
+CRI_HANDLER(cri_update_pod_sandbox_resources);
+
+#define CRI_STREAM_HANDLER(name) int name(cri_call *call, const ProtobufCMessage *req, wc_err *err)
+
+CRI_STREAM_HANDLER(cri_stream_pod_sandboxes);
+CRI_STREAM_HANDLER(cri_stream_containers);
+CRI_STREAM_HANDLER(cri_get_container_events);
+CRI_STREAM_HANDLER(cri_stream_container_stats);
+CRI_STREAM_HANDLER(cri_stream_pod_sandbox_stats);
+
 #endif

@@ -97,6 +97,8 @@ static char *sandbox_verbose_info(const pod_sandbox_info *s)
     return text;
 }
 
+static Runtime__V1__PodSandboxStatus *sandbox_status(const pod_sandbox_info *s);
+
 int cri_pod_sandbox_status(cri_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
                            wc_err *err)
 {
@@ -106,6 +108,20 @@ int cri_pod_sandbox_status(cri_call *call, const ProtobufCMessage *req, Protobuf
         return -1;
     Runtime__V1__PodSandboxStatusResponse *r =
         cri_new(Runtime__V1__PodSandboxStatusResponse, runtime__v1__pod_sandbox_status_response);
+    r->status = sandbox_status(s);
+    if (in->verbose) {
+        char *text = sandbox_verbose_info(s);
+        cri_map_add(&r->n_info, &r->info,
+                    &runtime__v1__pod_sandbox_status_response__info_entry__descriptor, "info", text);
+        free(text);
+    }
+    pod_sandbox_info_free(s);
+    *resp = &r->base;
+    return 0;
+}
+
+static Runtime__V1__PodSandboxStatus *sandbox_status(const pod_sandbox_info *s)
+{
     Runtime__V1__PodSandboxStatus *st =
         cri_new(Runtime__V1__PodSandboxStatus, runtime__v1__pod_sandbox_status);
     st->id = cri_strdup(s->id);
@@ -120,16 +136,7 @@ int cri_pod_sandbox_status(cri_call *call, const ProtobufCMessage *req, Protobuf
                  &runtime__v1__pod_sandbox_status__annotations_entry__descriptor,
                  s->config->n_annotations, (void *const *)s->config->annotations);
     st->runtime_handler = cri_strdup(s->handler);
-    r->status = st;
-    if (in->verbose) {
-        char *text = sandbox_verbose_info(s);
-        cri_map_add(&r->n_info, &r->info, &runtime__v1__pod_sandbox_status_response__info_entry__descriptor,
-                    "info", text);
-        free(text);
-    }
-    pod_sandbox_info_free(s);
-    *resp = &r->base;
-    return 0;
+    return st;
 }
 
 /* Every selector pair must be among the labels. */
@@ -394,4 +401,100 @@ int cri_reopen_container_log(cri_call *call, const ProtobufCMessage *req, Protob
         return -1;
     EMPTY_RESPONSE(ReopenContainerLogResponse, reopen_container_log_response);
     return 0;
+}
+
+/* ---- streaming lists and events ---- */
+
+/* Items per streamed message: keeps each message far below the 16 MiB limit. */
+#define STREAM_BATCH 256
+
+int cri_stream_pod_sandboxes(cri_call *call, const ProtobufCMessage *req, wc_err *err)
+{
+    IN(StreamPodSandboxesRequest);
+    pod_sandbox_info **all = NULL;
+    size_t n = 0;
+    if (pod_sandbox_list(pods(call), &all, &n, err) < 0)
+        return -1;
+    int rc = 0;
+    size_t i = 0;
+    do {
+        Runtime__V1__StreamPodSandboxesResponse *r = cri_new(
+            Runtime__V1__StreamPodSandboxesResponse, runtime__v1__stream_pod_sandboxes_response);
+        r->pod_sandboxes = calloc(STREAM_BATCH + 1, sizeof *r->pod_sandboxes);
+        for (; i < n && r->n_pod_sandboxes < STREAM_BATCH; i++)
+            if (sandbox_passes(in->filter, all[i]))
+                r->pod_sandboxes[r->n_pod_sandboxes++] = sandbox_item(all[i]);
+        rc = cri_call_send(call, &r->base, err);
+        protobuf_c_message_free_unpacked(&r->base, NULL);
+    } while (rc == 0 && i < n);
+    pod_sandbox_list_free(all, n);
+    return rc;
+}
+
+int cri_stream_containers(cri_call *call, const ProtobufCMessage *req, wc_err *err)
+{
+    IN(StreamContainersRequest);
+    pod_container_info **all = NULL;
+    size_t n = 0;
+    if (pod_container_list(pods(call), &all, &n, err) < 0)
+        return -1;
+    int rc = 0;
+    size_t i = 0;
+    do {
+        Runtime__V1__StreamContainersResponse *r = cri_new(
+            Runtime__V1__StreamContainersResponse, runtime__v1__stream_containers_response);
+        r->containers = calloc(STREAM_BATCH + 1, sizeof *r->containers);
+        for (; i < n && r->n_containers < STREAM_BATCH; i++)
+            if (container_passes(in->filter, all[i]))
+                r->containers[r->n_containers++] = container_item(all[i]);
+        rc = cri_call_send(call, &r->base, err);
+        protobuf_c_message_free_unpacked(&r->base, NULL);
+    } while (rc == 0 && i < n);
+    pod_container_list_free(all, n);
+    return rc;
+}
+
+/* The event with the pod's status and the statuses of all its containers, as kubelet's
+ * evented PLEG expects. */
+static Runtime__V1__ContainerEventResponse *event_message(pod_manager *pm, const pod_event *e)
+{
+    Runtime__V1__ContainerEventResponse *r =
+        cri_new(Runtime__V1__ContainerEventResponse, runtime__v1__container_event_response);
+    r->container_id = cri_strdup(e->container_id);
+    r->container_event_type = (Runtime__V1__ContainerEventType)e->type;
+    r->created_at = e->at_ns;
+    wc_err ignored = {0};
+    pod_sandbox_info *s = NULL;
+    if (pod_sandbox_get(pm, e->sandbox_id, &s, &ignored) == 0) {
+        r->pod_sandbox_status = sandbox_status(s);
+        pod_sandbox_info_free(s);
+    }
+    pod_container_info **all = NULL;
+    size_t n = 0;
+    pod_container_list(pm, &all, &n, &ignored);
+    r->containers_statuses = calloc(n + 1, sizeof *r->containers_statuses);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(all[i]->sandbox_id, e->sandbox_id) == 0)
+            r->containers_statuses[r->n_containers_statuses++] = container_status(all[i]);
+    pod_container_list_free(all, n);
+    return r;
+}
+
+int cri_get_container_events(cri_call *call, const ProtobufCMessage *req, wc_err *err)
+{
+    pod_manager *pm = pods(call);
+    pod_event_sub *sub = pod_events_subscribe(pm);
+    int rc = 0;
+    while (rc == 0 && !cri_call_cancelled(call) && !cri_call_server_stopping(call)) {
+        pod_event e;
+        if (!pod_events_next(sub, &e, 200))
+            continue;
+        Runtime__V1__ContainerEventResponse *r = event_message(pm, &e);
+        rc = cri_call_send(call, &r->base, err);
+        protobuf_c_message_free_unpacked(&r->base, NULL);
+    }
+    pod_events_unsubscribe(pm, sub);
+    if (rc == 0 && cri_call_server_stopping(call))
+        return wc_err_set(err, WC_UNAVAILABLE, "wincrid is stopping; reconnect for events");
+    return rc;
 }

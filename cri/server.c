@@ -128,6 +128,14 @@ const char *cri_call_method(cri_call *call)
     return call->method;
 }
 
+int cri_call_server_stopping(cri_call *call)
+{
+    pthread_mutex_lock(&call->srv->mu);
+    int stopping = call->srv->shutting_down;
+    pthread_mutex_unlock(&call->srv->mu);
+    return stopping;
+}
+
 int64_t cri_call_deadline_ns(cri_call *call)
 {
     return call->deadline_ns;
@@ -468,6 +476,9 @@ static int wait_idle(cri_server *srv, int64_t until_ns)
 
 void cri_server_shutdown(cri_server *srv, int grace_ms)
 {
+    pthread_mutex_lock(&srv->mu);
+    srv->shutting_down = 1;
+    pthread_mutex_unlock(&srv->mu);
     grpc_server_shutdown_and_notify(srv->server, srv->cq, &shutdown_tag);
     int busy = wait_idle(srv, wc_clock_monotonic_ns() + (int64_t)grace_ms * 1000000);
     if (busy) {

@@ -34,6 +34,9 @@ wincri *cri_call_daemon(cri_call *call);
 const char *cri_call_method(cri_call *call);
 /* True once the client cancelled or the deadline passed; long handlers poll it. */
 int cri_call_cancelled(cri_call *call);
+/* True once the daemon is stopping: endless streams (events) end instead of holding the
+ * grace period. */
+int cri_call_server_stopping(cri_call *call);
 /* Absolute deadline in CLOCK_MONOTONIC ns (INT64_MAX when none). */
 int64_t cri_call_deadline_ns(cri_call *call);
 /* Streams one message; -1 with err set when the client has gone. */

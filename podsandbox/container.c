@@ -2,7 +2,6 @@
  * and the container queries. */
 #include <errno.h>
 #include <jansson.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -181,6 +180,7 @@ int pod_container_create(pod_manager *pm, const char *sandbox_id,
         goto out;
     }
     pod_index_add_container(pm, k);
+    pod_events_emit(pm, k->id, k->sandbox_id, POD_EVENT_CREATED);
     *id = strdup(k->id);
     wc_info("pod", "container created", "container=%.12s name=%s sandbox=%.12s image=%s", k->id,
             config->metadata->name, s->id, k->image);
@@ -244,6 +244,17 @@ static void mark_start_failed(pod_manager *pm, pod_container *c, const wc_err *w
     pthread_mutex_unlock(&pm->mu);
 }
 
+/* An exit that raced StartContainer is announced now, after STARTED. */
+static void flush_deferred_stop(pod_manager *pm, pod_container *c)
+{
+    pthread_mutex_lock(&pm->mu);
+    int deferred = c->stopped_deferred;
+    c->starting = c->stopped_deferred = 0;
+    pthread_mutex_unlock(&pm->mu);
+    if (deferred)
+        pod_events_emit(pm, c->id, c->sandbox_id, POD_EVENT_STOPPED);
+}
+
 int pod_container_start(pod_manager *pm, const char *id, wc_err *err)
 {
     pod_container *c = pod_container_find(pm, id, err);
@@ -256,6 +267,9 @@ int pod_container_start(pod_manager *pm, const char *id, wc_err *err)
         wc_err_set(err, WC_FAILED_PRECONDITION, "container %s is not in the created state", c->id);
     } else if (sandbox_ready(pm, c->sandbox_id, err) == 0 && (rt = runtime_of(pm, c, err)) &&
                start_logging(c, rt, err) == 0) {
+        pthread_mutex_lock(&pm->mu);
+        c->starting = 1;
+        pthread_mutex_unlock(&pm->mu);
         if (hcs_start(rt, c->id, err) < 0) {
             mark_start_failed(pm, c, err);
         } else {
@@ -269,7 +283,9 @@ int pod_container_start(pod_manager *pm, const char *id, wc_err *err)
             c->pid = st.pid;
             rc = pod_store_put_container(pm, c, err);
             pthread_mutex_unlock(&pm->mu);
+            pod_events_emit(pm, c->id, c->sandbox_id, POD_EVENT_STARTED);
         }
+        flush_deferred_stop(pm, c);
     }
     pthread_mutex_unlock(&c->op);
     pod_container_unref(pm, c);
@@ -299,7 +315,7 @@ static int wait_exited(pod_manager *pm, pod_container *c, int64_t until_ns)
 static int stop_signal(const pod_container *c)
 {
     int sig = pod_platform_signal((int)c->config->stop_signal);
-    return sig > 0 ? sig : SIGTERM;
+    return sig > 0 ? sig : POD_SIGTERM;
 }
 
 /* Signals, waits for the grace, then kills. Called with c->op held. */
@@ -315,7 +331,7 @@ static int stop_running(pod_manager *pm, pod_container *c, int64_t timeout_s, wc
         if (wait_exited(pm, c, now + timeout_s * 1000000000LL))
             return 0;
     }
-    if (hcs_kill(rt, c->id, SIGKILL, 1, err) < 0 && c->state == POD_CONTAINER_RUNNING) {
+    if (hcs_kill(rt, c->id, POD_SIGKILL, 1, err) < 0 && c->state == POD_CONTAINER_RUNNING) {
         hcs_state st = {0};
         wc_err ignored = {0};
         if (hcs_state_of(rt, c->id, &st, &ignored) == 0 && st.status == HCS_RUNNING)
@@ -375,8 +391,10 @@ int pod_container_remove(pod_manager *pm, const char *id, wc_err *err)
         wc_err_clear(err);
     }
     pthread_mutex_unlock(&c->op);
-    if (rc == 0)
+    if (rc == 0) {
+        pod_events_emit(pm, c->id, c->sandbox_id, POD_EVENT_DELETED);
         pod_index_remove_container(pm, c);
+    }
     pod_container_unref(pm, c);
     return rc < 0 ? wc_err_prefix(err, "RemoveContainer %.12s", id) : 0;
 }

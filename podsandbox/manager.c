@@ -269,7 +269,11 @@ static void on_container_exit(void *ctx, const char *container_id, const char *e
     c->reason = strdup(exit_reason(e));
     int rc = pod_store_put_container(pm, c, &err);
     pthread_cond_broadcast(&c->changed);
+    int defer = c->starting;
+    c->stopped_deferred = defer;
     pthread_mutex_unlock(&pm->mu);
+    if (!defer)
+        pod_events_emit(pm, c->id, c->sandbox_id, POD_EVENT_STOPPED);
     if (rc < 0)
         wc_error("pod", "cannot record a container's exit", "container=%s error=\"%s\"",
                  container_id, err.msg);
@@ -310,6 +314,7 @@ int pod_manager_open(const wc_config *cfg, img_store *images, pod_manager **out,
     pm->cfg = cfg;
     pm->images = images;
     pthread_mutex_init(&pm->mu, NULL);
+    pthread_mutex_init(&pm->events_mu, NULL);
     if (make_dirs(pm, err) < 0 || pod_store_open(pm, err) < 0 ||
         hns_network_open(cfg, &pm->net, err) < 0) {
         pod_manager_close(pm);
@@ -351,6 +356,8 @@ void pod_manager_close(pod_manager *pm)
     free(pm->sandboxes_dir);
     free(pm->containers_dir);
     free(pm->bundles_dir);
+    pod_events_close(pm);
     pthread_mutex_destroy(&pm->mu);
+    pthread_mutex_destroy(&pm->events_mu);
     free(pm);
 }

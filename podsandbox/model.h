@@ -12,6 +12,9 @@
 
 #define POD_ID_LEN 64
 
+/* POSIX signal numbers as hcs_kill takes them on every platform (Windows maps them). */
+enum { POD_SIGKILL = 9, POD_SIGTERM = 15 };
+
 typedef struct pod_logger pod_logger;
 
 typedef struct pod_sandbox {
@@ -49,6 +52,10 @@ typedef struct pod_container {
     char *spec_json;
     pod_logger *logger;
     int removed;
+    int starting;         /* StartContainer in progress: its STARTED event is not out yet */
+    int stopped_deferred; /* it exited meanwhile: STOPPED goes out after STARTED */
+    uint64_t last_cpu_ns; /* previous stats sample, for the CPU rate */
+    int64_t last_cpu_at;
 } pod_container;
 
 struct pod_manager {
@@ -64,6 +71,8 @@ struct pod_manager {
     pod_container **containers;
     size_t n_containers;
     char *pod_cidr;
+    pthread_mutex_t events_mu;
+    pod_event_sub *subs;
     char *sandboxes_dir;  /* <root>/sandboxes */
     char *containers_dir; /* <root>/containers: writable layers */
     char *bundles_dir;    /* <state>/bundles */
@@ -94,6 +103,11 @@ hcs_runtime *pod_runtime_for(pod_manager *pm, const char *handler, wc_err *err);
 int pod_new_id(char out[POD_ID_LEN + 1], wc_err *err);
 void pod_sandbox_free(pod_sandbox *s);
 void pod_container_free(pod_container *c);
+
+/* ---- events.c ---- */
+void pod_events_emit(pod_manager *pm, const char *container_id, const char *sandbox_id,
+                     pod_event_type type);
+void pod_events_close(pod_manager *pm);
 
 /* ---- recover.c ---- */
 void pod_recover(pod_manager *pm);

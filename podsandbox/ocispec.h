@@ -62,6 +62,11 @@ typedef struct pod_spec_input {
  * "container config: linux.resources.cpu_quota: must not be negative". */
 int pod_spec_build_linux(const pod_spec_input *in, json_t **spec, wc_err *err);
 
+/* The OCI linux.resources object for CRI resources (UpdateContainerResources), checked like
+ * at create: a bad field gives WC_INVALID_ARGUMENT naming it. */
+int pod_spec_linux_resources(const Runtime__V1__LinuxContainerResources *r, json_t **out,
+                             wc_err *err);
+
 /* The OCI "process" object for an exec in a running container (ExecSync/Exec): the
  * container's spec process with args replaced (and terminal set). NULL when the spec has no
  * process or cmd is empty. */

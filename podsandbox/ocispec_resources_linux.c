@@ -99,6 +99,19 @@ int pod_oci_resources(pod_build *b, json_t *linux_obj, json_t *process, wc_err *
     return 0;
 }
 
+int pod_spec_linux_resources(const Runtime__V1__LinuxContainerResources *r, json_t **out,
+                             wc_err *err)
+{
+    if (check_resources(r, err) < 0)
+        return -1;
+    pod_spec_host host;
+    pod_spec_host_default(&host);
+    pod_build b = {.host = &host};
+    *out = json_object();
+    map_resources(&b, r, *out);
+    return 0;
+}
+
 /* The standard character devices every container may use (major, minor; -1 = any). */
 static const struct {
     int64_t major, minor;

@@ -93,4 +93,63 @@ int pod_container_exec_sync(pod_manager *pm, const char *id, const char *const *
 void pod_exec_result_clear(pod_exec_result *r);
 int pod_container_reopen_log(pod_manager *pm, const char *id, wc_err *err);
 
+/* ---- stats ---- */
+
+typedef struct pod_container_stats {
+    int64_t timestamp_ns;
+    int running;            /* cpu and memory are only measured for running containers */
+    uint64_t cpu_usage_ns;  /* cumulative */
+    uint64_t cpu_nano_cores; /* rate since the previous sample of this container */
+    int has_cpu_rate;
+    uint64_t mem_working_set, mem_usage, mem_rss, mem_available, page_faults, major_page_faults;
+    uint64_t fs_used_bytes, fs_inodes_used;
+    char *fs_mountpoint;
+} pod_container_stats;
+
+typedef struct pod_sandbox_stats {
+    int64_t timestamp_ns;
+    uint64_t cpu_usage_ns, cpu_nano_cores, mem_working_set, mem_usage, mem_rss;
+    uint64_t rx_bytes, tx_bytes;
+    int has_network;
+    uint64_t process_count; /* running containers' init processes and their children */
+} pod_sandbox_stats;
+
+int pod_container_stats_get(pod_manager *pm, const char *id, pod_container_stats *out,
+                            wc_err *err);
+void pod_container_stats_clear(pod_container_stats *s);
+/* Sums the pod's running containers and reads its network counters. */
+int pod_sandbox_stats_get(pod_manager *pm, const char *id, pod_sandbox_stats *out, wc_err *err);
+
+/* ---- updates ---- */
+
+int pod_container_update_resources(pod_manager *pm, const char *id,
+                                   const Runtime__V1__LinuxContainerResources *r, wc_err *err);
+/* Records pod-level resources (kubelet has already resized the pod cgroup). */
+int pod_sandbox_update_resources(pod_manager *pm, const char *id,
+                                 const Runtime__V1__LinuxContainerResources *overhead,
+                                 const Runtime__V1__LinuxContainerResources *resources,
+                                 wc_err *err);
+
+/* ---- container events (GetContainerEvents) ---- */
+
+typedef enum {
+    POD_EVENT_CREATED = 0,
+    POD_EVENT_STARTED = 1,
+    POD_EVENT_STOPPED = 2,
+    POD_EVENT_DELETED = 3
+} pod_event_type;
+
+typedef struct pod_event {
+    char container_id[65];
+    char sandbox_id[65];
+    pod_event_type type;
+    int64_t at_ns;
+} pod_event;
+
+typedef struct pod_event_sub pod_event_sub;
+pod_event_sub *pod_events_subscribe(pod_manager *pm);
+/* 1 with *out filled, 0 when timeout_ms passed with nothing. */
+int pod_events_next(pod_event_sub *sub, pod_event *out, int timeout_ms);
+void pod_events_unsubscribe(pod_manager *pm, pod_event_sub *sub);
+
 #endif

@@ -307,3 +307,168 @@ def test_restart_keeps_pods_and_containers(env):
     assert rt.ExecSync(PB.ExecSyncRequest(container_id=cid, cmd=["echo", "after"])).stdout == b"after\n"
     rt.StopContainer(PB.StopContainerRequest(container_id=cid, timeout=1))
     wait_state(env, cid, PB.CONTAINER_EXITED)
+
+
+def test_stats_move_with_cpu_memory_and_disk(env):
+    rt = env.d.runtime()
+    sid, scfg = run_pod(env)
+    cid = start_container(env, sid, scfg, "burner", [
+        "/bin/sh", "-c",
+        "dd if=/dev/zero of=/tmp/blob bs=1024 count=2048 2>/dev/null; "
+        "(while :; do :; done) & (x=$(head -c 50000000 /dev/zero | tr '\\0' a); sleep 600; echo ${#x}) & "
+        "sleep 600"])
+    wait_state(env, cid, PB.CONTAINER_RUNNING)
+    time.sleep(1.5)
+    first = rt.ContainerStats(PB.ContainerStatsRequest(container_id=cid)).stats
+    time.sleep(1.0)
+    second = rt.ContainerStats(PB.ContainerStatsRequest(container_id=cid)).stats
+    assert second.attributes.id == cid and second.attributes.labels["c"] == "burner"
+    assert second.cpu.usage_core_nano_seconds.value > first.cpu.usage_core_nano_seconds.value
+    assert second.cpu.usage_nano_cores.value > 100_000_000  # a busy loop: > 0.1 core
+    assert second.memory.working_set_bytes.value > 40_000_000
+    assert second.writable_layer.used_bytes.value >= 2 * 1024 * 1024
+    assert second.writable_layer.inodes_used.value >= 1
+    listed = rt.ListContainerStats(PB.ListContainerStatsRequest(
+        filter=PB.ContainerStatsFilter(pod_sandbox_id=sid))).stats
+    assert [s.attributes.id for s in listed] == [cid]
+    other, ocfg = run_pod(env)
+    pinger = start_container(env, other, ocfg, "pinger", ["sleep", "600"])
+    wait_state(env, pinger, PB.CONTAINER_RUNNING)
+    ip = rt.PodSandboxStatus(PB.PodSandboxStatusRequest(pod_sandbox_id=sid)).status.network.ip
+    rt.ExecSync(PB.ExecSyncRequest(container_id=pinger, cmd=["ping", "-c", "3", "-i", "0.2", ip],
+                                   timeout=10))
+    ps = rt.PodSandboxStats(PB.PodSandboxStatsRequest(pod_sandbox_id=sid)).stats
+    assert ps.attributes.id == sid
+    assert ps.linux.network.default_interface.rx_bytes.value > 0
+    assert ps.linux.cpu.usage_core_nano_seconds.value > 0
+    assert [c.attributes.id for c in ps.linux.containers] == [cid]
+    all_pods = rt.ListPodSandboxStats(PB.ListPodSandboxStatsRequest(
+        filter=PB.PodSandboxStatsFilter(id=sid))).stats
+    assert [p.attributes.id for p in all_pods] == [sid]
+
+
+def test_oom_kill_reports_oomkilled(env):
+    sid, scfg = run_pod(env)
+    res = PB.LinuxContainerResources(memory_limit_in_bytes=24 * 1024 * 1024)
+    cid = start_container(env, sid, scfg, "hog", ["/bin/sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' a)"],
+                          linux=PB.LinuxContainerConfig(resources=res))
+    st = wait_state(env, cid, PB.CONTAINER_EXITED, timeout=30)
+    assert st.reason == "OOMKilled", st
+
+
+def test_stop_grace_is_honoured(env):
+    rt = env.d.runtime()
+    sid, scfg = run_pod(env)
+    stubborn = start_container(env, sid, scfg, "stubborn", ["/bin/sh", "-c", "trap '' TERM; sleep 600"])
+    wait_state(env, stubborn, PB.CONTAINER_RUNNING)
+    time.sleep(0.3)
+    t0 = time.time()
+    rt.StopContainer(PB.StopContainerRequest(container_id=stubborn, timeout=2), timeout=30)
+    took = time.time() - t0
+    st = wait_state(env, stubborn, PB.CONTAINER_EXITED)
+    assert took >= 1.9 and st.exit_code == 137
+    # PID 1 ignores signals it has no handler for, so the polite one traps TERM itself.
+    polite = start_container(env, sid, scfg, "polite",
+                             ["/bin/sh", "-c", "trap 'exit 7' TERM; while :; do sleep 0.2; done"])
+    wait_state(env, polite, PB.CONTAINER_RUNNING)
+    time.sleep(0.3)
+    t0 = time.time()
+    rt.StopContainer(PB.StopContainerRequest(container_id=polite, timeout=30), timeout=60)
+    assert time.time() - t0 < 10
+    assert wait_state(env, polite, PB.CONTAINER_EXITED).exit_code == 7
+
+
+def test_update_container_resources(env):
+    rt = env.d.runtime()
+    sid, scfg = run_pod(env)
+    cid = start_container(env, sid, scfg, "resized", ["sleep", "600"])
+    wait_state(env, cid, PB.CONTAINER_RUNNING)
+    limit = 96 * 1024 * 1024
+    rt.UpdateContainerResources(PB.UpdateContainerResourcesRequest(
+        container_id=cid, linux=PB.LinuxContainerResources(memory_limit_in_bytes=limit)))
+    st = rt.ContainerStatus(PB.ContainerStatusRequest(container_id=cid)).status
+    assert st.resources.linux.memory_limit_in_bytes == limit
+    stats = rt.ContainerStats(PB.ContainerStatsRequest(container_id=cid)).stats
+    assert 0 < stats.memory.available_bytes.value <= limit
+    with pytest.raises(grpc.RpcError) as e:
+        rt.UpdateContainerResources(PB.UpdateContainerResourcesRequest(
+            container_id=cid, linux=PB.LinuxContainerResources(cpu_quota=-5)))
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "cpu_quota" in e.value.details()
+
+
+def test_container_events_stream(env):
+    import threading
+    rt = env.d.runtime()
+    sid, scfg = run_pod(env)
+    events = []
+    stream = rt.GetContainerEvents(PB.GetEventsRequest(), timeout=60)
+
+    def collect():
+        try:
+            for ev in stream:
+                events.append(ev)
+        except grpc.RpcError:
+            pass
+
+    t = threading.Thread(target=collect)
+    t.start()
+    time.sleep(0.3)
+    cid = start_container(env, sid, scfg, "evented", ["true"])
+    wait_state(env, cid, PB.CONTAINER_EXITED)
+    rt.RemoveContainer(PB.RemoveContainerRequest(container_id=cid))
+    deadline = time.time() + 10
+    while time.time() < deadline and len([e for e in events if e.container_id == cid]) < 4:
+        time.sleep(0.1)
+    stream.cancel()
+    t.join(10)
+    mine = [e for e in events if e.container_id == cid]
+    assert [e.container_event_type for e in mine] == [
+        PB.CONTAINER_CREATED_EVENT, PB.CONTAINER_STARTED_EVENT, PB.CONTAINER_STOPPED_EVENT,
+        PB.CONTAINER_DELETED_EVENT]
+    assert mine[0].pod_sandbox_status.id == sid
+    assert any(s.id == cid for s in mine[0].containers_statuses)
+
+
+def test_stream_lists_match_lists(env):
+    rt = env.d.runtime()
+    sid, scfg = run_pod(env)
+    start_container(env, sid, scfg, "listed", ["sleep", "600"])
+    listed = sorted(s.id for s in rt.ListPodSandbox(PB.ListPodSandboxRequest()).items)
+    streamed = sorted(s.id for m in rt.StreamPodSandboxes(PB.StreamPodSandboxesRequest())
+                      for s in m.pod_sandboxes)
+    assert listed == streamed and sid in streamed
+    flt = PB.ContainerFilter(pod_sandbox_id=sid)
+    assert sorted(c.id for c in rt.ListContainers(PB.ListContainersRequest(filter=flt)).containers) == \
+        sorted(c.id for m in rt.StreamContainers(PB.StreamContainersRequest(filter=flt)) for c in m.containers)
+
+
+def test_dns_config_reaches_resolv_conf(env):
+    rt = env.d.runtime()
+    sid, scfg = run_pod(env, dns_config=PB.DNSConfig(servers=["10.98.0.53"],
+                                                     searches=["ns.svc.local", "svc.local"],
+                                                     options=["ndots:3", "timeout:2"]))
+    cid = start_container(env, sid, scfg, "dns", ["sleep", "600"])
+    wait_state(env, cid, PB.CONTAINER_RUNNING)
+    conf = rt.ExecSync(PB.ExecSyncRequest(container_id=cid, cmd=["cat", "/etc/resolv.conf"])).stdout.decode()
+    assert "nameserver 10.98.0.53" in conf
+    assert "search ns.svc.local svc.local" in conf
+    assert "options ndots:3 timeout:2" in conf
+
+
+def test_host_port_reaches_the_container(env):
+    import urllib.request
+    rt = env.d.runtime()
+    port = R.free_port()
+    sid, scfg = run_pod(env, port_mappings=[PB.PortMapping(protocol=PB.TCP, container_port=8080,
+                                                           host_port=port)])
+    start_container(env, sid, scfg, "web", ["httpd", "-f", "-p", "8080", "-h", "/www"])
+    gateway = "10.98.0.1"  # the bridge's address on the host: local, so portmap's DNAT applies
+    body = b""
+    deadline = time.time() + 15
+    while time.time() < deadline and b"hello from a pod" not in body:
+        try:
+            body = urllib.request.urlopen(f"http://{gateway}:{port}/", timeout=2).read()
+        except OSError:
+            time.sleep(0.2)
+    assert b"hello from a pod" in body
+    rt.StopPodSandbox(PB.StopPodSandboxRequest(pod_sandbox_id=sid))
