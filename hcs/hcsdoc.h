@@ -180,17 +180,17 @@ json_t *hcs_doc_query_process_list(void); /* {"PropertyTypes":["ProcessList"]} *
 json_t *hcs_doc_query_owned(const char *owner);
 
 /* Container statistics in CRI units. */
-typedef struct hcs_stats {
+typedef struct hcs_doc_stats {
     int64_t timestamp_ns; /* Statistics.Timestamp as Unix ns; 0 when absent */
     uint64_t uptime_ns;
     int has_cpu, has_memory;
     uint64_t cpu_total_ns, cpu_user_ns, cpu_kernel_ns; /* 100 ns units × 100 */
     uint64_t mem_private_working_set_bytes;            /* → CRI working_set_bytes */
     uint64_t mem_commit_bytes, mem_commit_peak_bytes;  /* → CRI commit bytes */
-} hcs_stats;
+} hcs_doc_stats;
 
 /* Parses the Properties document answering hcs_doc_query_statistics(). */
-int hcs_stats_parse(const char *properties_json, hcs_stats *out, wc_err *err);
+int hcs_stats_parse(const char *properties_json, hcs_doc_stats *out, wc_err *err);
 
 typedef struct hcs_proc_info {
     uint32_t pid;

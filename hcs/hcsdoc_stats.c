@@ -52,7 +52,7 @@ static uint64_t u64(const json_t *obj, const char *key)
     return json_is_integer(v) && json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v) : 0;
 }
 
-int hcs_stats_parse(const char *properties_json, hcs_stats *out, wc_err *err)
+int hcs_stats_parse(const char *properties_json, hcs_doc_stats *out, wc_err *err)
 {
     memset(out, 0, sizeof *out);
     json_t *root = load_object(properties_json, "statistics", err);

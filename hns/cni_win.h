@@ -37,7 +37,7 @@ typedef struct hns_cni_win_request {
     /* CNI_ARGS (K8S_POD_*), all optional. */
     const char *pod_namespace, *pod_name, *pod_uid;
     /* Capabilities. */
-    const hns_port_mapping *ports;
+    const hns_hcn_port_mapping *ports;
     size_t n_ports;
     const char *const *dns_servers;
     size_t n_dns_servers;

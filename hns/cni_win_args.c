@@ -91,7 +91,7 @@ static json_t *runtime_config(json_t *caps, const hns_cni_win_request *rq, wc_er
     if (json_is_true(json_object_get(caps, "portMappings")) && rq->n_ports) {
         json_t *a = json_array();
         for (size_t i = 0; i < rq->n_ports; i++) {
-            const hns_port_mapping *pm = &rq->ports[i];
+            const hns_hcn_port_mapping *pm = &rq->ports[i];
             if (hns_ip_protocol(pm->protocol) < 0) {
                 wc_err_set(err, WC_INVALID_ARGUMENT, "port mapping %zu: unknown protocol \"%s\"", i,
                            pm->protocol ? pm->protocol : "(null)");

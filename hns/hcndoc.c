@@ -164,7 +164,7 @@ json_t *hns_hcn_endpoint_doc(const hns_endpoint_spec *s, wc_err *err)
 
     json_t *policies = json_array();
     for (size_t i = 0; i < s->n_ports; i++) {
-        const hns_port_mapping *pm = &s->ports[i];
+        const hns_hcn_port_mapping *pm = &s->ports[i];
         int proto = hns_ip_protocol(pm->protocol);
         if (proto < 0) {
             wc_err_set(err, WC_INVALID_ARGUMENT, "port mapping %zu: unknown protocol \"%s\"", i,

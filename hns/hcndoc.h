@@ -29,12 +29,12 @@ json_t *hns_hcn_namespace_doc(hns_ns_type type, int ready_on_create);
  * {"ResourceType":"Endpoint","RequestType":"Add","Settings":{"EndpointId":"..."}} */
 json_t *hns_hcn_namespace_modify_doc(int add, const char *endpoint_id, wc_err *err);
 
-typedef struct hns_port_mapping {
+typedef struct hns_hcn_port_mapping {
     const char *protocol; /* "TCP", "UDP", "SCTP" (CRI spelling, any case) */
     uint16_t container_port;
     uint16_t host_port;
     const char *host_ip; /* optional; becomes the PortMapping VIP */
-} hns_port_mapping;
+} hns_hcn_port_mapping;
 
 typedef struct hns_nat_network_spec {
     const char *name;                /* HCN network name, e.g. "wincri-nat" */
@@ -60,7 +60,7 @@ typedef struct hns_endpoint_spec {
     size_t n_dns_servers;
     const char *const *dns_search;
     size_t n_dns_search;
-    const hns_port_mapping *ports; /* one PortMapping policy each */
+    const hns_hcn_port_mapping *ports; /* one PortMapping policy each */
     size_t n_ports;
     int outbound_nat; /* add an OutBoundNAT policy */
     const char *const *outbound_nat_exceptions;

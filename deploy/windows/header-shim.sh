@@ -5,7 +5,7 @@
 set -euo pipefail
 out=$1
 mkdir -p "$out/openssl"
-for h in grpc protobuf-c jansson.h jansson_config.h sqlite3.h archive.h archive_entry.h; do
+for h in grpc protobuf-c jansson.h jansson_config.h sqlite3.h archive.h archive_entry.h zlib.h zconf.h; do
     ln -sfn "/usr/include/$h" "$out/$h"
 done
 ln -sfn /usr/include/x86_64-linux-gnu/curl "$out/curl"

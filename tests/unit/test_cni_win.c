@@ -136,7 +136,7 @@ static const char *result_1_0 =
 
 static hns_cni_win_request base_request(const char *const *dirs, size_t n_dirs)
 {
-    static const hns_port_mapping ports[] = {
+    static const hns_hcn_port_mapping ports[] = {
         {.protocol = "TCP", .container_port = 80, .host_port = 8080},
         {.protocol = "UDP", .container_port = 53, .host_port = 5353, .host_ip = "10.0.0.4"},
     };

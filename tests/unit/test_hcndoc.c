@@ -112,7 +112,7 @@ static void nat_network(void **state)
 static void endpoint_port_mapping(void **state)
 {
     wc_err err = {0};
-    hns_port_mapping pm = {.protocol = "UDP", .container_port = 45678, .host_port = 56789};
+    hns_hcn_port_mapping pm = {.protocol = "UDP", .container_port = 45678, .host_port = 56789};
     hns_endpoint_spec s = {
         .name = "GoTestNatEndpoint", .network_id = NET_ID, .ports = &pm, .n_ports = 1};
     assert_golden(hns_hcn_endpoint_doc(&s, &err), "endpoint_port_mapping.json");
@@ -132,7 +132,7 @@ static void endpoint_with_namespace(void **state)
 static void endpoint_pod_nat(void **state)
 {
     wc_err err = {0};
-    hns_port_mapping pms[] = {
+    hns_hcn_port_mapping pms[] = {
         {.protocol = "tcp", .container_port = 80, .host_port = 8080, .host_ip = "0.0.0.0"},
         {.protocol = "UDP", .container_port = 53, .host_port = 5353, .host_ip = "10.0.0.4"},
     };
@@ -160,11 +160,11 @@ static void endpoint_pod_nat(void **state)
 static void endpoint_refusals(void **state)
 {
     wc_err err = {0};
-    hns_port_mapping bad_proto = {.protocol = "ICMP", .container_port = 1, .host_port = 1};
+    hns_hcn_port_mapping bad_proto = {.protocol = "ICMP", .container_port = 1, .host_port = 1};
     hns_endpoint_spec s = {.name = "e", .network_id = NET_ID, .ports = &bad_proto, .n_ports = 1};
     assert_null(hns_hcn_endpoint_doc(&s, &err));
     assert_string_equal(err.msg, "port mapping 0: unknown protocol \"ICMP\"");
-    hns_port_mapping no_host = {.protocol = "TCP", .container_port = 80, .host_port = 0};
+    hns_hcn_port_mapping no_host = {.protocol = "TCP", .container_port = 80, .host_port = 0};
     s.ports = &no_host;
     assert_null(hns_hcn_endpoint_doc(&s, &err));
     assert_non_null(strstr(err.msg, "no ephemeral host ports"));

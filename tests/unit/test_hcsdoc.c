@@ -628,7 +628,7 @@ static void queries(void **state)
 static void stats_parse(void **state)
 {
     char *text = golden_text("stats_properties.json");
-    hcs_stats st;
+    hcs_doc_stats st;
     wc_err err = {0};
     assert_int_equal(hcs_stats_parse(text, &st, &err), 0);
     assert_true(st.has_cpu && st.has_memory);

@@ -1,0 +1,836 @@
+/* hcs/runtime.h on Windows: process-isolated containers through computecore.dll.
+ *
+ * create: scratch layer (sandbox.vhdx) from the image layers, mounted to a volume; the OCI
+ *         spec's windows.layerFolders and root.path filled from it; hcs_doc_container; an
+ *         HCS compute system (left running across wincrid restarts).
+ * start:  the compute system, then its init process with HCS std pipes. The pod model opens
+ *         the output before start, so each stream goes through a pipe of our own made at
+ *         create; a pump thread per stream copies HCS's pipe into it once the process runs.
+ * exits:  HcsEventProcessExited (init) and HcsEventSystemExited reach on_exit once.
+ * Hyper-V isolation (a utility VM per pod) is not wired here: create says so. */
+#include <windows.h>
+
+#include <fcntl.h>
+#include <io.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hcs/hcs_win32.h"
+#include "hcs/hcs_win32_api.h"
+
+#include "common/fs.h"
+#include "common/log.h"
+#include "hcs/runtime.h"
+#include "image/wclayer.h"
+
+#define EXEC_DRAIN_MS 2000 /* after an exec exits, how long its pipes may stay open */
+#define PUMP_BUF (64 * 1024)
+
+typedef struct ctr ctr;
+
+/* Copies one stream between a pipe of HCS and a pipe of ours, closing dst at the end. */
+typedef struct pump {
+    HANDLE src, dst, thread;
+} pump;
+
+struct ctr {
+    hcs_runtime *rt;
+    char id[128];
+    char *scratch; /* the writable layer folder; NULL once destroyed */
+    int mounted;
+    json_t *spec;
+    hcs_io io;
+    hcs_system *sys;
+    hcs_process *init;
+    uint32_t pid;
+    int started, exited, paused, exit_reported, adopted;
+    HANDLE out_r, out_w, err_r, err_w, in_r, in_w; /* our side of the std streams */
+    pump pumps[3];
+    uint64_t memory_limit;
+};
+
+struct hcs_runtime {
+    char *handler;
+    char *state_dir;
+    int hyperv;
+    hcs_exit_fn on_exit;
+    void *exit_ctx;
+    SRWLOCK mu;
+    ctr **ctrs;
+    size_t n;
+};
+
+/* ---- bookkeeping ---------------------------------------------------------------------- */
+
+static ctr *find(hcs_runtime *rt, const char *id)
+{
+    ctr *c = NULL;
+    AcquireSRWLockShared(&rt->mu);
+    for (size_t i = 0; i < rt->n && !c; i++)
+        if (strcmp(rt->ctrs[i]->id, id) == 0)
+            c = rt->ctrs[i];
+    ReleaseSRWLockShared(&rt->mu);
+    return c;
+}
+
+static int find_or_fail(hcs_runtime *rt, const char *id, ctr **out, wc_err *err)
+{
+    *out = find(rt, id);
+    if (!*out)
+        return wc_err_set(err, WC_NOT_FOUND, "container %s is not known to the HCS backend", id);
+    return 0;
+}
+
+static void add(hcs_runtime *rt, ctr *c)
+{
+    AcquireSRWLockExclusive(&rt->mu);
+    ctr **grown = realloc(rt->ctrs, (rt->n + 1) * sizeof *grown);
+    if (grown) {
+        rt->ctrs = grown;
+        rt->ctrs[rt->n++] = c;
+    }
+    ReleaseSRWLockExclusive(&rt->mu);
+}
+
+static void drop(hcs_runtime *rt, ctr *c)
+{
+    AcquireSRWLockExclusive(&rt->mu);
+    for (size_t i = 0; i < rt->n; i++)
+        if (rt->ctrs[i] == c) {
+            rt->ctrs[i] = rt->ctrs[--rt->n];
+            break;
+        }
+    ReleaseSRWLockExclusive(&rt->mu);
+}
+
+static void close_h(HANDLE *h)
+{
+    if (*h && *h != INVALID_HANDLE_VALUE)
+        CloseHandle(*h);
+    *h = NULL;
+}
+
+static int64_t now_ns(void)
+{
+    FILETIME ft;
+    GetSystemTimePreciseAsFileTime(&ft);
+    uint64_t t = ((uint64_t)ft.dwHighDateTime << 32) | ft.dwLowDateTime;
+    return (int64_t)(t - 116444736000000000ULL) * 100; /* 1601 → 1970, 100 ns → ns */
+}
+
+/* ---- exits ---------------------------------------------------------------------------- */
+
+static void report_exit(ctr *c, int code)
+{
+    AcquireSRWLockExclusive(&c->rt->mu);
+    int first = !c->exit_reported;
+    c->exit_reported = 1;
+    c->exited = 1;
+    ReleaseSRWLockExclusive(&c->rt->mu);
+    if (!first || !c->rt->on_exit)
+        return;
+    hcs_exit e = {.pid = (int)c->pid, .exit_code = code, .finished_ns = now_ns()};
+    c->rt->on_exit(c->rt->exit_ctx, c->id, NULL, &e);
+}
+
+static void on_process_exit(void *ctx, const char *id, const hcs_process_status *st)
+{
+    (void)id;
+    report_exit(ctx, st->exited ? (int)st->exit_code : 255);
+}
+
+/* The system ending first (terminated, crashed, or adopted after a restart) has no exit
+ * code of the init process to give. */
+static void on_system_exit(void *ctx, const char *id, const hcs_system_exit *st)
+{
+    wc_info("hcs", "compute system exited", "id=%s status=0x%08lx type=%s", id,
+            (unsigned long)(uint32_t)st->status, st->exit_type);
+    report_exit(ctx, 255);
+}
+
+/* ---- std streams ---------------------------------------------------------------------- */
+
+static DWORD WINAPI pump_main(void *arg)
+{
+    pump *p = arg;
+    char *buf = malloc(PUMP_BUF);
+    DWORD n, w;
+    while (buf && ReadFile(p->src, buf, PUMP_BUF, &n, NULL) && n > 0) {
+        for (DWORD off = 0; off < n; off += w)
+            if (!WriteFile(p->dst, buf + off, n - off, &w, NULL))
+                goto done;
+    }
+done:
+    free(buf);
+    close_h(&p->src);
+    close_h(&p->dst); /* the reader sees the end of the stream */
+    return 0;
+}
+
+/* Takes ownership of src and dst. */
+static void pump_start(pump *p, HANDLE src, HANDLE dst)
+{
+    p->src = src;
+    p->dst = dst;
+    p->thread = CreateThread(NULL, 0, pump_main, p, 0, NULL);
+    if (!p->thread) {
+        close_h(&p->src);
+        close_h(&p->dst);
+    }
+}
+
+static void pump_join(pump *p)
+{
+    if (!p->thread)
+        return;
+    /* A reader nobody drains would hold the thread: cancel its blocking call. */
+    if (WaitForSingleObject(p->thread, 1000) != WAIT_OBJECT_0) {
+        CancelSynchronousIo(p->thread);
+        WaitForSingleObject(p->thread, INFINITE);
+    }
+    close_h(&p->thread);
+}
+
+static int make_pipes(ctr *c, wc_err *err)
+{
+    SECURITY_ATTRIBUTES sa = {sizeof sa, NULL, FALSE};
+    int ok = CreatePipe(&c->out_r, &c->out_w, &sa, 0);
+    if (ok && !c->io.terminal)
+        ok = CreatePipe(&c->err_r, &c->err_w, &sa, 0);
+    if (ok && c->io.open_stdin)
+        ok = CreatePipe(&c->in_r, &c->in_w, &sa, 0);
+    if (!ok)
+        return wc_err_set(err, WC_INTERNAL, "container %s: cannot create std pipes (error %lu)",
+                          c->id, GetLastError());
+    return 0;
+}
+
+/* A CRT descriptor for a duplicate of h (the caller closes it with _close). */
+static int dup_fd(HANDLE h, int flags)
+{
+    HANDLE d = NULL;
+    if (!h || !DuplicateHandle(GetCurrentProcess(), h, GetCurrentProcess(), &d, 0, FALSE,
+                               DUPLICATE_SAME_ACCESS))
+        return -1;
+    int fd = _open_osfhandle((intptr_t)d, flags);
+    if (fd < 0)
+        CloseHandle(d);
+    return fd;
+}
+
+/* ---- layers --------------------------------------------------------------------------- */
+
+static void guid_string(const img_wcl_guid *g, char out[37])
+{
+    snprintf(out, 37, "%08lx-%04x-%04x-%02x%02x-%02x%02x%02x%02x%02x%02x", (unsigned long)g->data1,
+             g->data2, g->data3, g->data4[0], g->data4[1], g->data4[2], g->data4[3], g->data4[4],
+             g->data4[5], g->data4[6], g->data4[7]);
+}
+
+/* The layer ids HCS wants beside windows.layerFolders (NameToGuid of each folder name). */
+static int layer_ids(const hcs_rootfs *rootfs, char (**ids)[37], const char ***ptrs, wc_err *err)
+{
+    img_wcl_desc *d = NULL;
+    if (img_wcl_descriptors(rootfs->lower_dirs, rootfs->n_lower, img_wcl_name_to_guid, NULL, &d,
+                            err) < 0)
+        return -1;
+    *ids = calloc(rootfs->n_lower + 1, sizeof **ids);
+    *ptrs = calloc(rootfs->n_lower + 1, sizeof **ptrs);
+    if (!*ids || !*ptrs) {
+        free(d);
+        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "layer ids: out of memory");
+    }
+    for (size_t i = 0; i < rootfs->n_lower; i++) {
+        guid_string(&d[i].layer_id, (*ids)[i]);
+        (*ptrs)[i] = (*ids)[i];
+    }
+    free(d);
+    return 0;
+}
+
+static uint64_t spec_u64(const json_t *spec, const char *section, const char *member)
+{
+    json_t *res = json_object_get(json_object_get(spec, "windows"), "resources");
+    json_int_t v = json_integer_value(json_object_get(json_object_get(res, section), member));
+    return v > 0 ? (uint64_t)v : 0;
+}
+
+/* windows.layerFolders (top-most first, scratch last) and root.path from what was mounted. */
+static int fill_spec(json_t *spec, const hcs_rootfs *rootfs, const char *volume, wc_err *err)
+{
+    json_t *win = json_object_get(spec, "windows");
+    if (!json_is_object(win)) {
+        win = json_object();
+        json_object_set_new(spec, "windows", win);
+    }
+    json_t *lf = json_array();
+    for (size_t i = 0; i < rootfs->n_lower; i++)
+        json_array_append_new(lf, json_string(rootfs->lower_dirs[i]));
+    json_array_append_new(lf, json_string(rootfs->upper_dir));
+    if (json_object_set_new(win, "layerFolders", lf) ||
+        json_object_set_new(spec, "root", json_pack("{s:s}", "path", volume)))
+        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "spec: out of memory");
+    return 0;
+}
+
+/* Our record of a container, for hcs_adopt after a restart: where its scratch is. */
+static char *record_path(hcs_runtime *rt, const char *id)
+{
+    char name[160];
+    snprintf(name, sizeof name, "%s.json", id);
+    return wc_path_join(rt->state_dir, name);
+}
+
+static void write_record(ctr *c)
+{
+    char *path = record_path(c->rt, c->id);
+    json_t *rec = json_pack("{s:s,s:O}", "scratch", c->scratch, "spec", c->spec);
+    char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+    wc_err err = {0};
+    if (!text || wc_write_file_atomic(path, text, strlen(text), &err) < 0)
+        wc_warn("hcs", "cannot record container", "id=%s err=\"%s\"", c->id, err.msg);
+    free(text);
+    json_decref(rec);
+    free(path);
+}
+
+/* Unmounts and destroys the scratch; errors are logged (the pod model removes the folder). */
+static void release_storage(ctr *c)
+{
+    wc_err err = {0};
+    if (c->mounted && c->scratch && img_wcl_unmount(c->scratch, &err) < 0)
+        wc_warn("hcs", "cannot unmount scratch", "id=%s err=\"%s\"", c->id, err.msg);
+    c->mounted = 0;
+    if (c->scratch && img_wcl_destroy(c->scratch, &err) < 0)
+        wc_warn("hcs", "cannot destroy scratch", "id=%s err=\"%s\"", c->id, err.msg);
+    free(c->scratch);
+    c->scratch = NULL;
+}
+
+static void ctr_free(ctr *c)
+{
+    for (int i = 0; i < 3; i++)
+        pump_join(&c->pumps[i]);
+    HANDLE *hs[] = {&c->out_r, &c->out_w, &c->err_r, &c->err_w, &c->in_r, &c->in_w};
+    for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++)
+        close_h(hs[i]);
+    hcs_process_close(c->init);
+    hcs_system_close(c->sys);
+    json_decref(c->spec);
+    free(c->scratch);
+    free(c);
+}
+
+/* ---- open / close --------------------------------------------------------------------- */
+
+int hcs_runtime_open(const wc_config *cfg, const wc_runtime_handler *handler, const char *state_dir,
+                     hcs_exit_fn on_exit, void *exit_ctx, hcs_runtime **out, wc_err *err)
+{
+    (void)cfg;
+    *out = NULL;
+    if (hcs_api_load(err) < 0)
+        return wc_err_prefix(err, "runtime handler \"%s\"", handler->name);
+    char *dir = wc_path_join(state_dir, "hcs");
+    if (wc_mkdir_p(dir, 0700, err) < 0) {
+        free(dir);
+        return -1;
+    }
+    hcs_runtime *rt = calloc(1, sizeof *rt);
+    rt->handler = strdup(handler->name);
+    rt->state_dir = dir;
+    rt->hyperv = handler->isolation && strcmp(handler->isolation, "hyperv") == 0;
+    rt->on_exit = on_exit;
+    rt->exit_ctx = exit_ctx;
+    InitializeSRWLock(&rt->mu);
+    *out = rt;
+    return 0;
+}
+
+void hcs_runtime_close(hcs_runtime *rt)
+{
+    if (!rt)
+        return;
+    /* Compute systems keep running (recovery reopens them); only our handles go. */
+    for (size_t i = 0; i < rt->n; i++)
+        ctr_free(rt->ctrs[i]);
+    free(rt->ctrs);
+    free(rt->handler);
+    free(rt->state_dir);
+    free(rt);
+}
+
+/* ---- create / start ------------------------------------------------------------------- */
+
+static int create_storage(ctr *c, const hcs_rootfs *rootfs, char **volume, wc_err *err)
+{
+    if (!rootfs || rootfs->n_lower == 0 || !rootfs->upper_dir || !*rootfs->upper_dir)
+        return wc_err_set(err, WC_INVALID_ARGUMENT,
+                          "container %s: a Windows container needs image layers and a scratch "
+                          "folder",
+                          c->id);
+    uint64_t size = spec_u64(c->spec, "storage", "sandboxSize");
+    if (img_wcl_create_scratch(rootfs->upper_dir, rootfs->lower_dirs, rootfs->n_lower, size, err) <
+        0)
+        return -1;
+    c->scratch = strdup(rootfs->upper_dir);
+    if (img_wcl_mount(rootfs->upper_dir, rootfs->lower_dirs, rootfs->n_lower, volume, err) < 0)
+        return -1;
+    c->mounted = 1;
+    return 0;
+}
+
+static int create_system(ctr *c, const hcs_rootfs *rootfs, wc_err *err)
+{
+    char(*ids)[37] = NULL;
+    const char **ptrs = NULL;
+    json_t *doc = NULL;
+    int rc = layer_ids(rootfs, &ids, &ptrs, err);
+    if (rc == 0) {
+        hcs_container_opts o = {.layer_ids = ptrs,
+                                .n_layer_ids = rootfs->n_lower,
+                                .host_cpus = GetActiveProcessorCount(ALL_PROCESSOR_GROUPS)};
+        rc = hcs_doc_container(c->spec, &o, &doc, err);
+    }
+    if (rc == 0)
+        rc = hcs_system_create(c->id, doc, HCS_DEFAULT_TIMEOUT_MS, &c->sys, err);
+    if (rc == 0)
+        rc = hcs_system_on_exit(c->sys, on_system_exit, c, err);
+    json_decref(doc);
+    free(ids);
+    free(ptrs);
+    return rc;
+}
+
+static void write_bundle(const char *bundle, const json_t *spec)
+{
+    char *path = wc_path_join(bundle, "config.json");
+    char *text = json_dumps(spec, JSON_INDENT(2));
+    wc_err err = {0};
+    if (text && wc_write_file_atomic(path, text, strlen(text), &err) < 0)
+        wc_warn("hcs", "cannot write config.json", "path=%s err=\"%s\"", path, err.msg);
+    free(text);
+    free(path);
+}
+
+int hcs_create(hcs_runtime *rt, const char *id, const char *bundle, json_t *spec,
+               const hcs_rootfs *rootfs, const hcs_io *io, wc_err *err)
+{
+    if (rt->hyperv || json_object_get(json_object_get(spec, "windows"), "hyperv"))
+        return wc_err_set(err, WC_UNIMPLEMENTED,
+                          "container %s: Hyper-V isolation (handler \"%s\") needs a utility VM "
+                          "per pod (hcs_doc_uvm, hcs_uvm_plan_container), which is not wired "
+                          "into the runtime yet; use a process-isolation handler",
+                          id, rt->handler);
+    if (strlen(id) >= sizeof((ctr *)0)->id)
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "container id %s is too long", id);
+    ctr *c = calloc(1, sizeof *c);
+    c->rt = rt;
+    snprintf(c->id, sizeof c->id, "%s", id);
+    c->spec = json_deep_copy(spec);
+    c->io = *io;
+    c->memory_limit = spec_u64(spec, "memory", "limit");
+    char *volume = NULL;
+    int rc = create_storage(c, rootfs, &volume, err);
+    if (rc == 0)
+        rc = fill_spec(c->spec, rootfs, volume, err);
+    if (rc == 0) {
+        write_bundle(bundle, c->spec);
+        rc = create_system(c, rootfs, err);
+    }
+    if (rc == 0)
+        rc = make_pipes(c, err);
+    free(volume);
+    if (rc < 0) {
+        if (c->sys) {
+            wc_err ignored = {0};
+            hcs_system_terminate(c->sys, HCS_DEFAULT_TIMEOUT_MS, &ignored);
+        }
+        release_storage(c);
+        ctr_free(c);
+        return -1;
+    }
+    write_record(c);
+    add(rt, c);
+    return 0;
+}
+
+/* The init process from spec.process, its pipes pumped into ours. */
+static int start_init(ctr *c, wc_err *err)
+{
+    hcs_process_io pio = {
+        .stdin_pipe = c->io.open_stdin, .stdout_pipe = 1, .stderr_pipe = !c->io.terminal};
+    json_t *params = NULL;
+    if (hcs_doc_process(json_object_get(c->spec, "process"), &pio, &params, err) < 0)
+        return -1;
+    HANDLE std[3];
+    int rc = hcs_process_create(c->sys, params, HCS_DEFAULT_TIMEOUT_MS, &c->init, std, err);
+    json_decref(params);
+    if (rc < 0)
+        return -1;
+    c->pid = hcs_process_pid(c->init);
+    if (hcs_process_on_exit(c->init, on_process_exit, c, err) < 0) {
+        for (int i = 0; i < 3; i++)
+            close_h(&std[i]);
+        return -1;
+    }
+    pump_start(&c->pumps[1], std[1], c->out_w);
+    c->out_w = NULL;
+    if (std[2]) {
+        pump_start(&c->pumps[2], std[2], c->err_w);
+        c->err_w = NULL;
+    }
+    if (std[0] && c->in_r) {
+        pump_start(&c->pumps[0], c->in_r, std[0]);
+        c->in_r = NULL;
+    } else if (std[0]) {
+        CloseHandle(std[0]);
+    }
+    return 0;
+}
+
+int hcs_start(hcs_runtime *rt, const char *id, wc_err *err)
+{
+    ctr *c;
+    if (find_or_fail(rt, id, &c, err) < 0)
+        return -1;
+    if (c->started)
+        return wc_err_set(err, WC_FAILED_PRECONDITION, "container %s was already started", id);
+    if (hcs_system_start(c->sys, HCS_DEFAULT_TIMEOUT_MS, err) < 0)
+        return -1;
+    c->started = 1;
+    if (start_init(c, err) < 0) {
+        wc_err ignored = {0};
+        hcs_system_terminate(c->sys, HCS_DEFAULT_TIMEOUT_MS, &ignored);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- kill / delete / state ------------------------------------------------------------ */
+
+int hcs_kill(hcs_runtime *rt, const char *id, int sig, int all, wc_err *err)
+{
+    ctr *c;
+    if (find_or_fail(rt, id, &c, err) < 0)
+        return -1;
+    hcs_signal s;
+    int r = hcs_signal_from_posix(sig, &s, err);
+    if (r < 0)
+        return -1;
+    if (r == 1 || !c->init) /* SIGKILL, or nothing to signal (adopted): end the system */
+        return all || !c->init ? hcs_system_terminate(c->sys, HCS_DEFAULT_TIMEOUT_MS, err)
+                               : hcs_process_terminate(c->init, HCS_DEFAULT_TIMEOUT_MS, err);
+    return hcs_process_signal(c->init, s, HCS_DEFAULT_TIMEOUT_MS, err);
+}
+
+int hcs_delete(hcs_runtime *rt, const char *id, wc_err *err)
+{
+    ctr *c = find(rt, id);
+    if (!c) {
+        /* Not ours (any more): an orphan from an earlier run is removed all the same. */
+        return hcs_remove_orphan(id, HCS_DEFAULT_TIMEOUT_MS, err);
+    }
+    if (c->sys && hcs_system_terminate(c->sys, HCS_DEFAULT_TIMEOUT_MS, err) < 0)
+        return -1;
+    drop(rt, c);
+    hcs_process_close(c->init);
+    c->init = NULL;
+    hcs_system_close(c->sys); /* no more callbacks after this */
+    c->sys = NULL;
+    release_storage(c);
+    char *rec = record_path(rt, id);
+    DeleteFileA(rec);
+    free(rec);
+    ctr_free(c);
+    return 0;
+}
+
+/* Asks HCS for the state of a system we hold no record of. */
+static int query_state(const char *id, hcs_state *out, wc_err *err)
+{
+    hcs_system *sys;
+    if (hcs_system_open(id, &sys, err) < 0) {
+        if (err->code != WC_NOT_FOUND)
+            return -1;
+        wc_err_clear(err);
+        out->status = HCS_MISSING;
+        return 0;
+    }
+    json_t *q = json_object();
+    char *props = NULL;
+    int rc = hcs_system_properties(sys, q, HCS_DEFAULT_TIMEOUT_MS, &props, err);
+    json_decref(q);
+    hcs_system_close(sys);
+    if (rc < 0)
+        return -1;
+    json_t *doc = props ? json_loads(props, 0, NULL) : NULL;
+    const char *state = json_string_value(json_object_get(doc, "State"));
+    out->status = !state                          ? HCS_RUNNING
+                  : strcmp(state, "Created") == 0 ? HCS_CREATED
+                  : strcmp(state, "Paused") == 0  ? HCS_PAUSED
+                  : strcmp(state, "Stopped") == 0 ? HCS_STOPPED
+                                                  : HCS_RUNNING;
+    json_decref(doc);
+    free(props);
+    return 0;
+}
+
+int hcs_state_of(hcs_runtime *rt, const char *id, hcs_state *out, wc_err *err)
+{
+    memset(out, 0, sizeof *out);
+    ctr *c = find(rt, id);
+    if (!c)
+        return query_state(id, out, err);
+    out->pid = (int)c->pid;
+    out->status = c->exited                  ? HCS_STOPPED
+                  : c->paused                ? HCS_PAUSED
+                  : c->started || c->adopted ? HCS_RUNNING
+                                             : HCS_CREATED;
+    return 0;
+}
+
+static void read_record(ctr *c)
+{
+    char *path = record_path(c->rt, c->id);
+    json_t *rec = json_load_file(path, 0, NULL);
+    const char *scratch = json_string_value(json_object_get(rec, "scratch"));
+    if (scratch) {
+        c->scratch = strdup(scratch);
+        c->mounted = 1;
+    }
+    json_t *spec = json_object_get(rec, "spec");
+    c->spec = spec ? json_incref(spec) : json_object();
+    c->memory_limit = spec_u64(c->spec, "memory", "limit");
+    json_decref(rec);
+    free(path);
+}
+
+int hcs_adopt(hcs_runtime *rt, const char *id, wc_err *err)
+{
+    if (find(rt, id))
+        return 0;
+    ctr *c = calloc(1, sizeof *c);
+    c->rt = rt;
+    snprintf(c->id, sizeof c->id, "%s", id);
+    c->adopted = c->started = 1;
+    if (hcs_system_open(id, &c->sys, err) < 0 ||
+        hcs_system_on_exit(c->sys, on_system_exit, c, err) < 0) {
+        ctr_free(c);
+        return -1;
+    }
+    read_record(c);
+    add(rt, c);
+    return 0;
+}
+
+/* ---- std streams ---------------------------------------------------------------------- */
+
+int hcs_open_output(hcs_runtime *rt, const char *id, int *out_fd, int *err_fd, wc_err *err)
+{
+    *out_fd = *err_fd = -1;
+    ctr *c;
+    if (find_or_fail(rt, id, &c, err) < 0)
+        return -1;
+    if (c->adopted)
+        return wc_err_set(err, WC_UNIMPLEMENTED,
+                          "container %s: its output pipes belonged to the wincrid that started "
+                          "it; after a restart the output is not reachable",
+                          id);
+    *out_fd = dup_fd(c->out_r, _O_RDONLY | _O_BINARY);
+    if (c->err_r)
+        *err_fd = dup_fd(c->err_r, _O_RDONLY | _O_BINARY);
+    if (*out_fd < 0 || (c->err_r && *err_fd < 0)) {
+        if (*out_fd >= 0)
+            _close(*out_fd);
+        *out_fd = *err_fd = -1;
+        return wc_err_set(err, WC_INTERNAL, "container %s: cannot open its output", id);
+    }
+    return 0;
+}
+
+int hcs_open_stdin(hcs_runtime *rt, const char *id, int *in_fd, wc_err *err)
+{
+    *in_fd = -1;
+    ctr *c;
+    if (find_or_fail(rt, id, &c, err) < 0)
+        return -1;
+    if (!c->io.open_stdin)
+        return 0;
+    if (!c->in_w)
+        return wc_err_set(err, WC_FAILED_PRECONDITION,
+                          "container %s: stdin was already handed out (it closes with its "
+                          "only writer)",
+                          id);
+    /* Handed over, not duplicated: closing it is the container's end of input. */
+    *in_fd = _open_osfhandle((intptr_t)c->in_w, _O_WRONLY | _O_BINARY);
+    if (*in_fd < 0)
+        return wc_err_set(err, WC_INTERNAL, "container %s: cannot open its stdin", id);
+    c->in_w = NULL;
+    return 0;
+}
+
+/* ---- update / pause / resume ---------------------------------------------------------- */
+
+int hcs_update(hcs_runtime *rt, const char *id, const json_t *linux_resources, wc_err *err)
+{
+    (void)rt;
+    (void)linux_resources;
+    return wc_err_set(err, WC_UNIMPLEMENTED,
+                      "updating resources of Windows container %s needs HcsModifyComputeSystem "
+                      "requests for Container/Processor and Container/Memory, not built yet",
+                      id);
+}
+
+int hcs_pause(hcs_runtime *rt, const char *id, wc_err *err)
+{
+    ctr *c;
+    if (find_or_fail(rt, id, &c, err) < 0 ||
+        hcs_system_pause(c->sys, HCS_DEFAULT_TIMEOUT_MS, err) < 0)
+        return -1;
+    c->paused = 1;
+    return 0;
+}
+
+int hcs_resume(hcs_runtime *rt, const char *id, wc_err *err)
+{
+    ctr *c;
+    if (find_or_fail(rt, id, &c, err) < 0 ||
+        hcs_system_resume(c->sys, HCS_DEFAULT_TIMEOUT_MS, err) < 0)
+        return -1;
+    c->paused = 0;
+    return 0;
+}
+
+/* ---- exec_sync ------------------------------------------------------------------------ */
+
+typedef struct collector {
+    HANDLE h, thread;
+    char *data;
+    size_t len, max;
+    int truncated;
+} collector;
+
+static DWORD WINAPI collect_main(void *arg)
+{
+    collector *k = arg;
+    char buf[8192];
+    DWORD n;
+    while (ReadFile(k->h, buf, sizeof buf, &n, NULL) && n > 0) {
+        size_t keep = k->len + n <= k->max ? n : k->max - k->len;
+        if (keep < n)
+            k->truncated = 1; /* the rest is read and dropped so the process never blocks */
+        if (keep) {
+            char *grown = realloc(k->data, k->len + keep + 1);
+            if (!grown)
+                break;
+            k->data = grown;
+            memcpy(k->data + k->len, buf, keep);
+            k->len += keep;
+            k->data[k->len] = '\0';
+        }
+    }
+    return 0;
+}
+
+static void collect_start(collector *k, HANDLE h, size_t max)
+{
+    k->h = h;
+    k->max = max;
+    k->thread = h ? CreateThread(NULL, 0, collect_main, k, 0, NULL) : NULL;
+}
+
+/* Waits for the reader; a grandchild holding the pipe open does not hold us past drain_ms. */
+static void collect_finish(collector *k, DWORD drain_ms)
+{
+    if (k->thread && WaitForSingleObject(k->thread, drain_ms) != WAIT_OBJECT_0) {
+        CancelSynchronousIo(k->thread);
+        WaitForSingleObject(k->thread, INFINITE);
+    }
+    close_h(&k->thread);
+    close_h(&k->h);
+    if (!k->data)
+        k->data = calloc(1, 1);
+}
+
+int hcs_exec_sync(hcs_runtime *rt, const char *id, const json_t *process, int64_t timeout_ms,
+                  size_t max_output, hcs_exec_result *out, wc_err *err)
+{
+    memset(out, 0, sizeof *out);
+    ctr *c;
+    if (find_or_fail(rt, id, &c, err) < 0)
+        return -1;
+    hcs_process_io pio = {.stdout_pipe = 1, .stderr_pipe = 1};
+    json_t *params = NULL;
+    hcs_process *p = NULL;
+    HANDLE std[3];
+    if (hcs_doc_process(process, &pio, &params, err) < 0)
+        return -1;
+    int rc = hcs_process_create(c->sys, params, HCS_DEFAULT_TIMEOUT_MS, &p, std, err);
+    json_decref(params);
+    if (rc < 0)
+        return -1;
+    close_h(&std[0]);
+    collector ko = {0}, ke = {0};
+    collect_start(&ko, std[1], max_output);
+    collect_start(&ke, std[2], max_output);
+    hcs_process_status st = {0};
+    DWORD wait = timeout_ms > 0 ? (DWORD)timeout_ms : INFINITE;
+    rc = hcs_process_wait(p, wait, &st, err);
+    if (rc < 0 && err->code == WC_DEADLINE_EXCEEDED) {
+        wc_err_clear(err);
+        out->timed_out = 1;
+        wc_err ignored = {0};
+        hcs_process_terminate(p, HCS_DEFAULT_TIMEOUT_MS, &ignored);
+        rc = 0;
+    }
+    collect_finish(&ko, EXEC_DRAIN_MS);
+    collect_finish(&ke, EXEC_DRAIN_MS);
+    hcs_process_close(p);
+    out->out = ko.data;
+    out->out_len = ko.len;
+    out->err = ke.data;
+    out->err_len = ke.len;
+    out->truncated = ko.truncated || ke.truncated;
+    out->exit_code = out->timed_out ? -1 : (int)st.exit_code;
+    if (rc < 0)
+        hcs_exec_result_clear(out);
+    return rc;
+}
+
+void hcs_exec_result_clear(hcs_exec_result *r)
+{
+    if (!r)
+        return;
+    free(r->out);
+    free(r->err);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- stats ---------------------------------------------------------------------------- */
+
+int hcs_stats_of(hcs_runtime *rt, const char *id, hcs_stats *out, wc_err *err)
+{
+    memset(out, 0, sizeof *out);
+    ctr *c;
+    if (find_or_fail(rt, id, &c, err) < 0)
+        return -1;
+    json_t *q = hcs_doc_query_statistics();
+    char *props = NULL;
+    int rc = hcs_system_properties(c->sys, q, HCS_DEFAULT_TIMEOUT_MS, &props, err);
+    json_decref(q);
+    struct hcs_doc_stats s;
+    if (rc == 0)
+        rc = hcs_stats_parse(props, &s, err);
+    free(props);
+    if (rc < 0)
+        return -1;
+    out->timestamp_ns = s.timestamp_ns ? s.timestamp_ns : now_ns();
+    out->cpu_usage_ns = s.cpu_total_ns;
+    /* Windows has no page cache split: usage is the commit, the working set is private. */
+    out->memory_usage_bytes = s.mem_commit_bytes;
+    out->memory_working_set = s.mem_private_working_set_bytes;
+    out->memory_rss_bytes = s.mem_private_working_set_bytes;
+    out->memory_limit_bytes = c->memory_limit;
+    return 0;
+}

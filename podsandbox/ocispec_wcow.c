@@ -1,0 +1,507 @@
+/* CRI configs → OCI spec with a `windows` section, the shape containerd's CRI plugin gives
+ * runhcs (internal/cri/server/container_create_windows.go and pkg/oci's Windows options):
+ * image Entrypoint/Cmd/Env/WorkingDir/User merged with the CRI fields, bind mounts with a
+ * drive letter on the destination, resources, the pod's HCN namespace, credential spec and
+ * devices. Shared code: no #ifdef, tested on Linux. */
+#include "podsandbox/ocispec_wcow.h"
+
+#include <ctype.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hcs/hcsdoc.h"
+
+#define OCI_VERSION "1.1.0"
+#define DEFAULT_CWD "C:\\"
+
+typedef struct wcow_build {
+    const pod_wcow_input *in;
+    const Runtime__V1__ContainerConfig *cc;
+    json_t *image; /* the image config's "config" object, or NULL */
+} wcow_build;
+
+static int oom(wc_err *err)
+{
+    return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "building the Windows OCI spec: out of memory");
+}
+
+static char *str_printf(const char *a, const char *sep, const char *b)
+{
+    size_t n = strlen(a) + strlen(sep) + strlen(b) + 1;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s%s%s", a, sep, b);
+    return s;
+}
+
+static int parse_image(const char *text, json_t **image, wc_err *err)
+{
+    *image = NULL;
+    if (!text || !*text)
+        return 0;
+    json_error_t jerr;
+    json_t *root = json_loads(text, 0, &jerr);
+    if (!root)
+        return wc_err_set(err, WC_INTERNAL, "image config: %s (line %d)", jerr.text, jerr.line);
+    json_t *config = json_object_get(root, "config");
+    if (json_is_object(config))
+        *image = json_incref(config);
+    json_decref(root);
+    return 0;
+}
+
+static const json_t *image_field(const wcow_build *b, const char *key)
+{
+    return b->image ? json_object_get(b->image, key) : NULL;
+}
+
+static const char *image_str(const wcow_build *b, const char *key)
+{
+    const char *s = json_string_value(image_field(b, key));
+    return s && *s ? s : NULL;
+}
+
+/* ---- process ---- */
+
+static void append_strings(json_t *arr, const json_t *from)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(from, i, v)
+    {
+        if (json_is_string(v))
+            json_array_append(arr, v);
+    }
+}
+
+/* command replaces the image Entrypoint, args the image Cmd; a command without args does not
+ * inherit the image Cmd (kubelet's and containerd's rule). */
+static int build_args(const wcow_build *b, json_t *process, wc_err *err)
+{
+    const Runtime__V1__ContainerConfig *cc = b->cc;
+    json_t *args = json_array();
+    if (!args || json_object_set_new(process, "args", args))
+        return oom(err);
+    if (cc->n_command > 0)
+        for (size_t i = 0; i < cc->n_command; i++)
+            json_array_append_new(args, json_string(cc->command[i]));
+    else
+        append_strings(args, image_field(b, "Entrypoint"));
+    if (cc->n_args > 0)
+        for (size_t i = 0; i < cc->n_args; i++)
+            json_array_append_new(args, json_string(cc->args[i]));
+    else if (cc->n_command == 0)
+        append_strings(args, image_field(b, "Cmd"));
+    if (json_array_size(args) == 0)
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "no command specified and the image has none");
+    return 0;
+}
+
+/* Windows variable names are case-insensitive: a later PATH replaces an earlier Path. */
+static size_t key_len(const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    return eq ? (size_t)(eq - kv) : strlen(kv);
+}
+
+static int same_key(const char *a, const char *b)
+{
+    size_t la = key_len(a), lb = key_len(b);
+    if (la != lb)
+        return 0;
+    for (size_t i = 0; i < la; i++)
+        if (tolower((unsigned char)a[i]) != tolower((unsigned char)b[i]))
+            return 0;
+    return 1;
+}
+
+static void env_set(json_t *env, const char *kv)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(env, i, v)
+    {
+        if (same_key(json_string_value(v), kv)) {
+            json_array_set_new(env, i, json_string(kv));
+            return;
+        }
+    }
+    json_array_append_new(env, json_string(kv));
+}
+
+static int build_env(const wcow_build *b, json_t *process, wc_err *err)
+{
+    const Runtime__V1__ContainerConfig *cc = b->cc;
+    json_t *env = json_array();
+    if (!env || json_object_set_new(process, "env", env))
+        return oom(err);
+    size_t i;
+    json_t *v;
+    json_array_foreach(image_field(b, "Env"), i, v)
+    {
+        if (json_is_string(v))
+            env_set(env, json_string_value(v));
+    }
+    for (i = 0; i < cc->n_envs; i++) {
+        const Runtime__V1__KeyValue *e = cc->envs[i];
+        if (!e->key || !*e->key)
+            return wc_err_set(err, WC_INVALID_ARGUMENT, "envs[%zu]: empty key", i);
+        if (strchr(e->key, '='))
+            return wc_err_set(err, WC_INVALID_ARGUMENT, "envs[%zu]: key \"%s\" contains '='", i,
+                              e->key);
+        char *kv = str_printf(e->key, "=", e->value ? e->value : "");
+        if (!kv)
+            return oom(err);
+        env_set(env, kv);
+        free(kv);
+    }
+    return 0;
+}
+
+static const Runtime__V1__WindowsContainerSecurityContext *container_sc(const wcow_build *b)
+{
+    return b->cc->windows ? b->cc->windows->security_context : NULL;
+}
+
+/* run_as_username wins over the image's User; with neither, HCS uses the image default. */
+static void build_user(const wcow_build *b, json_t *process)
+{
+    const Runtime__V1__WindowsContainerSecurityContext *sc = container_sc(b);
+    const char *user = sc && sc->run_as_username && *sc->run_as_username ? sc->run_as_username
+                                                                         : image_str(b, "User");
+    if (user)
+        json_object_set_new(process, "user", json_pack("{s:s}", "username", user));
+}
+
+static int build_process(const wcow_build *b, json_t *spec, wc_err *err)
+{
+    json_t *process = json_object();
+    if (!process || json_object_set_new(spec, "process", process))
+        return oom(err);
+    if (build_args(b, process, err) < 0 || build_env(b, process, err) < 0)
+        return -1;
+    const char *cwd =
+        b->cc->working_dir && *b->cc->working_dir ? b->cc->working_dir : image_str(b, "WorkingDir");
+    json_object_set_new(process, "cwd", json_string(cwd ? cwd : DEFAULT_CWD));
+    json_object_set_new(process, "terminal", json_boolean(b->cc->tty));
+    build_user(b, process);
+    return 0;
+}
+
+/* ---- mounts ---- */
+
+static int is_pipe_path(const char *p)
+{
+    return strncmp(p, "\\\\.\\pipe\\", 9) == 0 || strncmp(p, "//./pipe/", 9) == 0;
+}
+
+static int has_drive(const char *p)
+{
+    return isalpha((unsigned char)p[0]) && p[1] == ':';
+}
+
+static void backslashes(char *p)
+{
+    for (; *p; p++)
+        if (*p == '/')
+            *p = '\\';
+}
+
+/* Destinations need a drive letter for HCS ("/data" → "C:\data"); pipes stay as they are. */
+static char *mount_destination(const char *dst)
+{
+    char *out;
+    if (is_pipe_path(dst) || has_drive(dst))
+        out = strdup(dst);
+    else
+        out = str_printf("C:", dst[0] == '/' || dst[0] == '\\' ? "" : "\\", dst);
+    if (out)
+        backslashes(out);
+    return out;
+}
+
+static int build_mount(const Runtime__V1__Mount *m, size_t i, json_t *mounts, wc_err *err)
+{
+    if (m->image && m->image->image && *m->image->image)
+        return wc_err_set(err, WC_INVALID_ARGUMENT,
+                          "mounts[%zu]: image volumes are not supported for Windows containers", i);
+    if (!m->host_path || !*m->host_path)
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "mounts[%zu]: host_path is required", i);
+    if (!m->container_path || !*m->container_path)
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "mounts[%zu]: container_path is required", i);
+    char *src = strdup(m->host_path);
+    char *dst = mount_destination(m->container_path);
+    if (!src || !dst) {
+        free(src);
+        free(dst);
+        return oom(err);
+    }
+    backslashes(src);
+    json_t *o = json_pack("{s:s,s:s,s:[s,s]}", "destination", dst, "source", src, "options",
+                          "rbind", m->readonly ? "ro" : "rw");
+    free(src);
+    free(dst);
+    if (!o || json_array_append_new(mounts, o))
+        return oom(err);
+    return 0;
+}
+
+static int build_mounts(const wcow_build *b, json_t *spec, wc_err *err)
+{
+    json_t *mounts = json_array();
+    if (!mounts || json_object_set_new(spec, "mounts", mounts))
+        return oom(err);
+    for (size_t i = 0; i < b->cc->n_mounts; i++)
+        if (build_mount(b->cc->mounts[i], i, mounts, err) < 0)
+            return -1;
+    return 0;
+}
+
+/* ---- windows section ---- */
+
+static int build_layers(const wcow_build *b, json_t *win, wc_err *err)
+{
+    const pod_wcow_input *in = b->in;
+    if (in->n_layer_folders == 0)
+        return 0;
+    if (!in->scratch_folder || !*in->scratch_folder)
+        return wc_err_set(err, WC_INVALID_ARGUMENT,
+                          "container %s: image layers given without a scratch folder",
+                          in->container_id ? in->container_id : "");
+    json_t *lf = json_array();
+    if (!lf || json_object_set_new(win, "layerFolders", lf))
+        return oom(err);
+    for (size_t i = 0; i < in->n_layer_folders; i++)
+        json_array_append_new(lf, json_string(in->layer_folders[i]));
+    json_array_append_new(lf, json_string(in->scratch_folder));
+    return 0;
+}
+
+static int check_range(int64_t v, int64_t max, const char *field, wc_err *err)
+{
+    if (v < 0 || (max && v > max))
+        return wc_err_set(err, WC_INVALID_ARGUMENT,
+                          "container config: windows.resources.%s: %lld is out of range (0..%lld)",
+                          field, (long long)v, (long long)(max ? max : INT64_MAX));
+    return 0;
+}
+
+/* CRI WindowsContainerResources → windows.resources: cpu.shares/count/maximum,
+ * memory.limit, storage.sandboxSize (rootfs_size_in_bytes). Zero means "not set". */
+static int build_resources(const wcow_build *b, json_t *win, wc_err *err)
+{
+    const Runtime__V1__WindowsContainerResources *r =
+        b->cc->windows ? b->cc->windows->resources : NULL;
+    if (!r)
+        return 0;
+    if (check_range(r->cpu_shares, 10000, "cpu_shares", err) < 0 ||
+        check_range(r->cpu_maximum, 10000, "cpu_maximum", err) < 0 ||
+        check_range(r->cpu_count, 0, "cpu_count", err) < 0 ||
+        check_range(r->memory_limit_in_bytes, 0, "memory_limit_in_bytes", err) < 0 ||
+        check_range(r->rootfs_size_in_bytes, 0, "rootfs_size_in_bytes", err) < 0)
+        return -1;
+    json_t *res = json_object();
+    json_t *cpu = json_object();
+    if (r->cpu_shares)
+        json_object_set_new(cpu, "shares", json_integer(r->cpu_shares));
+    if (r->cpu_count)
+        json_object_set_new(cpu, "count", json_integer(r->cpu_count));
+    if (r->cpu_maximum)
+        json_object_set_new(cpu, "maximum", json_integer(r->cpu_maximum));
+    if (json_object_size(cpu))
+        json_object_set(res, "cpu", cpu);
+    json_decref(cpu);
+    if (r->memory_limit_in_bytes)
+        json_object_set_new(res, "memory",
+                            json_pack("{s:I}", "limit", (json_int_t)r->memory_limit_in_bytes));
+    if (r->rootfs_size_in_bytes)
+        json_object_set_new(res, "storage",
+                            json_pack("{s:I}", "sandboxSize", (json_int_t)r->rootfs_size_in_bytes));
+    if (json_object_size(res))
+        json_object_set(win, "resources", res);
+    json_decref(res);
+    return 0;
+}
+
+/* The pod's HCN namespace, and its DNS search list (servers come with the HCN endpoint). */
+static void build_network(const wcow_build *b, json_t *win)
+{
+    const char *ns = b->in->netns;
+    if (!ns || !*ns)
+        return;
+    json_t *net = json_pack("{s:s}", "networkNamespace", ns);
+    const Runtime__V1__DNSConfig *dns = b->in->sandbox ? b->in->sandbox->dns_config : NULL;
+    if (dns && dns->n_searches) {
+        json_t *list = json_array();
+        for (size_t i = 0; i < dns->n_searches; i++)
+            json_array_append_new(list, json_string(dns->searches[i]));
+        json_object_set_new(net, "DNSSearchList", list);
+    }
+    json_object_set_new(win, "network", net);
+}
+
+/* The container's gMSA credential spec, else the pod's. */
+static void build_credential_spec(const wcow_build *b, json_t *win)
+{
+    const Runtime__V1__WindowsContainerSecurityContext *sc = container_sc(b);
+    const char *cs = sc && sc->credential_spec && *sc->credential_spec ? sc->credential_spec : NULL;
+    const Runtime__V1__PodSandboxConfig *sb = b->in->sandbox;
+    if (!cs && sb && sb->windows && sb->windows->security_context) {
+        const char *p = sb->windows->security_context->credential_spec;
+        cs = p && *p ? p : NULL;
+    }
+    if (cs)
+        json_object_set_new(win, "credentialSpec", json_string(cs));
+}
+
+/* CRI host_path "class/<GUID>" (or "class://<GUID>") → {"id": GUID, "idType": "class"},
+ * as containerd's WithWindowsDevices reads it. */
+static int build_device(const Runtime__V1__Device *d, size_t i, json_t *devs, wc_err *err)
+{
+    const char *hp = d->host_path ? d->host_path : "";
+    const char *sep = strstr(hp, "://");
+    size_t type_len = sep ? (size_t)(sep - hp) : strcspn(hp, "/");
+    const char *id = sep ? sep + 3 : hp + type_len + (hp[type_len] == '/');
+    if (type_len == 0 || (!sep && hp[type_len] != '/') || !*id)
+        return wc_err_set(err, WC_INVALID_ARGUMENT,
+                          "devices[%zu]: host_path \"%s\" must be \"<idType>/<id>\", e.g. "
+                          "\"class/5B45201D-F2F2-4F3B-85BB-30FF1F953599\"",
+                          i, hp);
+    char type[64];
+    snprintf(type, sizeof type, "%.*s", (int)(type_len < sizeof type ? type_len : 63), hp);
+    json_array_append_new(devs, json_pack("{s:s,s:s}", "id", id, "idType", type));
+    return 0;
+}
+
+static int build_devices(const wcow_build *b, json_t *win, wc_err *err)
+{
+    if (b->cc->n_devices == 0)
+        return 0;
+    json_t *devs = json_array();
+    if (!devs || json_object_set_new(win, "devices", devs))
+        return oom(err);
+    for (size_t i = 0; i < b->cc->n_devices; i++)
+        if (build_device(b->cc->devices[i], i, devs, err) < 0)
+            return -1;
+    return 0;
+}
+
+static int build_windows(const wcow_build *b, json_t *spec, wc_err *err)
+{
+    json_t *win = json_object();
+    if (!win || json_object_set_new(spec, "windows", win))
+        return oom(err);
+    if (build_layers(b, win, err) < 0 || build_resources(b, win, err) < 0 ||
+        build_devices(b, win, err) < 0)
+        return -1;
+    build_network(b, win);
+    build_credential_spec(b, win);
+    if (b->in->hyperv)
+        json_object_set_new(win, "hyperv", json_object());
+    return 0;
+}
+
+/* ---- the rest ---- */
+
+static const char *hostname_of(const Runtime__V1__PodSandboxConfig *sb)
+{
+    if (!sb)
+        return NULL;
+    if (sb->hostname && *sb->hostname)
+        return sb->hostname;
+    return sb->metadata ? sb->metadata->name : NULL;
+}
+
+/* wincri's own annotations, then the io.microsoft.* ones the handler passes through. */
+static int build_annotations(const wcow_build *b, json_t *spec, wc_err *err)
+{
+    const Runtime__V1__ContainerConfig *cc = b->cc;
+    const Runtime__V1__PodSandboxConfig *sb = b->in->sandbox;
+    json_t *a = json_object();
+    if (!a || json_object_set_new(spec, "annotations", a))
+        return oom(err);
+    json_object_set_new(a, "io.wincri.container-type", json_string("container"));
+    if (b->in->sandbox_id)
+        json_object_set_new(a, "io.wincri.sandbox-id", json_string(b->in->sandbox_id));
+    if (cc->metadata && cc->metadata->name)
+        json_object_set_new(a, "io.wincri.container-name", json_string(cc->metadata->name));
+    if (sb && sb->metadata) {
+        json_object_set_new(a, "io.wincri.sandbox-name", json_string(sb->metadata->name));
+        json_object_set_new(a, "io.wincri.sandbox-namespace",
+                            json_string(sb->metadata->namespace_));
+        json_object_set_new(a, "io.wincri.sandbox-uid", json_string(sb->metadata->uid));
+    }
+    if (cc->image && cc->image->image && *cc->image->image)
+        json_object_set_new(a, "io.wincri.image-name", json_string(cc->image->image));
+    json_t *from = json_object();
+    for (size_t i = 0; i < cc->n_annotations; i++)
+        json_object_set_new(from, cc->annotations[i]->key, json_string(cc->annotations[i]->value));
+    int rc = hcs_annotations_passthrough(
+        from, b->in->hyperv ? HCS_HANDLER_HYPERV : HCS_HANDLER_PROCESS, 0, spec, err);
+    json_decref(from);
+    return rc < 0 ? -1 : 0;
+}
+
+static int build_all(const wcow_build *b, json_t *spec, wc_err *err)
+{
+    json_object_set_new(spec, "ociVersion", json_string(OCI_VERSION));
+    const char *host = hostname_of(b->in->sandbox);
+    if (host && *host)
+        json_object_set_new(spec, "hostname", json_string(host));
+    if (build_process(b, spec, err) < 0 || build_mounts(b, spec, err) < 0 ||
+        build_windows(b, spec, err) < 0 || build_annotations(b, spec, err) < 0)
+        return -1;
+    return 0;
+}
+
+int pod_spec_build_wcow(const pod_wcow_input *in, json_t **spec, wc_err *err)
+{
+    *spec = NULL;
+    if (!in || !in->container)
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "container config is missing");
+    wcow_build b = {.in = in, .cc = in->container};
+    if (parse_image(in->image_config_json, &b.image, err) < 0)
+        return -1;
+    json_t *s = json_object();
+    int rc = s ? build_all(&b, s, err) : oom(err);
+    json_decref(b.image);
+    if (rc < 0) {
+        json_decref(s);
+        return -1;
+    }
+    *spec = s;
+    return 0;
+}
+
+json_t *pod_wcow_exec_process(const json_t *container_spec, const char *const *cmd, size_t n_cmd,
+                              int tty)
+{
+    const json_t *src = container_spec ? json_object_get(container_spec, "process") : NULL;
+    if (!json_is_object(src) || !cmd || n_cmd == 0)
+        return NULL;
+    json_t *p = json_deep_copy(src);
+    json_t *args = json_array();
+    for (size_t i = 0; i < n_cmd; i++)
+        json_array_append_new(args, json_string(cmd[i]));
+    json_object_set_new(p, "args", args);
+    json_object_del(p, "commandLine"); /* it would win over args in hcs_doc_process */
+    json_object_set_new(p, "terminal", json_boolean(tty));
+    json_object_del(p, "consoleSize");
+    return p;
+}
+
+int pod_wcow_signal(int cri_signal)
+{
+    switch (cri_signal) {
+    case RUNTIME__V1__SIGNAL__SIGINT:
+        return 2;
+    case RUNTIME__V1__SIGNAL__SIGKILL:
+        return 9;
+    case RUNTIME__V1__SIGNAL__SIGTERM:
+        return 15;
+    default:
+        return 0; /* no Windows equivalent: the caller falls back to its default stop */
+    }
+}

@@ -1,0 +1,169 @@
+/* Windows parts of the pod model. A pod's shared state is its HCN namespace (hns/), so the
+ * sandbox needs no pinned namespaces; the container spec is podsandbox/ocispec_wcow.c's. */
+#include <windows.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <wchar.h>
+
+#include "common/config.h"
+#include "common/fs.h"
+#include "image/image.h"
+#include "podsandbox/ocispec_wcow.h"
+#include "podsandbox/platform.h"
+
+int pod_platform_sandbox_setup(pod_manager *pm, pod_sandbox *s, wc_err *err)
+{
+    (void)pm;
+    (void)s;
+    (void)err;
+    return 0; /* IPC and UTS have no pod-level namespaces to pin on Windows */
+}
+
+int pod_platform_sandbox_teardown(pod_manager *pm, pod_sandbox *s, wc_err *err)
+{
+    (void)pm;
+    (void)s;
+    (void)err;
+    return 0;
+}
+
+static int handler_is_hyperv(const pod_manager *pm, const char *handler)
+{
+    const wc_runtime_handler *h =
+        wc_config_handler(pm->cfg, handler && *handler ? handler : pm->cfg->default_handler);
+    return h && h->isolation && strcmp(h->isolation, "hyperv") == 0;
+}
+
+/* The image's layer folders top-most first; NULL (and the backend fills them in from the
+ * rootfs it is given) when the image cannot be read here. */
+static const char **image_layers(pod_manager *pm, const Runtime__V1__ContainerConfig *config,
+                                 img_image **img, size_t *n)
+{
+    wc_err ignored = {0};
+    *n = 0;
+    *img = NULL;
+    if (!config->image || !config->image->image ||
+        img_image_lookup(pm->images, config->image->image, img, &ignored) < 0)
+        return NULL;
+    const char **dirs = calloc((*img)->n_layers + 1, sizeof *dirs);
+    for (size_t i = 0; dirs && i < (*img)->n_layers; i++)
+        dirs[i] = (*img)->layer_dirs[(*img)->n_layers - 1 - i];
+    *n = dirs ? (*img)->n_layers : 0;
+    return dirs;
+}
+
+int pod_platform_container_spec(pod_manager *pm, const pod_sandbox *s,
+                                const Runtime__V1__ContainerConfig *config,
+                                const char *image_config_json, const char *container_id,
+                                json_t **spec, wc_err *err)
+{
+    img_image *img = NULL;
+    size_t n_layers = 0;
+    const char **layers = image_layers(pm, config, &img, &n_layers);
+    /* The same writable-layer folder container.c hands the backend as rootfs.upper_dir. */
+    char *layer_dir = wc_path_join(pm->containers_dir, container_id);
+    char *scratch = wc_path_join(layer_dir, "upper");
+    pod_wcow_input in = {.sandbox = s->config,
+                         .container = config,
+                         .image_config_json = image_config_json,
+                         .sandbox_id = s->id,
+                         .container_id = container_id,
+                         .netns = s->netns,
+                         .layer_folders = layers,
+                         .n_layer_folders = n_layers,
+                         .scratch_folder = scratch,
+                         .hyperv = handler_is_hyperv(pm, s->handler)};
+    int rc = pod_spec_build_wcow(&in, spec, err);
+    free(layers);
+    img_image_free(img);
+    free(layer_dir);
+    free(scratch);
+    return rc;
+}
+
+json_t *pod_platform_exec_process(const json_t *spec, const char *const *cmd, size_t n_cmd, int tty)
+{
+    return pod_wcow_exec_process(spec, cmd, n_cmd, tty);
+}
+
+int pod_platform_signal(int cri_signal)
+{
+    return pod_wcow_signal(cri_signal);
+}
+
+/* ---- removing a tree ---- */
+
+static wchar_t *wide(const char *s)
+{
+    int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, NULL, 0);
+    wchar_t *w = n > 0 ? malloc((size_t)n * sizeof *w) : NULL;
+    if (w)
+        MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, w, n);
+    return w;
+}
+
+static int remove_w(const wchar_t *path, DWORD *failed);
+
+/* Children first; a directory symlink or junction is removed itself, never followed. */
+static void remove_children(const wchar_t *dir, DWORD *failed)
+{
+    size_t len = wcslen(dir);
+    wchar_t *pattern = malloc((len + 3) * sizeof *pattern);
+    if (!pattern) {
+        *failed = ERROR_NOT_ENOUGH_MEMORY;
+        return;
+    }
+    swprintf(pattern, len + 3, L"%ls\\*", dir);
+    WIN32_FIND_DATAW fd;
+    HANDLE h = FindFirstFileW(pattern, &fd);
+    free(pattern);
+    if (h == INVALID_HANDLE_VALUE)
+        return;
+    do {
+        if (wcscmp(fd.cFileName, L".") == 0 || wcscmp(fd.cFileName, L"..") == 0)
+            continue;
+        size_t n = len + wcslen(fd.cFileName) + 2;
+        wchar_t *child = malloc(n * sizeof *child);
+        if (!child) {
+            *failed = ERROR_NOT_ENOUGH_MEMORY;
+            break;
+        }
+        swprintf(child, n, L"%ls\\%ls", dir, fd.cFileName);
+        remove_w(child, failed);
+        free(child);
+    } while (FindNextFileW(h, &fd));
+    FindClose(h);
+}
+
+static int remove_w(const wchar_t *path, DWORD *failed)
+{
+    DWORD attr = GetFileAttributesW(path);
+    if (attr == INVALID_FILE_ATTRIBUTES)
+        return 0;
+    if (attr & FILE_ATTRIBUTE_READONLY)
+        SetFileAttributesW(path, attr & ~(DWORD)FILE_ATTRIBUTE_READONLY);
+    int is_dir = (attr & FILE_ATTRIBUTE_DIRECTORY) != 0;
+    if (is_dir && !(attr & FILE_ATTRIBUTE_REPARSE_POINT))
+        remove_children(path, failed);
+    BOOL ok = is_dir ? RemoveDirectoryW(path) : DeleteFileW(path);
+    DWORD e = ok ? 0 : GetLastError();
+    if (e && e != ERROR_FILE_NOT_FOUND && e != ERROR_PATH_NOT_FOUND && !*failed)
+        *failed = e;
+    return ok ? 0 : -1;
+}
+
+int pod_platform_remove_tree(const char *path, wc_err *err)
+{
+    wchar_t *w = wide(path);
+    if (!w)
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "cannot remove %s: not a valid UTF-8 path",
+                          path);
+    DWORD failed = 0;
+    remove_w(w, &failed);
+    free(w);
+    if (failed)
+        return wc_err_set(err, WC_INTERNAL, "cannot remove %s (Win32 error %lu)", path,
+                          (unsigned long)failed);
+    return 0;
+}
