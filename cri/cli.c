@@ -18,6 +18,7 @@ static void usage(FILE *out)
             "  --listen ENDPOINT       unix:///PATH, tcp://HOST:PORT or npipe:////./pipe/NAME\n"
             "  --log-level LEVEL       debug, info, warn or error\n"
             "  --print-default-config  print the embedded defaults and exit\n"
+            "  --check-config          check the config (defaults + --config FILE) and exit\n"
             "  --version               print the version and exit\n"
             "  --help                  print this help and exit\n");
 }
@@ -35,9 +36,24 @@ static const char *option_value(int argc, char **argv, int *i, const char *name)
     return NULL;
 }
 
+/* Loads the config the daemon would run with and says whether it is usable. */
+static cli_action check_config(const char *path)
+{
+    wc_config *cfg = NULL;
+    wc_err err = {0};
+    if (wc_config_load(path, &cfg, &err) < 0) {
+        fprintf(stderr, "wincrid: bad config: %s\n", err.msg);
+        return CLI_EXIT_BAD_CONFIG;
+    }
+    printf("config ok: %s\n", cfg->source);
+    wc_config_free(cfg);
+    return CLI_EXIT_OK;
+}
+
 cli_action wc_cli_parse(int argc, char **argv, wc_daemon_opts *opts)
 {
     memset(opts, 0, sizeof *opts);
+    int check = 0;
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -49,6 +65,8 @@ cli_action wc_cli_parse(int argc, char **argv, wc_daemon_opts *opts)
         } else if (strcmp(argv[i], "--print-default-config") == 0) {
             fputs(wc_config_default_text(), stdout);
             return CLI_EXIT_OK;
+        } else if (strcmp(argv[i], "--check-config") == 0) {
+            check = 1;
         } else if ((v = option_value(argc, argv, &i, "--config"))) {
             opts->config_path = v;
         } else if ((v = option_value(argc, argv, &i, "--listen"))) {
@@ -61,5 +79,5 @@ cli_action wc_cli_parse(int argc, char **argv, wc_daemon_opts *opts)
             return CLI_EXIT_USAGE;
         }
     }
-    return CLI_RUN;
+    return check ? check_config(opts->config_path) : CLI_RUN;
 }

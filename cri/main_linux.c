@@ -22,7 +22,7 @@ int main(int argc, char **argv)
     wc_daemon_opts opts;
     cli_action a = wc_cli_parse(argc, argv, &opts);
     if (a != CLI_RUN)
-        return a == CLI_EXIT_OK ? 0 : 2;
+        return a == CLI_EXIT_OK ? 0 : 2; /* usage and config errors both exit 2 */
     /* Block the stop signals in every thread; one thread waits for them. */
     static sigset_t set;
     sigemptyset(&set);

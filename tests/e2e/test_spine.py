@@ -267,6 +267,21 @@ def test_cli_help_and_default_config(tmp_path):
     assert bad.returncode == 2 and "--frobnicate" in bad.stderr
 
 
+def test_check_config_accepts_the_shipped_example_and_refuses_bad_ones(tmp_path):
+    example = os.path.join(os.path.dirname(__file__), "..", "..", "deploy", "linux",
+                           "config.example.json")
+    ok = subprocess.run([WINCRID, "--config", example, "--check-config"], capture_output=True,
+                        text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert "config ok" in ok.stdout
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"registries": {"r.io": {"mirrors": "http://x"}}}')
+    p = subprocess.run([WINCRID, "--config", str(bad), "--check-config"], capture_output=True,
+                       text=True)
+    assert p.returncode == 2
+    assert f'{bad}:1:37: "registries.r.io.mirrors": expected an array, got a string' in p.stderr
+
+
 def test_second_daemon_on_same_root_is_refused(daemon_factory):
     d = daemon_factory()
     p = subprocess.run([WINCRID, "--config", d.config_path], capture_output=True, text=True,
