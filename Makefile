@@ -1,7 +1,7 @@
 # wincri build. Sources are found by wildcard: shared code is */*.c, platform parts are
 # *_linux.c / *_win32.c, and the daemon's entry point is cri/main_<platform>.c.
 MODULES := common cri podsandbox hcs hns image
-PKGS := grpc jansson libprotobuf-c libcurl sqlite3 libarchive libcrypto
+PKGS := grpc jansson libprotobuf-c libcurl sqlite3 libarchive libcrypto libssl zlib
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 

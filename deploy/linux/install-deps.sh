@@ -4,11 +4,12 @@
 set -euo pipefail
 
 BUILD=(gcc make pkg-config libgrpc-dev protobuf-c-compiler libprotobuf-c-dev libjansson-dev
-       libcurl4-openssl-dev libsqlite3-dev libarchive-dev libssl-dev)
+       libcurl4-openssl-dev libsqlite3-dev libarchive-dev libssl-dev zlib1g-dev)
 RUN=(runc containernetworking-plugins iproute2 iptables)
 TEST=(libcmocka-dev protobuf-compiler protobuf-compiler-grpc python3 python3-grpcio
       python3-protobuf python3-pytest python3-jsonschema python3-websocket python3-cryptography docker-registry zstd iputils-ping
-      busybox-static apache2-utils mingw-w64 wine64 clang-format valgrind)
+      busybox-static apache2-utils mingw-w64 wine wine64 clang-format valgrind
+      golang-go golang-github-docker-spdystream-dev openssl)
 
 want=("${BUILD[@]}" "${RUN[@]}")
 case "${1:-all}" in
