@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The whole test suite: unit tests under ASan/UBSan, the Windows compile check, the end-to-end
-# tests against a sanitized wincrid, and the Windows document/wine tests. Run as root.
+# The whole test suite: unit tests under ASan/UBSan and again under valgrind, the Windows
+# compile check, formatting, the end-to-end tests against a sanitized wincrid, and the Windows
+# document/wine tests. Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 jobs=$(nproc)
 make -j"$jobs" VARIANT=san all unit
+make -j"$jobs" valgrind
 make -j"$jobs" windows-check
 make format-check
 

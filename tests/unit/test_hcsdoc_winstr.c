@@ -7,16 +7,21 @@
 
 #include "hcs/winstr.h"
 
+static const char *show(const char *s)
+{
+    return s ? s : "NULL";
+}
+
 static void expect_join(const char *base, const char *rel, const char *want)
 {
     char *got = hcs_path_join(base, rel);
     if (!want) {
         if (got)
-            fail_msg("join(%s, %s) = %s, want NULL", base, rel, got);
+            fail_msg("join(%s, %s) = %s, want NULL", show(base), show(rel), got);
         return;
     }
     if (!got || strcmp(got, want) != 0)
-        fail_msg("join(%s, %s) = %s, want %s", base, rel, got ? got : "NULL", want);
+        fail_msg("join(%s, %s) = %s, want %s", show(base), show(rel), show(got), want);
     free(got);
 }
 
