@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "api.pb-c.h"
+#include "cri/server.h"
+#include "common/pbcopy.h"
 
 void *cri_new_message(const ProtobufCMessageDescriptor *desc)
 {
@@ -44,13 +46,28 @@ void cri_map_copy(size_t *n, void *entries_field, const ProtobufCMessageDescript
 
 void *cri_copy(const void *msg)
 {
-    const ProtobufCMessage *m = msg;
-    if (!m)
-        return NULL;
-    size_t len = protobuf_c_message_get_packed_size(m);
-    uint8_t *buf = malloc(len ? len : 1);
-    protobuf_c_message_pack(m, buf);
-    ProtobufCMessage *copy = protobuf_c_message_unpack(m->descriptor, NULL, len, buf);
-    free(buf);
-    return copy;
+    return wc_pb_copy(msg);
+}
+
+int cri_send_batched(cri_call *call, const ProtobufCMessageDescriptor *response, void **items,
+                     size_t n, size_t batch, wc_err *err)
+{
+    /* Stream*Response messages have exactly one field: the repeated list. */
+    const ProtobufCFieldDescriptor *f = &response->fields[0];
+    size_t i = 0;
+    do {
+        ProtobufCMessage *m = cri_new_message(response);
+        size_t k = n - i < batch ? n - i : batch;
+        *(size_t *)((char *)m + f->quantifier_offset) = k;
+        *(void ***)((char *)m + f->offset) = items + i;
+        int rc = cri_call_send(call, m, err);
+        /* The items stay the caller's: detach them before freeing the envelope. */
+        *(size_t *)((char *)m + f->quantifier_offset) = 0;
+        *(void ***)((char *)m + f->offset) = NULL;
+        protobuf_c_message_free_unpacked(m, NULL);
+        if (rc < 0)
+            return -1;
+        i += k;
+    } while (i < n);
+    return 0;
 }

@@ -6,6 +6,8 @@
 #include <protobuf-c/protobuf-c.h>
 #include <stddef.h>
 
+#include "common/err.h"
+
 /* Allocates and initialises a message: cri_new(Runtime__V1__VersionResponse,
  * runtime__v1__version_response). */
 #define cri_new(Type, prefix) ((Type *)cri_new_message(&prefix##__descriptor))
@@ -22,5 +24,12 @@ void cri_map_copy(size_t *n, void *entries_field, const ProtobufCMessageDescript
                   size_t n_in, void *const *entries_in);
 /* Deep copy of any message (NULL stays NULL), freeable like the rest of a response. */
 void *cri_copy(const void *msg);
+
+typedef struct cri_call cri_call;
+/* Streams items[0..n) (messages of the response's one repeated field) in responses of at
+ * most `batch` items each; at least one response goes out, even for n == 0. The caller
+ * still owns and frees the items. */
+int cri_send_batched(cri_call *call, const ProtobufCMessageDescriptor *response, void **items,
+                     size_t n, size_t batch, wc_err *err);
 
 #endif

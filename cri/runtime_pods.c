@@ -408,50 +408,47 @@ int cri_reopen_container_log(cri_call *call, const ProtobufCMessage *req, Protob
 /* Items per streamed message: keeps each message far below the 16 MiB limit. */
 #define STREAM_BATCH 256
 
+/* Filtered items of a list, then streamed in batches; items are freed here. */
+static int send_filtered(cri_call *call, const ProtobufCMessageDescriptor *response, void **items,
+                         size_t n, wc_err *err)
+{
+    int rc = cri_send_batched(call, response, items, n, STREAM_BATCH, err);
+    for (size_t i = 0; i < n; i++)
+        protobuf_c_message_free_unpacked(items[i], NULL);
+    free(items);
+    return rc;
+}
+
 int cri_stream_pod_sandboxes(cri_call *call, const ProtobufCMessage *req, wc_err *err)
 {
     IN(StreamPodSandboxesRequest);
     pod_sandbox_info **all = NULL;
-    size_t n = 0;
+    size_t n = 0, kept = 0;
     if (pod_sandbox_list(pods(call), &all, &n, err) < 0)
         return -1;
-    int rc = 0;
-    size_t i = 0;
-    do {
-        Runtime__V1__StreamPodSandboxesResponse *r = cri_new(
-            Runtime__V1__StreamPodSandboxesResponse, runtime__v1__stream_pod_sandboxes_response);
-        r->pod_sandboxes = calloc(STREAM_BATCH + 1, sizeof *r->pod_sandboxes);
-        for (; i < n && r->n_pod_sandboxes < STREAM_BATCH; i++)
-            if (sandbox_passes(in->filter, all[i]))
-                r->pod_sandboxes[r->n_pod_sandboxes++] = sandbox_item(all[i]);
-        rc = cri_call_send(call, &r->base, err);
-        protobuf_c_message_free_unpacked(&r->base, NULL);
-    } while (rc == 0 && i < n);
+    void **items = calloc(n + 1, sizeof *items);
+    for (size_t i = 0; i < n; i++)
+        if (sandbox_passes(in->filter, all[i]))
+            items[kept++] = sandbox_item(all[i]);
     pod_sandbox_list_free(all, n);
-    return rc;
+    return send_filtered(call, &runtime__v1__stream_pod_sandboxes_response__descriptor, items,
+                         kept, err);
 }
 
 int cri_stream_containers(cri_call *call, const ProtobufCMessage *req, wc_err *err)
 {
     IN(StreamContainersRequest);
     pod_container_info **all = NULL;
-    size_t n = 0;
+    size_t n = 0, kept = 0;
     if (pod_container_list(pods(call), &all, &n, err) < 0)
         return -1;
-    int rc = 0;
-    size_t i = 0;
-    do {
-        Runtime__V1__StreamContainersResponse *r = cri_new(
-            Runtime__V1__StreamContainersResponse, runtime__v1__stream_containers_response);
-        r->containers = calloc(STREAM_BATCH + 1, sizeof *r->containers);
-        for (; i < n && r->n_containers < STREAM_BATCH; i++)
-            if (container_passes(in->filter, all[i]))
-                r->containers[r->n_containers++] = container_item(all[i]);
-        rc = cri_call_send(call, &r->base, err);
-        protobuf_c_message_free_unpacked(&r->base, NULL);
-    } while (rc == 0 && i < n);
+    void **items = calloc(n + 1, sizeof *items);
+    for (size_t i = 0; i < n; i++)
+        if (container_passes(in->filter, all[i]))
+            items[kept++] = container_item(all[i]);
     pod_container_list_free(all, n);
-    return rc;
+    return send_filtered(call, &runtime__v1__stream_containers_response__descriptor, items, kept,
+                         err);
 }
 
 /* The event with the pod's status and the statuses of all its containers, as kubelet's

@@ -186,19 +186,9 @@ int cri_stream_container_stats(cri_call *call, const ProtobufCMessage *req, wc_e
     IN(StreamContainerStatsRequest);
     size_t n = 0;
     Runtime__V1__ContainerStats **all = collect_container_stats(pods(call), in->filter, NULL, &n);
-    int rc = 0;
-    size_t i = 0;
-    do {
-        Runtime__V1__StreamContainerStatsResponse *r =
-            cri_new(Runtime__V1__StreamContainerStatsResponse,
-                    runtime__v1__stream_container_stats_response);
-        r->container_stats = calloc(STREAM_BATCH + 1, sizeof *r->container_stats);
-        while (i < n && r->n_container_stats < STREAM_BATCH)
-            r->container_stats[r->n_container_stats++] = all[i++];
-        rc = cri_call_send(call, &r->base, err);
-        protobuf_c_message_free_unpacked(&r->base, NULL);
-    } while (rc == 0 && i < n);
-    for (; i < n; i++)
+    int rc = cri_send_batched(call, &runtime__v1__stream_container_stats_response__descriptor,
+                              (void **)all, n, STREAM_BATCH, err);
+    for (size_t i = 0; i < n; i++)
         protobuf_c_message_free_unpacked(&all[i]->base, NULL);
     free(all);
     return rc;
@@ -309,19 +299,9 @@ int cri_stream_pod_sandbox_stats(cri_call *call, const ProtobufCMessage *req, wc
     IN(StreamPodSandboxStatsRequest);
     size_t n = 0;
     Runtime__V1__PodSandboxStats **all = collect_pod_stats(pods(call), in->filter, &n);
-    int rc = 0;
-    size_t i = 0;
-    do {
-        Runtime__V1__StreamPodSandboxStatsResponse *r =
-            cri_new(Runtime__V1__StreamPodSandboxStatsResponse,
-                    runtime__v1__stream_pod_sandbox_stats_response);
-        r->pod_sandbox_stats = calloc(STREAM_BATCH + 1, sizeof *r->pod_sandbox_stats);
-        while (i < n && r->n_pod_sandbox_stats < STREAM_BATCH)
-            r->pod_sandbox_stats[r->n_pod_sandbox_stats++] = all[i++];
-        rc = cri_call_send(call, &r->base, err);
-        protobuf_c_message_free_unpacked(&r->base, NULL);
-    } while (rc == 0 && i < n);
-    for (; i < n; i++)
+    int rc = cri_send_batched(call, &runtime__v1__stream_pod_sandbox_stats_response__descriptor,
+                              (void **)all, n, STREAM_BATCH, err);
+    for (size_t i = 0; i < n; i++)
         protobuf_c_message_free_unpacked(&all[i]->base, NULL);
     free(all);
     return rc;

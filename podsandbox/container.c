@@ -8,22 +8,13 @@
 
 #include "common/clock.h"
 #include "common/fs.h"
+#include "common/pbcopy.h"
 #include "common/log.h"
 #include "image/image.h"
 #include "podsandbox/model.h"
 #include "podsandbox/platform.h"
 
 #define EXEC_OUTPUT_MAX (16 * 1024 * 1024)
-
-static Runtime__V1__ContainerConfig *copy_config(const Runtime__V1__ContainerConfig *c)
-{
-    size_t len = protobuf_c_message_get_packed_size(&c->base);
-    uint8_t *buf = malloc(len ? len : 1);
-    protobuf_c_message_pack(&c->base, buf);
-    Runtime__V1__ContainerConfig *copy = runtime__v1__container_config__unpack(NULL, len, buf);
-    free(buf);
-    return copy;
-}
 
 static int validate_config(const Runtime__V1__ContainerConfig *c, wc_err *err)
 {
@@ -93,7 +84,7 @@ static pod_container *new_container(const pod_sandbox *s, const Runtime__V1__Con
     k->image_id = strdup(img->id);
     k->image_ref = image_ref_of(img);
     k->log_path = log_path_for(s, c);
-    k->config = copy_config(c);
+    k->config = wc_pb_copy(c);
     return k;
 }
 
@@ -205,15 +196,6 @@ static int sandbox_ready(pod_manager *pm, const char *sandbox_id, wc_err *err)
     return 0;
 }
 
-static hcs_runtime *runtime_of(pod_manager *pm, const pod_container *c, wc_err *err)
-{
-    pod_sandbox *s = pod_sandbox_find(pm, c->sandbox_id, err);
-    if (!s)
-        return NULL;
-    hcs_runtime *rt = pod_runtime_for(pm, s->handler, err);
-    pod_sandbox_unref(pm, s);
-    return rt;
-}
 
 static int start_logging(pod_container *c, hcs_runtime *rt, wc_err *err)
 {
@@ -265,7 +247,7 @@ int pod_container_start(pod_manager *pm, const char *id, wc_err *err)
     hcs_runtime *rt = NULL;
     if (c->state != POD_CONTAINER_CREATED) {
         wc_err_set(err, WC_FAILED_PRECONDITION, "container %s is not in the created state", c->id);
-    } else if (sandbox_ready(pm, c->sandbox_id, err) == 0 && (rt = runtime_of(pm, c, err)) &&
+    } else if (sandbox_ready(pm, c->sandbox_id, err) == 0 && (rt = pod_runtime_of_container(pm, c, err)) &&
                start_logging(c, rt, err) == 0) {
         pthread_mutex_lock(&pm->mu);
         c->starting = 1;
@@ -321,7 +303,7 @@ static int stop_signal(const pod_container *c)
 /* Signals, waits for the grace, then kills. Called with c->op held. */
 static int stop_running(pod_manager *pm, pod_container *c, int64_t timeout_s, wc_err *err)
 {
-    hcs_runtime *rt = runtime_of(pm, c, err);
+    hcs_runtime *rt = pod_runtime_of_container(pm, c, err);
     if (!rt)
         return -1;
     int64_t now = wc_clock_monotonic_ns();
@@ -371,7 +353,7 @@ int pod_container_remove(pod_manager *pm, const char *id, wc_err *err)
         pod_logger_stop(c->logger);
         c->logger = NULL;
     }
-    hcs_runtime *rt = rc == 0 ? runtime_of(pm, c, err) : NULL;
+    hcs_runtime *rt = rc == 0 ? pod_runtime_of_container(pm, c, err) : NULL;
     if (rc == 0 && (!rt || hcs_delete(rt, c->id, err) < 0))
         rc = -1;
     if (rc == 0) {
@@ -414,7 +396,7 @@ int pod_container_exec_sync(pod_manager *pm, const char *id, const char *const *
     hcs_runtime *rt = NULL;
     if (c->state != POD_CONTAINER_RUNNING) {
         wc_err_set(err, WC_FAILED_PRECONDITION, "ExecSync: container %s is not running", c->id);
-    } else if ((rt = runtime_of(pm, c, err))) {
+    } else if ((rt = pod_runtime_of_container(pm, c, err))) {
         json_t *spec = json_loads(c->spec_json, 0, NULL);
         json_t *proc = pod_platform_exec_process(spec, cmd, n_cmd, 0);
         hcs_exec_result r = {0};
@@ -482,7 +464,7 @@ static pod_container_info *snapshot(const pod_container *c)
     i->image_ref = strdup(c->image_ref);
     i->log_path = strdup(c->log_path);
     i->pid = c->pid;
-    i->config = copy_config(c->config);
+    i->config = wc_pb_copy(c->config);
     return i;
 }
 

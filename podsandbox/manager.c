@@ -215,6 +215,16 @@ char **pod_sandbox_container_ids(pod_manager *pm, const char *sandbox_id, size_t
     return ids;
 }
 
+hcs_runtime *pod_runtime_of_container(pod_manager *pm, const pod_container *c, wc_err *err)
+{
+    pod_sandbox *s = pod_sandbox_find(pm, c->sandbox_id, err);
+    if (!s)
+        return NULL;
+    hcs_runtime *rt = pod_runtime_for(pm, s->handler, err);
+    pod_sandbox_unref(pm, s);
+    return rt;
+}
+
 hcs_runtime *pod_runtime_for(pod_manager *pm, const char *handler, wc_err *err)
 {
     const wc_config *cfg = pm->cfg;

@@ -100,6 +100,8 @@ void pod_index_remove_container(pod_manager *pm, pod_container *c);
 /* IDs of the sandbox's containers (caller frees each and the array). */
 char **pod_sandbox_container_ids(pod_manager *pm, const char *sandbox_id, size_t *n);
 hcs_runtime *pod_runtime_for(pod_manager *pm, const char *handler, wc_err *err);
+/* The runtime of the container's sandbox's handler. */
+hcs_runtime *pod_runtime_of_container(pod_manager *pm, const pod_container *c, wc_err *err);
 int pod_new_id(char out[POD_ID_LEN + 1], wc_err *err);
 void pod_sandbox_free(pod_sandbox *s);
 void pod_container_free(pod_container *c);
@@ -120,5 +122,24 @@ void pod_logger_stop(pod_logger *l);
 /* Waits until both streams end (the container exited and its output is written), then frees. */
 void pod_logger_finish(pod_logger *l);
 int pod_logger_reopen(pod_logger *l, wc_err *err);
+
+/* ---- logs_*.c: attach fan-out and the container's stdin ---- */
+/* An attacher's view of the output: a pipe per wanted stream whose read end the caller gets.
+ * The logger copies what it reads into the write ends without blocking and drops (closes) a
+ * tap that falls behind rather than stall the log. A tap outlives its logger safely. */
+typedef struct pod_tap pod_tap;
+int pod_logger_tap(pod_logger *l, int want_out, int want_err, int *out_fd, int *err_fd,
+                   pod_tap **tap, wc_err *err);
+/* 1 once the tap was dropped or the container's output ended. */
+int pod_tap_ended(pod_tap *t);
+/* Closes the caller's side; never touches the logger. */
+void pod_tap_release(pod_tap *t);
+/* The daemon keeps the container's stdin (from hcs_open_stdin) in the logger, which closes
+ * it when it is freed (or when another fd, -1 included, is kept); attachers get dups. */
+void pod_logger_keep_stdin(pod_logger *l, int fd);
+int pod_logger_has_stdin(pod_logger *l);
+int pod_logger_dup_stdin(pod_logger *l); /* -1 when there is none */
+/* Sets the terminal size through a descriptor of the container's pty (a stdin dup). */
+int pod_tty_resize(int tty_fd, unsigned width, unsigned height);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "common/clock.h"
 #include "common/fs.h"
+#include "common/pbcopy.h"
 #include "common/log.h"
 #include "podsandbox/model.h"
 #include "podsandbox/platform.h"
@@ -37,16 +38,6 @@ int pod_sandbox_host_network(const Runtime__V1__PodSandboxConfig *c)
            c->linux->security_context->namespace_options &&
            c->linux->security_context->namespace_options->network ==
                RUNTIME__V1__NAMESPACE_MODE__NODE;
-}
-
-static Runtime__V1__PodSandboxConfig *copy_config(const Runtime__V1__PodSandboxConfig *c)
-{
-    size_t len = protobuf_c_message_get_packed_size(&c->base);
-    uint8_t *buf = malloc(len ? len : 1);
-    protobuf_c_message_pack(&c->base, buf);
-    Runtime__V1__PodSandboxConfig *copy = runtime__v1__pod_sandbox_config__unpack(NULL, len, buf);
-    free(buf);
-    return copy;
 }
 
 /* An existing sandbox with the same name, namespace and attempt, if any. */
@@ -252,7 +243,7 @@ static pod_sandbox *new_sandbox(pod_manager *pm, const Runtime__V1__PodSandboxCo
     s->cni_result = strdup("");
     s->ips_json = strdup("[]");
     s->dir = wc_path_join(pm->sandboxes_dir, s->id);
-    s->config = copy_config(config);
+    s->config = wc_pb_copy(config);
     return s;
 }
 
@@ -373,7 +364,7 @@ static pod_sandbox_info *snapshot(const pod_sandbox *s)
     for (size_t k = 0; k < i->n_ips; k++)
         i->ips[k] = strdup(json_string_value(json_array_get(ips, k)));
     json_decref(ips);
-    i->config = copy_config(s->config);
+    i->config = wc_pb_copy(s->config);
     return i;
 }
 

@@ -5,19 +5,10 @@
 
 #include "common/clock.h"
 #include "common/fs.h"
+#include "common/pbcopy.h"
 #include "image/image.h"
 #include "podsandbox/model.h"
 #include "podsandbox/ocispec.h"
-
-static hcs_runtime *runtime_of_container(pod_manager *pm, const pod_container *c, wc_err *err)
-{
-    pod_sandbox *s = pod_sandbox_find(pm, c->sandbox_id, err);
-    if (!s)
-        return NULL;
-    hcs_runtime *rt = pod_runtime_for(pm, s->handler, err);
-    pod_sandbox_unref(pm, s);
-    return rt;
-}
 
 /* Fills the CPU rate from the previous sample of this container. */
 static void cpu_rate(pod_manager *pm, pod_container *c, pod_container_stats *out)
@@ -37,7 +28,7 @@ static void cpu_rate(pod_manager *pm, pod_container *c, pod_container_stats *out
 static void measure_running(pod_manager *pm, pod_container *c, pod_container_stats *out)
 {
     wc_err err = {0};
-    hcs_runtime *rt = runtime_of_container(pm, c, &err);
+    hcs_runtime *rt = pod_runtime_of_container(pm, c, &err);
     hcs_stats st = {0};
     if (!rt || hcs_stats_of(rt, c->id, &st, &err) < 0)
         return;
@@ -134,11 +125,7 @@ static void store_resources(Runtime__V1__ContainerConfig *cfg,
     }
     if (cfg->linux->resources)
         protobuf_c_message_free_unpacked(&cfg->linux->resources->base, NULL);
-    size_t len = protobuf_c_message_get_packed_size(&r->base);
-    uint8_t *buf = malloc(len ? len : 1);
-    protobuf_c_message_pack(&r->base, buf);
-    cfg->linux->resources = runtime__v1__linux_container_resources__unpack(NULL, len, buf);
-    free(buf);
+    cfg->linux->resources = wc_pb_copy(r);
 }
 
 int pod_container_update_resources(pod_manager *pm, const char *id,
@@ -154,7 +141,7 @@ int pod_container_update_resources(pod_manager *pm, const char *id,
     int rc = pod_spec_linux_resources(r, &res, err);
     pthread_mutex_lock(&c->op);
     if (rc == 0 && (c->state == POD_CONTAINER_RUNNING || c->state == POD_CONTAINER_CREATED)) {
-        hcs_runtime *rt = runtime_of_container(pm, c, err);
+        hcs_runtime *rt = pod_runtime_of_container(pm, c, err);
         rc = rt ? hcs_update(rt, c->id, res, err) : -1;
     }
     if (rc == 0) {
@@ -167,20 +154,6 @@ int pod_container_update_resources(pod_manager *pm, const char *id,
     json_decref(res);
     pod_container_unref(pm, c);
     return rc < 0 ? wc_err_prefix(err, "UpdateContainerResources %.12s", id) : 0;
-}
-
-static Runtime__V1__LinuxContainerResources *copy_resources(
-    const Runtime__V1__LinuxContainerResources *r)
-{
-    if (!r)
-        return NULL;
-    size_t len = protobuf_c_message_get_packed_size(&r->base);
-    uint8_t *buf = malloc(len ? len : 1);
-    protobuf_c_message_pack(&r->base, buf);
-    Runtime__V1__LinuxContainerResources *copy =
-        runtime__v1__linux_container_resources__unpack(NULL, len, buf);
-    free(buf);
-    return copy;
 }
 
 int pod_sandbox_update_resources(pod_manager *pm, const char *id,
@@ -201,12 +174,12 @@ int pod_sandbox_update_resources(pod_manager *pm, const char *id,
     if (overhead) {
         if (cfg->linux->overhead)
             protobuf_c_message_free_unpacked(&cfg->linux->overhead->base, NULL);
-        cfg->linux->overhead = copy_resources(overhead);
+        cfg->linux->overhead = wc_pb_copy(overhead);
     }
     if (resources) {
         if (cfg->linux->resources)
             protobuf_c_message_free_unpacked(&cfg->linux->resources->base, NULL);
-        cfg->linux->resources = copy_resources(resources);
+        cfg->linux->resources = wc_pb_copy(resources);
     }
     int rc = pod_store_put_sandbox(pm, s, err);
     pthread_mutex_unlock(&pm->mu);
