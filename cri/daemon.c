@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "cri/front.h"
 #include "cri/server.h"
+#include "cri/streaming.h"
 #include "hns/hns.h"
 #include "image/image.h"
 #include "podsandbox/podsandbox.h"
@@ -126,6 +127,10 @@ static int start(running *r, const wc_daemon_opts *opts, wc_err *err)
         return -1;
     if (r->d.pod_cidr)
         pod_manager_set_pod_cidr(r->d.pods, r->d.pod_cidr);
+    cri_stream_backend sb;
+    wincri_stream_backend(&r->d, &sb);
+    if (cri_streaming_start(r->d.cfg, &sb, &r->d.streaming, err) < 0)
+        return -1;
     const char *listen = opts->listen ? opts->listen : r->d.cfg->listen;
     if (cri_front_new(listen, &r->front, err) < 0)
         return -1;
@@ -138,8 +143,9 @@ static int start(running *r, const wc_daemon_opts *opts, wc_err *err)
     publish_internal_endpoint(r->d.cfg, cri_server_port(r->server));
     if (cri_front_start(r->front, cri_server_port(r->server), err) < 0)
         return -1;
-    wc_info("daemon", "wincrid is serving CRI runtime.v1", "listen=%s version=%s root=%s", listen,
-            WINCRI_VERSION, r->d.cfg->root_dir);
+    wc_info("daemon", "wincrid is serving CRI runtime.v1",
+            "listen=%s version=%s root=%s streaming=%s", listen, WINCRI_VERSION, r->d.cfg->root_dir,
+            cri_streaming_base_url(r->d.streaming));
     return 0;
 }
 
@@ -150,6 +156,10 @@ static void stop(running *r)
     if (r->server)
         cri_server_shutdown(r->server, r->d.cfg->shutdown_grace_seconds * 1000);
     cri_front_free(r->front);
+    /* Sessions hold containers and processes of the pod manager: end them first. */
+    if (r->d.streaming)
+        cri_streaming_stop(r->d.streaming);
+    r->d.streaming = NULL;
     pod_manager_close(r->d.pods);
     img_store_close(r->d.images); /* IMAGE-STORE close */
     free(r->d.pod_cidr);

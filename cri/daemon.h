@@ -8,15 +8,17 @@
 #include "common/config.h"
 #include "common/err.h"
 
-typedef struct img_store img_store;     /* image/image.h */
-typedef struct pod_manager pod_manager; /* podsandbox/podsandbox.h */
+typedef struct img_store img_store;         /* image/image.h */
+typedef struct pod_manager pod_manager;     /* podsandbox/podsandbox.h */
+typedef struct cri_streaming cri_streaming; /* cri/streaming.h */
 
 struct wincri {
     wc_config *cfg;
     img_store *images;
     pod_manager *pods;
-    pthread_mutex_t lock; /* guards pod_cidr */
-    char *pod_cidr;       /* from UpdateRuntimeConfig; handed to CNI */
+    cri_streaming *streaming; /* Exec, Attach, PortForward URLs (cri/stream_backend.c) */
+    pthread_mutex_t lock;     /* guards pod_cidr */
+    char *pod_cidr;           /* from UpdateRuntimeConfig; handed to CNI */
 };
 
 typedef struct wincri wincri;
@@ -35,5 +37,9 @@ void wc_daemon_request_stop(void);
 /* Pod CIDR as last set by UpdateRuntimeConfig (caller frees; NULL if none). */
 char *wincri_pod_cidr(wincri *d);
 int wincri_set_pod_cidr(wincri *d, const char *cidr, wc_err *err);
+
+/* The streaming server's backend over d's pod manager (cri/stream_backend.c). */
+struct cri_stream_backend;
+void wincri_stream_backend(wincri *d, struct cri_stream_backend *b);
 
 #endif

@@ -106,7 +106,7 @@ int main(int argc, char **argv)
 {
     cli_action a = wc_cli_parse(argc, argv, &g_opts);
     if (a != CLI_RUN)
-        return a == CLI_EXIT_OK ? 0 : 2;
+        return a == CLI_EXIT_OK ? 0 : 2; /* usage and config errors both exit 2 */
     SERVICE_TABLE_ENTRYW table[] = {{(LPWSTR)SERVICE_NAME, service_main}, {NULL, NULL}};
     /* Returns once the service has stopped; fails at once when not started by the SCM. */
     if (StartServiceCtrlDispatcherW(table))

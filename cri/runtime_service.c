@@ -9,6 +9,7 @@
 #include "cri/pbutil.h"
 #include "cri/runtime_handlers.h"
 #include "cri/server.h"
+#include "cri/streaming.h"
 #include "hcs/hcs.h"
 #include "hns/hns.h"
 #include "podsandbox/podsandbox.h"
@@ -160,6 +161,9 @@ const cri_method cri_runtime_methods[] = {
     {"ContainerStatus", cri_container_status, NULL},
     {"ListContainers", cri_list_containers, NULL},
     {"ExecSync", cri_exec_sync, NULL},
+    {"Exec", cri_exec_rpc, NULL},
+    {"Attach", cri_attach_rpc, NULL},
+    {"PortForward", cri_port_forward_rpc, NULL},
     {"ReopenContainerLog", cri_reopen_container_log, NULL},
     {"StreamPodSandboxes", NULL, cri_stream_pod_sandboxes},
     {"StreamContainers", NULL, cri_stream_containers},

@@ -26,9 +26,8 @@ typedef void (*hcs_exit_fn)(void *ctx, const char *container_id, const char *exe
 
 /* state_dir: where the backend keeps its own state (runc --root, bundles); survives restarts
  * of wincrid only if it is on persistent storage (the pod model does not rely on that). */
-int hcs_runtime_open(const wc_config *cfg, const wc_runtime_handler *handler,
-                     const char *state_dir, hcs_exit_fn on_exit, void *exit_ctx,
-                     hcs_runtime **out, wc_err *err);
+int hcs_runtime_open(const wc_config *cfg, const wc_runtime_handler *handler, const char *state_dir,
+                     hcs_exit_fn on_exit, void *exit_ctx, hcs_runtime **out, wc_err *err);
 void hcs_runtime_close(hcs_runtime *rt);
 
 /* Root filesystem: image layers (top-most first) plus the container's writable layer.
@@ -97,11 +96,33 @@ int hcs_exec_sync(hcs_runtime *rt, const char *id, const json_t *process, int64_
                   size_t max_output, hcs_exec_result *out, wc_err *err);
 void hcs_exec_result_clear(hcs_exec_result *r);
 
+/* ---- interactive exec (the streaming server's Exec) ---- */
+
+typedef struct hcs_exec_proc hcs_exec_proc;
+typedef struct hcs_exec_stdio {
+    int tty; /* a terminal: out carries both streams, err is -1 */
+    int want_in, want_out, want_err;
+} hcs_exec_stdio;
+/* Starts a process (an OCI "process" object) in the running container and returns at once.
+ * The caller owns the descriptors it gets: in (write; a dup of the terminal under a TTY), out
+ * and err (read); each is -1 when not wanted, and an unwanted stream reads or writes nowhere. */
+int hcs_exec_start(hcs_runtime *rt, const char *id, const json_t *process,
+                   const hcs_exec_stdio *stdio, int *in_fd, int *out_fd, int *err_fd,
+                   hcs_exec_proc **out, wc_err *err);
+/* Sets the terminal size (TTY only); -1 otherwise. */
+int hcs_exec_resize(hcs_exec_proc *p, unsigned width, unsigned height);
+/* Blocks until the process ends: 0 with its exit code (128+signal when killed), -1 unknown. */
+int hcs_exec_wait(hcs_exec_proc *p, int *exit_code);
+/* Kills the process; a blocked hcs_exec_wait then returns. Harmless once it has ended. */
+void hcs_exec_kill(hcs_exec_proc *p);
+/* Frees p; a process still running is killed and reaped first. */
+void hcs_exec_free(hcs_exec_proc *p);
+
 typedef struct hcs_stats {
     int64_t timestamp_ns;
-    uint64_t cpu_usage_ns;        /* cumulative */
-    uint64_t memory_usage_bytes;  /* includes page cache */
-    uint64_t memory_working_set;  /* usage minus inactive file */
+    uint64_t cpu_usage_ns;       /* cumulative */
+    uint64_t memory_usage_bytes; /* includes page cache */
+    uint64_t memory_working_set; /* usage minus inactive file */
     uint64_t memory_rss_bytes;
     uint64_t memory_page_faults;
     uint64_t memory_major_page_faults;

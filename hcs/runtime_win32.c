@@ -807,6 +807,32 @@ void hcs_exec_result_clear(hcs_exec_result *r)
     memset(r, 0, sizeof *r);
 }
 
+/* ---- interactive exec: not yet (needs HCS process stdio relayed to the streaming server) -- */
+
+int hcs_exec_start(hcs_runtime *rt, const char *id, const json_t *process,
+                   const hcs_exec_stdio *stdio, int *in_fd, int *out_fd, int *err_fd,
+                   hcs_exec_proc **out, wc_err *err)
+{
+    *in_fd = *out_fd = *err_fd = -1;
+    *out = NULL;
+    return wc_err_set(err, WC_UNIMPLEMENTED, "interactive exec not yet on Windows");
+}
+
+int hcs_exec_resize(hcs_exec_proc *p, unsigned width, unsigned height)
+{
+    return -1;
+}
+
+int hcs_exec_wait(hcs_exec_proc *p, int *exit_code)
+{
+    *exit_code = -1;
+    return -1;
+}
+
+void hcs_exec_kill(hcs_exec_proc *p) {}
+
+void hcs_exec_free(hcs_exec_proc *p) {}
+
 /* ---- stats ---------------------------------------------------------------------------- */
 
 int hcs_stats_of(hcs_runtime *rt, const char *id, hcs_stats *out, wc_err *err)

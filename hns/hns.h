@@ -66,18 +66,23 @@ int hns_netns_remove(hns_network *net, const char *netns, wc_err *err);
 
 /* CNI ADD with the network config list found in the conf dir; errors carry the plugin's own
  * message. On failure nothing stays attached. */
-int hns_attach(hns_network *net, const char *netns, const hns_pod_net *pod,
-               hns_attach_result *out, wc_err *err);
+int hns_attach(hns_network *net, const char *netns, const hns_pod_net *pod, hns_attach_result *out,
+               wc_err *err);
 /* CNI DEL; idempotent (a missing netns or an earlier DEL is not an error). */
-int hns_detach(hns_network *net, const char *netns, const hns_pod_net *pod,
-               const char *cni_result, wc_err *err);
+int hns_detach(hns_network *net, const char *netns, const hns_pod_net *pod, const char *cni_result,
+               wc_err *err);
 /* CNI CHECK. */
-int hns_check(hns_network *net, const char *netns, const hns_pod_net *pod,
-              const char *cni_result, wc_err *err);
+int hns_check(hns_network *net, const char *netns, const hns_pod_net *pod, const char *cni_result,
+              wc_err *err);
 void hns_attach_result_clear(hns_attach_result *r);
 
 /* Bytes received and sent on the pod's interfaces (all but lo). */
 int hns_netns_stats(hns_network *net, const char *netns, uint64_t *rx_bytes, uint64_t *tx_bytes,
                     wc_err *err);
+
+/* A TCP connection to 127.0.0.1:port as seen inside the pod's network namespace ("" for host
+ * network: the node's own), for port forwarding. The caller owns *fd. Linux: the socket is
+ * made in a helper thread that entered the namespace, and stays in it afterwards. */
+int hns_netns_connect(hns_network *net, const char *netns, int port, int *fd, wc_err *err);
 
 #endif

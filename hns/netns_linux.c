@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -77,6 +78,7 @@ typedef struct ns_job {
     int sys;   /* errno of the failed step */
     const char *step;
     uint64_t rx, tx;
+    int port, sock; /* connect: target port on 127.0.0.1, the connected socket */
 } ns_job;
 
 /* Runs in its own thread: the new namespace is this thread's only. */
@@ -220,5 +222,67 @@ int hns_netns_stats(hns_network *net, const char *netns, uint64_t *rx_bytes, uin
         *rx_bytes = j.rx;
         *tx_bytes = j.tx;
     }
+    return rc;
+}
+
+/* Connects to 127.0.0.1:port from the calling thread's network namespace. */
+static void connect_loopback(ns_job *j)
+{
+    j->sock = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (j->sock < 0) {
+        j->step = "socket";
+        j->sys = errno;
+        return;
+    }
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)j->port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int rc;
+    while ((rc = connect(j->sock, (struct sockaddr *)&a, sizeof a)) < 0 && errno == EINTR)
+        ;
+    if (rc < 0) {
+        j->step = "connect";
+        j->sys = errno;
+        close(j->sock);
+        j->sock = -1;
+    }
+}
+
+/* A socket belongs to the namespace it was made in, whatever thread uses it later. */
+static void *connect_in_thread(void *arg)
+{
+    ns_job *j = arg;
+    if (setns(j->ns_fd, CLONE_NEWNET) < 0) {
+        j->step = "setns";
+        j->sys = errno;
+        return NULL;
+    }
+    connect_loopback(j);
+    return NULL;
+}
+
+int hns_netns_connect(hns_network *net, const char *netns, int port, int *fd, wc_err *err)
+{
+    *fd = -1;
+    if (port <= 0 || port > 65535)
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "port %d is not in 1..65535", port);
+    ns_job j = {.path = netns, .ns_fd = -1, .port = port, .sock = -1};
+    int rc = 0;
+    if (!netns || !*netns) {
+        connect_loopback(&j); /* host network: the daemon's own namespace */
+    } else {
+        j.ns_fd = open(netns, O_RDONLY | O_CLOEXEC);
+        if (j.ns_fd < 0)
+            return wc_err_sys(err, errno == ENOENT ? WC_NOT_FOUND : WC_INTERNAL, errno,
+                              "network namespace %s", netns);
+        rc = run_thread(connect_in_thread, &j, err);
+        close(j.ns_fd);
+    }
+    if (rc == 0 && j.step)
+        rc = wc_err_sys(err, j.sys == ECONNREFUSED ? WC_UNAVAILABLE : WC_INTERNAL, j.sys,
+                        "connect to 127.0.0.1:%d in %s: %s failed", port,
+                        netns && *netns ? netns : "the host network", j.step);
+    if (rc == 0)
+        *fd = j.sock;
     return rc;
 }

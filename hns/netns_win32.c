@@ -84,3 +84,13 @@ int hns_netns_stats(hns_network *net, const char *netns, uint64_t *rx_bytes, uin
     }
     return 0;
 }
+
+/* Port forwarding on Windows goes to the pod's IP, which the namespace GUID alone does not
+ * give; not yet. */
+int hns_netns_connect(hns_network *net, const char *netns, int port, int *fd, wc_err *err)
+{
+    (void)net;
+    (void)netns;
+    *fd = -1;
+    return wc_err_set(err, WC_UNIMPLEMENTED, "port forwarding to port %d not yet on Windows", port);
+}

@@ -188,3 +188,54 @@ void pod_logger_finish(pod_logger *l)
             WaitForSingleObject(l->streams[i].thread, INFINITE);
     free_logger(l);
 }
+
+/* ---- attach: not yet on Windows (the readers above would feed the taps) ---- */
+
+int pod_logger_tap(pod_logger *l, int want_out, int want_err, int *out_fd, int *err_fd,
+                   pod_tap **tap, wc_err *err)
+{
+    (void)l;
+    (void)want_out;
+    (void)want_err;
+    *out_fd = *err_fd = -1;
+    *tap = NULL;
+    return wc_err_set(err, WC_UNIMPLEMENTED, "attach not yet on Windows");
+}
+
+int pod_tap_ended(pod_tap *t)
+{
+    (void)t;
+    return 1;
+}
+
+void pod_tap_release(pod_tap *t)
+{
+    (void)t;
+}
+
+void pod_logger_keep_stdin(pod_logger *l, int fd)
+{
+    (void)l;
+    if (fd >= 0)
+        _close(fd);
+}
+
+int pod_logger_has_stdin(pod_logger *l)
+{
+    (void)l;
+    return 0;
+}
+
+int pod_logger_dup_stdin(pod_logger *l)
+{
+    (void)l;
+    return -1;
+}
+
+int pod_tty_resize(int tty_fd, unsigned width, unsigned height)
+{
+    (void)tty_fd;
+    (void)width;
+    (void)height;
+    return -1;
+}

@@ -97,8 +97,8 @@ int pod_container_reopen_log(pod_manager *pm, const char *id, wc_err *err);
 
 typedef struct pod_container_stats {
     int64_t timestamp_ns;
-    int running;            /* cpu and memory are only measured for running containers */
-    uint64_t cpu_usage_ns;  /* cumulative */
+    int running;             /* cpu and memory are only measured for running containers */
+    uint64_t cpu_usage_ns;   /* cumulative */
     uint64_t cpu_nano_cores; /* rate since the previous sample of this container */
     int has_cpu_rate;
     uint64_t mem_working_set, mem_usage, mem_rss, mem_available, page_faults, major_page_faults;
@@ -114,8 +114,7 @@ typedef struct pod_sandbox_stats {
     uint64_t process_count; /* running containers' init processes and their children */
 } pod_sandbox_stats;
 
-int pod_container_stats_get(pod_manager *pm, const char *id, pod_container_stats *out,
-                            wc_err *err);
+int pod_container_stats_get(pod_manager *pm, const char *id, pod_container_stats *out, wc_err *err);
 void pod_container_stats_clear(pod_container_stats *s);
 /* Sums the pod's running containers and reads its network counters. */
 int pod_sandbox_stats_get(pod_manager *pm, const char *id, pod_sandbox_stats *out, wc_err *err);
@@ -151,5 +150,45 @@ pod_event_sub *pod_events_subscribe(pod_manager *pm);
 /* 1 with *out filled, 0 when timeout_ms passed with nothing. */
 int pod_events_next(pod_event_sub *sub, pod_event *out, int timeout_ms);
 void pod_events_unsubscribe(pod_manager *pm, pod_event_sub *sub);
+
+/* ---- streaming: exec, attach, port-forward (the streaming server's backend) ---- */
+
+/* A process's stdio for the streaming server: what is asked for, and the descriptors given
+ * back (the caller owns them; -1 when not wanted). Under a TTY, out carries both streams and
+ * in is a second descriptor of the same terminal. */
+typedef struct pod_stdio {
+    int tty, want_in, want_out, want_err;
+    int in, out, err;
+} pod_stdio;
+
+/* Runs cmd in the running container as its own process, with the container's process spec
+ * (user, env, cwd, capabilities). NOT_FOUND, or FAILED_PRECONDITION when not running. */
+typedef struct pod_exec pod_exec;
+int pod_container_exec_start(pod_manager *pm, const char *id, const char *const *cmd, size_t n_cmd,
+                             pod_stdio *io, pod_exec **out, wc_err *err);
+int pod_exec_resize(pod_exec *e, unsigned width, unsigned height);
+/* Blocks until the process ends: 0 with its exit code, -1 when unknown. */
+int pod_exec_wait(pod_exec *e, int *exit_code);
+/* Kills the process; a blocked pod_exec_wait returns. */
+void pod_exec_kill(pod_exec *e);
+void pod_exec_free(pod_exec *e);
+
+/* Joins the running container's main process: out/err get its output from now on (the log
+ * keeps being written; several attachers may watch), in writes to its stdin (the container
+ * must have been created with stdin). io->tty is taken from the container. */
+typedef struct pod_attach pod_attach;
+int pod_container_attach(pod_manager *pm, const char *id, pod_stdio *io, pod_attach **out,
+                         wc_err *err);
+int pod_attach_resize(pod_attach *a, unsigned width, unsigned height);
+/* Blocks until the container exits (0 with its exit code), or the attacher was detached or
+ * dropped for falling behind (-1). */
+int pod_attach_wait(pod_attach *a, int *exit_code);
+/* Ends the attachment: a blocked pod_attach_wait returns. */
+void pod_attach_detach(pod_attach *a);
+void pod_attach_release(pod_attach *a);
+
+/* A TCP connection to localhost:port inside the ready sandbox's network (caller owns *fd). */
+int pod_sandbox_port_forward(pod_manager *pm, const char *sandbox_id, int port, int *fd,
+                             wc_err *err);
 
 #endif

@@ -19,9 +19,13 @@ STATUS = "/runtime.v1.RuntimeService/Status"
 # RPCs that have behaviour. Everything else in the proto must answer UNIMPLEMENTED.
 RUNTIME_IMPLEMENTED = ["Version", "Status", "RuntimeConfig", "UpdateRuntimeConfig",
                        "RunPodSandbox", "StopPodSandbox", "RemovePodSandbox", "PodSandboxStatus",
-                       "ListPodSandbox", "CreateContainer", "StartContainer", "StopContainer",
-                       "RemoveContainer", "ContainerStatus", "ListContainers", "ExecSync",
-                       "ReopenContainerLog"]
+                       "ListPodSandbox", "StreamPodSandboxes", "CreateContainer",
+                       "StartContainer", "StopContainer", "RemoveContainer", "ContainerStatus",
+                       "ListContainers", "StreamContainers", "ExecSync", "ReopenContainerLog",
+                       "Exec", "Attach", "PortForward", "GetContainerEvents", "ContainerStats",
+                       "ListContainerStats", "StreamContainerStats", "PodSandboxStats",
+                       "ListPodSandboxStats", "StreamPodSandboxStats", "UpdateContainerResources",
+                       "UpdatePodSandboxResources"]
 IMAGE_IMPLEMENTED = ["ListImages", "StreamImages", "ImageStatus", "PullImage", "RemoveImage",
                      "ImageFsInfo"]
 IMPLEMENTED = {f"/runtime.v1.RuntimeService/{m}" for m in RUNTIME_IMPLEMENTED} | \
