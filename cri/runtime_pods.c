@@ -81,7 +81,8 @@ static Runtime__V1__LinuxPodSandboxStatus *linux_status(const pod_sandbox_info *
     if (l && l->security_context && l->security_context->namespace_options)
         st->namespaces->options = cri_copy(l->security_context->namespace_options);
     else
-        st->namespaces->options = cri_new(Runtime__V1__NamespaceOption, runtime__v1__namespace_option);
+        st->namespaces->options =
+            cri_new(Runtime__V1__NamespaceOption, runtime__v1__namespace_option);
     return st;
 }
 
@@ -112,7 +113,8 @@ int cri_pod_sandbox_status(cri_call *call, const ProtobufCMessage *req, Protobuf
     if (in->verbose) {
         char *text = sandbox_verbose_info(s);
         cri_map_add(&r->n_info, &r->info,
-                    &runtime__v1__pod_sandbox_status_response__info_entry__descriptor, "info", text);
+                    &runtime__v1__pod_sandbox_status_response__info_entry__descriptor, "info",
+                    text);
         free(text);
     }
     pod_sandbox_info_free(s);
@@ -130,8 +132,9 @@ static Runtime__V1__PodSandboxStatus *sandbox_status(const pod_sandbox_info *s)
     st->created_at = s->created_ns;
     st->network = network_status(s);
     st->linux = linux_status(s);
-    cri_map_copy(&st->n_labels, &st->labels, &runtime__v1__pod_sandbox_status__labels_entry__descriptor,
-                 s->config->n_labels, (void *const *)s->config->labels);
+    cri_map_copy(&st->n_labels, &st->labels,
+                 &runtime__v1__pod_sandbox_status__labels_entry__descriptor, s->config->n_labels,
+                 (void *const *)s->config->labels);
     cri_map_copy(&st->n_annotations, &st->annotations,
                  &runtime__v1__pod_sandbox_status__annotations_entry__descriptor,
                  s->config->n_annotations, (void *const *)s->config->annotations);
@@ -181,8 +184,8 @@ static Runtime__V1__PodSandbox *sandbox_item(const pod_sandbox_info *s)
     cri_map_copy(&p->n_labels, &p->labels, &runtime__v1__pod_sandbox__labels_entry__descriptor,
                  s->config->n_labels, (void *const *)s->config->labels);
     cri_map_copy(&p->n_annotations, &p->annotations,
-                 &runtime__v1__pod_sandbox__annotations_entry__descriptor,
-                 s->config->n_annotations, (void *const *)s->config->annotations);
+                 &runtime__v1__pod_sandbox__annotations_entry__descriptor, s->config->n_annotations,
+                 (void *const *)s->config->annotations);
     p->runtime_handler = cri_strdup(s->handler);
     return p;
 }
@@ -257,7 +260,8 @@ static Runtime__V1__ImageSpec *image_spec(const pod_container_info *c)
 {
     Runtime__V1__ImageSpec *i = cri_new(Runtime__V1__ImageSpec, runtime__v1__image_spec);
     i->image = cri_strdup(c->image);
-    i->user_specified_image = cri_strdup(c->config->image ? c->config->image->user_specified_image : "");
+    i->user_specified_image =
+        cri_strdup(c->config->image ? c->config->image->user_specified_image : "");
     if (!*i->user_specified_image) {
         free(i->user_specified_image);
         i->user_specified_image = cri_strdup(c->image);
@@ -281,8 +285,9 @@ static Runtime__V1__ContainerStatus *container_status(const pod_container_info *
     st->image_id = cri_strdup(c->image_id);
     st->reason = cri_strdup(c->reason);
     st->message = cri_strdup(c->message);
-    cri_map_copy(&st->n_labels, &st->labels, &runtime__v1__container_status__labels_entry__descriptor,
-                 c->config->n_labels, (void *const *)c->config->labels);
+    cri_map_copy(&st->n_labels, &st->labels,
+                 &runtime__v1__container_status__labels_entry__descriptor, c->config->n_labels,
+                 (void *const *)c->config->labels);
     cri_map_copy(&st->n_annotations, &st->annotations,
                  &runtime__v1__container_status__annotations_entry__descriptor,
                  c->config->n_annotations, (void *const *)c->config->annotations);
@@ -312,8 +317,8 @@ int cri_container_status(cri_call *call, const ProtobufCMessage *req, ProtobufCM
     if (in->verbose) {
         json_t *info = json_pack("{s:s,s:i}", "sandboxID", c->sandbox_id, "pid", c->pid);
         char *text = json_dumps(info, JSON_COMPACT | JSON_SORT_KEYS);
-        cri_map_add(&r->n_info, &r->info, &runtime__v1__container_status_response__info_entry__descriptor,
-                    "info", text);
+        cri_map_add(&r->n_info, &r->info,
+                    &runtime__v1__container_status_response__info_entry__descriptor, "info", text);
         free(text);
         json_decref(info);
     }
@@ -333,7 +338,8 @@ static int container_passes(const Runtime__V1__ContainerFilter *f, const pod_con
     /* Both map entry types share a layout; compare through the sandbox filter's types. */
     return labels_match(f->n_label_selector,
                         (Runtime__V1__PodSandboxFilter__LabelSelectorEntry **)f->label_selector,
-                        c->config->n_labels, (Runtime__V1__PodSandboxConfig__LabelsEntry **)c->config->labels);
+                        c->config->n_labels,
+                        (Runtime__V1__PodSandboxConfig__LabelsEntry **)c->config->labels);
 }
 
 static Runtime__V1__Container *container_item(const pod_container_info *c)
@@ -374,8 +380,7 @@ int cri_list_containers(cri_call *call, const ProtobufCMessage *req, ProtobufCMe
     return 0;
 }
 
-int cri_exec_sync(cri_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
-                  wc_err *err)
+int cri_exec_sync(cri_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp, wc_err *err)
 {
     IN(ExecSyncRequest);
     pod_exec_result res;
@@ -431,8 +436,8 @@ int cri_stream_pod_sandboxes(cri_call *call, const ProtobufCMessage *req, wc_err
         if (sandbox_passes(in->filter, all[i]))
             items[kept++] = sandbox_item(all[i]);
     pod_sandbox_list_free(all, n);
-    return send_filtered(call, &runtime__v1__stream_pod_sandboxes_response__descriptor, items,
-                         kept, err);
+    return send_filtered(call, &runtime__v1__stream_pod_sandboxes_response__descriptor, items, kept,
+                         err);
 }
 
 int cri_stream_containers(cri_call *call, const ProtobufCMessage *req, wc_err *err)

@@ -29,8 +29,9 @@ static Runtime__V1__ContainerAttributes *container_attributes(const pod_containe
         cri_new(Runtime__V1__ContainerAttributes, runtime__v1__container_attributes);
     a->id = cri_strdup(c->id);
     a->metadata = cri_copy(c->config->metadata);
-    cri_map_copy(&a->n_labels, &a->labels, &runtime__v1__container_attributes__labels_entry__descriptor,
-                 c->config->n_labels, (void *const *)c->config->labels);
+    cri_map_copy(&a->n_labels, &a->labels,
+                 &runtime__v1__container_attributes__labels_entry__descriptor, c->config->n_labels,
+                 (void *const *)c->config->labels);
     cri_map_copy(&a->n_annotations, &a->annotations,
                  &runtime__v1__container_attributes__annotations_entry__descriptor,
                  c->config->n_annotations, (void *const *)c->config->annotations);
@@ -47,8 +48,7 @@ static Runtime__V1__CpuUsage *cpu_usage(int64_t ts, uint64_t total, uint64_t rat
     return cpu;
 }
 
-static Runtime__V1__MemoryUsage *memory_usage(int64_t ts, uint64_t ws, uint64_t usage,
-                                              uint64_t rss)
+static Runtime__V1__MemoryUsage *memory_usage(int64_t ts, uint64_t ws, uint64_t usage, uint64_t rss)
 {
     Runtime__V1__MemoryUsage *m = cri_new(Runtime__V1__MemoryUsage, runtime__v1__memory_usage);
     m->timestamp = ts;
@@ -65,10 +65,9 @@ static Runtime__V1__ContainerStats *container_stats_message(const pod_container_
         cri_new(Runtime__V1__ContainerStats, runtime__v1__container_stats);
     s->attributes = container_attributes(c);
     if (st->running) {
-        s->cpu = cpu_usage(st->timestamp_ns, st->cpu_usage_ns, st->cpu_nano_cores,
-                           st->has_cpu_rate);
-        s->memory = memory_usage(st->timestamp_ns, st->mem_working_set, st->mem_usage,
-                                 st->mem_rss);
+        s->cpu =
+            cpu_usage(st->timestamp_ns, st->cpu_usage_ns, st->cpu_nano_cores, st->has_cpu_rate);
+        s->memory = memory_usage(st->timestamp_ns, st->mem_working_set, st->mem_usage, st->mem_rss);
         if (st->mem_available)
             s->memory->available_bytes = u64(st->mem_available);
         s->memory->page_faults = u64(st->page_faults);
@@ -148,8 +147,9 @@ static int container_wanted(const Runtime__V1__ContainerStatsFilter *f, const po
 }
 
 /* Collects the stats of the wanted containers; *n set. */
-static Runtime__V1__ContainerStats **collect_container_stats(
-    pod_manager *pm, const Runtime__V1__ContainerStatsFilter *f, const char *sandbox_id, size_t *n)
+static Runtime__V1__ContainerStats **
+collect_container_stats(pod_manager *pm, const Runtime__V1__ContainerStatsFilter *f,
+                        const char *sandbox_id, size_t *n)
 {
     pod_container_info **all = NULL;
     size_t count = 0;
@@ -208,7 +208,8 @@ static Runtime__V1__PodSandboxStats *pod_stats_message(pod_manager *pm, const po
         cri_new(Runtime__V1__PodSandboxAttributes, runtime__v1__pod_sandbox_attributes);
     a->id = cri_strdup(s->id);
     a->metadata = cri_copy(s->config->metadata);
-    cri_map_copy(&a->n_labels, &a->labels, &runtime__v1__pod_sandbox_attributes__labels_entry__descriptor,
+    cri_map_copy(&a->n_labels, &a->labels,
+                 &runtime__v1__pod_sandbox_attributes__labels_entry__descriptor,
                  s->config->n_labels, (void *const *)s->config->labels);
     cri_map_copy(&a->n_annotations, &a->annotations,
                  &runtime__v1__pod_sandbox_attributes__annotations_entry__descriptor,
@@ -257,9 +258,8 @@ int cri_pod_sandbox_stats(cri_call *call, const ProtobufCMessage *req, ProtobufC
     return 0;
 }
 
-static Runtime__V1__PodSandboxStats **collect_pod_stats(pod_manager *pm,
-                                                        const Runtime__V1__PodSandboxStatsFilter *f,
-                                                        size_t *n)
+static Runtime__V1__PodSandboxStats **
+collect_pod_stats(pod_manager *pm, const Runtime__V1__PodSandboxStatsFilter *f, size_t *n)
 {
     pod_sandbox_info **all = NULL;
     size_t count = 0;
@@ -283,8 +283,8 @@ static Runtime__V1__PodSandboxStats **collect_pod_stats(pod_manager *pm,
     return out;
 }
 
-int cri_list_pod_sandbox_stats(cri_call *call, const ProtobufCMessage *req,
-                               ProtobufCMessage **resp, wc_err *err)
+int cri_list_pod_sandbox_stats(cri_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
+                               wc_err *err)
 {
     IN(ListPodSandboxStatsRequest);
     Runtime__V1__ListPodSandboxStatsResponse *r = cri_new(

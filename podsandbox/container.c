@@ -196,7 +196,6 @@ static int sandbox_ready(pod_manager *pm, const char *sandbox_id, wc_err *err)
     return 0;
 }
 
-
 static int start_logging(pod_container *c, hcs_runtime *rt, wc_err *err)
 {
     int out_fd = -1, err_fd = -1;
@@ -247,8 +246,8 @@ int pod_container_start(pod_manager *pm, const char *id, wc_err *err)
     hcs_runtime *rt = NULL;
     if (c->state != POD_CONTAINER_CREATED) {
         wc_err_set(err, WC_FAILED_PRECONDITION, "container %s is not in the created state", c->id);
-    } else if (sandbox_ready(pm, c->sandbox_id, err) == 0 && (rt = pod_runtime_of_container(pm, c, err)) &&
-               start_logging(c, rt, err) == 0) {
+    } else if (sandbox_ready(pm, c->sandbox_id, err) == 0 &&
+               (rt = pod_runtime_of_container(pm, c, err)) && start_logging(c, rt, err) == 0) {
         pthread_mutex_lock(&pm->mu);
         c->starting = 1;
         pthread_mutex_unlock(&pm->mu);

@@ -62,8 +62,7 @@ static void measure_writable_layer(pod_manager *pm, const pod_container *c,
     free(upper);
 }
 
-int pod_container_stats_get(pod_manager *pm, const char *id, pod_container_stats *out,
-                            wc_err *err)
+int pod_container_stats_get(pod_manager *pm, const char *id, pod_container_stats *out, wc_err *err)
 {
     memset(out, 0, sizeof *out);
     pod_container *c = pod_container_find(pm, id, err);
@@ -158,8 +157,7 @@ int pod_container_update_resources(pod_manager *pm, const char *id,
 
 int pod_sandbox_update_resources(pod_manager *pm, const char *id,
                                  const Runtime__V1__LinuxContainerResources *overhead,
-                                 const Runtime__V1__LinuxContainerResources *resources,
-                                 wc_err *err)
+                                 const Runtime__V1__LinuxContainerResources *resources, wc_err *err)
 {
     pod_sandbox *s = pod_sandbox_find(pm, id, err);
     if (!s)
