@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -208,6 +209,31 @@ static int wait_exit(pid_t pid, int flags, int *status)
 
 /* Feeds stdin and collects output until the plugin exits; a grandchild that keeps the
  * pipes open does not hold us past the plugin's own exit. Returns 0, or -1 on timeout. */
+/* The plugin closed its output, so it is exiting: wait for exactly that, up to the deadline.
+ * A pidfd wakes us the moment it exits; without one (old kernels, valgrind) poll every 1 ms. */
+static int wait_exit_until(pid_t pid, long long deadline, int *status)
+{
+#ifdef SYS_pidfd_open
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+    int pidfd = -1;
+#endif
+    int exited = 0;
+    while (!(exited = wait_exit(pid, WNOHANG, status))) {
+        long long left = deadline - now_ms();
+        if (left <= 0)
+            break;
+        struct pollfd p = {pidfd, POLLIN, 0};
+        if (pidfd >= 0)
+            poll(&p, 1, left < POLL_SLICE_MS ? (int)left : POLL_SLICE_MS);
+        else
+            poll(NULL, 0, 1);
+    }
+    if (pidfd >= 0)
+        close(pidfd);
+    return exited;
+}
+
 static int pump(child *c, const char *data, buf *out, buf *errb, int timeout_ms, int *status)
 {
     size_t len = strlen(data), sent = 0;
@@ -228,10 +254,9 @@ static int pump(child *c, const char *data, buf *out, buf *errb, int timeout_ms,
         if (c->errfd >= 0 && p[2].revents)
             drain(&c->errfd, errb);
         if (c->out < 0 && c->errfd < 0) {
-            /* Output closed: the plugin is exiting; poll for it briefly. */
-            exited = wait_exit(c->pid, WNOHANG, status);
-            if (!exited)
-                poll(NULL, 0, 2);
+            if (!wait_exit_until(c->pid, deadline, status))
+                return -1;
+            exited = 1;
         } else if (r == 0) {
             exited = wait_exit(c->pid, WNOHANG, status);
         }

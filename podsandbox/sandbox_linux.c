@@ -161,8 +161,13 @@ int pod_platform_container_spec(pod_manager *pm, const pod_sandbox *s,
     char *resolv = wc_path_join(s->dir, "resolv.conf");
     char *hosts = wc_path_join(s->dir, "hosts");
     char *hostname = wc_path_join(s->dir, "hostname");
-    char cgroup[128];
-    snprintf(cgroup, sizeof cgroup, "/wincri/%s", s->id);
+    /* kubelet's pod cgroup when it names one; else a pod cgroup of our own. */
+    char cgroup[512];
+    const Runtime__V1__LinuxPodSandboxConfig *l = s->config->linux;
+    if (l && l->cgroup_parent && *l->cgroup_parent)
+        snprintf(cgroup, sizeof cgroup, "%s", l->cgroup_parent);
+    else
+        snprintf(cgroup, sizeof cgroup, "/wincri/%s", s->id);
     pod_spec_input in = {.sandbox = s->config,
                          .container = config,
                          .image_config_json = image_config_json,
