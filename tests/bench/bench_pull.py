@@ -13,6 +13,7 @@ wincrid's peak RSS (VmHWM) during its pulls.
 Usage: /usr/bin/python3 tests/bench/bench_pull.py [--rounds N] [--mb 200]
 Env: WINCRID (default build/release/wincrid)."""
 import argparse
+import atexit
 import json
 import os
 import shutil
@@ -25,12 +26,15 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
+sys.path.insert(0, HERE)
 
+import containerd  # noqa: E402
 import registry as R  # noqa: E402
 
 
 def stubs():
     out = tempfile.mkdtemp(prefix="wcbench-pb-")
+    atexit.register(shutil.rmtree, out, True)
     subprocess.run(["protoc", f"--python_out={out}", f"--grpc_out={out}",
                     "--plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin",
                     f"-I{REPO}/cri", f"{REPO}/cri/api.proto"], check=True)
@@ -97,36 +101,19 @@ def wait_for(pred, timeout, what):
 
 
 class Containerd:
+    """containerd without its CRI plugin, from the shared helper (containerd.py); pulls with ctr."""
+
     def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="wcbench-ctd-")
-        self.sock = os.path.join(self.dir, "containerd.sock")
-        cfg = os.path.join(self.dir, "config.toml")
-        with open(cfg, "w") as f:
-            f.write(f'version = 2\nroot = "{self.dir}/root"\nstate = "{self.dir}/state"\n'
-                    f'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
-                    f'[grpc]\n  address = "{self.sock}"\n')
-        self.log = open(os.path.join(self.dir, "containerd.log"), "wb")
-        self.proc = subprocess.Popen(["containerd", "--config", cfg], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        wait_for(lambda: subprocess.run(["ctr", "--address", self.sock, "version"],
-                                        capture_output=True).returncode == 0, 30, "containerd")
+        self.c = containerd.start(cri=False)
 
     def pull(self, ref):
         t = time.time()
-        subprocess.run(["ctr", "--address", self.sock, "-n", "k8s.io", "images", "pull",
+        subprocess.run(["ctr", "--address", self.c.address, "-n", "k8s.io", "images", "pull",
                         "--plain-http", ref], check=True, stdout=subprocess.DEVNULL)
         return time.time() - t
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
-        subprocess.run(["umount", "-R", self.dir], capture_output=True)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        self.c.stop()
 
 
 class Wincrid:

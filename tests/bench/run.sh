@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# `make bench`: wincri against containerd 1.6 + runc (Debian's) on this machine, in one run.
+# Builds the release wincrid, installs what the benchmarks need if missing, runs
+#   bench_pull.py       image pull + unpack time (issue 3 item 7)
+#   bench_pods.py       pod start/stop, List/Status latency, RSS, processes per pod (issue 4 item 8)
+#   bench_streaming.py  when present
+# and prints each one's summary at the end. Logs go to build/bench/. Extra arguments per
+# benchmark come from BENCH_PULL_ARGS, BENCH_PODS_ARGS, BENCH_STREAMING_ARGS, e.g. a quick run:
+#   BENCH_PULL_ARGS="--rounds 1 --mb 50" BENCH_PODS_ARGS="--pods 10 --per-pod 2 --calls 50" \
+#       tests/bench/run.sh
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+PY=/usr/bin/python3 # Debian's: it sees python3-grpcio
+OUT=build/bench
+NEED=(containerd runc containernetworking-plugins docker-registry iptables iproute2 gcc libc6-dev
+      golang-go protobuf-compiler protobuf-compiler-grpc python3 python3-grpcio python3-protobuf
+      busybox-static)
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "bench: needs root (network namespaces, runc, iptables)" >&2
+    exit 1
+fi
+
+missing=()
+for p in "${NEED[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "bench: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+make VARIANT=release
+export WINCRID="$PWD/build/release/wincrid"
+mkdir -p "$OUT"
+started=$(date +%s)
+failed=()
+
+run() { # name, script, extra args (a string, split on spaces)
+    local name=$1 script=$2 args=$3
+    echo
+    echo "==== $name: $PY $script $args"
+    # shellcheck disable=SC2086
+    if "$PY" "$script" $args 2>&1 | tee "$OUT/$name.log"; then
+        return 0
+    fi
+    failed+=("$name")
+}
+
+run pull tests/bench/bench_pull.py "${BENCH_PULL_ARGS:-}"
+run pods tests/bench/bench_pods.py "--out $OUT/pods-table.md --keep-wincrid-log $OUT/wincrid-pods.log ${BENCH_PODS_ARGS:-}"
+if [ -f tests/bench/bench_streaming.py ]; then
+    run streaming tests/bench/bench_streaming.py "${BENCH_STREAMING_ARGS:-}"
+fi
+
+echo
+echo "==================== bench summary ($(date -u '+%Y-%m-%d %H:%M UTC'), $(($(date +%s) - started)) s, wincrid $(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
+if [ -f "$OUT/pull.log" ]; then
+    echo "-- pull (build/bench/pull.log)"
+    grep -E '^(image:|containerd pull|wincri +pull|ratio|wincrid peak)' "$OUT/pull.log" || true
+fi
+if [ -f "$OUT/pods.log" ]; then
+    echo "-- pods (build/bench/pods.log)"
+    sed -n '/^==== pod benchmark summary/,$p' "$OUT/pods.log" | sed '1d'
+fi
+if [ -f "$OUT/streaming.log" ]; then
+    echo "-- streaming (build/bench/streaming.log, last lines)"
+    tail -n 15 "$OUT/streaming.log"
+fi
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "bench: FAILED: ${failed[*]}" >&2
+    exit 1
+fi
+echo "bench: done"
