@@ -27,6 +27,8 @@ CRI_HANDLER(cri_pod_sandbox_stats);
 CRI_HANDLER(cri_list_pod_sandbox_stats);
 CRI_HANDLER(cri_update_container_resources);
 CRI_HANDLER(cri_update_pod_sandbox_resources);
+CRI_HANDLER(cri_list_metric_descriptors);
+CRI_HANDLER(cri_list_pod_sandbox_metrics);
 
 #define CRI_STREAM_HANDLER(name) int name(cri_call *call, const ProtobufCMessage *req, wc_err *err)
 
@@ -35,5 +37,6 @@ CRI_STREAM_HANDLER(cri_stream_containers);
 CRI_STREAM_HANDLER(cri_get_container_events);
 CRI_STREAM_HANDLER(cri_stream_container_stats);
 CRI_STREAM_HANDLER(cri_stream_pod_sandbox_stats);
+CRI_STREAM_HANDLER(cri_stream_pod_sandbox_metrics);
 
 #endif

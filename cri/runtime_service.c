@@ -176,5 +176,8 @@ const cri_method cri_runtime_methods[] = {
     {"StreamPodSandboxStats", NULL, cri_stream_pod_sandbox_stats},
     {"UpdateContainerResources", cri_update_container_resources, NULL},
     {"UpdatePodSandboxResources", cri_update_pod_sandbox_resources, NULL},
+    {"ListMetricDescriptors", cri_list_metric_descriptors, NULL},
+    {"ListPodSandboxMetrics", cri_list_pod_sandbox_metrics, NULL},
+    {"StreamPodSandboxMetrics", NULL, cri_stream_pod_sandbox_metrics},
     {NULL, NULL, NULL},
 };

@@ -472,3 +472,31 @@ def test_host_port_reaches_the_container(env):
             time.sleep(0.2)
     assert b"hello from a pod" in body
     rt.StopPodSandbox(PB.StopPodSandboxRequest(pod_sandbox_id=sid))
+
+
+def test_metrics_describe_and_measure(env):
+    rt = env.d.runtime()
+    descs = {d.name: d for d in rt.ListMetricDescriptors(PB.ListMetricDescriptorsRequest()).descriptors}
+    assert list(descs["container_memory_working_set_bytes"].label_keys) == [
+        "container", "pod", "namespace", "id"]
+    assert "container_network_receive_bytes_total" in descs
+    sid, scfg = run_pod(env)
+    cid = start_container(env, sid, scfg, "measured",
+                          ["/bin/sh", "-c", "x=$(head -c 20000000 /dev/zero | tr '\\0' a); sleep 600; echo ${#x}"])
+    wait_state(env, cid, PB.CONTAINER_RUNNING)
+    time.sleep(1.5)
+    pods = rt.ListPodSandboxMetrics(PB.ListPodSandboxMetricsRequest()).pod_metrics
+    mine = [p for p in pods if p.pod_sandbox_id == sid]
+    assert len(mine) == 1
+    cms = {c.container_id: c for c in mine[0].container_metrics}
+    values = {m.name: m for m in cms[cid].metrics}
+    for m in values.values():  # every metric is described, with matching label counts
+        assert len(m.label_values) == len(descs[m.name].label_keys)
+    ws = values["container_memory_working_set_bytes"]
+    assert ws.value.value > 15_000_000 and ws.metric_type == PB.GAUGE
+    assert list(ws.label_values) == ["measured", scfg.metadata.name, "e2e", cid]
+    net = {m.name for m in mine[0].metrics}
+    assert {"container_network_receive_bytes_total", "container_network_transmit_bytes_total"} <= net
+    streamed = [p.pod_sandbox_id for r in rt.StreamPodSandboxMetrics(PB.StreamPodSandboxMetricsRequest())
+                for p in r.pod_sandbox_metrics]
+    assert sid in streamed

@@ -25,7 +25,8 @@ RUNTIME_IMPLEMENTED = ["Version", "Status", "RuntimeConfig", "UpdateRuntimeConfi
                        "Exec", "Attach", "PortForward", "GetContainerEvents", "ContainerStats",
                        "ListContainerStats", "StreamContainerStats", "PodSandboxStats",
                        "ListPodSandboxStats", "StreamPodSandboxStats", "UpdateContainerResources",
-                       "UpdatePodSandboxResources"]
+                       "UpdatePodSandboxResources", "ListMetricDescriptors",
+                       "ListPodSandboxMetrics", "StreamPodSandboxMetrics"]
 IMAGE_IMPLEMENTED = ["ListImages", "StreamImages", "ImageStatus", "PullImage", "RemoveImage",
                      "ImageFsInfo"]
 IMPLEMENTED = {f"/runtime.v1.RuntimeService/{m}" for m in RUNTIME_IMPLEMENTED} | \
