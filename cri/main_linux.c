@@ -2,10 +2,12 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "common/log.h"
 #include "cri/cli.h"
 #include "cri/daemon.h"
+#include "podsandbox/pidns.h"
 
 static void *signal_waiter(void *arg)
 {
@@ -19,6 +21,8 @@ static void *signal_waiter(void *arg)
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], POD_PID_HOLDER_ARG) == 0)
+        return pod_pid_holder_main();
     wc_daemon_opts opts;
     cli_action a = wc_cli_parse(argc, argv, &opts);
     if (a != CLI_RUN)

@@ -45,6 +45,9 @@ typedef struct pod_spec_input {
     const char *netns_path;
     const char *ipc_ns_path;
     const char *uts_ns_path;
+    /* PID namespace to join for modes POD (the pod's holder process) and TARGET (the target
+     * container's init), e.g. /proc/<pid>/ns/pid; NULL/"" for those modes is an error. */
+    const char *pid_ns_path;
     /* Files the sandbox provides, bind-mounted into every container. NULL: not mounted. */
     const char *resolv_conf_path;
     const char *hosts_path;

@@ -50,14 +50,15 @@ static int pid_ns(const pod_build *b, json_t *list, wc_err *err)
     Runtime__V1__NamespaceMode mode = b->ns ? b->ns->pid : RUNTIME__V1__NAMESPACE_MODE__CONTAINER;
     switch (mode) {
     case RUNTIME__V1__NAMESPACE_MODE__POD:
-        return wc_err_set(err, WC_UNIMPLEMENTED,
-                          "linux.security_context.namespace_options.pid: PID namespace mode POD "
-                          "needs a pod-level process, not yet supported");
     case RUNTIME__V1__NAMESPACE_MODE__TARGET:
-        return wc_err_set(err, WC_UNIMPLEMENTED,
-                          "linux.security_context.namespace_options.pid: mode TARGET (join "
-                          "container \"%s\") is not supported yet",
-                          b->ns->target_id ? b->ns->target_id : "");
+        /* The pod model resolves the namespace to join (holder or target container). */
+        if (!b->in->pid_ns_path || !b->in->pid_ns_path[0])
+            return wc_err_set(err, WC_FAILED_PRECONDITION,
+                              "linux.security_context.namespace_options.pid: no PID namespace "
+                              "to join for mode %s",
+                              mode == RUNTIME__V1__NAMESPACE_MODE__POD ? "POD" : "TARGET");
+        add_ns(list, "pid", b->in->pid_ns_path);
+        return 0;
     case RUNTIME__V1__NAMESPACE_MODE__NODE:
         return 0;
     default:

@@ -311,6 +311,8 @@ int pod_sandbox_stop(pod_manager *pm, const char *id, wc_err *err)
     stop_containers(pm, s->id);
     pthread_mutex_lock(&s->op);
     detach_network(pm, s);
+    wc_err ignored = {0};
+    pod_platform_sandbox_teardown(pm, s, &ignored); /* pinned namespaces, PID holder */
     s->state = POD_SANDBOX_NOTREADY;
     int rc = pod_store_put_sandbox(pm, s, err);
     pthread_mutex_unlock(&s->op);

@@ -15,6 +15,7 @@
 
 #include "common/fs.h"
 #include "podsandbox/ocispec.h"
+#include "podsandbox/pidns.h"
 #include "podsandbox/platform.h"
 
 static char *ns_dir(pod_manager *pm, const pod_sandbox *s)
@@ -91,8 +92,19 @@ static int wants_pinned(const Runtime__V1__PodSandboxConfig *c)
     return !ns || ns->ipc != RUNTIME__V1__NAMESPACE_MODE__NODE;
 }
 
+static Runtime__V1__NamespaceMode pod_pid_mode(const Runtime__V1__PodSandboxConfig *c)
+{
+    const Runtime__V1__NamespaceOption *ns = c->linux && c->linux->security_context
+                                                 ? c->linux->security_context->namespace_options
+                                                 : NULL;
+    return ns ? ns->pid : RUNTIME__V1__NAMESPACE_MODE__CONTAINER;
+}
+
 int pod_platform_sandbox_setup(pod_manager *pm, pod_sandbox *s, wc_err *err)
 {
+    if (pod_pid_mode(s->config) == RUNTIME__V1__NAMESPACE_MODE__POD &&
+        pod_pid_holder_start(s->dir, err) < 0)
+        return -1;
     if (!wants_pinned(s->config))
         return 0;
     char *dir = ns_dir(pm, s);
@@ -126,6 +138,7 @@ static void remove_pod_cgroups(const char *sandbox_id)
 
 int pod_platform_sandbox_teardown(pod_manager *pm, pod_sandbox *s, wc_err *err)
 {
+    pod_pid_holder_stop(s->dir);
     remove_pod_cgroups(s->id);
     char *dir = ns_dir(pm, s);
     static const char *const kinds[] = {"ipc", "uts"};
@@ -149,6 +162,39 @@ static char *ns_path(pod_manager *pm, const pod_sandbox *s, const char *kind)
     char *p = wc_path_join(dir, kind);
     free(dir);
     return p;
+}
+
+/* PID mode POD joins the pod's holder; TARGET joins the target container's init. */
+static int pid_ns_to_join(pod_manager *pm, const pod_sandbox *s,
+                          const Runtime__V1__ContainerConfig *config, char **path, wc_err *err)
+{
+    const Runtime__V1__LinuxContainerSecurityContext *sc =
+        config->linux ? config->linux->security_context : NULL;
+    const Runtime__V1__NamespaceOption *ns =
+        sc && sc->namespace_options ? sc->namespace_options : NULL;
+    Runtime__V1__NamespaceMode mode = ns ? ns->pid : pod_pid_mode(s->config);
+    *path = NULL;
+    if (mode == RUNTIME__V1__NAMESPACE_MODE__POD) {
+        *path = pod_pid_holder_ns(s->dir);
+        if (!*path)
+            return wc_err_set(err, WC_FAILED_PRECONDITION,
+                              "pod sandbox %s has no shared PID namespace (its holder is gone)",
+                              s->id);
+    } else if (mode == RUNTIME__V1__NAMESPACE_MODE__TARGET) {
+        pod_container_info *t = NULL;
+        if (pod_container_get(pm, ns->target_id, &t, err) < 0)
+            return wc_err_prefix(err, "PID namespace target");
+        int running = t->state == POD_CONTAINER_RUNNING && t->pid > 0;
+        if (running) {
+            *path = malloc(48);
+            snprintf(*path, 48, "/proc/%d/ns/pid", t->pid);
+        }
+        pod_container_info_free(t);
+        if (!running)
+            return wc_err_set(err, WC_FAILED_PRECONDITION,
+                              "PID namespace target container %s is not running", ns->target_id);
+    }
+    return 0;
 }
 
 int pod_platform_container_spec(pod_manager *pm, const pod_sandbox *s,
@@ -180,7 +226,12 @@ int pod_platform_container_spec(pod_manager *pm, const pod_sandbox *s,
                          .hosts_path = hosts,
                          .hostname_path = hostname,
                          .cgroup_parent = cgroup};
-    int rc = pod_spec_build_linux(&in, spec, err);
+    char *pid_ns = NULL;
+    int rc = pid_ns_to_join(pm, s, config, &pid_ns, err);
+    in.pid_ns_path = pid_ns;
+    if (rc == 0)
+        rc = pod_spec_build_linux(&in, spec, err);
+    free(pid_ns);
     free(ipc);
     free(uts);
     free(resolv);

@@ -500,3 +500,44 @@ def test_metrics_describe_and_measure(env):
     streamed = [p.pod_sandbox_id for r in rt.StreamPodSandboxMetrics(PB.StreamPodSandboxMetricsRequest())
                 for p in r.pod_sandbox_metrics]
     assert sid in streamed
+
+
+def proc_cmdlines(env, cid):
+    """Command lines of the processes a container can see, read from /proc inside it."""
+    out = env.d.runtime().ExecSync(PB.ExecSyncRequest(
+        container_id=cid, cmd=["sh", "-c", "for d in /proc/[0-9]*; do tr '\\0' ' ' < $d/cmdline; echo; done"],
+        timeout=10)).stdout.decode()
+    return [ln.strip() for ln in out.splitlines() if ln.strip()]
+
+
+def test_shared_and_target_pid_namespaces(env):
+    rt = env.d.runtime()
+    shared = PB.LinuxPodSandboxConfig(security_context=PB.LinuxSandboxSecurityContext(
+        namespace_options=PB.NamespaceOption(pid=PB.POD)))
+    sid, scfg = run_pod(env, linux=shared)
+    pod_pid = PB.LinuxContainerConfig(security_context=PB.LinuxContainerSecurityContext(
+        namespace_options=PB.NamespaceOption(pid=PB.POD)))
+    a = start_container(env, sid, scfg, "a", ["sleep", "601"], linux=pod_pid)
+    b = start_container(env, sid, scfg, "b", ["sleep", "602"], linux=pod_pid)
+    wait_state(env, a, PB.CONTAINER_RUNNING)
+    wait_state(env, b, PB.CONTAINER_RUNNING)
+    seen = proc_cmdlines(env, b)
+    assert "sleep 601" in seen and "sleep 602" in seen
+    pid1 = rt.ExecSync(PB.ExecSyncRequest(container_id=b, cmd=["cat", "/proc/1/cmdline"])).stdout
+    assert b"--pod-pid-holder" in pid1  # the pod's holder is PID 1, not a container
+    # TARGET: a container in another pod joins container a's namespace
+    tid, tcfg = run_pod(env)
+    target = PB.LinuxContainerConfig(security_context=PB.LinuxContainerSecurityContext(
+        namespace_options=PB.NamespaceOption(pid=PB.TARGET, target_id=a)))
+    t = start_container(env, tid, tcfg, "t", ["sleep", "603"], linux=target)
+    wait_state(env, t, PB.CONTAINER_RUNNING)
+    assert "sleep 601" in proc_cmdlines(env, t)
+    # without sharing, a pod's containers see only their own processes
+    solo = start_container(env, tid, tcfg, "solo", ["sleep", "604"])
+    wait_state(env, solo, PB.CONTAINER_RUNNING)
+    assert "sleep 601" not in proc_cmdlines(env, solo)
+    with open(os.path.join(env.d.root, "sandboxes", sid, "pid-holder")) as f:
+        holder = int(f.read())
+    assert os.path.exists(f"/proc/{holder}")
+    rt.StopPodSandbox(PB.StopPodSandboxRequest(pod_sandbox_id=sid))
+    assert not os.path.exists(f"/proc/{holder}")  # stopping the pod ends its holder

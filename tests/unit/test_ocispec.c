@@ -589,14 +589,24 @@ static void namespaces(void **state)
     assert_true(present);
     json_decref(s);
 
+    /* POD and TARGET join the PID namespace the pod model resolved, and need one. */
     f.ns.pid = RUNTIME__V1__NAMESPACE_MODE__POD;
     wc_err err = build_err(&f);
-    assert_int_equal(err.code, WC_UNIMPLEMENTED);
-    assert_non_null(strstr(err.msg, "PID namespace mode POD"));
+    assert_int_equal(err.code, WC_FAILED_PRECONDITION);
+    assert_non_null(strstr(err.msg, "mode POD"));
+    f.in.pid_ns_path = "/proc/4242/ns/pid";
+    s = build_ok(&f);
+    assert_string_equal(ns_path(s, "pid", &present), "/proc/4242/ns/pid");
+    json_decref(s);
     f.ns.pid = RUNTIME__V1__NAMESPACE_MODE__TARGET;
     f.ns.target_id = "abc";
+    f.in.pid_ns_path = "/proc/77/ns/pid";
+    s = build_ok(&f);
+    assert_string_equal(ns_path(s, "pid", &present), "/proc/77/ns/pid");
+    json_decref(s);
+    f.in.pid_ns_path = NULL;
     err = build_err(&f);
-    assert_int_equal(err.code, WC_UNIMPLEMENTED);
+    assert_int_equal(err.code, WC_FAILED_PRECONDITION);
     assert_non_null(strstr(err.msg, "TARGET"));
 
     /* No options at all: kubelet's defaults (pod network/IPC, own PID namespace). */
