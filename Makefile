@@ -38,7 +38,7 @@ LIB_OBJ := $(patsubst %.c,$(B)/%.o,$(LIB_SRC)) $(B)/gen/api.pb-c.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps run test unit e2e windows windows-check bench clean format format-check valgrind
+.PHONY: all deps run test unit e2e windows windows-check windows-link bench clean format format-check valgrind
 
 all: $(B)/wincrid
 
@@ -117,7 +117,33 @@ $(WB)/%.o: %.c $(PB_H) $(WIN_INC)/.stamp
 windows-check: $(WIN_OBJ)
 	@echo "windows compile check: $(words $(WIN_OBJ)) sources compiled for x86_64-w64-mingw32"
 
-windows: windows-check
+# The full Windows build: dependencies cross-built once from Debian's sources into a cache
+# (deploy/windows/build-deps.sh; a no-op when cached), then wincrid.exe linked against them.
+WIN_DEPS ?= /var/cache/wincri/win-deps
+windows:
+	deploy/windows/build-deps.sh >/dev/null
+	$(MAKE) windows-link
+
+WL := build/winlink
+WIN_LINK_FLAGS := $(WIN_DEPS)/link-flags.txt
+WL_CC = $(shell sed -n 's/^CC=//p' $(WIN_LINK_FLAGS))
+WL_CFLAGS = $(filter-out -I$(WIN_INC),$(WIN_CFLAGS)) $(shell sed -n 's/^CFLAGS=//p' $(WIN_LINK_FLAGS))
+WL_LIBS = $(shell sed -n 's/^LIBS=//p' $(WIN_LINK_FLAGS)) -lpathcch -lole32 -lrpcrt4
+WL_OBJ := $(patsubst %.c,$(WL)/%.o,$(WIN_SRC)) $(WL)/gen/api.pb-c.o
+
+$(WL)/gen/api.pb-c.o: $(PB_C)
+	@mkdir -p $(dir $@)
+	$(WL_CC) $(WL_CFLAGS) -c $< -o $@
+
+$(WL)/%.o: %.c $(PB_H)
+	@mkdir -p $(dir $@)
+	$(WL_CC) $(WL_CFLAGS) -c $< -o $@
+
+$(WL)/wincrid.exe: $(WL_OBJ)
+	$(WL_CC) -static -o $@ $^ $(WL_LIBS)
+
+windows-link: $(WL)/wincrid.exe
+	@file $< | grep -q "PE32+ executable" && echo "linked $< (PE32+, x86-64)"
 
 clean:
 	rm -rf build

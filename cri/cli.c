@@ -19,6 +19,7 @@ static void usage(FILE *out)
             "  --log-level LEVEL       debug, info, warn or error\n"
             "  --print-default-config  print the embedded defaults and exit\n"
             "  --check-config          check the config (defaults + --config FILE) and exit\n"
+            "  --console               Windows: run in the foreground, not as a service\n"
             "  --version               print the version and exit\n"
             "  --help                  print this help and exit\n");
 }
@@ -65,6 +66,8 @@ cli_action wc_cli_parse(int argc, char **argv, wc_daemon_opts *opts)
         } else if (strcmp(argv[i], "--print-default-config") == 0) {
             fputs(wc_config_default_text(), stdout);
             return CLI_EXIT_OK;
+        } else if (strcmp(argv[i], "--console") == 0) {
+            opts->console = 1;
         } else if (strcmp(argv[i], "--check-config") == 0) {
             check = 1;
         } else if ((v = option_value(argc, argv, &i, "--config"))) {

@@ -129,8 +129,16 @@ static int start(running *r, const wc_daemon_opts *opts, wc_err *err)
         pod_manager_set_pod_cidr(r->d.pods, r->d.pod_cidr);
     cri_stream_backend sb;
     wincri_stream_backend(&r->d, &sb);
-    if (cri_streaming_start(r->d.cfg, &sb, &r->d.streaming, err) < 0)
-        return -1;
+    if (cri_streaming_start(r->d.cfg, &sb, &r->d.streaming, err) < 0) {
+        /* A platform without the streaming layer still serves everything else; a bad
+         * streaming config (address, TLS files) is the operator's to fix, so it stops us. */
+        if (err->code != WC_UNIMPLEMENTED)
+            return -1;
+        wc_warn("daemon", "Exec, Attach and PortForward are unavailable", "reason=\"%s\"",
+                err->msg);
+        wc_err_clear(err);
+        r->d.streaming = NULL;
+    }
     const char *listen = opts->listen ? opts->listen : r->d.cfg->listen;
     if (cri_front_new(listen, &r->front, err) < 0)
         return -1;

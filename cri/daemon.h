@@ -27,6 +27,7 @@ typedef struct wc_daemon_opts {
     const char *config_path; /* NULL: embedded defaults */
     const char *listen;      /* overrides the config's endpoint when set */
     const char *log_level;   /* overrides the config's level when set */
+    int console;             /* Windows: run in the foreground, never as a service */
 } wc_daemon_opts;
 
 /* Runs until wc_daemon_request_stop(); returns the process exit code. */

@@ -107,6 +107,10 @@ int main(int argc, char **argv)
     cli_action a = wc_cli_parse(argc, argv, &g_opts);
     if (a != CLI_RUN)
         return a == CLI_EXIT_OK ? 0 : 2; /* usage and config errors both exit 2 */
+    if (g_opts.console) {
+        SetConsoleCtrlHandler(on_console_event, TRUE);
+        return wc_daemon_run(&g_opts);
+    }
     SERVICE_TABLE_ENTRYW table[] = {{(LPWSTR)SERVICE_NAME, service_main}, {NULL, NULL}};
     /* Returns once the service has stopped; fails at once when not started by the SCM. */
     if (StartServiceCtrlDispatcherW(table))

@@ -89,7 +89,7 @@ const cri_stream_backend *cri_streaming_backend(const cri_streaming *s)
 }
 const char *cri_streaming_base_url(const cri_streaming *s)
 {
-    return s->base_url;
+    return s ? s->base_url : "(none)";
 }
 
 void cri_stream_request_free(cri_stream_request *r)

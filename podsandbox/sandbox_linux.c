@@ -240,6 +240,11 @@ int pod_platform_container_spec(pod_manager *pm, const pod_sandbox *s,
     return rc;
 }
 
+int pod_platform_resources(const Runtime__V1__LinuxContainerResources *r, json_t **out, wc_err *err)
+{
+    return pod_spec_linux_resources(r, out, err);
+}
+
 json_t *pod_platform_exec_process(const json_t *spec, const char *const *cmd, size_t n_cmd, int tty)
 {
     return pod_spec_exec_process(spec, cmd, n_cmd, tty);

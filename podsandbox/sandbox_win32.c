@@ -167,3 +167,12 @@ int pod_platform_remove_tree(const char *path, wc_err *err)
                           (unsigned long)failed);
     return 0;
 }
+
+int pod_platform_resources(const Runtime__V1__LinuxContainerResources *r, json_t **out, wc_err *err)
+{
+    (void)r;
+    *out = NULL;
+    return wc_err_set(err, WC_UNIMPLEMENTED,
+                      "UpdateContainerResources is not supported on Windows yet (HCS resource "
+                      "updates are not wired)");
+}

@@ -8,7 +8,7 @@
 #include "common/pbcopy.h"
 #include "image/image.h"
 #include "podsandbox/model.h"
-#include "podsandbox/ocispec.h"
+#include "podsandbox/platform.h"
 
 /* Fills the CPU rate from the previous sample of this container. */
 static void cpu_rate(pod_manager *pm, pod_container *c, pod_container_stats *out)
@@ -137,7 +137,7 @@ int pod_container_update_resources(pod_manager *pm, const char *id,
     if (!c)
         return -1;
     json_t *res = NULL;
-    int rc = pod_spec_linux_resources(r, &res, err);
+    int rc = pod_platform_resources(r, &res, err);
     pthread_mutex_lock(&c->op);
     if (rc == 0 && (c->state == POD_CONTAINER_RUNNING || c->state == POD_CONTAINER_CREATED)) {
         hcs_runtime *rt = pod_runtime_of_container(pm, c, err);
