@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: unit tests under ASan/UBSan and again under valgrind, the Windows
-# build (wincrid.exe, run under wine by tests/windows), formatting, the end-to-end tests against a sanitized wincrid, and the Windows
-# document/wine tests. Run as root.
+# build (wincrid.exe, run under wine by tests/windows), formatting, the end-to-end tests
+# against a sanitized wincrid, and the Windows document and wine tests. Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
