@@ -425,6 +425,9 @@ static json_t *bundle_spec(const hcs_runtime *rt, json_t *spec, const hcs_rootfs
 
 static int mk_config(hcs_mk *m, json_t *spec, const hcs_rootfs *fs, const hcs_io *io, wc_err *err)
 {
+    /* Resolved in the caller's spec too, so later execs run as the same user. */
+    if (json_is_object(spec) && hcs_resolve_username(m->rootfs, spec, m->id, err) < 0)
+        return -1;
     json_t *doc = bundle_spec(m->rt, spec, fs, io);
     if (!doc)
         return wc_err_set(err, WC_INVALID_ARGUMENT, "container %s: the OCI spec is not an object",

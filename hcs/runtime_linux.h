@@ -106,6 +106,12 @@ int hcs_rootfs_mount(const char *target, const hcs_rootfs *rootfs, wc_err *err);
 /* Unmounts target if it is a mount point; not mounted is success. */
 int hcs_rootfs_unmount(const char *target, wc_err *err);
 
+/* ---- users (user_linux.c) ---- */
+
+/* Resolves a user named in the spec (annotation io.wincri.username, "name[:group]") against
+ * the mounted rootfs's /etc/passwd and /etc/group, setting process.user. No name: nothing. */
+int hcs_resolve_username(const char *rootfs, json_t *spec, const char *id, wc_err *err);
+
 /* ---- console (console_linux.c) ---- */
 
 /* Makes a listening unix socket for runc's --console-socket; *path is malloc'd. The socket

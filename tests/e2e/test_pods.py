@@ -541,3 +541,23 @@ def test_shared_and_target_pid_namespaces(env):
     assert os.path.exists(f"/proc/{holder}")
     rt.StopPodSandbox(PB.StopPodSandboxRequest(pod_sandbox_id=sid))
     assert not os.path.exists(f"/proc/{holder}")  # stopping the pod ends its holder
+
+
+def test_users_by_name_are_resolved_in_the_image(env):
+    rt = env.d.runtime()
+    sid, scfg = run_pod(env)
+    as_nobody = PB.LinuxContainerConfig(security_context=PB.LinuxContainerSecurityContext(
+        run_as_username="nobody"))
+    c = start_container(env, sid, scfg, "nobody", ["sleep", "600"], linux=as_nobody)
+    wait_state(env, c, PB.CONTAINER_RUNNING)
+    ids = rt.ExecSync(PB.ExecSyncRequest(container_id=c, cmd=["id"])).stdout.decode()
+    assert "uid=65534" in ids and "gid=65534" in ids
+    ghost = PB.LinuxContainerConfig(security_context=PB.LinuxContainerSecurityContext(
+        run_as_username="ghost"))
+    ccfg = PB.ContainerConfig(metadata=PB.ContainerMetadata(name="ghost"),
+                              image=PB.ImageSpec(image=env.ref), command=["true"], linux=ghost)
+    with pytest.raises(grpc.RpcError) as e:
+        rt.CreateContainer(PB.CreateContainerRequest(pod_sandbox_id=sid, config=ccfg,
+                                                     sandbox_config=scfg))
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert '"ghost"' in e.value.details() and "/etc/passwd" in e.value.details()
