@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "podsandbox/ocispec_common.h"
 #include "podsandbox/ocispec_int_linux.h"
 
 #define POD_DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -52,45 +53,17 @@ static int env_has(const json_t *env, const char *key)
     return 0;
 }
 
-static void append_strings(json_t *arr, const json_t *from)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(from, i, v)
-    {
-        if (json_is_string(v))
-            json_array_append(arr, v);
-    }
-}
-
 static const json_t *image_field(const pod_build *b, const char *key)
 {
     return b->image ? json_object_get(b->image, key) : NULL;
 }
 
-/* command overrides the image Entrypoint, args the image Cmd; a command without args does
- * not inherit the image Cmd (what kubelet and containerd do). */
 static int build_args(pod_build *b, json_t *process, wc_err *err)
 {
-    const Runtime__V1__ContainerConfig *cc = b->cc;
-    json_t *args = json_array();
-    size_t i;
-    if (cc->n_command > 0) {
-        for (i = 0; i < cc->n_command; i++)
-            json_array_append_new(args, json_string(cc->command[i]));
-    } else {
-        append_strings(args, image_field(b, "Entrypoint"));
-    }
-    if (cc->n_args > 0) {
-        for (i = 0; i < cc->n_args; i++)
-            json_array_append_new(args, json_string(cc->args[i]));
-    } else if (cc->n_command == 0) {
-        append_strings(args, image_field(b, "Cmd"));
-    }
+    json_t *args = NULL;
+    int rc = pod_spec_args(b->cc, b->image, &args, err);
     json_object_set_new(process, "args", args);
-    if (json_array_size(args) == 0)
-        return wc_err_set(err, WC_INVALID_ARGUMENT, "no command specified and the image has none");
-    return 0;
+    return rc;
 }
 
 static const char *sandbox_hostname(const pod_build *b, char *buf, size_t len)
@@ -394,17 +367,8 @@ int pod_spec_build_linux(const pod_spec_input *in, json_t **spec, wc_err *err)
 json_t *pod_spec_exec_process(const json_t *container_spec, const char *const *cmd, size_t n_cmd,
                               int tty)
 {
-    const json_t *src = container_spec ? json_object_get(container_spec, "process") : NULL;
-    if (!json_is_object(src) || !cmd || n_cmd == 0)
-        return NULL;
-    json_t *p = json_deep_copy(src);
-    json_t *args = json_array();
-    for (size_t i = 0; i < n_cmd; i++)
-        json_array_append_new(args, json_string(cmd[i]));
-    json_object_set_new(p, "args", args);
-    json_object_set_new(p, "terminal", json_boolean(tty));
-    json_object_del(p, "consoleSize");
-    json_t *env = json_object_get(p, "env");
+    json_t *p = pod_spec_exec_base(container_spec, cmd, n_cmd, tty);
+    json_t *env = p ? json_object_get(p, "env") : NULL;
     if (tty && json_is_array(env) && !env_has(env, "TERM"))
         pod_env_set(env, "TERM=xterm");
     return p;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "hcs/hcsdoc.h"
+#include "podsandbox/ocispec_common.h"
 
 #define OCI_VERSION "1.1.0"
 #define DEFAULT_CWD "C:\\"
@@ -65,38 +66,12 @@ static const char *image_str(const wcow_build *b, const char *key)
 
 /* ---- process ---- */
 
-static void append_strings(json_t *arr, const json_t *from)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(from, i, v)
-    {
-        if (json_is_string(v))
-            json_array_append(arr, v);
-    }
-}
-
-/* command replaces the image Entrypoint, args the image Cmd; a command without args does not
- * inherit the image Cmd (kubelet's and containerd's rule). */
 static int build_args(const wcow_build *b, json_t *process, wc_err *err)
 {
-    const Runtime__V1__ContainerConfig *cc = b->cc;
-    json_t *args = json_array();
-    if (!args || json_object_set_new(process, "args", args))
-        return oom(err);
-    if (cc->n_command > 0)
-        for (size_t i = 0; i < cc->n_command; i++)
-            json_array_append_new(args, json_string(cc->command[i]));
-    else
-        append_strings(args, image_field(b, "Entrypoint"));
-    if (cc->n_args > 0)
-        for (size_t i = 0; i < cc->n_args; i++)
-            json_array_append_new(args, json_string(cc->args[i]));
-    else if (cc->n_command == 0)
-        append_strings(args, image_field(b, "Cmd"));
-    if (json_array_size(args) == 0)
-        return wc_err_set(err, WC_INVALID_ARGUMENT, "no command specified and the image has none");
-    return 0;
+    json_t *args = NULL;
+    int rc = pod_spec_args(b->cc, b->image, &args, err);
+    json_object_set_new(process, "args", args);
+    return rc;
 }
 
 /* Windows variable names are case-insensitive: a later PATH replaces an earlier Path. */
@@ -478,17 +453,9 @@ int pod_spec_build_wcow(const pod_wcow_input *in, json_t **spec, wc_err *err)
 json_t *pod_wcow_exec_process(const json_t *container_spec, const char *const *cmd, size_t n_cmd,
                               int tty)
 {
-    const json_t *src = container_spec ? json_object_get(container_spec, "process") : NULL;
-    if (!json_is_object(src) || !cmd || n_cmd == 0)
-        return NULL;
-    json_t *p = json_deep_copy(src);
-    json_t *args = json_array();
-    for (size_t i = 0; i < n_cmd; i++)
-        json_array_append_new(args, json_string(cmd[i]));
-    json_object_set_new(p, "args", args);
-    json_object_del(p, "commandLine"); /* it would win over args in hcs_doc_process */
-    json_object_set_new(p, "terminal", json_boolean(tty));
-    json_object_del(p, "consoleSize");
+    json_t *p = pod_spec_exec_base(container_spec, cmd, n_cmd, tty);
+    if (p)
+        json_object_del(p, "commandLine"); /* it would win over args in hcs_doc_process */
     return p;
 }
 

@@ -1,0 +1,51 @@
+#include "podsandbox/ocispec_common.h"
+
+static void append_strings(json_t *arr, const json_t *from)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(from, i, v)
+    {
+        if (json_is_string(v))
+            json_array_append(arr, v);
+    }
+}
+
+static void append_cstrings(json_t *arr, char **from, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, json_string(from[i]));
+}
+
+int pod_spec_args(const Runtime__V1__ContainerConfig *cc, const json_t *image, json_t **args,
+                  wc_err *err)
+{
+    *args = json_array();
+    if (cc->n_command > 0)
+        append_cstrings(*args, cc->command, cc->n_command);
+    else if (image)
+        append_strings(*args, json_object_get(image, "Entrypoint"));
+    if (cc->n_args > 0)
+        append_cstrings(*args, cc->args, cc->n_args);
+    else if (cc->n_command == 0 && image)
+        append_strings(*args, json_object_get(image, "Cmd"));
+    if (json_array_size(*args) == 0)
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "no command specified and the image has none");
+    return 0;
+}
+
+json_t *pod_spec_exec_base(const json_t *container_spec, const char *const *cmd, size_t n_cmd,
+                           int tty)
+{
+    const json_t *src = container_spec ? json_object_get(container_spec, "process") : NULL;
+    if (!json_is_object(src) || !cmd || n_cmd == 0)
+        return NULL;
+    json_t *p = json_deep_copy(src);
+    json_t *args = json_array();
+    for (size_t i = 0; i < n_cmd; i++)
+        json_array_append_new(args, json_string(cmd[i]));
+    json_object_set_new(p, "args", args);
+    json_object_set_new(p, "terminal", json_boolean(tty));
+    json_object_del(p, "consoleSize");
+    return p;
+}
