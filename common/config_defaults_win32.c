@@ -17,6 +17,8 @@ static const char default_text[] =
     "    \"conf_dir\": \"C:\\\\etc\\\\cni\\\\net.d\",\n"
     "    \"bin_dirs\": [\"C:\\\\opt\\\\cni\\\\bin\"]\n"
     "  },\n"
+    "  \"windows_nat\": {\"enabled\": true, \"network\": \"wincri-nat\",\n"
+    "                  \"subnet\": \"172.30.0.0/16\", \"gateway\": \"172.30.0.1\"},\n"
     "  \"streaming\": {\"address\": \"127.0.0.1\", \"port\": 0, \"tls_cert\": \"\", \"tls_key\": "
     "\"\"},\n"
     "  \"images\": {\"max_concurrent_downloads\": 4, \"progress_interval_seconds\": 5,\n"

@@ -6,12 +6,14 @@
 
 #include "api.pb-c.h"
 #include "common/clock.h"
+#include "common/fs.h"
 #include "cri/daemon.h"
 #include "cri/pbutil.h"
 #include "cri/server.h"
 #include "image/image.h"
 
-/* Where containers' writable layers live (reported as container_filesystems). */
+/* Where containers' writable layers live (reported as container_filesystems): overlay upper
+ * dirs on Linux, scratch layers (sandbox.vhdx) on Windows. */
 #define CONTAINERS_SUBDIR "containers"
 #define STREAM_BATCH 100
 
@@ -218,9 +220,12 @@ static int image_fs_info(cri_call *call, const ProtobufCMessage *req, ProtobufCM
     img_fs_usage images, containers;
     if (!s || img_store_usage(s, &images, err) < 0)
         return -1;
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s/%s", cri_call_daemon(call)->cfg->root_dir, CONTAINERS_SUBDIR);
-    if (img_dir_usage(dir, &containers, err) < 0) {
+    /* Joined as podsandbox/manager.c joins containers_dir, so on Windows this is the folder
+     * holding each container's scratch (sandbox.vhdx) with the platform's separator. */
+    char *dir = wc_path_join(cri_call_daemon(call)->cfg->root_dir, CONTAINERS_SUBDIR);
+    int rc = img_dir_usage(dir, &containers, err);
+    free(dir);
+    if (rc < 0) {
         img_fs_usage_clear(&images);
         img_fs_usage_clear(&containers);
         return -1;

@@ -51,11 +51,7 @@ static Runtime__V1__RuntimeCondition *runtime_condition(const wc_config *cfg, ch
 static Runtime__V1__RuntimeCondition *network_condition(const wc_config *cfg, char **conf)
 {
     wc_err e = {0};
-    char *path = NULL, *name = NULL;
-    int ok = hns_cni_config_find(cfg->cni_conf_dir, &path, &name, &e) == 0;
-    *conf = strdup(ok ? path : "");
-    free(path);
-    free(name);
+    int ok = hns_network_ready(cfg, conf, &e) == 1;
     return condition("NetworkReady", ok, "NetworkPluginNotReady", e.msg);
 }
 

@@ -20,7 +20,11 @@ int hns_network_open(const wc_config *cfg, hns_network **out, wc_err *err)
         return wc_err_set(err, WC_INVALID_ARGUMENT, "CNI: no conf_dir configured");
     if (cfg->n_cni_bin_dirs == 0)
         return wc_err_set(err, WC_INVALID_ARGUMENT, "CNI: no bin_dirs configured");
+    hns_nat_config nat;
+    if (hns_nat_config_read(cfg, &nat, err) < 0)
+        return -1;
     hns_network *net = calloc(1, sizeof *net);
+    net->nat = nat;
     net->conf_dir = strdup(cfg->cni_conf_dir);
     net->bin_dirs = calloc(cfg->n_cni_bin_dirs, sizeof *net->bin_dirs);
     for (size_t i = 0; i < cfg->n_cni_bin_dirs; i++)
@@ -534,6 +538,10 @@ int hns_attach(hns_network *net, const char *netns, const hns_pod_net *pod, hns_
 {
     memset(out, 0, sizeof *out);
     json_t *list = find_and_load(net, err);
+    if (!list && hns_nat_builtin(net)) {
+        wc_err_clear(err);
+        return hns_nat_attach(net, netns, pod, out, err);
+    }
     if (!list)
         return -1;
     call c = {.net = net, .list = list, .command = "ADD", .netns = netns, .pod = pod};
@@ -583,8 +591,13 @@ static json_t *cached_result(const char *cni_result)
 int hns_detach(hns_network *net, const char *netns, const hns_pod_net *pod, const char *cni_result,
                wc_err *err)
 {
+    char nat_ep[37];
+    if (hns_nat_result_endpoint(cni_result, nat_ep))
+        return hns_nat_detach(net, netns, pod, nat_ep, err);
     wc_err ferr = {0};
     json_t *list = find_and_load(net, &ferr);
+    if (!list && hns_nat_builtin(net))
+        return hns_nat_detach(net, netns, pod, NULL, err);
     if (!list) {
         /* Nothing to run DEL with; failing would make the pod impossible to stop. */
         wc_warn(COMPONENT, "CNI DEL skipped", "pod=%s error=\"%s\"", pod->pod_id ? pod->pod_id : "",
@@ -611,6 +624,9 @@ static int version_has_check(const char *v)
 int hns_check(hns_network *net, const char *netns, const hns_pod_net *pod, const char *cni_result,
               wc_err *err)
 {
+    char nat_ep[37];
+    if (hns_nat_result_endpoint(cni_result, nat_ep))
+        return hns_nat_check(net, nat_ep, err);
     json_t *list = find_and_load(net, err);
     if (!list)
         return -1;

@@ -9,6 +9,7 @@
 
 #include "common/err.h"
 #include "hns/hns.h"
+#include "hns/nat.h"
 
 #define HNS_CNI_TIMEOUT_MS_DEFAULT 60000
 
@@ -16,7 +17,8 @@ struct hns_network {
     char *conf_dir;
     char **bin_dirs;
     size_t n_bin_dirs;
-    int timeout_ms; /* per plugin call */
+    int timeout_ms;     /* per plugin call */
+    hns_nat_config nat; /* the built-in NAT mode, used when there is no CNI config */
 };
 
 /* One plugin invocation as the platform runner sees it. */

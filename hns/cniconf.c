@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/fs.h"
+#include "hns/nat.h"
 
 static int has_suffix(const char *s, const char *suffix)
 {
@@ -76,4 +77,32 @@ int hns_cni_config_find(const char *conf_dir, char **path, char **name, wc_err *
         free(names[i]);
     free(names);
     return rc;
+}
+
+int hns_network_ready(const wc_config *cfg, char **detail, wc_err *err)
+{
+    char *path = NULL, *name = NULL;
+    *detail = NULL;
+    if (hns_cni_config_find(cfg->cni_conf_dir, &path, &name, err) == 0) {
+        free(name);
+        *detail = path;
+        return 1;
+    }
+    hns_nat_config nat;
+    wc_err nerr = {0};
+    if (hns_nat_supported() && hns_nat_config_read(cfg, &nat, &nerr) == 0 && nat.enabled) {
+        wc_err_clear(err);
+        size_t n = strlen(nat.network) + sizeof "builtin-nat:";
+        *detail = malloc(n);
+        snprintf(*detail, n, "builtin-nat:%s", nat.network);
+        return 1;
+    }
+    if (nerr.code) {
+        char cni_msg[sizeof err->msg];
+        snprintf(cni_msg, sizeof cni_msg, "%s", err->msg);
+        wc_err_set(err, WC_FAILED_PRECONDITION, "%s; the built-in NAT network is unusable: %s",
+                   cni_msg, nerr.msg);
+    }
+    *detail = strdup("");
+    return 0;
 }

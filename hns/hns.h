@@ -2,12 +2,19 @@
 #ifndef WINCRI_HNS_HNS_H
 #define WINCRI_HNS_HNS_H
 
+#include "common/config.h"
 #include "common/err.h"
 
 /* Finds the CNI network config kubelet-style: the first *.conf, *.conflist or *.json in
  * conf_dir by name that parses and names a network. On success *path and *name are set
  * (caller frees). Returns -1 with err saying what is missing or wrong. */
 int hns_cni_config_find(const char *conf_dir, char **path, char **name, wc_err *err);
+
+/* Whether pods can get a network (the Status NetworkReady condition): a usable CNI config,
+ * or on Windows the built-in NAT mode (config section "windows_nat") when there is none.
+ * Returns 1 with *detail saying what will be used (the CNI config's path, or
+ * "builtin-nat:<network>"), or 0 with err saying why not; *detail is malloc'd either way. */
+int hns_network_ready(const wc_config *cfg, char **detail, wc_err *err);
 
 /* Checks a pod CIDR from UpdateRuntimeConfig: "" or one or two comma-separated IPv4/IPv6
  * CIDRs (dual stack). */

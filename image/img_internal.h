@@ -174,6 +174,27 @@ typedef struct img_unpack_opts {
 int img_unpack_layer(const img_stream *in, const char *media_type, const char *dest,
                      const img_unpack_opts *opts, wc_err *err);
 
+/* ---- Layer commit (unpack_linux.c / unpack_win32.c; the order in layer_order.c) ------- */
+
+/* 1 when a layer can only be committed after its parents (Windows: ImportLayer reads the
+ * parent layers), so a pull unpacks in parallel and commits in layer order at the end;
+ * 0 when each layer commits as soon as it is unpacked (Linux). */
+int img_commit_needs_parents(void);
+/* Puts a layer unpacked into tmpdir at dir; tmpdir is gone afterwards. Linux: a rename.
+ * Windows: ImportLayer from the staging folder tmpdir with the parent layer folders
+ * (immediate parent first; is_base: ProcessBaseImage/ProcessUtilityImage). Another pull
+ * having committed dir already is success. */
+int img_commit_layer(const char *tmpdir, const char *dir, const char *const *parents,
+                     size_t n_parents, int is_base, wc_err *err);
+
+/* Commits layer i (0 = base) given its parents' folders, immediate parent first. */
+typedef int (*img_commit_fn)(void *ctx, size_t i, const char *const *parents, size_t n_parents,
+                             wc_err *err);
+/* Calls fn for each layer with pending[i] set, base first, each with the folders of all
+ * layers below it (dirs[i-1] ... dirs[0]); stops at the first failure. */
+int img_commit_in_order(const char *const *dirs, const int *pending, size_t n, img_commit_fn fn,
+                        void *ctx, wc_err *err);
+
 /* ---- Files (fsutil_linux.c / fsutil_win32.c) ----------------------------------------- */
 
 char *img_strndup(const char *s, size_t n);

@@ -25,6 +25,7 @@ typedef struct layer_job {
     int64_t size;
     int64_t done; /* bytes fetched so far (atomic) */
     int finished; /* atomic */
+    char *staged; /* unpacked, waiting for its parents (img_commit_needs_parents) */
 } layer_job;
 
 typedef struct pull {
@@ -265,17 +266,14 @@ static ssize_t file_read(void *ctx, const void **buf, wc_err *err)
 
 /* ---- Layers ----------------------------------------------------------------------------- */
 
-/* Moves a finished layer into place; another pull having done the same is fine. */
-static int commit_layer(const char *tmpdir, const char *dir, wc_err *err)
+/* Moves a finished layer into place now, or keeps it staged for commit_staged when the
+ * platform needs its parents committed first. */
+static int commit_layer(layer_job *l, const char *tmpdir, const char *dir, wc_err *err)
 {
-    if (rename(tmpdir, dir) == 0)
-        return 0;
-    int e = errno;
-    wc_err ignored = {0};
-    img_remove_tree(tmpdir, &ignored);
-    if ((e == ENOTEMPTY || e == EEXIST) && img_path_exists(dir))
-        return 0;
-    return wc_err_sys(err, WC_INTERNAL, e, "move layer into %s", dir);
+    if (!img_commit_needs_parents())
+        return img_commit_layer(tmpdir, dir, NULL, 0, 0, err);
+    l->staged = strdup(tmpdir);
+    return 0;
 }
 
 static int unpack_from_blob(pull *p, layer_job *l, const char *dir, wc_err *err)
@@ -292,7 +290,7 @@ static int unpack_from_blob(pull *p, layer_job *l, const char *dir, wc_err *err)
     img_file_close(f.fd);
     free(f.buf);
     if (rc == 0)
-        rc = commit_layer(tmpdir, dir, err);
+        rc = commit_layer(l, tmpdir, dir, err);
     free(tmpdir);
     __atomic_store_n(&l->done, l->size, __ATOMIC_RELAXED);
     return rc;
@@ -334,7 +332,7 @@ static int download_layer_once(pull *p, layer_job *l, const char *dir, wc_err *e
         free(blob);
     }
     if (rc == 0)
-        rc = commit_layer(tmpdir, dir, err);
+        rc = commit_layer(l, tmpdir, dir, err);
     if (rc < 0) {
         wc_err ignored = {0};
         remove(tmpblob);
@@ -484,6 +482,70 @@ static int fetch_layers(pull *p, wc_err *err)
         return -1;
     }
     return 0;
+}
+
+/* Commits one staged layer; a commit key per chain keeps two pulls from importing the same
+ * layer at once (a chain ID fixes the parents too, so this cannot wait in a circle). */
+static int commit_one(void *ctx, size_t i, const char *const *parents, size_t n_parents,
+                      wc_err *err)
+{
+    pull *p = ctx;
+    layer_job *l = &p->layers[i];
+    char *dir = img_layer_path(p->s, l->chain);
+    char key[IMG_DIGEST_LEN + 16];
+    snprintf(key, sizeof key, "commit:%s", l->chain);
+    int rc = 0;
+    for (;;) {
+        if (img_path_exists(dir))
+            break;
+        int r = img_flight_begin(p->s, key, &p->cancel, err);
+        if (r < 0) {
+            rc = -1;
+            break;
+        }
+        if (r == 0)
+            continue;
+        rc = img_commit_layer(l->staged, dir, parents, n_parents, i == 0, err);
+        img_flight_end(p->s, key);
+        break;
+    }
+    wc_err ignored = {0};
+    img_remove_tree(l->staged, &ignored); /* gone already unless dir was there */
+    free(l->staged);
+    l->staged = NULL;
+    free(dir);
+    return rc < 0 ? wc_err_prefix(err, "layer %s", l->digest) : 0;
+}
+
+/* Layers unpacked in parallel but needing their parents: committed base first. */
+static int commit_staged(pull *p, wc_err *err)
+{
+    if (!img_commit_needs_parents())
+        return 0;
+    char **dirs = calloc(p->n_layers + 1, sizeof *dirs);
+    int *pending = calloc(p->n_layers + 1, sizeof *pending);
+    for (size_t i = 0; i < p->n_layers; i++) {
+        dirs[i] = img_layer_path(p->s, p->layers[i].chain);
+        pending[i] = p->layers[i].staged != NULL;
+    }
+    int rc =
+        img_commit_in_order((const char *const *)dirs, pending, p->n_layers, commit_one, p, err);
+    for (size_t i = 0; i < p->n_layers; i++)
+        free(dirs[i]);
+    free(dirs);
+    free(pending);
+    return rc;
+}
+
+static void drop_staged(pull *p)
+{
+    for (size_t i = 0; p->layers && i < p->n_layers; i++) {
+        if (!p->layers[i].staged)
+            continue;
+        wc_err ignored = {0};
+        img_remove_tree(p->layers[i].staged, &ignored);
+        free(p->layers[i].staged);
+    }
 }
 
 /* ---- Manifests -------------------------------------------------------------------------- */
@@ -751,8 +813,11 @@ int img_pull(img_store *s, const img_pull_opts *opts, char **image_id, wc_err *e
         if (rc == 0)
             rc = fetch_layers(&p, err);
         if (rc == 0)
+            rc = commit_staged(&p, err);
+        if (rc == 0)
             rc = commit(&p, config_size, err);
     }
+    drop_staged(&p);
     drop_leases(&p);
     if (rc < 0) {
         img_gc(s);

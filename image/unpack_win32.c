@@ -1,17 +1,112 @@
-/* Windows layer import: the tar stream goes to the Windows layer importer (image/winlayer*,
- * Files/ Hives/ UtilityVM/ layout, computestorage.dll). Until that importer is linked in
- * here, Windows layers cannot be applied. */
+/* Windows layer import in two steps. Unpack (parallel, while the blob streams in): the
+ * layer tar is parsed into layer operations (winlayer.c) and written with BackupWrite into
+ * a staging folder (winlayer_win32.c). Commit (in layer order, since ImportLayer reads the
+ * parents): the staging folder is imported into the layer folder (wclayer_win32.c). */
 #include "image/img_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <windows.h>
+
+#include "image/wclayer.h"
+#include "image/winlayer.h"
+
+/* Adapts the puller's zero-copy stream to the parser's copy-in reads. */
+typedef struct stream_src {
+    const img_stream *in;
+    const char *buf;
+    size_t left;
+    int eof;
+} stream_src;
+
+static int src_read(void *ctx, void *buf, size_t cap, size_t *got, wc_err *err)
+{
+    stream_src *s = ctx;
+    *got = 0;
+    while (s->left == 0 && !s->eof) {
+        const void *p;
+        ssize_t n = s->in->read(s->in->ctx, &p, err);
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            s->eof = 1;
+        s->buf = p;
+        s->left = (size_t)n;
+    }
+    size_t n = s->left < cap ? s->left : cap;
+    memcpy(buf, s->buf, n);
+    s->buf += n;
+    s->left -= n;
+    *got = n;
+    return 0;
+}
 
 int img_unpack_layer(const img_stream *in, const char *media_type, const char *dest,
                      const img_unpack_opts *opts, wc_err *err)
 {
-    (void)in;
-    (void)opts;
+    (void)opts; /* Windows layers have no device nodes */
     if (img_layer_compression(media_type) < 0)
         return wc_err_set(err, WC_FAILED_PRECONDITION, "unsupported layer media type \"%s\"",
                           media_type ? media_type : "");
-    return wc_err_set(err, WC_UNIMPLEMENTED,
-                      "importing Windows layer into %s: the layer importer is not linked yet",
-                      dest);
+    if (!CreateDirectoryA(dest, NULL))
+        return wc_err_set(err, WC_INTERNAL, "create staging folder %s: error %lu", dest,
+                          (unsigned long)GetLastError());
+    img_wl_writer *w = NULL;
+    stream_src src = {.in = in};
+    int rc = img_wl_writer_open(dest, &w, err);
+    if (rc == 0)
+        rc = img_wl_parse_stream(src_read, &src, img_wl_writer_visit, w, NULL, err);
+    wc_err cerr = {0};
+    if (w && img_wl_writer_close(w, &cerr) < 0 && rc == 0) {
+        *err = cerr;
+        rc = -1;
+    }
+    if (rc < 0) {
+        wc_err ignored = {0};
+        img_remove_tree(dest, &ignored);
+        return wc_err_prefix(err, "staging Windows layer in %s", dest);
+    }
+    return 0;
+}
+
+int img_commit_needs_parents(void)
+{
+    return 1; /* ImportLayer resolves the layer against its parents */
+}
+
+/* The store builds paths with '/'; vmcompute.dll and layerchain.json get '\\'. */
+static char *backslashed(const char *path)
+{
+    char *s = strdup(path);
+    for (char *c = s; c && *c; c++)
+        if (*c == '/')
+            *c = '\\';
+    return s;
+}
+
+int img_commit_layer(const char *tmpdir, const char *dir, const char *const *parents,
+                     size_t n_parents, int is_base, wc_err *err)
+{
+    wc_err ignored = {0};
+    if (img_path_exists(dir)) {
+        img_remove_tree(tmpdir, &ignored);
+        return 0;
+    }
+    char *layer = backslashed(dir), *staging = backslashed(tmpdir);
+    char **ps = calloc(n_parents + 1, sizeof *ps);
+    int rc = layer && staging && ps ? 0 : wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+    for (size_t i = 0; rc == 0 && i < n_parents; i++)
+        if (!(ps[i] = backslashed(parents[i])))
+            rc = wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+    if (rc == 0)
+        rc = img_wcl_import(layer, staging, (const char *const *)ps, n_parents, is_base, err);
+    if (rc < 0 && layer)
+        img_wcl_destroy(layer, &ignored); /* no half-imported layer may look committed */
+    img_remove_tree(tmpdir, &ignored);
+    for (size_t i = 0; ps && i < n_parents; i++)
+        free(ps[i]);
+    free(ps);
+    free(layer);
+    free(staging);
+    return rc < 0 ? wc_err_prefix(err, "importing layer %s", dir) : 0;
 }
