@@ -807,31 +807,144 @@ void hcs_exec_result_clear(hcs_exec_result *r)
     memset(r, 0, sizeof *r);
 }
 
-/* ---- interactive exec: not yet (needs HCS process stdio relayed to the streaming server) -- */
+/* ---- interactive exec ------------------------------------------------------------------ */
+
+#define EXEC_WAIT_SLICE_MS 500   /* how often a blocked wait looks for a kill */
+#define EXEC_KILL_GRACE_MS 10000 /* after a kill, how long wait trusts HCS to report the exit */
+
+/* HCS's std pipes are handed to the caller as CRT descriptors; HCS itself keeps the process
+ * and its exit. Closing the stdin descriptor is the process's end of input. */
+struct hcs_exec_proc {
+    hcs_process *proc;
+    char id[128];
+    int tty;
+    volatile LONG killed;
+    int64_t killed_ns;
+    volatile LONG done; /* wait() has seen the exit */
+};
+
+/* A CRT descriptor owning h (NULL stays -1). */
+static int own_fd(HANDLE h, int flags)
+{
+    if (!h)
+        return -1;
+    int fd = _open_osfhandle((intptr_t)h, flags | _O_BINARY);
+    if (fd < 0)
+        CloseHandle(h);
+    return fd;
+}
+
+static void close_fds(int *fds[3])
+{
+    for (int i = 0; i < 3; i++) {
+        if (*fds[i] >= 0)
+            _close(*fds[i]);
+        *fds[i] = -1;
+    }
+}
 
 int hcs_exec_start(hcs_runtime *rt, const char *id, const json_t *process,
                    const hcs_exec_stdio *stdio, int *in_fd, int *out_fd, int *err_fd,
                    hcs_exec_proc **out, wc_err *err)
 {
+    int *fds[3] = {in_fd, out_fd, err_fd};
     *in_fd = *out_fd = *err_fd = -1;
     *out = NULL;
-    return wc_err_set(err, WC_UNIMPLEMENTED, "interactive exec not yet on Windows");
+    ctr *c;
+    if (find_or_fail(rt, id, &c, err) < 0)
+        return -1;
+    if (!c->sys || !c->started || c->exited)
+        return wc_err_set(err, WC_FAILED_PRECONDITION, "exec: container %s is not running", id);
+    /* Under a TTY the console carries both streams: HCS gives no separate stderr pipe. */
+    hcs_process_io pio = {.stdin_pipe = stdio->want_in,
+                          .stdout_pipe = stdio->want_out,
+                          .stderr_pipe = stdio->want_err && !stdio->tty};
+    json_t *params = NULL;
+    if (hcs_doc_process(process, &pio, &params, err) < 0)
+        return wc_err_prefix(err, "exec in container %s", id);
+    hcs_exec_proc *p = calloc(1, sizeof *p);
+    HANDLE std[3] = {NULL, NULL, NULL};
+    int rc = p ? hcs_process_create(c->sys, params, HCS_DEFAULT_TIMEOUT_MS, &p->proc, std, err)
+               : wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+    json_decref(params);
+    if (rc < 0) {
+        free(p);
+        return wc_err_prefix(err, "exec in container %s", id);
+    }
+    snprintf(p->id, sizeof p->id, "%s", id);
+    p->tty = stdio->tty;
+    *in_fd = own_fd(std[0], _O_WRONLY);
+    *out_fd = own_fd(std[1], _O_RDONLY);
+    *err_fd = own_fd(std[2], _O_RDONLY);
+    if ((std[0] && *in_fd < 0) || (std[1] && *out_fd < 0) || (std[2] && *err_fd < 0)) {
+        close_fds(fds);
+        hcs_exec_free(p);
+        return wc_err_set(err, WC_INTERNAL, "exec in container %s: no descriptor for its pipes",
+                          id);
+    }
+    *out = p;
+    return 0;
 }
 
 int hcs_exec_resize(hcs_exec_proc *p, unsigned width, unsigned height)
 {
-    return -1;
+    if (!p || !p->tty)
+        return -1;
+    json_t *doc = hcs_doc_process_resize((uint16_t)(width > 0xffff ? 0xffff : width),
+                                         (uint16_t)(height > 0xffff ? 0xffff : height));
+    wc_err err = {0};
+    int rc = doc ? hcs_process_modify(p->proc, doc, HCS_DEFAULT_TIMEOUT_MS, &err) : -1;
+    json_decref(doc);
+    if (rc < 0)
+        wc_debug("hcs", "exec resize failed", "container=%.12s err=\"%s\"", p->id, err.msg);
+    return rc;
 }
 
+/* Waits in slices so a kill is noticed; after a kill HCS gets a grace period to report the
+ * exit, then the wait gives up (the streaming session must be able to end). */
 int hcs_exec_wait(hcs_exec_proc *p, int *exit_code)
 {
     *exit_code = -1;
-    return -1;
+    for (;;) {
+        hcs_process_status st = {0};
+        wc_err err = {0};
+        if (hcs_process_wait(p->proc, EXEC_WAIT_SLICE_MS, &st, &err) == 0) {
+            *exit_code = (int)st.exit_code;
+            InterlockedExchange(&p->done, 1);
+            return 0;
+        }
+        if (err.code != WC_DEADLINE_EXCEEDED) {
+            wc_warn("hcs", "exec wait failed", "container=%.12s err=\"%s\"", p->id, err.msg);
+            return -1;
+        }
+        if (p->killed && now_ns() - p->killed_ns > (int64_t)EXEC_KILL_GRACE_MS * 1000000)
+            return -1;
+    }
 }
 
-void hcs_exec_kill(hcs_exec_proc *p) {}
+void hcs_exec_kill(hcs_exec_proc *p)
+{
+    if (!p || p->done)
+        return;
+    p->killed_ns = now_ns();
+    InterlockedExchange(&p->killed, 1);
+    wc_err err = {0};
+    if (hcs_process_terminate(p->proc, HCS_DEFAULT_TIMEOUT_MS, &err) < 0)
+        wc_warn("hcs", "exec kill failed", "container=%.12s err=\"%s\"", p->id, err.msg);
+}
 
-void hcs_exec_free(hcs_exec_proc *p) {}
+void hcs_exec_free(hcs_exec_proc *p)
+{
+    if (!p)
+        return;
+    if (p->proc && !p->done) {
+        int code;
+        hcs_exec_kill(p);
+        hcs_exec_wait(p, &code);
+    }
+    hcs_process_close(p->proc);
+    free(p);
+}
 
 /* ---- stats ---------------------------------------------------------------------------- */
 

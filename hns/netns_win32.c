@@ -1,7 +1,16 @@
 /* Pod network namespaces on Windows: an HCN namespace of type HostDefault (a new network
  * compartment), whose GUID is the netns string CNI plugins get as CNI_NETNS and the
  * container spec gets as windows.network.networkNamespace. Statistics add up the HNS
- * endpoint counters of the endpoints the CNI plugins put in it. */
+ * endpoint counters of the endpoints the CNI plugins put in it. Port forwarding connects to
+ * the pod's IP, read from those endpoints. */
+#include <winsock2.h>
+#include <ws2tcpip.h>
+
+#include <windows.h>
+
+#include <fcntl.h>
+#include <io.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,12 +94,93 @@ int hns_netns_stats(hns_network *net, const char *netns, uint64_t *rx_bytes, uin
     return 0;
 }
 
-/* Port forwarding on Windows goes to the pod's IP, which the namespace GUID alone does not
- * give; not yet. */
+/* ---- port forwarding: a TCP connection to the pod's IP ---- */
+
+/* The pod's IP addresses are those of the HCN endpoints in its namespace (each compartment
+ * has its own loopback, which the node cannot reach: the pod IP stands in for localhost). */
+static int namespace_ips(const char *netns, char ips[][48], size_t max, size_t *n, wc_err *err)
+{
+    *n = 0;
+    hns_namespace_info info;
+    if (namespace_endpoints(netns, &info, err) < 0)
+        return -1;
+    json_t *q = hns_hcn_query_doc(NULL, NULL, 0);
+    char *qtext = q ? hns_hcn_dump(q) : NULL;
+    json_decref(q);
+    if (!qtext)
+        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "endpoint query: out of memory");
+    int rc = 0;
+    for (size_t i = 0; i < info.n_endpoints && rc == 0; i++) {
+        char *props = NULL;
+        hns_endpoint_info ep;
+        rc = hns_hcn_endpoint_query(info.endpoints[i], qtext, &props, err);
+        if (rc == 0)
+            rc = hns_hcn_endpoint_parse(props, &ep, err);
+        free(props);
+        for (size_t k = 0; rc == 0 && k < ep.n_ips && *n < max; k++)
+            snprintf(ips[(*n)++], 48, "%s", ep.ips[k]);
+    }
+    free(qtext);
+    return rc;
+}
+
+static BOOL CALLBACK winsock_init(PINIT_ONCE once, void *arg, void **ctx)
+{
+    (void)once;
+    (void)arg;
+    (void)ctx;
+    WSADATA wsa;
+    return WSAStartup(MAKEWORD(2, 2), &wsa) == 0;
+}
+
+/* A connected, non-inheritable TCP socket to ip:port as a CRT descriptor; -1 with *wsa_err. */
+static int connect_ip(const char *ip, int port, int *wsa_err)
+{
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
+                             .ai_socktype = SOCK_STREAM};
+    struct addrinfo *ai = NULL;
+    if ((*wsa_err = getaddrinfo(ip, ps, &hints, &ai)) != 0)
+        return -1;
+    SOCKET s = WSASocketW(ai->ai_family, SOCK_STREAM, IPPROTO_TCP, NULL, 0,
+                          WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+    int ok = s != INVALID_SOCKET && connect(s, ai->ai_addr, (int)ai->ai_addrlen) == 0;
+    *wsa_err = ok ? 0 : WSAGetLastError();
+    freeaddrinfo(ai);
+    int fd = ok ? _open_osfhandle((intptr_t)s, _O_BINARY) : -1;
+    if (fd < 0 && s != INVALID_SOCKET)
+        closesocket(s);
+    return fd;
+}
+
 int hns_netns_connect(hns_network *net, const char *netns, int port, int *fd, wc_err *err)
 {
     (void)net;
-    (void)netns;
     *fd = -1;
-    return wc_err_set(err, WC_UNIMPLEMENTED, "port forwarding to port %d not yet on Windows", port);
+    static INIT_ONCE once = INIT_ONCE_STATIC_INIT;
+    if (!InitOnceExecuteOnce(&once, winsock_init, NULL, NULL))
+        return wc_err_set(err, WC_INTERNAL, "port forwarding: winsock did not start");
+    char ips[HNS_MAX_NS_ENDPOINTS][48];
+    size_t n = 0;
+    if (!netns || !*netns) {
+        snprintf(ips[n++], sizeof ips[0], "127.0.0.1"); /* host network: the node itself */
+    } else if (namespace_ips(netns, ips, HNS_MAX_NS_ENDPOINTS, &n, err) < 0) {
+        return wc_err_prefix(err, "port forwarding to port %d: pod IP of namespace %s", port,
+                             netns);
+    }
+    if (n == 0)
+        return wc_err_set(err, WC_FAILED_PRECONDITION,
+                          "port forwarding to port %d: namespace %s has no endpoint with an IP "
+                          "(is the pod's network attached?)",
+                          port, netns);
+    int wsa_err = 0;
+    for (size_t i = 0; i < n && *fd < 0; i++)
+        *fd = connect_ip(ips[i], port, &wsa_err);
+    if (*fd >= 0)
+        return 0;
+    wc_err_set(err, WC_UNAVAILABLE, "port forwarding: connect to %s port %d: winsock error %d",
+               ips[0], port, wsa_err);
+    err->sys = wsa_err;
+    return -1;
 }
