@@ -47,7 +47,7 @@ deps:
 
 # Members named stdin/stdout/stderr collide with the C library's macros on Windows, so the
 # generated C gets stdin_/stdout_/stderr_ as member names (wire and descriptor names stay).
-$(PB_C) $(PB_H): $(PROTO)
+$(PB_C) $(PB_H) &: $(PROTO)
 	@mkdir -p $(GEN)
 	protoc-c --c_out=$(GEN) -Icri $(PROTO)
 	sed -E -i 's/([^"A-Za-z0-9_])(stdin|stdout|stderr)([^"A-Za-z0-9_])/\1\2_\3/g' $(PB_C) $(PB_H)

@@ -78,6 +78,17 @@ void cri_sess_settle(cri_sess *s);
 cri_buf *cri_sess_out(cri_sess *s);
 cri_slot *cri_sess_slots(cri_sess *s, size_t *n);
 int cri_sess_done(const cri_sess *s);
+
+/* Moving bytes between the client connection and a session, the same on every platform;
+ * the platform supplies its socket (or TLS) I/O: >0 bytes, 0 would block, <0 gone. */
+typedef long (*cri_conn_read_fn)(void *conn, void *buf, size_t n);
+typedef long (*cri_conn_write_fn)(void *conn, const void *buf, size_t n);
+/* Writes what the session has for the client; returns 1 when bytes moved. */
+int cri_sess_flush_client(cri_sess *s, cri_conn_write_fn write_fn, void *conn);
+/* Feeds the session what the client sent; `drain` reads until it would block (TLS buffers
+ * records, so a poll may not fire again), else one read per round for fairness. Returns 1
+ * when bytes moved. */
+int cri_sess_read_client(cri_sess *s, cri_conn_read_fn read_fn, void *conn, int drain);
 cri_stream_proc *cri_sess_proc(const cri_sess *s); /* set once a process runs */
 const cri_stream_backend *cri_sess_backend(const cri_sess *s);
 

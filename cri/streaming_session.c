@@ -1132,3 +1132,45 @@ const cri_stream_backend *cri_sess_backend(const cri_sess *s)
 {
     return s->be;
 }
+
+/* ---- client connection I/O, shared by the platform socket layers ---- */
+
+#define CLIENT_CHUNK (64 * 1024)
+
+int cri_sess_flush_client(cri_sess *s, cri_conn_write_fn write_fn, void *conn)
+{
+    cri_buf *out = cri_sess_out(s);
+    int moved = 0;
+    while (out->len) {
+        long w = write_fn(conn, cri_buf_data(out), out->len);
+        if (w < 0) {
+            cri_sess_client_gone(s);
+            break;
+        }
+        if (w == 0)
+            break;
+        cri_buf_consume(out, (size_t)w);
+        moved = 1;
+    }
+    return moved;
+}
+
+int cri_sess_read_client(cri_sess *s, cri_conn_read_fn read_fn, void *conn, int drain)
+{
+    unsigned char buf[CLIENT_CHUNK];
+    int moved = 0;
+    while (!cri_sess_done(s) && cri_sess_can_take_input(s)) {
+        long r = read_fn(conn, buf, sizeof buf);
+        if (r < 0) {
+            cri_sess_client_gone(s);
+            break;
+        }
+        if (r == 0)
+            break;
+        cri_sess_input(s, buf, (size_t)r);
+        moved = 1;
+        if (!drain)
+            break;
+    }
+    return moved;
+}

@@ -25,6 +25,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "cri/streaming_impl.h"
+#include "cri/streaming_tls.h"
 
 #define IDLE_MS 200 /* only sockets to watch: select() wakes on them */
 #define PIPE_MS 5   /* pipes or a process to watch: how often they are looked at */
@@ -148,8 +149,9 @@ static long tls_result(SSL *ssl, int r)
     return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? 0 : -1;
 }
 
-static long sock_read(conn *c, void *buf, size_t n)
+static long sock_read(void *ctx, void *buf, size_t n)
 {
+    conn *c = ctx;
     int want = n > INT_MAX ? INT_MAX : (int)n;
     if (c->ssl)
         return tls_result(c->ssl, SSL_read(c->ssl, buf, want));
@@ -159,8 +161,9 @@ static long sock_read(conn *c, void *buf, size_t n)
     return r < 0 && would_block() ? 0 : -1;
 }
 
-static long sock_write(conn *c, const void *buf, size_t n)
+static long sock_write(void *ctx, const void *buf, size_t n)
 {
+    conn *c = ctx;
     int want = n > INT_MAX ? INT_MAX : (int)n;
     if (c->ssl)
         return tls_result(c->ssl, SSL_write(c->ssl, buf, want));
@@ -250,36 +253,15 @@ static void prepare_slots(loop *lp)
 
 static void flush_client(loop *lp)
 {
-    cri_buf *out = cri_sess_out(lp->s);
-    while (out->len) {
-        long w = sock_write(lp->c, cri_buf_data(out), out->len);
-        if (w < 0) {
-            cri_sess_client_gone(lp->s);
-            return;
-        }
-        if (w == 0)
-            return;
-        cri_buf_consume(out, (size_t)w);
+    if (cri_sess_flush_client(lp->s, sock_write, lp->c))
         lp->moved = 1;
-    }
 }
 
+/* TLS buffers whole records, so drain it; plain sockets get one read per round. */
 static void read_client(loop *lp)
 {
-    unsigned char buf[IO_CHUNK];
-    while (!cri_sess_done(lp->s) && cri_sess_can_take_input(lp->s)) {
-        long r = sock_read(lp->c, buf, sizeof buf);
-        if (r < 0) {
-            cri_sess_client_gone(lp->s);
-            return;
-        }
-        if (r == 0)
-            return;
-        cri_sess_input(lp->s, buf, (size_t)r);
+    if (cri_sess_read_client(lp->s, sock_read, lp->c, lp->c->ssl != NULL))
         lp->moved = 1;
-        if (!lp->c->ssl)
-            return; /* plain sockets: one read per round keeps things fair */
-    }
 }
 
 /* Fills the select() sets; returns 1 if a pipe (or the process) needs looking at. */
@@ -526,19 +508,7 @@ static DWORD WINAPI accept_main(void *arg)
 
 static int tls_setup(cri_listener *l, const cri_streaming_opts *o, wc_err *err)
 {
-    l->tls = SSL_CTX_new(TLS_server_method());
-    if (!l->tls)
-        return wc_err_set(err, WC_INTERNAL, "TLS context");
-    SSL_CTX_set_min_proto_version(l->tls, TLS1_2_VERSION);
-    if (SSL_CTX_use_certificate_chain_file(l->tls, o->tls_cert) != 1 ||
-        SSL_CTX_use_PrivateKey_file(l->tls, o->tls_key, SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(l->tls) != 1) {
-        char why[256];
-        ERR_error_string_n(ERR_get_error(), why, sizeof why);
-        return wc_err_set(err, WC_INVALID_ARGUMENT, "TLS certificate %s or key %s unusable: %s",
-                          o->tls_cert, o->tls_key, why);
-    }
-    return 0;
+    return cri_tls_server_ctx(o->tls_cert, o->tls_key, &l->tls, err);
 }
 
 static int bound_port(SOCKET s)

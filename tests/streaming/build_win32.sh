@@ -11,7 +11,7 @@ inc=$(echo "$dep_cflags" | tr ' ' '\n' | sed -n 's/^-I//p' | head -1)
 lib=${inc%/include}/lib
 out=build/streaming
 mkdir -p "$out"
-src="cri/httpparse.c cri/websocket.c cri/spdy.c cri/spdy_dict.c cri/streaming.c
+src="cri/httpparse.c cri/websocket.c cri/spdy.c cri/spdy_dict.c cri/streaming.c cri/streaming_tls.c
      cri/streaming_session.c cri/streaming_win32.c hcs/winstr.c common/err.c common/log.c
      common/clock.c common/clock_win32.c common/net_win32.c tests/streaming/stream_testd_win32.c"
 # shellcheck disable=SC2086
