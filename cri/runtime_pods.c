@@ -190,21 +190,49 @@ static Runtime__V1__PodSandbox *sandbox_item(const pod_sandbox_info *s)
     return p;
 }
 
+/* Collects list items straight from the model's views: no per-item snapshot copies. */
+typedef struct collect {
+    const void *filter;
+    void **items;
+    size_t n, cap;
+} collect;
+
+static void keep(collect *c, void *item)
+{
+    if (c->n == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 64;
+        c->items = realloc(c->items, (c->cap + 1) * sizeof *c->items);
+    }
+    c->items[c->n++] = item;
+}
+
+static void collect_sandbox(void *ctx, const pod_sandbox_info *s)
+{
+    collect *c = ctx;
+    if (sandbox_passes(c->filter, s))
+        keep(c, sandbox_item(s));
+}
+
+static int container_passes(const Runtime__V1__ContainerFilter *f, const pod_container_info *c);
+static Runtime__V1__Container *container_item(const pod_container_info *c);
+
+static void collect_container(void *ctx, const pod_container_info *k)
+{
+    collect *c = ctx;
+    if (container_passes(c->filter, k))
+        keep(c, container_item(k));
+}
+
 int cri_list_pod_sandbox(cri_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
                          wc_err *err)
 {
     IN(ListPodSandboxRequest);
-    pod_sandbox_info **all = NULL;
-    size_t n = 0;
-    if (pod_sandbox_list(pods(call), &all, &n, err) < 0)
-        return -1;
+    collect c = {.filter = in->filter};
+    pod_sandbox_foreach(pods(call), collect_sandbox, &c);
     Runtime__V1__ListPodSandboxResponse *r =
         cri_new(Runtime__V1__ListPodSandboxResponse, runtime__v1__list_pod_sandbox_response);
-    r->items = calloc(n + 1, sizeof *r->items);
-    for (size_t i = 0; i < n; i++)
-        if (sandbox_passes(in->filter, all[i]))
-            r->items[r->n_items++] = sandbox_item(all[i]);
-    pod_sandbox_list_free(all, n);
+    r->items = (Runtime__V1__PodSandbox **)c.items;
+    r->n_items = c.n;
     *resp = &r->base;
     return 0;
 }
@@ -365,17 +393,12 @@ int cri_list_containers(cri_call *call, const ProtobufCMessage *req, ProtobufCMe
                         wc_err *err)
 {
     IN(ListContainersRequest);
-    pod_container_info **all = NULL;
-    size_t n = 0;
-    if (pod_container_list(pods(call), &all, &n, err) < 0)
-        return -1;
+    collect c = {.filter = in->filter};
+    pod_container_foreach(pods(call), collect_container, &c);
     Runtime__V1__ListContainersResponse *r =
         cri_new(Runtime__V1__ListContainersResponse, runtime__v1__list_containers_response);
-    r->containers = calloc(n + 1, sizeof *r->containers);
-    for (size_t i = 0; i < n; i++)
-        if (container_passes(in->filter, all[i]))
-            r->containers[r->n_containers++] = container_item(all[i]);
-    pod_container_list_free(all, n);
+    r->containers = (Runtime__V1__Container **)c.items;
+    r->n_containers = c.n;
     *resp = &r->base;
     return 0;
 }
@@ -427,32 +450,18 @@ static int send_filtered(cri_call *call, const ProtobufCMessageDescriptor *respo
 int cri_stream_pod_sandboxes(cri_call *call, const ProtobufCMessage *req, wc_err *err)
 {
     IN(StreamPodSandboxesRequest);
-    pod_sandbox_info **all = NULL;
-    size_t n = 0, kept = 0;
-    if (pod_sandbox_list(pods(call), &all, &n, err) < 0)
-        return -1;
-    void **items = calloc(n + 1, sizeof *items);
-    for (size_t i = 0; i < n; i++)
-        if (sandbox_passes(in->filter, all[i]))
-            items[kept++] = sandbox_item(all[i]);
-    pod_sandbox_list_free(all, n);
-    return send_filtered(call, &runtime__v1__stream_pod_sandboxes_response__descriptor, items, kept,
-                         err);
+    collect c = {.filter = in->filter};
+    pod_sandbox_foreach(pods(call), collect_sandbox, &c);
+    return send_filtered(call, &runtime__v1__stream_pod_sandboxes_response__descriptor, c.items,
+                         c.n, err);
 }
 
 int cri_stream_containers(cri_call *call, const ProtobufCMessage *req, wc_err *err)
 {
     IN(StreamContainersRequest);
-    pod_container_info **all = NULL;
-    size_t n = 0, kept = 0;
-    if (pod_container_list(pods(call), &all, &n, err) < 0)
-        return -1;
-    void **items = calloc(n + 1, sizeof *items);
-    for (size_t i = 0; i < n; i++)
-        if (container_passes(in->filter, all[i]))
-            items[kept++] = container_item(all[i]);
-    pod_container_list_free(all, n);
-    return send_filtered(call, &runtime__v1__stream_containers_response__descriptor, items, kept,
+    collect c = {.filter = in->filter};
+    pod_container_foreach(pods(call), collect_container, &c);
+    return send_filtered(call, &runtime__v1__stream_containers_response__descriptor, c.items, c.n,
                          err);
 }
 

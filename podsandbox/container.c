@@ -467,6 +467,31 @@ static pod_container_info *snapshot(const pod_container *c)
     return i;
 }
 
+void pod_container_foreach(pod_manager *pm, pod_container_visit_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&pm->mu);
+    for (size_t i = 0; i < pm->n_containers; i++) {
+        pod_container *c = pm->containers[i];
+        pod_container_info view = {.id = c->id,
+                                   .sandbox_id = c->sandbox_id,
+                                   .state = c->state,
+                                   .created_ns = c->created_ns,
+                                   .started_ns = c->started_ns,
+                                   .finished_ns = c->finished_ns,
+                                   .exit_code = c->exit_code,
+                                   .reason = c->reason,
+                                   .message = c->message,
+                                   .image = c->image,
+                                   .image_id = c->image_id,
+                                   .image_ref = c->image_ref,
+                                   .log_path = c->log_path,
+                                   .pid = c->pid,
+                                   .config = c->config};
+        fn(ctx, &view);
+    }
+    pthread_mutex_unlock(&pm->mu);
+}
+
 int pod_container_get(pod_manager *pm, const char *id, pod_container_info **out, wc_err *err)
 {
     pod_container *c = pod_container_find(pm, id, err);

@@ -78,6 +78,14 @@ int pod_container_remove(pod_manager *pm, const char *id, wc_err *err);
 int pod_container_get(pod_manager *pm, const char *id, pod_container_info **out, wc_err *err);
 int pod_container_list(pod_manager *pm, pod_container_info ***out, size_t *n, wc_err *err);
 void pod_container_info_free(pod_container_info *c);
+/* Visits every container (oldest first) without copying: the view's pointers are borrowed
+ * and valid only during the call, which runs under the manager's lock, so `fn` must not
+ * call back into the pod manager. For list RPCs over many containers. */
+typedef void (*pod_container_visit_fn)(void *ctx, const pod_container_info *view);
+void pod_container_foreach(pod_manager *pm, pod_container_visit_fn fn, void *ctx);
+/* The same for sandboxes; the view has no IPs (ips NULL, n_ips 0). */
+typedef void (*pod_sandbox_visit_fn)(void *ctx, const pod_sandbox_info *view);
+void pod_sandbox_foreach(pod_manager *pm, pod_sandbox_visit_fn fn, void *ctx);
 void pod_container_list_free(pod_container_info **list, size_t n);
 
 typedef struct pod_exec_result {

@@ -370,6 +370,22 @@ static pod_sandbox_info *snapshot(const pod_sandbox *s)
     return i;
 }
 
+void pod_sandbox_foreach(pod_manager *pm, pod_sandbox_visit_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&pm->mu);
+    for (size_t i = 0; i < pm->n_sandboxes; i++) {
+        pod_sandbox *s = pm->sandboxes[i];
+        pod_sandbox_info view = {.id = s->id,
+                                 .state = s->state,
+                                 .created_ns = s->created_ns,
+                                 .handler = s->handler,
+                                 .netns = s->netns,
+                                 .config = s->config};
+        fn(ctx, &view);
+    }
+    pthread_mutex_unlock(&pm->mu);
+}
+
 int pod_sandbox_get(pod_manager *pm, const char *id, pod_sandbox_info **out, wc_err *err)
 {
     pod_sandbox *s = pod_sandbox_find(pm, id, err);
