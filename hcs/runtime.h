@@ -48,6 +48,10 @@ typedef struct hcs_io {
     int open_stdin; /* keep a writable stdin */
 } hcs_io;
 
+/* Ends what the backend keeps for a pod as a whole (Windows: the Hyper-V pod's utility VM
+ * and its scratch). Called when the pod sandbox is torn down; succeeds if there is nothing. */
+int hcs_pod_release(hcs_runtime *rt, const char *sandbox_id, wc_err *err);
+
 /* Writes <bundle>/config.json from spec (with root.path set to the mounted rootfs), mounts the
  * rootfs and creates the container (not started). On failure nothing is left behind. */
 int hcs_create(hcs_runtime *rt, const char *id, const char *bundle, json_t *spec,

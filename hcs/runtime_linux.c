@@ -580,6 +580,15 @@ static int mk_check_new(hcs_runtime *rt, const char *id, const char *bundle, wc_
     return 0;
 }
 
+/* Linux pods keep no backend state of their own: their namespaces belong to the pod model. */
+int hcs_pod_release(hcs_runtime *rt, const char *sandbox_id, wc_err *err)
+{
+    (void)rt;
+    (void)sandbox_id;
+    (void)err;
+    return 0;
+}
+
 int hcs_create(hcs_runtime *rt, const char *id, const char *bundle, json_t *spec,
                const hcs_rootfs *rootfs, const hcs_io *io, wc_err *err)
 {

@@ -7,7 +7,12 @@
  *         the output before start, so each stream goes through a pipe of our own made at
  *         create; a pump thread per stream copies HCS's pipe into it once the process runs.
  * exits:  HcsEventProcessExited (init) and HcsEventSystemExited reach on_exit once.
- * Hyper-V isolation (a utility VM per pod) is not wired here: create says so. */
+ * Hyper-V: one utility VM per pod, made at the pod's first container create (boot from the
+ *         base layer's UtilityVM\Files, its own scratch copied from SystemTemplate.vhdx),
+ *         kept in rt->pods by sandbox id. Each container's layers and scratch are added to
+ *         the VM (hcs_uvm_plan_container), then the hosted compute system is created; delete
+ *         takes them out again, and the VM goes with the pod's last container or with
+ *         hcs_pod_release. The scratch is never mounted on the host. */
 #include <windows.h>
 
 #include <fcntl.h>
@@ -28,6 +33,18 @@
 #define PUMP_BUF (64 * 1024)
 
 typedef struct ctr ctr;
+typedef struct pod pod;
+
+/* A Hyper-V pod's utility VM and the bookkeeping of what its containers put into it. */
+struct pod {
+    char sandbox_id[128];
+    char uvm_id[140];
+    char *scratch_dir; /* holds the VM's sandbox.vhdx */
+    hcs_system *sys;
+    hcs_uvm *uvm;
+    unsigned cpus; /* the VM's, the clamp for its containers' Processor.Count */
+    size_t n_ctrs;
+};
 
 /* Copies one stream between a pipe of HCS and a pipe of ours, closing dst at the end. */
 typedef struct pump {
@@ -48,6 +65,7 @@ struct ctr {
     HANDLE out_r, out_w, err_r, err_w, in_r, in_w; /* our side of the std streams */
     pump pumps[3];
     uint64_t memory_limit;
+    pod *pod; /* Hyper-V: the pod whose utility VM hosts it */
 };
 
 struct hcs_runtime {
@@ -59,6 +77,11 @@ struct hcs_runtime {
     SRWLOCK mu;
     ctr **ctrs;
     size_t n;
+    /* Held across whole Hyper-V creates and deletes: hcs_uvm bookkeeping is not thread-safe
+     * and a pod's VM must not go while a container is being added to it. */
+    SRWLOCK pods_mu;
+    pod **pods;
+    size_t n_pods;
 };
 
 /* ---- bookkeeping ---------------------------------------------------------------------- */
@@ -322,6 +345,8 @@ static void ctr_free(ctr *c)
     free(c);
 }
 
+static void pod_free(pod *p);
+
 /* ---- open / close --------------------------------------------------------------------- */
 
 int hcs_runtime_open(const wc_config *cfg, const wc_runtime_handler *handler, const char *state_dir,
@@ -343,6 +368,7 @@ int hcs_runtime_open(const wc_config *cfg, const wc_runtime_handler *handler, co
     rt->on_exit = on_exit;
     rt->exit_ctx = exit_ctx;
     InitializeSRWLock(&rt->mu);
+    InitializeSRWLock(&rt->pods_mu);
     *out = rt;
     return 0;
 }
@@ -355,6 +381,9 @@ void hcs_runtime_close(hcs_runtime *rt)
     for (size_t i = 0; i < rt->n; i++)
         ctr_free(rt->ctrs[i]);
     free(rt->ctrs);
+    for (size_t i = 0; i < rt->n_pods; i++)
+        pod_free(rt->pods[i]);
+    free(rt->pods);
     free(rt->handler);
     free(rt->state_dir);
     free(rt);
@@ -413,30 +442,290 @@ static void write_bundle(const char *bundle, const json_t *spec)
     free(path);
 }
 
-int hcs_create(hcs_runtime *rt, const char *id, const char *bundle, json_t *spec,
-               const hcs_rootfs *rootfs, const hcs_io *io, wc_err *err)
+/* ---- Hyper-V pods ---------------------------------------------------------------------- */
+
+/* Where the pod model puts the sandbox id in each container spec (podsandbox/ocispec_wcow.c). */
+#define SANDBOX_ID_ANNOTATION "io.wincri.sandbox-id"
+#define UVM_STOP_GRACE_MS 30000 /* a utility VM's own shutdown, before it is terminated */
+
+/* The VM's compute system id, hcsshim's "<pod>@vm". */
+static void uvm_id_of(const char *sandbox_id, char *out, size_t size)
 {
-    if (rt->hyperv || json_object_get(json_object_get(spec, "windows"), "hyperv"))
-        return wc_err_set(err, WC_UNIMPLEMENTED,
-                          "container %s: Hyper-V isolation (handler \"%s\") needs a utility VM "
-                          "per pod (hcs_doc_uvm, hcs_uvm_plan_container), which is not wired "
-                          "into the runtime yet; use a process-isolation handler",
-                          id, rt->handler);
-    if (strlen(id) >= sizeof((ctr *)0)->id)
-        return wc_err_set(err, WC_INVALID_ARGUMENT, "container id %s is too long", id);
-    ctr *c = calloc(1, sizeof *c);
-    c->rt = rt;
-    snprintf(c->id, sizeof c->id, "%s", id);
-    c->spec = json_deep_copy(spec);
-    c->io = *io;
-    c->memory_limit = spec_u64(spec, "memory", "limit");
-    char *volume = NULL;
-    int rc = create_storage(c, rootfs, &volume, err);
+    snprintf(out, size, "%s@vm", sandbox_id);
+}
+
+static char *uvm_scratch_dir(const hcs_runtime *rt, const char *sandbox_id)
+{
+    char name[160];
+    snprintf(name, sizeof name, "uvm-%s", sandbox_id);
+    return wc_path_join(rt->state_dir, name);
+}
+
+static void remove_uvm_scratch(const char *dir)
+{
+    char *vhdx = wc_path_join(dir, "sandbox.vhdx");
+    if (!DeleteFileA(vhdx) && GetLastError() != ERROR_FILE_NOT_FOUND &&
+        GetLastError() != ERROR_PATH_NOT_FOUND)
+        wc_warn("hcs", "cannot remove utility VM scratch", "path=%s error=%lu", vhdx,
+                GetLastError());
+    RemoveDirectoryA(dir);
+    free(vhdx);
+}
+
+static void pod_free(pod *p)
+{
+    if (!p)
+        return;
+    hcs_system_close(p->sys);
+    hcs_uvm_free(p->uvm);
+    free(p->scratch_dir);
+    free(p);
+}
+
+/* The pod list is guarded by pods_mu, held by every caller below. */
+static pod *pod_find(hcs_runtime *rt, const char *sandbox_id)
+{
+    for (size_t i = 0; i < rt->n_pods; i++)
+        if (strcmp(rt->pods[i]->sandbox_id, sandbox_id) == 0)
+            return rt->pods[i];
+    return NULL;
+}
+
+static int pod_add(hcs_runtime *rt, pod *p, wc_err *err)
+{
+    pod **grown = realloc(rt->pods, (rt->n_pods + 1) * sizeof *grown);
+    if (!grown)
+        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "pod %s: out of memory", p->sandbox_id);
+    rt->pods = grown;
+    rt->pods[rt->n_pods++] = p;
+    return 0;
+}
+
+static void pod_drop(hcs_runtime *rt, pod *p)
+{
+    for (size_t i = 0; i < rt->n_pods; i++)
+        if (rt->pods[i] == p) {
+            rt->pods[i] = rt->pods[--rt->n_pods];
+            break;
+        }
+}
+
+static void on_uvm_exit(void *ctx, const char *id, const hcs_system_exit *st)
+{
+    (void)ctx;
+    wc_info("hcs", "utility VM exited", "id=%s status=0x%08lx type=%s", id,
+            (unsigned long)(uint32_t)st->status, st->exit_type);
+}
+
+/* Stops the VM (grace_ms 0: terminates it) and removes its scratch. */
+static int uvm_end(pod *p, DWORD grace_ms, wc_err *err)
+{
+    int rc = 0;
+    if (p->sys) {
+        rc = hcs_system_stop(p->sys, NULL, grace_ms, err);
+        if (rc < 0)
+            wc_err_prefix(err, "utility VM %s", p->uvm_id);
+        hcs_system_close(p->sys);
+        p->sys = NULL;
+    }
+    remove_uvm_scratch(p->scratch_dir);
+    return rc;
+}
+
+/* Ends the pod's VM and forgets the pod; its containers no longer point at it. */
+static int pod_end(hcs_runtime *rt, pod *p, DWORD grace_ms, wc_err *err)
+{
+    pod_drop(rt, p);
+    AcquireSRWLockExclusive(&rt->mu);
+    for (size_t i = 0; i < rt->n; i++)
+        if (rt->ctrs[i]->pod == p)
+            rt->ctrs[i]->pod = NULL;
+    ReleaseSRWLockExclusive(&rt->mu);
+    int rc = uvm_end(p, grace_ms, err);
+    pod_free(p);
+    return rc;
+}
+
+/* Creates and starts the VM booting from base_layer's UtilityVM\Files, sized by the pod's
+ * annotations on spec. On failure the VM is gone (uvm_end). */
+static int uvm_boot(pod *p, const json_t *spec, const char *base_layer, unsigned *cpus, wc_err *err)
+{
+    hcs_uvm_opts o = {.uvm_folder = base_layer,
+                      .host_cpus = GetActiveProcessorCount(ALL_PROCESSOR_GROUPS)};
+    char *vhdx = wc_path_join(p->scratch_dir, "sandbox.vhdx");
+    o.scratch_vhdx = vhdx;
+    json_t *doc = NULL;
+    int rc = hcs_uvm_opts_from_annotations(spec, &o, err);
     if (rc == 0)
-        rc = fill_spec(c->spec, rootfs, volume, err);
+        rc = wc_mkdir_p(p->scratch_dir, 0700, err);
+    if (rc == 0)
+        rc = img_wcl_create_uvm_scratch(vhdx, base_layer, p->uvm_id, err);
+    if (rc == 0)
+        rc = hcs_doc_uvm(&o, &doc, err);
+    if (rc == 0)
+        rc = hcs_system_create(p->uvm_id, doc, HCS_DEFAULT_TIMEOUT_MS, &p->sys, err);
+    if (rc == 0)
+        rc = hcs_system_on_exit(p->sys, on_uvm_exit, NULL, err);
+    if (rc == 0)
+        rc = hcs_system_start(p->sys, HCS_DEFAULT_TIMEOUT_MS, err);
+    json_decref(doc);
+    free(vhdx);
+    *cpus = o.cpus ? o.cpus : HCS_UVM_DEFAULT_CPUS;
+    if (o.host_cpus && *cpus > o.host_cpus)
+        *cpus = o.host_cpus;
+    if (rc < 0) {
+        wc_err_prefix(err, "utility VM %s", p->uvm_id);
+        wc_err ignored = {0};
+        uvm_end(p, 0, &ignored);
+    }
+    return rc;
+}
+
+/* The pod of the container's spec, its VM made and started if this is its first container. */
+static int pod_get(hcs_runtime *rt, const json_t *spec, const hcs_rootfs *rootfs, pod **out,
+                   wc_err *err)
+{
+    const char *sid = json_string_value(
+        json_object_get(json_object_get(spec, "annotations"), SANDBOX_ID_ANNOTATION));
+    if (!sid || !*sid || strlen(sid) >= sizeof((pod *)0)->sandbox_id)
+        return wc_err_set(err, WC_INVALID_ARGUMENT,
+                          "a Hyper-V container needs its pod's id in annotation %s",
+                          SANDBOX_ID_ANNOTATION);
+    *out = pod_find(rt, sid);
+    if (*out)
+        return 0;
+    pod *p = calloc(1, sizeof *p);
+    if (!p)
+        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "pod %s: out of memory", sid);
+    snprintf(p->sandbox_id, sizeof p->sandbox_id, "%s", sid);
+    uvm_id_of(sid, p->uvm_id, sizeof p->uvm_id);
+    p->scratch_dir = uvm_scratch_dir(rt, sid);
+    p->uvm = hcs_uvm_new(p->uvm_id);
+    int rc = p->scratch_dir && p->uvm
+                 ? uvm_boot(p, spec, rootfs->lower_dirs[rootfs->n_lower - 1], &p->cpus, err)
+                 : wc_err_set(err, WC_RESOURCE_EXHAUSTED, "pod %s: out of memory", sid);
+    if (rc == 0 && pod_add(rt, p, err) < 0) {
+        wc_err ignored = {0};
+        uvm_end(p, 0, &ignored);
+        rc = -1;
+    }
+    if (rc < 0) {
+        pod_free(p);
+        return -1;
+    }
+    wc_info("hcs", "utility VM started", "pod=%s id=%s cpus=%u", sid, p->uvm_id, p->cpus);
+    *out = p;
+    return 0;
+}
+
+/* Sends each request in turn; the first failure stops (HCS's message in err). */
+static int uvm_modify(pod *p, const json_t *requests, wc_err *err)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(requests, i, r)
+    {
+        if (hcs_system_modify(p->sys, r, HCS_DEFAULT_TIMEOUT_MS, err) < 0)
+            return wc_err_prefix(err, "utility VM %s, request %u", p->uvm_id, (unsigned)i);
+    }
+    return 0;
+}
+
+/* Takes the container's layers and scratch out of its pod's VM (what is not there fails
+ * harmlessly, so this also undoes a half-applied plan); the VM goes with the pod's last
+ * container, after grace_ms (0: terminated). Caller holds pods_mu. */
+static void pod_detach(ctr *c, DWORD grace_ms)
+{
+    pod *p = c->pod;
+    if (!p)
+        return;
+    c->pod = NULL;
+    json_t *reqs = json_array();
+    wc_err e = {0};
+    if (!reqs || hcs_uvm_release_container(p->uvm, c->id, c->spec, reqs, &e) < 0)
+        wc_warn("hcs", "cannot release container from utility VM", "id=%s uvm=%s err=\"%s\"", c->id,
+                p->uvm_id, e.msg);
+    size_t i;
+    json_t *r;
+    json_array_foreach(reqs, i, r)
+    {
+        wc_err_clear(&e);
+        if (p->sys && hcs_system_modify(p->sys, r, HCS_DEFAULT_TIMEOUT_MS, &e) < 0)
+            wc_warn("hcs", "utility VM refused a removal", "id=%s uvm=%s err=\"%s\"", c->id,
+                    p->uvm_id, e.msg);
+    }
+    json_decref(reqs);
+    if (--p->n_ctrs > 0)
+        return;
+    wc_err_clear(&e);
+    if (pod_end(c->rt, p, grace_ms, &e) < 0)
+        wc_warn("hcs", "cannot end utility VM", "container=%s err=\"%s\"", c->id, e.msg);
+}
+
+/* The container scratch (sandbox.vhdx) is made on the host but only the VM mounts it. */
+static int hosted_storage(ctr *c, const hcs_rootfs *rootfs, char *root, size_t size, wc_err *err)
+{
+    if (!rootfs || rootfs->n_lower == 0 || !rootfs->upper_dir || !*rootfs->upper_dir)
+        return wc_err_set(err, WC_INVALID_ARGUMENT,
+                          "container %s: a Windows container needs image layers and a scratch "
+                          "folder",
+                          c->id);
+    uint64_t bytes = spec_u64(c->spec, "storage", "sandboxSize");
+    if (img_wcl_create_scratch(rootfs->upper_dir, rootfs->lower_dirs, rootfs->n_lower, bytes, err) <
+        0)
+        return -1;
+    c->scratch = strdup(rootfs->upper_dir);
+    snprintf(root, size, "%s%s", HCS_UVM_CONTAINER_ROOT_PREFIX, c->id);
+    return 0;
+}
+
+/* Puts the container into its pod's VM, then creates it there. On failure c->pod (when
+ * set) tells the caller what to undo with pod_detach. Caller holds pods_mu. */
+static int create_hosted(ctr *c, const hcs_rootfs *rootfs, wc_err *err)
+{
+    pod *p = NULL;
+    char(*ids)[37] = NULL;
+    const char **ptrs = NULL;
+    hcs_hosted_plan plan = {0};
+    int rc = pod_get(c->rt, c->spec, rootfs, &p, err);
+    if (rc == 0)
+        rc = layer_ids(rootfs, &ids, &ptrs, err);
+    if (rc == 0) {
+        hcs_container_opts o = {
+            .layer_ids = ptrs, .n_layer_ids = rootfs->n_lower, .host_cpus = p->cpus};
+        rc = hcs_uvm_plan_container(p->uvm, c->id, c->spec, &o, &plan, err);
+    }
+    if (rc == 0) {
+        c->pod = p;
+        p->n_ctrs++;
+        rc = uvm_modify(p, plan.modify, err);
+    }
+    if (rc == 0)
+        rc = hcs_system_create(c->id, plan.doc, HCS_DEFAULT_TIMEOUT_MS, &c->sys, err);
+    if (rc == 0)
+        rc = hcs_system_on_exit(c->sys, on_system_exit, c, err);
+    if (rc < 0 && p && !c->pod && p->n_ctrs == 0) {
+        wc_err ignored = {0}; /* the VM was made for this container alone */
+        pod_end(c->rt, p, 0, &ignored);
+    }
+    hcs_hosted_plan_clear(&plan);
+    free(ids);
+    free(ptrs);
+    return rc;
+}
+
+/* Storage, spec, compute system and pipes; on failure everything made here is undone. */
+static int create_ctr(ctr *c, const char *bundle, const hcs_rootfs *rootfs, int hyperv, wc_err *err)
+{
+    char *volume = NULL;
+    char root[300];
+    int rc = hyperv ? hosted_storage(c, rootfs, root, sizeof root, err)
+                    : create_storage(c, rootfs, &volume, err);
+    if (rc == 0)
+        rc = fill_spec(c->spec, rootfs, hyperv ? root : volume, err);
     if (rc == 0) {
         write_bundle(bundle, c->spec);
-        rc = create_system(c, rootfs, err);
+        rc = hyperv ? create_hosted(c, rootfs, err) : create_system(c, rootfs, err);
     }
     if (rc == 0)
         rc = make_pipes(c, err);
@@ -446,7 +735,32 @@ int hcs_create(hcs_runtime *rt, const char *id, const char *bundle, json_t *spec
             wc_err ignored = {0};
             hcs_system_terminate(c->sys, HCS_DEFAULT_TIMEOUT_MS, &ignored);
         }
+        pod_detach(c, 0); /* after its system: the VM's devices are in use until then */
         release_storage(c);
+    }
+    return rc;
+}
+
+int hcs_create(hcs_runtime *rt, const char *id, const char *bundle, json_t *spec,
+               const hcs_rootfs *rootfs, const hcs_io *io, wc_err *err)
+{
+    int hyperv = rt->hyperv || json_object_get(json_object_get(spec, "windows"), "hyperv");
+    if (strlen(id) >= sizeof((ctr *)0)->id)
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "container id %s is too long", id);
+    ctr *c = calloc(1, sizeof *c);
+    if (!c)
+        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "container %s: out of memory", id);
+    c->rt = rt;
+    snprintf(c->id, sizeof c->id, "%s", id);
+    c->spec = json_deep_copy(spec);
+    c->io = *io;
+    c->memory_limit = spec_u64(spec, "memory", "limit");
+    if (hyperv)
+        AcquireSRWLockExclusive(&rt->pods_mu);
+    int rc = create_ctr(c, bundle, rootfs, hyperv, err);
+    if (hyperv)
+        ReleaseSRWLockExclusive(&rt->pods_mu);
+    if (rc < 0) {
         ctr_free(c);
         return -1;
     }
@@ -538,12 +852,40 @@ int hcs_delete(hcs_runtime *rt, const char *id, wc_err *err)
     c->init = NULL;
     hcs_system_close(c->sys); /* no more callbacks after this */
     c->sys = NULL;
+    AcquireSRWLockExclusive(&rt->pods_mu);
+    pod_detach(c, UVM_STOP_GRACE_MS); /* before its scratch goes: the VM holds it */
+    ReleaseSRWLockExclusive(&rt->pods_mu);
     release_storage(c);
     char *rec = record_path(rt, id);
     DeleteFileA(rec);
     free(rec);
     ctr_free(c);
     return 0;
+}
+
+/* A VM we hold no record of (wincrid restarted since it was made) is removed by its id. */
+static int release_unknown_pod(hcs_runtime *rt, const char *sandbox_id, wc_err *err)
+{
+    char uvm_id[140];
+    uvm_id_of(sandbox_id, uvm_id, sizeof uvm_id);
+    if (hcs_remove_orphan(uvm_id, HCS_DEFAULT_TIMEOUT_MS, err) < 0)
+        return wc_err_prefix(err, "utility VM %s", uvm_id);
+    char *dir = uvm_scratch_dir(rt, sandbox_id);
+    if (dir)
+        remove_uvm_scratch(dir);
+    free(dir);
+    return 0;
+}
+
+int hcs_pod_release(hcs_runtime *rt, const char *sandbox_id, wc_err *err)
+{
+    if (!rt->hyperv || !sandbox_id || !*sandbox_id)
+        return 0;
+    AcquireSRWLockExclusive(&rt->pods_mu);
+    pod *p = pod_find(rt, sandbox_id);
+    int rc = p ? pod_end(rt, p, UVM_STOP_GRACE_MS, err) : release_unknown_pod(rt, sandbox_id, err);
+    ReleaseSRWLockExclusive(&rt->pods_mu);
+    return rc;
 }
 
 /* Asks HCS for the state of a system we hold no record of. */

@@ -389,6 +389,27 @@ static const char *hostname_of(const Runtime__V1__PodSandboxConfig *sb)
     return sb->metadata ? sb->metadata->name : NULL;
 }
 
+/* A Hyper-V pod's utility VM is sized by the pod's io.microsoft.virtualmachine.*
+ * annotations; they ride on each container spec because the backend creates the VM at the
+ * pod's first container. Only that prefix: container settings come from the container. */
+static int pod_uvm_annotations(const wcow_build *b, json_t *spec, wc_err *err)
+{
+    const Runtime__V1__PodSandboxConfig *sb = b->in->sandbox;
+    if (!b->in->hyperv || !sb)
+        return 0;
+    json_t *from = json_object();
+    if (!from)
+        return oom(err);
+    for (size_t i = 0; i < sb->n_annotations; i++) {
+        const char *k = sb->annotations[i]->key;
+        if (k && strncmp(k, HCS_ANNOTATION_UVM_PREFIX, strlen(HCS_ANNOTATION_UVM_PREFIX)) == 0)
+            json_object_set_new(from, k, json_string(sb->annotations[i]->value));
+    }
+    int rc = hcs_annotations_passthrough(from, HCS_HANDLER_HYPERV, 1, spec, err);
+    json_decref(from);
+    return rc < 0 ? -1 : 0;
+}
+
 /* wincri's own annotations, then the io.microsoft.* ones the handler passes through. */
 static int build_annotations(const wcow_build *b, json_t *spec, wc_err *err)
 {
@@ -416,7 +437,7 @@ static int build_annotations(const wcow_build *b, json_t *spec, wc_err *err)
     int rc = hcs_annotations_passthrough(
         from, b->in->hyperv ? HCS_HANDLER_HYPERV : HCS_HANDLER_PROCESS, 0, spec, err);
     json_decref(from);
-    return rc < 0 ? -1 : 0;
+    return rc < 0 ? -1 : pod_uvm_annotations(b, spec, err);
 }
 
 static int build_all(const wcow_build *b, json_t *spec, wc_err *err)

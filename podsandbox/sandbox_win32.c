@@ -8,6 +8,7 @@
 
 #include "common/config.h"
 #include "common/fs.h"
+#include "hcs/runtime.h"
 #include "image/image.h"
 #include "podsandbox/ocispec_wcow.h"
 #include "podsandbox/platform.h"
@@ -20,19 +21,25 @@ int pod_platform_sandbox_setup(pod_manager *pm, pod_sandbox *s, wc_err *err)
     return 0; /* IPC and UTS have no pod-level namespaces to pin on Windows */
 }
 
-int pod_platform_sandbox_teardown(pod_manager *pm, pod_sandbox *s, wc_err *err)
-{
-    (void)pm;
-    (void)s;
-    (void)err;
-    return 0;
-}
-
 static int handler_is_hyperv(const pod_manager *pm, const char *handler)
 {
     const wc_runtime_handler *h =
         wc_config_handler(pm->cfg, handler && *handler ? handler : pm->cfg->default_handler);
     return h && h->isolation && strcmp(h->isolation, "hyperv") == 0;
+}
+
+/* A Hyper-V pod's utility VM outlives its containers until the pod itself goes. A handler
+ * whose runtime never opened made no VM, and must not block RemovePodSandbox. */
+int pod_platform_sandbox_teardown(pod_manager *pm, pod_sandbox *s, wc_err *err)
+{
+    if (!handler_is_hyperv(pm, s->handler))
+        return 0;
+    hcs_runtime *rt = pod_runtime_for(pm, s->handler, err);
+    if (!rt) {
+        wc_err_clear(err);
+        return 0;
+    }
+    return hcs_pod_release(rt, s->id, err);
 }
 
 /* The image's layer folders top-most first; NULL (and the backend fills them in from the

@@ -339,6 +339,39 @@ static void annotations_and_credential_spec(void **state)
     json_decref(spec);
 }
 
+/* A Hyper-V pod's VM size comes from the pod's annotations: they reach every container's
+ * spec (and so the VM the first container creates); process-isolated pods do not get them. */
+static void pod_vm_annotations_reach_hyperv_specs(void **state)
+{
+    fixture f;
+    fixture_init(&f);
+    Runtime__V1__PodSandboxConfig__AnnotationsEntry pa[2] = {
+        RUNTIME__V1__POD_SANDBOX_CONFIG__ANNOTATIONS_ENTRY__INIT,
+        RUNTIME__V1__POD_SANDBOX_CONFIG__ANNOTATIONS_ENTRY__INIT};
+    Runtime__V1__PodSandboxConfig__AnnotationsEntry *pap[2] = {&pa[0], &pa[1]};
+    pa[0].key = HCS_ANNOTATION_UVM_MEMORY;
+    pa[0].value = "4096";
+    pa[1].key = "example.com/pod-note";
+    pa[1].value = "x";
+    f.sb.annotations = pap;
+    f.sb.n_annotations = 2;
+    f.in.hyperv = 1;
+    json_t *spec = build_ok(&f);
+    json_t *an = json_object_get(spec, "annotations");
+    assert_string_equal(path_str(an, HCS_ANNOTATION_UVM_MEMORY, NULL), "4096");
+    assert_null(json_object_get(an, "example.com/pod-note"));
+    hcs_uvm_opts o = {0};
+    wc_err err = {0};
+    assert_int_equal(hcs_uvm_opts_from_annotations(spec, &o, &err), 0);
+    assert_int_equal(o.memory_mb, 4096);
+    json_decref(spec);
+
+    f.in.hyperv = 0;
+    spec = build_ok(&f);
+    assert_null(json_object_get(json_object_get(spec, "annotations"), HCS_ANNOTATION_UVM_MEMORY));
+    json_decref(spec);
+}
+
 /* The spec, with the backend's mounted volume and layer ids, is a valid HCS document. */
 static void feeds_hcs_doc_container(void **state)
 {
@@ -436,6 +469,7 @@ int main(void)
         cmocka_unit_test(host_network_has_no_namespace),
         cmocka_unit_test(devices),
         cmocka_unit_test(annotations_and_credential_spec),
+        cmocka_unit_test(pod_vm_annotations_reach_hyperv_specs),
         cmocka_unit_test(feeds_hcs_doc_container),
         cmocka_unit_test(exec_process),
         cmocka_unit_test(signals),
