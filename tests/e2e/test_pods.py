@@ -412,7 +412,12 @@ def test_container_events_stream(env):
 
     t = threading.Thread(target=collect)
     t.start()
-    time.sleep(0.3)
+    # The stream is live once a probe container's event comes through it.
+    probe = start_container(env, sid, scfg, "probe", ["true"])
+    deadline = time.time() + 20
+    while time.time() < deadline and not any(e.container_id == probe for e in events):
+        time.sleep(0.05)
+    assert any(e.container_id == probe for e in events), "event stream never delivered"
     cid = start_container(env, sid, scfg, "evented", ["true"])
     wait_state(env, cid, PB.CONTAINER_EXITED)
     rt.RemoveContainer(PB.RemoveContainerRequest(container_id=cid))
