@@ -47,6 +47,7 @@ sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
 
 import containerd as C  # noqa: E402
 import registry as R  # noqa: E402
+import benchlib  # noqa: E402
 
 CGROUP_PARENT = "/wcbench"
 APPLETS = ["sh", "sleep", "true", "echo", "cat"]
@@ -55,39 +56,6 @@ PB = PB_GRPC = None
 
 
 # ---- setup ---------------------------------------------------------------------------------
-
-def stubs():
-    out = tempfile.mkdtemp(prefix="wcbench-pb-")
-    subprocess.run(["protoc", f"--python_out={out}", f"--grpc_out={out}",
-                    "--plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin",
-                    f"-I{REPO}/cri", f"{REPO}/cri/api.proto"], check=True)
-    sys.path.insert(0, out)
-    import api_pb2
-    import api_pb2_grpc
-    return out, api_pb2, api_pb2_grpc
-
-
-def test_image():
-    t = R.TarBuilder().dir("bin").dir("etc").dir("tmp", 0o1777).dir("root", 0o700)
-    with open("/bin/busybox", "rb") as f:
-        t.file("bin/busybox", f.read(), 0o755)
-    for a in APPLETS:
-        t.symlink("bin/" + a, "busybox")
-    t.file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n")
-    t.file("etc/group", "root:x:0:\n")
-    return R.Image([R.Layer(t.bytes())], cmd=["/bin/sleep", "3600"])
-
-
-def write_cni(cni_dir, ipam_dir, subnet, bridge):
-    with open(os.path.join(cni_dir, "10-wcbench.conflist"), "w") as f:
-        json.dump({"cniVersion": "1.0.0", "name": "wcbench", "plugins": [
-            {"type": "bridge", "bridge": bridge, "isGateway": True, "ipMasq": False,
-             "hairpinMode": True,
-             "ipam": {"type": "host-local", "ranges": [[{"subnet": subnet}]],
-                      "dataDir": ipam_dir}},
-            {"type": "portmap", "capabilities": {"portMappings": True}, "snat": False},
-        ]}, f, indent=1)
-
 
 def forward_rule(subnet):
     return ["FORWARD", "-s", subnet, "!", "-d", subnet, "-j", "DROP"]
@@ -524,14 +492,15 @@ def main():
     if os.geteuid() != 0:
         sys.exit("bench_pods: needs root (network namespaces, runc)")
     binary = os.environ.get("WINCRID", os.path.join(REPO, "build", "release", "wincrid"))
-    pb_dir, PB, PB_GRPC = stubs()
+    pb_dir, PB, PB_GRPC = benchlib.stubs()
 
     work = tempfile.mkdtemp(prefix="wcbench-pods-")
     cni_dir, ipam_dir, reg_dir, log_root = (os.path.join(work, d)
                                             for d in ("cni", "ipam", "registry", "logs"))
     for d in (cni_dir, ipam_dir, reg_dir, log_root):
         os.makedirs(d)
-    write_cni(cni_dir, ipam_dir, args.subnet, args.bridge)
+    benchlib.write_bridge_cni(cni_dir, ipam_dir, args.subnet, args.bridge, "wcbench",
+                              portmap=True)
     rule = forward_rule(args.subnet)
     subprocess.run(["iptables", "-I", *rule], check=True)
     netns_before = netns_names()
@@ -539,7 +508,7 @@ def main():
     res = {}
     try:
         ref = f"{reg.host}/bench/pod:v1"
-        R.Pusher(reg.url).image("bench/pod", "v1", test_image())
+        R.Pusher(reg.url).image("bench/pod", "v1", benchlib.busybox_image(APPLETS))
         for name in args.runtimes.split(","):
             runtime = Wincrid(binary, cni_dir, args.wincri_log_level) if name == "wincri" \
                 else C.start(cni_dir, reg.port)

@@ -39,6 +39,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
 
 import registry as R  # noqa: E402
+import benchlib  # noqa: E402
 
 SPDY = os.path.join(REPO, "build", "streaming", "spdyclient")
 PFDOWN = os.path.join(REPO, "build", "streaming", "pfdown")
@@ -121,37 +122,6 @@ def build_pfdown():
 APPLETS = ["sh", "sleep", "true", "echo", "cat", "nc", "head"]
 PF_PORT = 9100
 PB = PB_GRPC = None
-
-
-def stubs():
-    out = tempfile.mkdtemp(prefix="wcbench-pb-")
-    subprocess.run(["protoc", f"--python_out={out}", f"--grpc_out={out}",
-                    "--plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin",
-                    f"-I{REPO}/cri", f"{REPO}/cri/api.proto"], check=True)
-    sys.path.insert(0, out)
-    import api_pb2
-    import api_pb2_grpc
-    return out, api_pb2, api_pb2_grpc
-
-
-def image():
-    t = R.TarBuilder().dir("bin").dir("etc").dir("tmp", 0o1777).dir("root", 0o700)
-    with open("/bin/busybox", "rb") as f:
-        t.file("bin/busybox", f.read(), 0o755)
-    for a in APPLETS:
-        t.symlink("bin/" + a, "busybox")
-    t.file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n")
-    t.file("etc/group", "root:x:0:\n")
-    return R.Image([R.Layer(t.bytes())], cmd=["/bin/sleep", "3600"])
-
-
-def write_cni(cni_dir, ipam_dir, subnet, bridge):
-    with open(os.path.join(cni_dir, "10-wcbstream.conflist"), "w") as f:
-        json.dump({"cniVersion": "1.0.0", "name": "wcbstream", "plugins": [
-            {"type": "bridge", "bridge": bridge, "isGateway": True, "ipMasq": False,
-             "ipam": {"type": "host-local", "ranges": [[{"subnet": subnet}]],
-                      "dataDir": ipam_dir}},
-        ]}, f)
 
 
 def cri_ready(endpoint):
@@ -366,19 +336,20 @@ def main():
     if not os.path.exists(SPDY):
         sys.exit("bench_streaming: needs Go and golang-github-docker-spdystream-dev")
     build_pfdown()
-    pb_dir, PB, PB_GRPC = stubs()
+    pb_dir, PB, PB_GRPC = benchlib.stubs()
     work = tempfile.mkdtemp(prefix="wcbench-stream-")
     cni_dir, ipam_dir, reg_dir, log_root = (os.path.join(work, d)
                                             for d in ("cni", "ipam", "registry", "logs"))
     for d in (cni_dir, ipam_dir, reg_dir, log_root):
         os.makedirs(d)
-    write_cni(cni_dir, ipam_dir, args.subnet, args.bridge)
+    benchlib.write_bridge_cni(cni_dir, ipam_dir, args.subnet, args.bridge, "wcbstream",
+                              portmap=False)
     rule = ["FORWARD", "-s", args.subnet, "!", "-d", args.subnet, "-j", "DROP"]
     subprocess.run(["iptables", "-I", *rule], check=True)
     reg = R.Registry(reg_dir)
     try:
         ref = f"{reg.host}/bench/stream:v1"
-        R.Pusher(reg.url).image("bench/stream", "v1", image())
+        R.Pusher(reg.url).image("bench/stream", "v1", benchlib.busybox_image(APPLETS))
         res, skipped = run_all(args, ref, reg.port, cni_dir, ipam_dir, log_root)
         print("\n==== streaming benchmark summary")
         print("\n".join(table(res, args, skipped)), flush=True)
