@@ -240,9 +240,8 @@ static int fill_fields(wc_config *cfg, const char *source, wc_err *err)
                           level);
     if (!*cfg->root_dir || !*cfg->state_dir)
         return wc_err_set(err, WC_INVALID_ARGUMENT, "%s: root and state must not be empty", source);
-    json_t *cni = json_object_get(d, "cni");
-    cfg->cni_conf_dir = json_string_value(json_object_get(cni, "conf_dir"));
-    json_t *bins = json_object_get(cni, "bin_dirs");
+    cfg->cni_conf_dir = json_string_value(json_object_get(d, "cni_conf_dir"));
+    json_t *bins = json_object_get(d, "cni_bin_dirs");
     cfg->n_cni_bin_dirs = json_array_size(bins);
     cfg->cni_bin_dirs = calloc(cfg->n_cni_bin_dirs + 1, sizeof *cfg->cni_bin_dirs);
     for (size_t i = 0; i < cfg->n_cni_bin_dirs; i++)

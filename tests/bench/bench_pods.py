@@ -79,7 +79,7 @@ class Wincrid:
         self.endpoint = "unix://" + os.path.join(state, "wincri.sock")
         cfg = {"root": os.path.join(self.dir, "root"), "state": state, "listen": self.endpoint,
                "log_level": log_level, "shutdown_grace_seconds": 5,
-               "cni": {"conf_dir": cni_dir, "bin_dirs": ["/usr/lib/cni"]}}
+               "cni_conf_dir": cni_dir, "cni_bin_dirs": ["/usr/lib/cni"]}
         path = os.path.join(self.dir, "config.json")
         with open(path, "w") as f:
             json.dump(cfg, f)

@@ -123,7 +123,7 @@ class Wincrid:
         self.sock = os.path.join(self.dir, "state", "wincri.sock")
         cfg = {"root": os.path.join(self.dir, "root"), "state": os.path.join(self.dir, "state"),
                "listen": "unix://" + self.sock, "log_level": "info",
-               "cni": {"conf_dir": os.path.join(self.dir, "cni"), "bin_dirs": ["/usr/lib/cni"]}}
+               "cni_conf_dir": os.path.join(self.dir, "cni"), "cni_bin_dirs": ["/usr/lib/cni"]}
         path = os.path.join(self.dir, "config.json")
         with open(path, "w") as f:
             json.dump(cfg, f)

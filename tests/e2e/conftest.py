@@ -52,7 +52,7 @@ class Daemon:
             "listen": self.endpoint,
             "log_level": "debug",
             "shutdown_grace_seconds": 5,
-            "cni": {"conf_dir": os.path.join(self.dir, "cni"), "bin_dirs": ["/usr/lib/cni"]},
+            "cni_conf_dir": os.path.join(self.dir, "cni"), "cni_bin_dirs": ["/usr/lib/cni"],
         }
         _deep_update(self.config, extra or {})
         if "listen" in (extra or {}):

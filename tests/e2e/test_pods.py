@@ -1,5 +1,6 @@
 """Pods and containers for real: wincrid + runc + Debian's CNI plugins + an image pulled from a
-local registry. Test pods live on 10.98.0.0/24 with no masquerade, and a FORWARD rule drops
+local registry. Test pods live on a 10.98.N.0/24 of their own (N from the pid, so suites in
+several checkouts can run at once) with no masquerade, and a FORWARD rule drops
 anything from that subnet to outside it (DESIGN.md, Quirks)."""
 import json
 import os
@@ -16,8 +17,10 @@ import registry as R
 from conftest import PB
 from conftest_images import registries  # noqa: F401  (fixture)
 
-SUBNET = "10.98.0.0/24"
-BRIDGE = "wce2e0"
+_NET = os.getpid() % 250
+NET_PREFIX = f"10.98.{_NET}."
+SUBNET = NET_PREFIX + "0/24"
+BRIDGE = f"wce2e{_NET}"
 APPLETS = ["sh", "echo", "cat", "sleep", "ping", "nc", "httpd", "stty", "yes", "head", "dd",
            "seq", "printf", "tail", "grep", "hostname", "ls", "true", "false", "id", "env", "wc",
            "tr", "ip"]
@@ -63,7 +66,7 @@ def env(registries, forward_guard, tmp_path_factory):  # noqa: F811
                       "dataDir": ipam_dir}},
             {"type": "portmap", "capabilities": {"portMappings": True}, "snat": False},
         ]}, f)
-    d = Daemon({"cni": {"conf_dir": cni_dir, "bin_dirs": ["/usr/lib/cni", "/opt/cni/bin"]}})
+    d = Daemon({"cni_conf_dir": cni_dir, "cni_bin_dirs": ["/usr/lib/cni", "/opt/cni/bin"]})
     d.start()
     img = pod_image()
     ref = f"127.0.0.1:{registries.plain.port}/e2e/podimage:v1"
@@ -147,7 +150,7 @@ def test_pod_lifecycle_and_status(env):
     sid, cfg = run_pod(env)
     st = rt.PodSandboxStatus(PB.PodSandboxStatusRequest(pod_sandbox_id=sid, verbose=True))
     assert st.status.state == PB.SANDBOX_READY
-    assert st.status.network.ip.startswith("10.98.0.")
+    assert st.status.network.ip.startswith(NET_PREFIX)
     assert dict(st.status.labels) == dict(cfg.labels)
     assert dict(st.status.annotations) == dict(cfg.annotations)
     assert st.status.metadata == cfg.metadata
@@ -449,13 +452,13 @@ def test_stream_lists_match_lists(env):
 
 def test_dns_config_reaches_resolv_conf(env):
     rt = env.d.runtime()
-    sid, scfg = run_pod(env, dns_config=PB.DNSConfig(servers=["10.98.0.53"],
+    sid, scfg = run_pod(env, dns_config=PB.DNSConfig(servers=[NET_PREFIX + "53"],
                                                      searches=["ns.svc.local", "svc.local"],
                                                      options=["ndots:3", "timeout:2"]))
     cid = start_container(env, sid, scfg, "dns", ["sleep", "600"])
     wait_state(env, cid, PB.CONTAINER_RUNNING)
     conf = rt.ExecSync(PB.ExecSyncRequest(container_id=cid, cmd=["cat", "/etc/resolv.conf"])).stdout.decode()
-    assert "nameserver 10.98.0.53" in conf
+    assert f"nameserver {NET_PREFIX}53" in conf
     assert "search ns.svc.local svc.local" in conf
     assert "options ndots:3 timeout:2" in conf
 
@@ -467,7 +470,7 @@ def test_host_port_reaches_the_container(env):
     sid, scfg = run_pod(env, port_mappings=[PB.PortMapping(protocol=PB.TCP, container_port=8080,
                                                            host_port=port)])
     start_container(env, sid, scfg, "web", ["httpd", "-f", "-p", "8080", "-h", "/www"])
-    gateway = "10.98.0.1"  # the bridge's address on the host: local, so portmap's DNAT applies
+    gateway = NET_PREFIX + "1"  # the bridge's address on the host: local, so portmap's DNAT applies
     body = b""
     deadline = time.time() + 15
     while time.time() < deadline and b"hello from a pod" not in body:
@@ -589,7 +592,7 @@ def test_log_reopen_after_rename(env):
 
 def test_cni_failure_rolls_the_pod_back(env):
     rt = env.d.runtime()
-    conf_dir = env.d.config["cni"]["conf_dir"]
+    conf_dir = env.d.config["cni_conf_dir"]
     broken = os.path.join(conf_dir, "00-broken.conflist")  # sorts first, so it is used
     with open(broken, "w") as f:
         json.dump({"cniVersion": "1.0.0", "name": "broken",

@@ -105,9 +105,9 @@ def test_status_reports_runtime_and_network(daemon_factory):
     assert conds["RuntimeReady"].status is True  # runc is installed
     assert conds["NetworkReady"].status is False
     assert conds["NetworkReady"].reason == "NetworkPluginNotReady"
-    assert d.config["cni"]["conf_dir"] in conds["NetworkReady"].message
-    os.makedirs(d.config["cni"]["conf_dir"])
-    with open(os.path.join(d.config["cni"]["conf_dir"], "10-test.conflist"), "w") as f:
+    assert d.config["cni_conf_dir"] in conds["NetworkReady"].message
+    os.makedirs(d.config["cni_conf_dir"])
+    with open(os.path.join(d.config["cni_conf_dir"], "10-test.conflist"), "w") as f:
         json.dump({"cniVersion": "1.0.0", "name": "testnet", "plugins": [{"type": "loopback"}]}, f)
     st = rt.Status(PB.StatusRequest(verbose=True))
     conds = {c.type: c for c in st.status.conditions}
@@ -242,9 +242,9 @@ def test_bad_config_syntax_names_line_and_column():
 
 
 def test_bad_config_unknown_key_names_line_and_column():
-    path, p = run_with_config('{\n  "cni": {\n    "confdir": "/etc/cni"\n  }\n}\n')
+    path, p = run_with_config('{\n  "streaming": {\n    "adress": "::1"\n  }\n}\n')
     assert p.returncode == 2
-    assert f'{path}:3:5: "cni.confdir": unknown key' in p.stderr
+    assert f'{path}:3:5: "streaming.adress": unknown key' in p.stderr
 
 
 def test_bad_config_wrong_type_names_line_and_column():

@@ -32,9 +32,9 @@ static void unknown_key_is_located(void **state)
 {
     wc_config *cfg = NULL;
     wc_err err = {0};
-    const char *text = "{\n  \"cni\": {\n    \"conf_dir\": \"/x\",\n    \"bogus\": 1\n  }\n}";
+    const char *text = "{\n  \"streaming\": {\n    \"port\": 0,\n    \"bogus\": 1\n  }\n}";
     assert_int_equal(wc_config_parse(text, "c.json", &cfg, &err), -1);
-    assert_string_equal(err.msg, "c.json:4:5: \"cni.bogus\": unknown key");
+    assert_string_equal(err.msg, "c.json:4:5: \"streaming.bogus\": unknown key");
 }
 
 static void wrong_type_is_located(void **state)
