@@ -329,6 +329,17 @@ static Runtime__V1__ContainerStatus *container_status(const pod_container_info *
         st->resources->linux = cri_copy(c->config->linux->resources);
     }
     st->stop_signal = c->config->stop_signal;
+    if (c->user.known) {
+        st->user = cri_new(Runtime__V1__ContainerUser, runtime__v1__container_user);
+        Runtime__V1__LinuxContainerUser *u =
+            cri_new(Runtime__V1__LinuxContainerUser, runtime__v1__linux_container_user);
+        u->uid = c->user.uid;
+        u->gid = c->user.gid;
+        u->n_supplemental_groups = c->user.n_groups;
+        u->supplemental_groups = calloc(c->user.n_groups + 1, sizeof *u->supplemental_groups);
+        memcpy(u->supplemental_groups, c->user.groups, c->user.n_groups * sizeof(int64_t));
+        st->user->linux = u;
+    }
     return st;
 }
 

@@ -94,9 +94,17 @@ static int status(cri_call *call, const ProtobufCMessage *req, ProtobufCMessage 
         h->name = cri_strdup(cfg->handlers[i].name);
         h->features =
             cri_new(Runtime__V1__RuntimeHandlerFeatures, runtime__v1__runtime_handler_features);
+        hcs_handler_features f;
+        hcs_handler_features_of(&cfg->handlers[i], &f);
+        h->features->recursive_read_only_mounts = f.recursive_read_only_mounts;
+        h->features->user_namespaces = f.user_namespaces;
         r->runtime_handlers[i] = h;
     }
+    /* The platform's answer, as the default handler's backend gives it. */
+    hcs_handler_features def;
+    hcs_handler_features_of(wc_config_handler(cfg, cfg->default_handler), &def);
     r->features = cri_new(Runtime__V1__RuntimeFeatures, runtime__v1__runtime_features);
+    r->features->supplemental_groups_policy = def.supplemental_groups_policy;
     if (in->verbose)
         add_verbose_info(r, cri_call_daemon(call), runtime_detail, cni_conf);
     free(runtime_detail);

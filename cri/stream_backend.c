@@ -71,6 +71,12 @@ static void be_kill(cri_stream_proc *p)
         pod_attach_detach(p->attach);
 }
 
+static void be_stdin_closed(cri_stream_proc *p)
+{
+    if (p->attach)
+        pod_attach_stdin_closed(p->attach);
+}
+
 static void be_release(cri_stream_proc *p)
 {
     pod_exec_free(p->exec);
@@ -90,6 +96,7 @@ void wincri_stream_backend(wincri *d, cri_stream_backend *b)
                               .resize = be_resize,
                               .wait = be_wait,
                               .kill = be_kill,
+                              .stdin_closed = be_stdin_closed,
                               .release = be_release,
                               .port_forward = be_port_forward,
                               .ctx = d->pods};

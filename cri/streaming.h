@@ -34,6 +34,9 @@ typedef struct cri_stream_backend {
     /* The client went away: end an exec'd process, detach an attach. Called at most once,
      * possibly while wait() blocks on another thread; wait() must then return. */
     void (*kill)(cri_stream_proc *p);
+    /* The client ended its stdin and what it sent was written (attach with stdin_once closes
+     * the container's stdin then); may be NULL. */
+    void (*stdin_closed)(cri_stream_proc *p);
     /* Frees p; called once, after wait() has returned. */
     void (*release)(cri_stream_proc *p);
     /* A connected stream socket to localhost:port in the sandbox's network. */

@@ -108,6 +108,8 @@ void cri_sess_settle(cri_sess *s)
             cri_plat_close(sl->fd);
             sl->fd = -1;
             cri_buf_free(&sl->out);
+            if (sl->role == CRI_ROLE_STDIN && s->proc && s->be->stdin_closed)
+                s->be->stdin_closed(s->proc);
         }
     }
 }

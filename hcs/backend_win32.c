@@ -16,6 +16,12 @@ int hcs_backend_check(const wc_config *cfg, const wc_runtime_handler *h, wc_err 
     return 0;
 }
 
+void hcs_handler_features_of(const wc_runtime_handler *h, hcs_handler_features *out)
+{
+    (void)h;
+    *out = (hcs_handler_features){0}; /* Linux-only features of the CRI */
+}
+
 const char *hcs_cgroup_driver(void)
 {
     return NULL;

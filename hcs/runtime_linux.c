@@ -401,7 +401,8 @@ static int mk_dirs(hcs_mk *m, wc_err *err)
     return 0;
 }
 
-/* The spec as the runtime gets it: our rootfs, the asked terminal, a reachable OOM score. */
+/* The spec as the runtime gets it: our rootfs (read-only when the spec or the rootfs says
+ * so), the asked terminal, a reachable OOM score. */
 static json_t *bundle_spec(const hcs_runtime *rt, json_t *spec, const hcs_rootfs *fs,
                            const hcs_io *io)
 {
@@ -410,8 +411,10 @@ static json_t *bundle_spec(const hcs_runtime *rt, json_t *spec, const hcs_rootfs
         json_decref(doc);
         return NULL;
     }
+    int readonly =
+        fs->readonly || json_is_true(json_object_get(json_object_get(doc, "root"), "readonly"));
     json_object_set_new(doc, "root",
-                        json_pack("{s:s, s:b}", "path", "rootfs", "readonly", fs->readonly));
+                        json_pack("{s:s, s:b}", "path", "rootfs", "readonly", readonly));
     json_t *proc = json_object_get(doc, "process");
     if (json_is_object(proc)) {
         json_object_set_new(proc, "terminal", json_boolean(io->terminal));
@@ -426,7 +429,7 @@ static json_t *bundle_spec(const hcs_runtime *rt, json_t *spec, const hcs_rootfs
 static int mk_config(hcs_mk *m, json_t *spec, const hcs_rootfs *fs, const hcs_io *io, wc_err *err)
 {
     /* Resolved in the caller's spec too, so later execs run as the same user. */
-    if (json_is_object(spec) && hcs_resolve_username(m->rootfs, spec, m->id, err) < 0)
+    if (json_is_object(spec) && hcs_resolve_user(m->rootfs, spec, m->id, err) < 0)
         return -1;
     json_t *doc = bundle_spec(m->rt, spec, fs, io);
     if (!doc)

@@ -108,9 +108,12 @@ int hcs_rootfs_unmount(const char *target, wc_err *err);
 
 /* ---- users (user_linux.c) ---- */
 
-/* Resolves a user named in the spec (annotation io.wincri.username, "name[:group]") against
- * the mounted rootfs's /etc/passwd and /etc/group, setting process.user. No name: nothing. */
-int hcs_resolve_username(const char *rootfs, json_t *spec, const char *id, wc_err *err);
+/* Resolves the user the spec names (annotation io.wincri.user, "user[:group]", each part a
+ * name or an id) against the mounted rootfs's /etc/passwd and /etc/group and sets
+ * process.user: uid, primary gid, and the supplementary groups (primary, the spec's own, and,
+ * unless io.wincri.supplemental-groups-policy is Strict, the image's groups listing the user).
+ * Without the annotation nothing changes. */
+int hcs_resolve_user(const char *rootfs, json_t *spec, const char *id, wc_err *err);
 
 /* ---- console (console_linux.c) ---- */
 

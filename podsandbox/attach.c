@@ -250,6 +250,14 @@ static void end_stdin(pod_attach *a)
     pthread_mutex_unlock(&a->c->op);
 }
 
+void pod_attach_stdin_closed(pod_attach *a)
+{
+    if (!a->stdin_once || a->c->config->tty)
+        return;
+    a->stdin_once = 0;
+    end_stdin(a);
+}
+
 void pod_attach_release(pod_attach *a)
 {
     if (!a)

@@ -115,6 +115,7 @@ static int create_in_backend(pod_manager *pm, const pod_sandbox *s, pod_containe
         rc = hcs_create(rt, k->id, bundle, spec, &rootfs, &io, err);
     if (rc == 0) {
         k->spec_json = json_dumps(spec, JSON_COMPACT);
+        pod_user_from_spec(k->spec_json, &k->user);
     } else {
         wc_err ignored = {0};
         pod_platform_remove_tree(layer, &ignored);
@@ -463,6 +464,9 @@ static pod_container_info *snapshot(const pod_container *c)
     i->image_ref = strdup(c->image_ref);
     i->log_path = strdup(c->log_path);
     i->pid = c->pid;
+    i->user = c->user;
+    i->user.groups = calloc(c->user.n_groups + 1, sizeof *i->user.groups);
+    memcpy(i->user.groups, c->user.groups, c->user.n_groups * sizeof *i->user.groups);
     i->config = wc_pb_copy(c->config);
     return i;
 }
@@ -486,6 +490,7 @@ void pod_container_foreach(pod_manager *pm, pod_container_visit_fn fn, void *ctx
                                    .image_ref = c->image_ref,
                                    .log_path = c->log_path,
                                    .pid = c->pid,
+                                   .user = c->user,
                                    .config = c->config};
         fn(ctx, &view);
     }
@@ -527,6 +532,7 @@ void pod_container_info_free(pod_container_info *i)
     free(i->image_id);
     free(i->image_ref);
     free(i->log_path);
+    pod_user_clear(&i->user);
     if (i->config)
         protobuf_c_message_free_unpacked(&i->config->base, NULL);
     free(i);

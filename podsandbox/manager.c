@@ -51,9 +51,35 @@ void pod_container_free(pod_container *c)
     free(c->image_ref);
     free(c->log_path);
     free(c->spec_json);
+    pod_user_clear(&c->user);
     if (c->config)
         protobuf_c_message_free_unpacked(&c->config->base, NULL);
     free(c);
+}
+
+void pod_user_from_spec(const char *spec_json, pod_linux_user *out)
+{
+    memset(out, 0, sizeof *out);
+    json_t *spec = spec_json ? json_loads(spec_json, 0, NULL) : NULL;
+    json_t *user = json_object_get(json_object_get(spec, "process"), "user");
+    json_t *uid = json_object_get(user, "uid"), *gid = json_object_get(user, "gid");
+    json_t *groups = json_object_get(user, "additionalGids");
+    if (json_is_integer(uid) && json_is_integer(gid)) {
+        out->known = 1;
+        out->uid = json_integer_value(uid);
+        out->gid = json_integer_value(gid);
+        out->n_groups = json_array_size(groups);
+        out->groups = calloc(out->n_groups + 1, sizeof *out->groups);
+        for (size_t i = 0; i < out->n_groups; i++)
+            out->groups[i] = json_integer_value(json_array_get(groups, i));
+    }
+    json_decref(spec);
+}
+
+void pod_user_clear(pod_linux_user *u)
+{
+    free(u->groups);
+    memset(u, 0, sizeof *u);
 }
 
 /* ---- index ---- */

@@ -11,6 +11,8 @@
 #include "podsandbox/podsandbox.h"
 
 #define POD_ID_LEN 64
+/* The longest host name the kernel takes (HOST_NAME_MAX); Windows' limit is lower still. */
+#define POD_HOSTNAME_MAX 64
 
 /* POSIX signal numbers as hcs_kill takes them on every platform (Windows maps them). */
 enum { POD_SIGKILL = 9, POD_SIGTERM = 15 };
@@ -50,6 +52,7 @@ typedef struct pod_container {
     int pid;
     Runtime__V1__ContainerConfig *config;
     char *spec_json;
+    pod_linux_user user; /* derived from spec_json's process.user */
     pod_logger *logger;
     int removed;
     int starting;         /* StartContainer in progress: its STARTED event is not out yet */
@@ -78,6 +81,10 @@ struct pod_manager {
     char *bundles_dir;    /* <state>/bundles */
 };
 
+/* ---- sandbox.c ---- */
+/* The pod's host name: its config's, else the node's (as containerd does). */
+int pod_sandbox_hostname(const pod_sandbox *s, char *buf, size_t len, wc_err *err);
+
 /* ---- store.c: SQLite persistence ---- */
 int pod_store_open(pod_manager *pm, wc_err *err);
 void pod_store_close(pod_manager *pm);
@@ -105,6 +112,9 @@ hcs_runtime *pod_runtime_of_container(pod_manager *pm, const pod_container *c, w
 int pod_new_id(char out[POD_ID_LEN + 1], wc_err *err);
 void pod_sandbox_free(pod_sandbox *s);
 void pod_container_free(pod_container *c);
+/* Fills the applied user from an OCI spec's process.user (uid, gid, additionalGids). */
+void pod_user_from_spec(const char *spec_json, pod_linux_user *out);
+void pod_user_clear(pod_linux_user *u);
 
 /* ---- events.c ---- */
 void pod_events_emit(pod_manager *pm, const char *container_id, const char *sandbox_id,

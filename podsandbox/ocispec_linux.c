@@ -137,59 +137,78 @@ static int check_id(const Runtime__V1__Int64Value *v, const char *field, uint32_
     return 0;
 }
 
-/* The image User "uid[:gid]": numeric parts are honoured; a name is left to the OCI
- * backend, which resolves it in the rootfs before start (annotation io.wincri.username). */
-static void image_user(const char *user, uint32_t *uid, uint32_t *gid, const char **name)
+/* The image User "user[:group]": numeric parts are honoured at once; names wait for the
+ * backend. */
+static void image_user(const char *user, uint32_t *uid, uint32_t *gid)
 {
     const char *colon = strchr(user, ':');
     size_t ulen = colon ? (size_t)(colon - user) : strlen(user);
-    int numeric = parse_id(user, ulen, uid) == 0;
+    if (parse_id(user, ulen, uid) != 0)
+        *uid = 0;
     if (colon && parse_id(colon + 1, strlen(colon + 1), gid) != 0)
-        numeric = 0;
-    if (!numeric)
-        *name = user;
+        *gid = 0;
 }
 
-/* run_as_user / run_as_username / the image User, in that order. Names are not resolved
- * here (no rootfs yet): uid stays 0 and the name travels in annotation io.wincri.username
- * for the backend to resolve against the container's /etc/passwd. */
+static json_t *supplemental_groups(const pod_csc *sc, wc_err *err)
+{
+    json_t *groups = json_array();
+    for (size_t i = 0; sc && i < sc->n_supplemental_groups; i++) {
+        int64_t g = sc->supplemental_groups[i];
+        if (g < 0 || g > (int64_t)UINT32_MAX) {
+            json_decref(groups);
+            wc_err_set(err, WC_INVALID_ARGUMENT,
+                       "linux.security_context.supplemental_groups[%zu]: %lld is not a valid id", i,
+                       (long long)g);
+            return NULL;
+        }
+        json_array_append_new(groups, json_integer(g));
+    }
+    return groups;
+}
+
+/* run_as_user / run_as_username / the image User, in that order, with run_as_group (which
+ * needs one of the first two, as in containerd). What is known here goes into process.user;
+ * the whole "user[:group]" travels in annotation io.wincri.user for the backend, which
+ * resolves names, the primary group of a uid, and the image's groups against the
+ * container's own /etc/passwd and /etc/group. */
 static int build_user(pod_build *b, json_t *process, json_t *annotations, wc_err *err)
 {
     const pod_csc *sc = b->sc;
     uint32_t uid = 0, gid = 0;
-    const char *name = NULL;
+    int has_user = sc && (sc->run_as_user || (sc->run_as_username && sc->run_as_username[0]));
+    if (sc && sc->run_as_group && !has_user)
+        return wc_err_set(err, WC_INVALID_ARGUMENT,
+                          "linux.security_context.run_as_group: needs run_as_user or "
+                          "run_as_username");
+    char spec_user[600];
     if (sc && sc->run_as_user) {
         if (check_id(sc->run_as_user, "run_as_user", &uid, err) < 0)
             return -1;
-    } else if (sc && sc->run_as_username && sc->run_as_username[0]) {
-        name = sc->run_as_username;
+        snprintf(spec_user, sizeof spec_user, "%u", uid);
+    } else if (has_user) {
+        snprintf(spec_user, sizeof spec_user, "%s", sc->run_as_username);
     } else {
         const char *u = json_string_value(image_field(b, "User"));
-        if (u && u[0])
-            image_user(u, &uid, &gid, &name);
+        snprintf(spec_user, sizeof spec_user, "%s", u && u[0] ? u : "0");
+        image_user(spec_user, &uid, &gid);
     }
-    if (sc && sc->run_as_group && check_id(sc->run_as_group, "run_as_group", &gid, err) < 0)
+    if (sc && sc->run_as_group) {
+        if (check_id(sc->run_as_group, "run_as_group", &gid, err) < 0)
+            return -1;
+        char *colon = strchr(spec_user, ':');
+        size_t at = colon ? (size_t)(colon - spec_user) : strlen(spec_user);
+        snprintf(spec_user + at, sizeof spec_user - at, ":%u", gid);
+    }
+    json_t *groups = supplemental_groups(sc, err);
+    if (!groups)
         return -1;
-    json_t *user = json_pack("{s:I, s:I}", "uid", (json_int_t)uid, "gid", (json_int_t)gid);
-    if (sc && sc->n_supplemental_groups > 0) {
-        json_t *groups = json_array();
-        for (size_t i = 0; i < sc->n_supplemental_groups; i++) {
-            int64_t g = sc->supplemental_groups[i];
-            if (g < 0 || g > (int64_t)UINT32_MAX) {
-                json_decref(groups);
-                json_decref(user);
-                return wc_err_set(err, WC_INVALID_ARGUMENT,
-                                  "linux.security_context.supplemental_groups[%zu]: %lld is "
-                                  "not a valid id",
-                                  i, (long long)g);
-            }
-            json_array_append_new(groups, json_integer(g));
-        }
-        json_object_set_new(user, "additionalGids", groups);
-    }
-    json_object_set_new(process, "user", user);
-    if (name)
-        json_object_set_new(annotations, "io.wincri.username", json_string(name));
+    json_object_set_new(process, "user",
+                        json_pack("{s:I, s:I, s:o}", "uid", (json_int_t)uid, "gid", (json_int_t)gid,
+                                  "additionalGids", groups));
+    json_object_set_new(annotations, "io.wincri.user", json_string(spec_user));
+    if (sc && sc->supplemental_groups_policy == RUNTIME__V1__SUPPLEMENTAL_GROUPS_POLICY__Strict)
+        json_object_set_new(annotations, "io.wincri.supplemental-groups-policy",
+                            json_string("Strict"));
     return 0;
 }
 

@@ -26,6 +26,8 @@ int pod_platform_resources(const Runtime__V1__LinuxContainerResources *r, json_t
                            wc_err *err);
 /* Maps CRI's Signal enum to the platform's signal number; 0 for RUNTIME_DEFAULT/unknown. */
 int pod_platform_signal(int cri_signal);
+/* The node's own host name: what a pod without PodSandboxConfig.hostname is called. */
+int pod_platform_node_hostname(char *buf, size_t len, wc_err *err);
 /* Removes a directory tree; succeeds if it is not there. */
 int pod_platform_remove_tree(const char *path, wc_err *err);
 

@@ -34,6 +34,14 @@ typedef struct pod_sandbox_info {
     Runtime__V1__PodSandboxConfig *config; /* as the caller sent it */
 } pod_sandbox_info;
 
+/* The identity a Linux container's processes run with, as the runtime applied it. */
+typedef struct pod_linux_user {
+    int known; /* 0: not known (not created yet, or a Windows container) */
+    int64_t uid, gid;
+    int64_t *groups; /* supplementary groups, the primary one included */
+    size_t n_groups;
+} pod_linux_user;
+
 typedef struct pod_container_info {
     char *id;
     char *sandbox_id;
@@ -49,6 +57,7 @@ typedef struct pod_container_info {
     char *image_ref; /* repo digest when known, else the image ID */
     char *log_path;  /* absolute, "" when none */
     int pid;
+    pod_linux_user user;
     Runtime__V1__ContainerConfig *config;
 } pod_container_info;
 
@@ -191,6 +200,9 @@ int pod_attach_resize(pod_attach *a, unsigned width, unsigned height);
 /* Blocks until the container exits (0 with its exit code), or the attacher was detached or
  * dropped for falling behind (-1). */
 int pod_attach_wait(pod_attach *a, int *exit_code);
+/* The attacher's stdin ended: with stdin_once (and no TTY) the container's stdin is closed
+ * now, so a process reading it sees end of file. */
+void pod_attach_stdin_closed(pod_attach *a);
 /* Ends the attachment: a blocked pod_attach_wait returns. */
 void pod_attach_detach(pod_attach *a);
 void pod_attach_release(pod_attach *a);

@@ -29,6 +29,19 @@ static int validate_config(const Runtime__V1__PodSandboxConfig *c, wc_err *err)
     if (missing)
         return wc_err_set(err, WC_INVALID_ARGUMENT,
                           "pod sandbox config: metadata.%s must not be empty", missing);
+    if (strlen(c->hostname) > POD_HOSTNAME_MAX)
+        return wc_err_set(err, WC_INVALID_ARGUMENT,
+                          "pod sandbox config: hostname is %zu bytes long; a host name has at "
+                          "most %d",
+                          strlen(c->hostname), POD_HOSTNAME_MAX);
+    return 0;
+}
+
+int pod_sandbox_hostname(const pod_sandbox *s, char *buf, size_t len, wc_err *err)
+{
+    if (!*s->config->hostname)
+        return pod_platform_node_hostname(buf, len, err);
+    snprintf(buf, len, "%s", s->config->hostname);
     return 0;
 }
 
@@ -114,9 +127,11 @@ static int write_sandbox_files(const pod_sandbox *s, wc_err *err)
         return -1;
     char *resolv =
         c->dns_config ? resolv_conf_text(c->dns_config) : read_small_file("/etc/resolv.conf");
-    char hostname[300];
-    snprintf(hostname, sizeof hostname, "%s\n", *c->hostname ? c->hostname : c->metadata->name);
-    int rc = write_text(s->dir, "resolv.conf", resolv, err);
+    char hostname[POD_HOSTNAME_MAX + 2];
+    int rc = pod_sandbox_hostname(s, hostname, sizeof hostname - 1, err);
+    strcat(hostname, "\n");
+    if (rc == 0)
+        rc = write_text(s->dir, "resolv.conf", resolv, err);
     if (rc == 0)
         rc = write_text(s->dir, "hosts", default_hosts, err);
     if (rc == 0)

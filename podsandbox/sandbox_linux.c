@@ -35,20 +35,31 @@ static int pin_namespaces(const char *dir, const char *hostname, wc_err *err)
         return wc_err_sys(err, WC_INTERNAL, errno, "cannot pin pod namespaces");
     pid_t pid = fork();
     if (pid == 0) {
-        char c = 0;
-        int ok = unshare(CLONE_NEWIPC | CLONE_NEWUTS) == 0 &&
-                 sethostname(hostname, strlen(hostname)) == 0;
-        c = ok ? 'y' : 'n';
-        if (write(ready[1], &c, 1) < 0 || read(go[0], &c, 1) < 0)
+        /* The child reports 0, or the errno of the step that failed and which step. */
+        int report[2] = {0, 0};
+        if (unshare(CLONE_NEWIPC | CLONE_NEWUTS) < 0)
+            report[0] = errno, report[1] = 1;
+        else if (sethostname(hostname, strlen(hostname)) < 0)
+            report[0] = errno, report[1] = 2;
+        char c;
+        if (write(ready[1], report, sizeof report) < 0 || read(go[0], &c, 1) < 0)
             _exit(1);
         _exit(0);
     }
+    int fork_errno = errno;
     close(ready[1]);
     close(go[0]);
-    char c = 'n';
+    int report[2] = {0, 0};
     int rc = 0;
-    if (pid < 0 || read(ready[0], &c, 1) != 1 || c != 'y') {
-        rc = wc_err_set(err, WC_INTERNAL, "cannot create the pod's IPC/UTS namespaces");
+    if (pid < 0) {
+        rc = wc_err_sys(err, WC_INTERNAL, fork_errno, "cannot fork to make the pod's namespaces");
+    } else if (read(ready[0], report, sizeof report) != sizeof report) {
+        rc = wc_err_set(err, WC_INTERNAL, "the process making the pod's namespaces died");
+    } else if (report[1] == 1) {
+        rc = wc_err_sys(err, WC_INTERNAL, report[0], "cannot create the pod's IPC/UTS namespaces");
+    } else if (report[1] == 2) {
+        rc = wc_err_sys(err, report[0] == EINVAL ? WC_INVALID_ARGUMENT : WC_INTERNAL, report[0],
+                        "cannot set the pod's host name to \"%s\"", hostname);
     } else {
         static const char *const kinds[] = {"ipc", "uts"};
         for (int i = 0; i < 2 && rc == 0; i++) {
@@ -107,8 +118,10 @@ int pod_platform_sandbox_setup(pod_manager *pm, pod_sandbox *s, wc_err *err)
         return -1;
     if (!wants_pinned(s->config))
         return 0;
+    char host[POD_HOSTNAME_MAX + 1];
+    if (pod_sandbox_hostname(s, host, sizeof host, err) < 0)
+        return -1;
     char *dir = ns_dir(pm, s);
-    const char *host = *s->config->hostname ? s->config->hostname : s->config->metadata->name;
     int rc = private_dir(dir, err);
     if (rc == 0)
         rc = pin_namespaces(dir, host, err);
@@ -248,6 +261,14 @@ int pod_platform_resources(const Runtime__V1__LinuxContainerResources *r, json_t
 json_t *pod_platform_exec_process(const json_t *spec, const char *const *cmd, size_t n_cmd, int tty)
 {
     return pod_spec_exec_process(spec, cmd, n_cmd, tty);
+}
+
+int pod_platform_node_hostname(char *buf, size_t len, wc_err *err)
+{
+    if (gethostname(buf, len) < 0)
+        return wc_err_sys(err, WC_INTERNAL, errno, "cannot read the node's host name");
+    buf[len - 1] = '\0';
+    return 0;
 }
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)

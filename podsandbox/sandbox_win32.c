@@ -160,6 +160,15 @@ static int remove_w(const wchar_t *path, DWORD *failed)
     return ok ? 0 : -1;
 }
 
+int pod_platform_node_hostname(char *buf, size_t len, wc_err *err)
+{
+    DWORD n = (DWORD)len;
+    if (!GetComputerNameExA(ComputerNameDnsHostname, buf, &n))
+        return wc_err_set(err, WC_INTERNAL, "cannot read the node's host name (error %lu)",
+                          (unsigned long)GetLastError());
+    return 0;
+}
+
 int pod_platform_remove_tree(const char *path, wc_err *err)
 {
     wchar_t *w = wide(path);

@@ -211,6 +211,7 @@ static pod_container *load_container(sqlite3_stmt *st)
     c->log_path = col_text(st, 14);
     c->pid = sqlite3_column_int(st, 15);
     c->spec_json = col_text(st, 16);
+    pod_user_from_spec(c->spec_json, &c->user);
     c->config = col_unpack(st, 17, &runtime__v1__container_config__descriptor);
     return c;
 }

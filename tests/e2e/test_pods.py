@@ -23,7 +23,7 @@ SUBNET = NET_PREFIX + "0/24"
 BRIDGE = f"wce2e{_NET}"
 APPLETS = ["sh", "echo", "cat", "sleep", "ping", "nc", "httpd", "stty", "yes", "head", "dd",
            "seq", "printf", "tail", "grep", "hostname", "ls", "true", "false", "id", "env", "wc",
-           "tr", "ip"]
+           "tr", "ip", "touch"]
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="pods need root")
 
@@ -34,8 +34,10 @@ def pod_image():
         t.file("bin/busybox", f.read(), 0o755)
     for a in APPLETS:
         t.symlink("bin/" + a, "busybox")
-    t.file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n")
-    t.file("etc/group", "root:x:0:\nnogroup:x:65534:\n")
+    # app (uid 1000) has primary group 1000 and is a member of group 50000 in the image only
+    t.file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n"
+           "app:x:1000:1000::/:/bin/sh\n")
+    t.file("etc/group", "root:x:0:\nnogroup:x:65534:\napp:x:1000:\nimagegroup:x:50000:app\n")
     t.file("www/index.html", "hello from a pod\n")
     return R.Image([R.Layer(t.bytes())], cmd=["/bin/sh", "-c", "sleep 3600"])
 

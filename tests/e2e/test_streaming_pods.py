@@ -300,6 +300,23 @@ def test_attach_stdin_once(env):  # noqa: F811
     wait_log_text(scfg, "once", "stdin ended")
 
 
+def test_attach_stdin_once_closes_stdin_and_the_stream_ends_with_the_container(env):  # noqa: F811
+    """As critest attaches: `sh` reading its stdin; the client writes a command and closes its
+    stdin. The container's stdin must close then (sh exits) and the stream must end with the
+    container, well before the client's own timeout."""
+    need_spdy()
+    sid, scfg = run_pod(env)
+    cid = start_container(env, sid, scfg, "shell-once", ["/bin/sh"], stdin=True, stdin_once=True)
+    wait_state(env, cid, PB.CONTAINER_RUNNING)
+    url = env.d.runtime().Attach(PB.AttachRequest(container_id=cid, stdin=True, stdout=True,
+                                                  stderr=True), timeout=10).url
+    t0 = time.time()
+    r = spdy(["exec", url, "-stdin", "-stdout", "-stderr"], inp=b"echo hello\n", timeout=15)
+    assert b"hello" in r.stdout, r
+    assert time.time() - t0 < 3, f"the attach stream outlived its container: {time.time() - t0}s"
+    wait_state(env, cid, PB.CONTAINER_EXITED, timeout=5)
+
+
 def test_attach_tty_container(env):  # noqa: F811
     sid, scfg = run_pod(env)
     cid = start_container(env, sid, scfg, "term", ["/bin/sh", "-c", "while read l; do stty size; done"],

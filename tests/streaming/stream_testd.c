@@ -326,8 +326,13 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--tls-key"))
             o.tls_key = argv[i + 1];
     }
-    cri_stream_backend be = {tb_exec, tb_attach,  tb_resize,       tb_wait,
-                             tb_kill, tb_release, tb_port_forward, NULL};
+    cri_stream_backend be = {.exec = tb_exec,
+                             .attach = tb_attach,
+                             .resize = tb_resize,
+                             .wait = tb_wait,
+                             .kill = tb_kill,
+                             .release = tb_release,
+                             .port_forward = tb_port_forward};
     cri_streaming *srv;
     wc_err e = {0};
     if (cri_streaming_start_opts(&o, &be, &srv, &e) < 0) {

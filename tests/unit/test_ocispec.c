@@ -266,6 +266,12 @@ static void env_merge(void **state)
     json_decref(s);
 }
 
+static const char *user_annotation(json_t *spec)
+{
+    return json_string_value(
+        json_object_get(json_object_get(spec, "annotations"), "io.wincri.user"));
+}
+
 static void user_ids(void **state)
 {
     fx f;
@@ -285,7 +291,7 @@ static void user_ids(void **state)
     assert_int_equal(json_integer_value(jp(s, "process.user.gid")), 2000);
     assert_int_equal(json_integer_value(jp(s, "process.user.additionalGids.1")), 6);
     assert_true(json_is_true(jp(s, "process.noNewPrivileges")));
-    assert_null(jp(s, "annotations.io.wincri.username"));
+    assert_string_equal(user_annotation(s), "1000:2000");
     json_decref(s);
 
     /* A user name is left to the backend: uid 0 plus the annotation. */
@@ -294,9 +300,7 @@ static void user_ids(void **state)
     f.sc.run_as_username = "nginx";
     s = build_ok(&f);
     assert_int_equal(json_integer_value(jp(s, "process.user.uid")), 0);
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(s, "annotations"), "io.wincri.username")),
-        "nginx");
+    assert_string_equal(user_annotation(s), "nginx");
     json_decref(s);
 
     /* The image's numeric User, then its named User. */
@@ -305,14 +309,31 @@ static void user_ids(void **state)
     s = build_ok(&f);
     assert_int_equal(json_integer_value(jp(s, "process.user.uid")), 33);
     assert_int_equal(json_integer_value(jp(s, "process.user.gid")), 44);
+    assert_string_equal(user_annotation(s), "33:44");
     json_decref(s);
     f.in.image_config_json = "{\"config\":{\"Cmd\":[\"/c\"],\"User\":\"www-data\"}}";
     s = build_ok(&f);
     assert_int_equal(json_integer_value(jp(s, "process.user.uid")), 0);
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(s, "annotations"), "io.wincri.username")),
-        "www-data");
+    assert_string_equal(user_annotation(s), "www-data");
     json_decref(s);
+
+    /* run_as_group with the image's user is refused, as containerd does; with a name it
+     * rides on the annotation; Strict is passed on. */
+    f.in.image_config_json = "{\"config\":{\"Cmd\":[\"/c\"]}}";
+    f.sc.run_as_group = &gid;
+    wc_err gerr = build_err(&f);
+    assert_int_equal(gerr.code, WC_INVALID_ARGUMENT);
+    assert_non_null(strstr(gerr.msg, "run_as_group"));
+    f.sc.run_as_username = "app";
+    f.sc.supplemental_groups_policy = RUNTIME__V1__SUPPLEMENTAL_GROUPS_POLICY__Strict;
+    s = build_ok(&f);
+    assert_string_equal(user_annotation(s), "app:2000");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(s, "annotations"),
+                                                          "io.wincri.supplemental-groups-policy")),
+                        "Strict");
+    json_decref(s);
+    f.sc.run_as_username = "";
+    f.sc.run_as_group = NULL;
 
     uid.value = -1;
     f.sc.run_as_user = &uid;
