@@ -191,6 +191,17 @@ int img_fs_measure(const char *dir, img_fs_usage *out, wc_err *err)
     return 0;
 }
 
+/* One syncfs rather than an fsync per file: a layer can hold many thousands of files. */
+int img_sync_fs(const char *path, wc_err *err)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return wc_err_sys(err, WC_INTERNAL, errno, "open %s", path);
+    int rc = syncfs(fd) < 0 ? wc_err_sys(err, WC_INTERNAL, errno, "sync %s", path) : 0;
+    close(fd);
+    return rc;
+}
+
 int img_write_file_atomic(const char *path, const void *p, size_t n, wc_err *err)
 {
     char tmp[PATH_MAX];

@@ -5,7 +5,10 @@
  *   images.db              SQLite (WAL): images, their references, blobs and layer chain
  *   blobs/sha256/<hex>     content store: every blob verified against its digest
  *   layers/<chainhex>/     one directory per layer, keyed by chain ID (overlayfs lower dir on
- *                          Linux, an imported layer folder on Windows)
+ *                          Linux, an imported layer folder on Windows); reused by a pull only
+ *                          when images.db records it was verified against its diff ID
+ *   quarantine/            unverified layer dirs a pull replaced, kept while a container
+ *                          holds their chain
  *   tmp/                   downloads and unpacks in progress; emptied at open
  *
  * Every function is thread-safe. Pulls run on the caller's thread and start their own

@@ -12,6 +12,7 @@
 
 #include "common/err.h"
 #include "image/image.h"
+#include "image/winlayer.h"
 
 /* ---- Media types --------------------------------------------------------------------- */
 
@@ -166,13 +167,36 @@ typedef struct img_unpack_opts {
     int allow_devices; /* character and block devices allowed (root on a normal host) */
 } img_unpack_opts;
 
-/* Applies one layer (a tar stream, compressed as media_type says) into dest, which must not
- * exist yet and is created. On Linux: a directory ready to be an overlayfs lower dir (OCI
- * whiteouts become overlay whiteouts). On Windows: the layer importer's folder. On failure
- * dest is removed and err says which entry and why. Reads stop at the end of the archive;
- * the caller drains the rest. */
+/* The uncompressed tar stream of a layer blob: decompressed as the media type says (never
+ * guessed from the bytes) and hashed as the unpacker reads it, so the layer's diff ID comes
+ * from the very bytes that are applied, in one pass. */
+typedef struct img_tar_reader img_tar_reader;
+/* WC_FAILED_PRECONDITION for a media type that is not a layer we can apply. */
+int img_tar_reader_new(const img_stream *blob, const char *media_type, img_tar_reader **out,
+                       wc_err *err);
+/* The uncompressed bytes (borrowed from the reader). A failure of the blob stream comes out
+ * as that stream's own error; bytes that do not decompress as WC_INVALID_ARGUMENT. */
+const img_stream *img_tar_reader_stream(img_tar_reader *r);
+/* Reads what the unpacker left (end blocks, padding, anything after) and writes the SHA-256
+ * of the whole uncompressed stream, "sha256:<hex>", into diff_id (IMG_DIGEST_LEN + 1). */
+int img_tar_reader_finish(img_tar_reader *r, char *diff_id, wc_err *err);
+void img_tar_reader_free(img_tar_reader *r);
+
+/* Applies one layer blob (a tar stream, compressed as media_type says) into dest, which must
+ * not exist yet and is created, and writes the diff ID it computed on the way (the caller
+ * compares it with the image config's). On Linux: a directory ready to be an overlayfs
+ * lower dir (OCI whiteouts become overlay whiteouts). On Windows: the layer importer's
+ * staging folder. On failure dest is removed and err says which entry and why. Reads the
+ * decompressed stream to its end; the caller drains what is left of the blob. */
 int img_unpack_layer(const img_stream *in, const char *media_type, const char *dest,
-                     const img_unpack_opts *opts, wc_err *err);
+                     const img_unpack_opts *opts, char *diff_id, wc_err *err);
+/* The platform half of img_unpack_layer (unpack_linux.c / unpack_win32.c): applies an
+ * uncompressed tar stream, stopping at its end blocks. */
+int img_unpack_tar(const img_stream *tar, const char *dest, const img_unpack_opts *opts,
+                   wc_err *err);
+/* Windows layer tars: parses the uncompressed stream into layer operations for fn (the
+ * Windows layer writer, or a test's recorder), reading it to the end. */
+int img_unpack_wl_ops(const img_stream *tar, img_wl_visit_fn fn, void *ctx, wc_err *err);
 
 /* ---- Layer commit (unpack_linux.c / unpack_win32.c; the order in layer_order.c) ------- */
 
@@ -182,8 +206,9 @@ int img_unpack_layer(const img_stream *in, const char *media_type, const char *d
 int img_commit_needs_parents(void);
 /* Puts a layer unpacked into tmpdir at dir; tmpdir is gone afterwards. Linux: a rename.
  * Windows: ImportLayer from the staging folder tmpdir with the parent layer folders
- * (immediate parent first; is_base: ProcessBaseImage/ProcessUtilityImage). Another pull
- * having committed dir already is success. */
+ * (immediate parent first; is_base: ProcessBaseImage/ProcessUtilityImage). dir must not
+ * exist: the caller holds the layer's commit flight and has moved away whatever was there
+ * unverified (img_layer_install). On failure nothing is left at dir. */
 int img_commit_layer(const char *tmpdir, const char *dir, const char *const *parents,
                      size_t n_parents, int is_base, wc_err *err);
 
@@ -213,6 +238,9 @@ int img_remove_tree(const char *path, wc_err *err);
 int img_path_exists(const char *path);
 /* Fills used bytes, inodes and the mount point of dir. */
 int img_fs_measure(const char *dir, img_fs_usage *out, wc_err *err);
+/* Makes what was written below path durable before the store records it as verified.
+ * Linux: syncfs of its filesystem. Windows: nothing yet (see fsutil_win32.c). */
+int img_sync_fs(const char *path, wc_err *err);
 /* Writes data to path via a temp file beside it + rename. */
 int img_write_file_atomic(const char *path, const void *p, size_t n, wc_err *err);
 /* Reads a whole file (at most max bytes). */

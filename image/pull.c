@@ -1,9 +1,19 @@
 /* Pulling an image: resolve the reference to a manifest (choosing from an index by
  * platform), fetch the config, then fetch and unpack the layers in parallel. Each layer is
- * hashed, written to a temp blob and unpacked into a temp directory as it streams in;
- * only when the blob's size and digest check out are both renamed into the store. Every
- * blob and layer the pull touches is leased so GC leaves it alone; on failure the leases go
- * and GC removes whatever the pull added, so the store is as it was. */
+ * hashed, written to a temp blob and unpacked into a temp directory as it streams in, the
+ * uncompressed bytes hashed too on their way to the unpacker; only when the blob's size and
+ * digest match the manifest and the uncompressed digest matches the config's diff ID is the
+ * blob renamed into the store and the layer filed under its chain ID, marked verified.
+ *
+ * What is checked against what: a manifest pulled by digest against that digest, a manifest
+ * chosen from an index against the index's descriptor, the config against the manifest's
+ * config descriptor (its digest is the image ID), each layer blob against its manifest
+ * descriptor, and each layer's uncompressed stream against rootfs.diff_ids[i]. Chain IDs
+ * rest on diff IDs, so a layer dir is reused only with the store's verified mark
+ * (img_layer_verified); a claimed diff ID alone never makes a dir reusable.
+ *
+ * Every blob and layer the pull touches is leased so GC leaves it alone; on failure the
+ * leases go and GC removes whatever the pull added, so the store is as it was. */
 #include "image/store_priv.h"
 
 #include <errno.h>
@@ -19,8 +29,11 @@
 #define FILE_CHUNK (1u << 20)
 
 typedef struct layer_job {
-    char digest[IMG_DIGEST_LEN + 1];
-    char chain[IMG_DIGEST_LEN + 1];
+    size_t index;                        /* 0 = base */
+    char digest[IMG_DIGEST_LEN + 1];     /* the blob, from the manifest */
+    char diff_claim[IMG_DIGEST_LEN + 1]; /* rootfs.diff_ids[index], as the config claims */
+    char diff_id[IMG_DIGEST_LEN + 1];    /* "" until verified (computed, or a verified reuse) */
+    char chain[IMG_DIGEST_LEN + 1];      /* where the layer is looked for and filed */
     const char *media_type;
     int64_t size;
     int64_t done; /* bytes fetched so far (atomic) */
@@ -76,6 +89,8 @@ static void drop_leases(pull *p)
 
 /* ---- Small blobs (manifests, config) ---------------------------------------------------- */
 
+/* DATA_LOSS: bytes that do not hash to the digest they were fetched by were changed on the
+ * way or in the registry's storage; the image as published is not what arrived. */
 static int verify_bytes(pull *p, const char *what, const char *digest, int64_t size,
                         const char *data, size_t len, wc_err *err)
 {
@@ -101,8 +116,8 @@ static int store_small_blob(pull *p, const char *digest, const char *data, size_
     return rc;
 }
 
-static int download_small(pull *p, const char *digest, int64_t size, char **data, size_t *len,
-                          wc_err *err)
+static int download_small(pull *p, const char *what, const char *digest, int64_t size, char **data,
+                          size_t *len, wc_err *err)
 {
     img_reader *rd;
     if (img_session_blob(p->sess, digest, &rd, err) < 0)
@@ -134,7 +149,7 @@ static int download_small(pull *p, const char *digest, int64_t size, char **data
     }
     img_reader_close(rd);
     if (rc == 0)
-        rc = verify_bytes(p, "blob", digest, size, buf, n, err);
+        rc = verify_bytes(p, what, digest, size, buf, n, err);
     if (rc < 0) {
         free(buf);
         return -1;
@@ -145,8 +160,10 @@ static int download_small(pull *p, const char *digest, int64_t size, char **data
     return 0;
 }
 
-/* Gets a small blob from the store or, once across all pulls, from the registry. */
-static int fetch_small_blob(pull *p, const char *digest, int64_t size, char **data, wc_err *err)
+/* Gets a small blob from the store or, once across all pulls, from the registry; either way
+ * its bytes must hash to digest. */
+static int fetch_small_blob(pull *p, const char *what, const char *digest, int64_t size,
+                            char **data, wc_err *err)
 {
     lease(p, digest);
     for (;;) {
@@ -155,7 +172,7 @@ static int fetch_small_blob(pull *p, const char *digest, int64_t size, char **da
         wc_err rerr = {0};
         int have = img_read_file(path, CONFIG_MAX, data, &len, &rerr) == 0;
         free(path);
-        if (have && verify_bytes(p, "blob", digest, size, *data, len, &rerr) == 0)
+        if (have && verify_bytes(p, what, digest, size, *data, len, &rerr) == 0)
             return 0;
         if (have) {
             free(*data);
@@ -166,7 +183,7 @@ static int fetch_small_blob(pull *p, const char *digest, int64_t size, char **da
             return -1;
         if (r == 0)
             continue;
-        int rc = download_small(p, digest, size, data, &len, err);
+        int rc = download_small(p, what, digest, size, data, &len, err);
         if (rc == 0)
             rc = store_small_blob(p, digest, *data, len, err);
         img_flight_end(p->s, digest);
@@ -266,17 +283,60 @@ static ssize_t file_read(void *ctx, const void **buf, wc_err *err)
 
 /* ---- Layers ----------------------------------------------------------------------------- */
 
-/* Moves a finished layer into place now, or keeps it staged for commit_staged when the
- * platform needs its parents committed first. */
-static int commit_layer(layer_job *l, const char *tmpdir, const char *dir, wc_err *err)
+/* The layer's uncompressed bytes must be what the config says: chain IDs, and so the sharing
+ * of layer dirs between images, rest on the diff IDs. */
+static int check_diff_id(pull *p, layer_job *l, const char *computed, wc_err *err)
+{
+    if (strcmp(computed, l->diff_claim) == 0) {
+        memcpy(l->diff_id, computed, sizeof l->diff_id);
+        wc_info(COMP, "layer verified", "image=\"%s\" index=%zu blob=%s diff_id=%s chain=%s",
+                p->ref_text, l->index, l->digest, l->diff_id, l->chain);
+        return 0;
+    }
+    /* INVALID_ARGUMENT: the blob arrived exactly as the manifest describes it (DATA_LOSS is
+     * kept for bytes that do not match their digest); the image itself contradicts its
+     * config, like a tar the unpacker refuses, and pulling it again cannot help. */
+    return wc_err_set(err, WC_INVALID_ARGUMENT,
+                      "layer %zu (blob %s) does not match the image config: "
+                      "rootfs.diff_ids[%zu] claims %s, the uncompressed layer hashes to %s",
+                      l->index, l->digest, l->index, l->diff_claim, computed);
+}
+
+/* Files a verified layer under its chain ID, once across concurrent pulls; a commit key per
+ * chain keeps two pulls from committing the same layer at once (a chain ID fixes the
+ * parents too, so on Windows this cannot wait in a circle). tmpdir is gone afterwards. */
+static int commit_verified(pull *p, layer_job *l, const char *tmpdir, const char *const *parents,
+                           size_t n_parents, wc_err *err)
+{
+    char key[IMG_DIGEST_LEN + 16];
+    snprintf(key, sizeof key, "commit:%s", l->chain);
+    int rc = 0, r = 0;
+    while (!img_layer_verified(p->s, l->chain, l->diff_id) &&
+           (r = img_flight_begin(p->s, key, &p->cancel, err)) == 0)
+        ;
+    if (r < 0)
+        rc = -1;
+    if (r > 0 && !img_layer_verified(p->s, l->chain, l->diff_id))
+        rc = img_layer_install(p->s, tmpdir, l->chain, l->diff_id, parents, n_parents,
+                               l->index == 0, err);
+    if (r > 0)
+        img_flight_end(p->s, key);
+    wc_err ignored = {0};
+    img_remove_tree(tmpdir, &ignored); /* gone already unless another pull was first */
+    return rc < 0 ? wc_err_prefix(err, "layer %zu (blob %s)", l->index, l->digest) : 0;
+}
+
+/* Files a verified layer now, or keeps it staged for commit_staged when the platform needs
+ * its parents committed first. */
+static int place_layer(pull *p, layer_job *l, const char *tmpdir, wc_err *err)
 {
     if (!img_commit_needs_parents())
-        return img_commit_layer(tmpdir, dir, NULL, 0, 0, err);
+        return commit_verified(p, l, tmpdir, NULL, 0, err);
     l->staged = strdup(tmpdir);
     return 0;
 }
 
-static int unpack_from_blob(pull *p, layer_job *l, const char *dir, wc_err *err)
+static int unpack_from_blob(pull *p, layer_job *l, wc_err *err)
 {
     char *path = img_blob_path(p->s, l->digest);
     file_stream f = {.fd = img_file_open(path)};
@@ -286,17 +346,26 @@ static int unpack_from_blob(pull *p, layer_job *l, const char *dir, wc_err *err)
     f.buf = malloc(FILE_CHUNK);
     char *tmpdir = img_tmp_path(p->s, "layer");
     img_stream in = {file_read, &f};
-    int rc = img_unpack_layer(&in, l->media_type, tmpdir, NULL, err);
+    char computed[IMG_DIGEST_LEN + 1] = "";
+    int rc = img_unpack_layer(&in, l->media_type, tmpdir, NULL, computed, err);
     img_file_close(f.fd);
     free(f.buf);
-    if (rc == 0)
-        rc = commit_layer(l, tmpdir, dir, err);
+    if (rc < 0)
+        wc_err_prefix(err, "layer %zu (blob %s)", l->index, l->digest);
+    else if (check_diff_id(p, l, computed, err) < 0)
+        rc = -1;
+    if (rc == 0) {
+        rc = place_layer(p, l, tmpdir, err);
+    } else {
+        wc_err ignored = {0};
+        img_remove_tree(tmpdir, &ignored);
+    }
     free(tmpdir);
     __atomic_store_n(&l->done, l->size, __ATOMIC_RELAXED);
     return rc;
 }
 
-static int download_layer_once(pull *p, layer_job *l, const char *dir, wc_err *err)
+static int download_layer_once(pull *p, layer_job *l, wc_err *err)
 {
     ingest g = {.p = p, .l = l, .fd = -1};
     if (img_session_blob(p->sess, l->digest, &g.rd, err) < 0)
@@ -304,6 +373,7 @@ static int download_layer_once(pull *p, layer_job *l, const char *dir, wc_err *e
     __atomic_store_n(&l->done, 0, __ATOMIC_RELAXED);
     char *tmpblob = img_tmp_path(p->s, "blob");
     char *tmpdir = img_tmp_path(p->s, "layer");
+    char computed[IMG_DIGEST_LEN + 1] = "";
     g.fd = img_file_create(tmpblob);
     g.h = img_hasher_new();
     int rc;
@@ -312,28 +382,31 @@ static int download_layer_once(pull *p, layer_job *l, const char *dir, wc_err *e
     } else {
         img_stream in = {ingest_read, &g};
         wc_err uerr = {0};
-        int urc = img_unpack_layer(&in, l->media_type, tmpdir, NULL, &uerr);
+        int urc = img_unpack_layer(&in, l->media_type, tmpdir, NULL, computed, &uerr);
         /* A bad digest or a broken transfer explains a failed unpack better than the
          * unpacker can, so the stream's verdict comes first. */
         rc = ingest_finish(&g, err);
         if (rc == 0 && urc < 0) {
             *err = uerr;
-            rc = wc_err_prefix(err, "layer %s", l->digest);
+            rc = wc_err_prefix(err, "layer %zu (blob %s)", l->index, l->digest);
         }
     }
     if (g.fd >= 0 && img_file_close(g.fd) < 0 && rc == 0)
         rc = wc_err_sys(err, WC_INTERNAL, errno, "write blob %s", l->digest);
     img_reader_close(g.rd);
     img_hasher_free(g.h);
+    /* The diff ID before the blob is kept: a layer that lies leaves nothing behind. */
+    if (rc == 0 && check_diff_id(p, l, computed, err) < 0)
+        rc = -1;
     if (rc == 0) {
         char *blob = img_blob_path(p->s, l->digest);
         if (img_rename(tmpblob, blob) < 0)
             rc = wc_err_sys(err, WC_INTERNAL, errno, "store blob %s", l->digest);
         free(blob);
     }
-    if (rc == 0)
-        rc = commit_layer(l, tmpdir, dir, err);
-    if (rc < 0) {
+    if (rc == 0) {
+        rc = place_layer(p, l, tmpdir, err);
+    } else {
         wc_err ignored = {0};
         remove(tmpblob);
         img_remove_tree(tmpdir, &ignored);
@@ -343,13 +416,13 @@ static int download_layer_once(pull *p, layer_job *l, const char *dir, wc_err *e
     return rc;
 }
 
-static int download_layer(pull *p, layer_job *l, const char *dir, wc_err *err)
+static int download_layer(pull *p, layer_job *l, wc_err *err)
 {
     if (img_slot_acquire(p->s, &p->cancel, err) < 0)
         return -1;
     int rc = -1;
     for (int attempt = 0; attempt < 2; attempt++) {
-        rc = download_layer_once(p, l, dir, err);
+        rc = download_layer_once(p, l, err);
         if (rc == 0 || err->code != WC_UNAVAILABLE || img_cancel_check(&p->cancel, NULL) < 0)
             break;
         wc_warn(COMP, "layer download failed, retrying", "image=\"%s\" blob=%s error=\"%s\"",
@@ -360,13 +433,23 @@ static int download_layer(pull *p, layer_job *l, const char *dir, wc_err *err)
     return rc;
 }
 
-/* Makes sure the layer is unpacked, fetching its blob once across concurrent pulls. */
+/* A layer dir another pull verified for the same chain and diff ID serves as is; the mark
+ * stands for the check this pull would have made. */
+static int reuse_verified(pull *p, layer_job *l)
+{
+    if (!img_layer_verified(p->s, l->chain, l->diff_claim))
+        return 0;
+    memcpy(l->diff_id, l->diff_claim, sizeof l->diff_id);
+    return 1;
+}
+
+/* Makes sure the layer is unpacked and verified, fetching its blob once across concurrent
+ * pulls. */
 static int ensure_layer(pull *p, layer_job *l, wc_err *err)
 {
-    char *dir = img_layer_path(p->s, l->chain);
     int rc = 0;
     for (;;) {
-        if (img_path_exists(dir))
+        if (reuse_verified(p, l))
             break;
         int r = img_flight_begin(p->s, l->digest, &p->cancel, err);
         if (r < 0) {
@@ -376,17 +459,16 @@ static int ensure_layer(pull *p, layer_job *l, wc_err *err)
         if (r == 0)
             continue;
         char *blob = img_blob_path(p->s, l->digest);
-        if (img_path_exists(dir))
+        if (reuse_verified(p, l))
             rc = 0;
         else if (img_path_exists(blob))
-            rc = unpack_from_blob(p, l, dir, err);
+            rc = unpack_from_blob(p, l, err);
         else
-            rc = download_layer(p, l, dir, err);
+            rc = download_layer(p, l, err);
         free(blob);
         img_flight_end(p->s, l->digest);
         break;
     }
-    free(dir);
     __atomic_store_n(&l->finished, 1, __ATOMIC_RELAXED);
     if (rc == 0)
         __atomic_store_n(&l->done, l->size, __ATOMIC_RELAXED);
@@ -484,37 +566,37 @@ static int fetch_layers(pull *p, wc_err *err)
     return 0;
 }
 
-/* Commits one staged layer; a commit key per chain keeps two pulls from importing the same
- * layer at once (a chain ID fixes the parents too, so this cannot wait in a circle). */
+/* Commits one staged layer (all layers are verified by now). */
 static int commit_one(void *ctx, size_t i, const char *const *parents, size_t n_parents,
                       wc_err *err)
 {
     pull *p = ctx;
     layer_job *l = &p->layers[i];
-    char *dir = img_layer_path(p->s, l->chain);
-    char key[IMG_DIGEST_LEN + 16];
-    snprintf(key, sizeof key, "commit:%s", l->chain);
-    int rc = 0;
-    for (;;) {
-        if (img_path_exists(dir))
-            break;
-        int r = img_flight_begin(p->s, key, &p->cancel, err);
-        if (r < 0) {
-            rc = -1;
-            break;
-        }
-        if (r == 0)
-            continue;
-        rc = img_commit_layer(l->staged, dir, parents, n_parents, i == 0, err);
-        img_flight_end(p->s, key);
-        break;
-    }
-    wc_err ignored = {0};
-    img_remove_tree(l->staged, &ignored); /* gone already unless dir was there */
+    int rc = commit_verified(p, l, l->staged, parents, n_parents, err);
     free(l->staged);
     l->staged = NULL;
-    free(dir);
-    return rc < 0 ? wc_err_prefix(err, "layer %s", l->digest) : 0;
+    return rc;
+}
+
+/* Chain IDs from the verified diff IDs must be the ones the layers were looked for and
+ * filed under (they were computed from the claims, which verification has now matched). */
+static int check_chains(pull *p, wc_err *err)
+{
+    if (p->n_layers == 0)
+        return 0;
+    const char **ids = calloc(p->n_layers, sizeof *ids);
+    char(*chains)[IMG_DIGEST_LEN + 1] = calloc(p->n_layers, sizeof *chains);
+    int rc = 0;
+    for (size_t i = 0; i < p->n_layers; i++)
+        ids[i] = p->layers[i].diff_id;
+    img_chain_ids(ids, p->n_layers, chains);
+    for (size_t i = 0; rc == 0 && i < p->n_layers; i++)
+        if (!p->layers[i].diff_id[0] || strcmp(chains[i], p->layers[i].chain) != 0)
+            rc = wc_err_set(err, WC_INTERNAL, "layer %zu (blob %s) has no verified chain ID", i,
+                            p->layers[i].digest);
+    free(ids);
+    free(chains);
+    return rc;
 }
 
 /* Layers unpacked in parallel but needing their parents: committed base first. */
@@ -676,6 +758,7 @@ static int parse_layers(pull *p, wc_err *err)
             return wc_err_set(err, WC_FAILED_PRECONDITION,
                               "manifest of %s: layer %s has unsupported media type \"%s\"",
                               p->ref_text, d, mt ? mt : "");
+        p->layers[i].index = i;
         snprintf(p->layers[i].digest, sizeof p->layers[i].digest, "%s", d);
         p->layers[i].media_type = mt;
         p->layers[i].size = json_integer_value(size);
@@ -683,13 +766,14 @@ static int parse_layers(pull *p, wc_err *err)
     return 0;
 }
 
-/* Reads diff IDs from the config, computes chain IDs, checks the platform. */
+/* Reads the diff IDs the config claims, computes from them the chain IDs under which layers
+ * are looked for (and, once verified, filed), checks the platform. */
 static int parse_config(pull *p, int64_t *config_size, wc_err *err)
 {
     json_t *cdesc = json_object_get(p->manifest, "config");
     json_t *sz = json_object_get(cdesc, "size");
     *config_size = json_is_integer(sz) ? json_integer_value(sz) : -1;
-    if (fetch_small_blob(p, p->config_digest, *config_size, &p->config, err) < 0)
+    if (fetch_small_blob(p, "image config", p->config_digest, *config_size, &p->config, err) < 0)
         return -1;
     json_t *cfg = parse_json(p->config, "image config", p->ref_text, err);
     if (!cfg)
@@ -717,6 +801,7 @@ static int parse_config(pull *p, int64_t *config_size, wc_err *err)
         char(*chains)[IMG_DIGEST_LEN + 1] = calloc(p->n_layers, sizeof *chains);
         img_chain_ids(ids, p->n_layers, chains);
         for (size_t i = 0; i < p->n_layers; i++) {
+            snprintf(p->layers[i].diff_claim, sizeof p->layers[i].diff_claim, "%s", ids[i]);
             memcpy(p->layers[i].chain, chains[i], sizeof chains[i]);
             lease(p, p->layers[i].chain);
             lease(p, p->layers[i].digest);
@@ -812,6 +897,8 @@ int img_pull(img_store *s, const img_pull_opts *opts, char **image_id, wc_err *e
             rc = parse_config(&p, &config_size, err);
         if (rc == 0)
             rc = fetch_layers(&p, err);
+        if (rc == 0)
+            rc = check_chains(&p, err);
         if (rc == 0)
             rc = commit_staged(&p, err);
         if (rc == 0)

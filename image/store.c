@@ -6,8 +6,18 @@
  *   image_layers(image_id, idx, chain_id, blob_digest, media_type, size)
  *   image_blobs(image_id, digest)        every blob an image owns
  *   holds(holder, image_id, chain_id)    layers in use by containers
+ *   verified_layers(chain_id, diff_id, verified_ns)
+ *                                        layer dirs committed after their content was
+ *                                        verified against diff_id, and synced to disk
  * Rows referring to an image go with it (ON DELETE CASCADE), except holds, which outlive
- * the image on purpose. */
+ * the image on purpose. verified_layers came later without a version change: a store
+ * without it has no verified layers, so each is replaced the next time a pull needs it.
+ *
+ * A layer dir is trusted only with its verified_layers row, written after the dir is
+ * complete and durable and deleted before the dir goes, so a dir cut short by a crash, left
+ * by an older wincri or put there by anyone else is never reused. Such a dir is moved to
+ * quarantine/ when a pull replaces it and removed once no container holds its chain (a
+ * running container may still have it as a lower dir). */
 #include "image/store_priv.h"
 
 #include <ctype.h>
@@ -44,6 +54,8 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS holds(holder TEXT NOT NULL, image_id TEXT NOT NULL,"
     " chain_id TEXT NOT NULL, PRIMARY KEY(holder, chain_id));"
     "CREATE INDEX IF NOT EXISTS holds_chain ON holds(chain_id);"
+    "CREATE TABLE IF NOT EXISTS verified_layers(chain_id TEXT PRIMARY KEY,"
+    " diff_id TEXT NOT NULL, verified_ns INTEGER NOT NULL);"
     "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '1');";
 
 /* ---- SQLite helpers -------------------------------------------------------------------- */
@@ -171,6 +183,7 @@ int img_store_open(const wc_config *cfg, img_store **out, wc_err *err)
     free(blobs);
     s->layers_dir = path_join(s->dir, "layers");
     s->tmp_dir = path_join(s->dir, "tmp");
+    s->quarantine_dir = path_join(s->dir, "quarantine");
     pthread_mutex_init(&s->db_lock, NULL);
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
@@ -179,7 +192,8 @@ int img_store_open(const wc_config *cfg, img_store **out, wc_err *err)
     s->slots_free = s->max_downloads;
     int stall = config_int(cfg, "stall_timeout_seconds", 60, 1, 3600);
     if (img_mkdir_p(s->blobs_dir, err) < 0 || img_mkdir_p(s->layers_dir, err) < 0 ||
-        img_mkdir_p(s->tmp_dir, err) < 0 || open_db(s, err) < 0 ||
+        img_mkdir_p(s->tmp_dir, err) < 0 || img_mkdir_p(s->quarantine_dir, err) < 0 ||
+        open_db(s, err) < 0 ||
         img_registry_new(json_object_get(cfg->doc, "registries"), stall, &s->reg, err) < 0) {
         wc_err_prefix(err, "open image store %s", s->dir);
         img_store_close(s);
@@ -206,6 +220,7 @@ void img_store_close(img_store *s)
     free(s->blobs_dir);
     free(s->layers_dir);
     free(s->tmp_dir);
+    free(s->quarantine_dir);
     free(s);
 }
 
@@ -281,6 +296,92 @@ int img_db_commit(img_store *s, const img_record *rec, wc_err *err)
     }
     pthread_mutex_unlock(&s->db_lock);
     img_usage_invalidate(s);
+    return rc;
+}
+
+/* ---- Verified layers ------------------------------------------------------------------- */
+
+int img_layer_verified(img_store *s, const char *chain, const char *diff_id)
+{
+    pthread_mutex_lock(&s->db_lock);
+    sqlite3_stmt *st =
+        prep(s, "SELECT 1 FROM verified_layers WHERE chain_id = ?1 AND diff_id = ?2");
+    int found = 0;
+    if (st) { /* in doubt, not verified: the layer is fetched again */
+        bind_text(st, 1, chain);
+        bind_text(st, 2, diff_id);
+        found = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&s->db_lock);
+    if (!found)
+        return 0;
+    char *dir = img_layer_path(s, chain);
+    int exists = img_path_exists(dir);
+    free(dir);
+    return exists;
+}
+
+static int mark_verified(img_store *s, const char *chain, const char *diff_id, wc_err *err)
+{
+    pthread_mutex_lock(&s->db_lock);
+    sqlite3_stmt *st = prep(s, "INSERT OR REPLACE INTO verified_layers(chain_id, diff_id,"
+                               " verified_ns) VALUES(?1, ?2, ?3)");
+    int rc = st ? 0 : -1;
+    if (st) {
+        bind_text(st, 1, chain);
+        bind_text(st, 2, diff_id);
+        sqlite3_bind_int64(st, 3, wc_clock_realtime_ns());
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+        sqlite3_finalize(st);
+    }
+    if (rc < 0)
+        db_fail(s, err, "record verified layer");
+    pthread_mutex_unlock(&s->db_lock);
+    return rc;
+}
+
+/* Moves an unverified layer dir out of the way (a container may still use it). */
+static int quarantine(img_store *s, const char *chain, const char *dir, wc_err *err)
+{
+    pthread_mutex_lock(&s->lock);
+    unsigned long n = ++s->seq;
+    pthread_mutex_unlock(&s->lock);
+    char name[IMG_DIGEST_LEN + 32];
+    snprintf(name, sizeof name, "%.64s-%lu", chain + 7, n);
+    char *to = path_join(s->quarantine_dir, name);
+    int rc = 0;
+    if (img_rename(dir, to) < 0)
+        rc = wc_err_sys(err, WC_INTERNAL, errno, "move unverified layer %s aside", dir);
+    else
+        wc_warn(COMP, "unverified layer directory replaced",
+                "chain=%s moved_to=%s reason=\"no record that it was verified (an older "
+                "wincri, an interrupted commit, or not ours)\"",
+                chain, to);
+    free(to);
+    return rc;
+}
+
+int img_layer_install(img_store *s, const char *tmpdir, const char *chain, const char *diff_id,
+                      const char *const *parents, size_t n_parents, int is_base, wc_err *err)
+{
+    char *dir = img_layer_path(s, chain);
+    int moved = img_path_exists(dir);
+    int rc = moved ? quarantine(s, chain, dir, err) : 0;
+    if (rc == 0)
+        rc = img_commit_layer(tmpdir, dir, parents, n_parents, is_base, err);
+    else {
+        wc_err ignored = {0};
+        img_remove_tree(tmpdir, &ignored);
+    }
+    /* The mark comes last: with it, the dir must be whole even after a power cut. */
+    if (rc == 0)
+        rc = img_sync_fs(dir, err);
+    if (rc == 0)
+        rc = mark_verified(s, chain, diff_id, err);
+    free(dir);
+    if (moved)
+        img_gc(s);
     return rc;
 }
 
@@ -599,6 +700,51 @@ static void strlist_add(strlist *l, char *s)
     l->v[l->n++] = s;
 }
 
+/* The mark goes before the dir, so a crash in between leaves an unmarked dir, not a mark
+ * for a dir that is gone or half removed. */
+static int drop_verified_mark(img_store *s, const char *chain)
+{
+    pthread_mutex_lock(&s->db_lock);
+    int rc = run3(s, "DELETE FROM verified_layers WHERE chain_id = ?1", chain, NULL, NULL);
+    pthread_mutex_unlock(&s->db_lock);
+    return rc;
+}
+
+static void trash_path(img_store *s, char *path, strlist *trash)
+{
+    char name[128];
+    snprintf(name, sizeof name, "gc-%lu", ++s->seq);
+    char *to = path_join(s->tmp_dir, name);
+    if (rename(path, to) == 0)
+        strlist_add(trash, to);
+    else
+        free(to);
+}
+
+/* Quarantined dirs go once no container holds their chain. Caller holds s->lock. */
+static void sweep_quarantine(img_store *s, strlist *trash, int *count)
+{
+    DIR *d = opendir(s->quarantine_dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char key[IMG_DIGEST_LEN + 8]; /* names are "<chain hex>-<n>" */
+        snprintf(key, sizeof key, "sha256:%.*s", (int)strcspn(e->d_name, "-"), e->d_name);
+        pthread_mutex_lock(&s->db_lock);
+        int held = has_row(s, "SELECT 1 FROM holds WHERE chain_id = ?1 LIMIT 1", key);
+        pthread_mutex_unlock(&s->db_lock);
+        if (held)
+            continue;
+        char *path = path_join(s->quarantine_dir, e->d_name);
+        trash_path(s, path, trash);
+        free(path);
+        (*count)++;
+    }
+    if (d)
+        closedir(d);
+}
+
 /* Moves unreferenced, unleased entries of dir out of the store (into trash). Caller holds
  * s->lock. */
 static void sweep_dir(img_store *s, const char *dir, int layers, strlist *trash, int *count)
@@ -617,15 +763,11 @@ static void sweep_dir(img_store *s, const char *dir, int layers, strlist *trash,
         pthread_mutex_unlock(&s->db_lock);
         if (used)
             continue;
+        if (layers && drop_verified_mark(s, key) < 0)
+            continue;
         char *path = path_join(dir, e->d_name);
         if (layers) {
-            char name[128];
-            snprintf(name, sizeof name, "gc-%lu", ++s->seq);
-            char *to = path_join(s->tmp_dir, name);
-            if (rename(path, to) == 0)
-                strlist_add(trash, to);
-            else
-                free(to);
+            trash_path(s, path, trash);
         } else {
             remove(path);
         }
@@ -643,6 +785,7 @@ void img_gc(img_store *s)
     pthread_mutex_lock(&s->lock);
     sweep_dir(s, s->layers_dir, 1, &trash, &layers);
     sweep_dir(s, s->blobs_dir, 0, &trash, &blobs);
+    sweep_quarantine(s, &trash, &layers);
     pthread_mutex_unlock(&s->lock);
     for (size_t i = 0; i < trash.n; i++) {
         wc_err ignored = {0};

@@ -13,10 +13,11 @@ typedef struct img_lease img_lease;
 
 struct img_store {
     const wc_config *cfg;
-    char *dir;        /* <root>/images */
-    char *blobs_dir;  /* <root>/images/blobs/sha256 */
-    char *layers_dir; /* <root>/images/layers */
-    char *tmp_dir;    /* <root>/images/tmp */
+    char *dir;            /* <root>/images */
+    char *blobs_dir;      /* <root>/images/blobs/sha256 */
+    char *layers_dir;     /* <root>/images/layers */
+    char *tmp_dir;        /* <root>/images/tmp */
+    char *quarantine_dir; /* <root>/images/quarantine: unverified layer dirs moved aside */
     sqlite3 *db;
     pthread_mutex_t db_lock;
     img_registry *reg;
@@ -83,6 +84,15 @@ typedef struct img_record {
 } img_record;
 
 int img_db_commit(img_store *s, const img_record *rec, wc_err *err);
+
+/* Whether layers/<chain> exists and the store recorded that it was committed after its
+ * content was verified to hash to diff_id. Nothing else makes a layer dir reusable. */
+int img_layer_verified(img_store *s, const char *chain, const char *diff_id);
+/* Files a layer whose diff ID the caller verified: moves an unverified directory at
+ * layers/<chain> to quarantine/, commits tmpdir there (img_commit_layer), makes it durable
+ * and then records it as verified. The caller holds the commit flight of chain. */
+int img_layer_install(img_store *s, const char *tmpdir, const char *chain, const char *diff_id,
+                      const char *const *parents, size_t n_parents, int is_base, wc_err *err);
 /* Removes what nothing references or leases. */
 void img_gc(img_store *s);
 void img_usage_invalidate(img_store *s);

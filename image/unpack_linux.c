@@ -1,5 +1,5 @@
-/* Linux layer unpack: a tar stream (gzip, zstd or plain, as the media type says) becomes a
- * directory usable as an overlayfs lower dir. OCI whiteouts turn into overlay whiteouts:
+/* Linux layer unpack: an uncompressed tar stream (img_tar_reader decompressed and hashed it)
+ * becomes a directory usable as an overlayfs lower dir. OCI whiteouts turn into overlay whiteouts:
  * ".wh.NAME" → character device 0:0 at NAME, ".wh..wh..opq" → trusted.overlay.opaque=y on
  * the directory. Nothing may land outside the layer directory: members with "..", members
  * whose path goes through a symlink (or any non-directory), hard links to names outside
@@ -242,15 +242,12 @@ static int apply_entry(unpack_ctx *c, struct archive *a, struct archive *w, stru
     return 0;
 }
 
-static struct archive *open_reader(unpack_ctx *c, img_compression comp)
+/* The stream is already decompressed (img_tar_reader), so only tar formats are read. */
+static struct archive *open_reader(unpack_ctx *c)
 {
     struct archive *a = archive_read_new();
     archive_read_support_format_tar(a);
     archive_read_support_format_gnutar(a);
-    if (comp == IMG_COMP_GZIP)
-        archive_read_append_filter(a, ARCHIVE_FILTER_GZIP);
-    else if (comp == IMG_COMP_ZSTD)
-        archive_read_append_filter(a, ARCHIVE_FILTER_ZSTD);
     archive_read_set_read_callback(a, on_read);
     archive_read_set_callback_data(a, c);
     return a;
@@ -296,23 +293,19 @@ read_failed:
                       archive_error_string(a) ? archive_error_string(a) : "unknown error");
 }
 
-int img_unpack_layer(const img_stream *in, const char *media_type, const char *dest,
-                     const img_unpack_opts *opts, wc_err *err)
+int img_unpack_tar(const img_stream *tar, const char *dest, const img_unpack_opts *opts,
+                   wc_err *err)
 {
-    int comp = img_layer_compression(media_type);
-    if (comp < 0)
-        return wc_err_set(err, WC_FAILED_PRECONDITION, "unsupported layer media type \"%s\"",
-                          media_type ? media_type : "");
     if (mkdir(dest, 0755) < 0)
         return wc_err_sys(err, WC_INTERNAL, errno, "create layer directory %s", dest);
     img_unpack_opts defaults = {.allow_devices = geteuid() == 0};
-    unpack_ctx c = {.in = in, .opts = opts ? opts : &defaults};
+    unpack_ctx c = {.in = tar, .opts = opts ? opts : &defaults};
     if (!realpath(dest, c.root)) {
         int e = errno;
         rmdir(dest);
         return wc_err_sys(err, WC_INTERNAL, e, "resolve %s", dest);
     }
-    struct archive *a = open_reader(&c, (img_compression)comp);
+    struct archive *a = open_reader(&c);
     struct archive *w = open_writer();
     int rc = unpack_all(&c, a, w, err);
     archive_write_free(w);
@@ -329,7 +322,7 @@ int img_commit_needs_parents(void)
     return 0; /* an overlay lower dir stands alone */
 }
 
-/* A rename; another pull having put the same layer there first is fine. */
+/* A rename. dir is free (img_commit_layer's contract), so a failure is a real one. */
 int img_commit_layer(const char *tmpdir, const char *dir, const char *const *parents,
                      size_t n_parents, int is_base, wc_err *err)
 {
@@ -341,7 +334,5 @@ int img_commit_layer(const char *tmpdir, const char *dir, const char *const *par
     int e = errno;
     wc_err ignored = {0};
     img_remove_tree(tmpdir, &ignored);
-    if ((e == ENOTEMPTY || e == EEXIST) && img_path_exists(dir))
-        return 0;
     return wc_err_sys(err, WC_INTERNAL, e, "move layer into %s", dir);
 }

@@ -1,6 +1,7 @@
 /* Windows layer import in two steps. Unpack (parallel, while the blob streams in): the
- * layer tar is parsed into layer operations (winlayer.c) and written with BackupWrite into
- * a staging folder (winlayer_win32.c). Commit (in layer order, since ImportLayer reads the
+ * layer tar, decompressed and hashed for its diff ID by the shared img_tar_reader, is parsed
+ * into layer operations (img_unpack_wl_ops, winlayer.c) and written with BackupWrite into a
+ * staging folder (winlayer_win32.c). Commit (in layer order, since ImportLayer reads the
  * parents): the staging folder is imported into the layer folder (wclayer_win32.c). */
 #include "image/img_internal.h"
 
@@ -11,51 +12,17 @@
 #include "image/wclayer.h"
 #include "image/winlayer.h"
 
-/* Adapts the puller's zero-copy stream to the parser's copy-in reads. */
-typedef struct stream_src {
-    const img_stream *in;
-    const char *buf;
-    size_t left;
-    int eof;
-} stream_src;
-
-static int src_read(void *ctx, void *buf, size_t cap, size_t *got, wc_err *err)
-{
-    stream_src *s = ctx;
-    *got = 0;
-    while (s->left == 0 && !s->eof) {
-        const void *p;
-        ssize_t n = s->in->read(s->in->ctx, &p, err);
-        if (n < 0)
-            return -1;
-        if (n == 0)
-            s->eof = 1;
-        s->buf = p;
-        s->left = (size_t)n;
-    }
-    size_t n = s->left < cap ? s->left : cap;
-    memcpy(buf, s->buf, n);
-    s->buf += n;
-    s->left -= n;
-    *got = n;
-    return 0;
-}
-
-int img_unpack_layer(const img_stream *in, const char *media_type, const char *dest,
-                     const img_unpack_opts *opts, wc_err *err)
+int img_unpack_tar(const img_stream *tar, const char *dest, const img_unpack_opts *opts,
+                   wc_err *err)
 {
     (void)opts; /* Windows layers have no device nodes */
-    if (img_layer_compression(media_type) < 0)
-        return wc_err_set(err, WC_FAILED_PRECONDITION, "unsupported layer media type \"%s\"",
-                          media_type ? media_type : "");
     if (!CreateDirectoryA(dest, NULL))
         return wc_err_set(err, WC_INTERNAL, "create staging folder %s: error %lu", dest,
                           (unsigned long)GetLastError());
     img_wl_writer *w = NULL;
-    stream_src src = {.in = in};
     int rc = img_wl_writer_open(dest, &w, err);
     if (rc == 0)
-        rc = img_wl_parse_stream(src_read, &src, img_wl_writer_visit, w, NULL, err);
+        rc = img_unpack_wl_ops(tar, img_wl_writer_visit, w, err);
     wc_err cerr = {0};
     if (w && img_wl_writer_close(w, &cerr) < 0 && rc == 0) {
         *err = cerr;
@@ -88,10 +55,6 @@ int img_commit_layer(const char *tmpdir, const char *dir, const char *const *par
                      size_t n_parents, int is_base, wc_err *err)
 {
     wc_err ignored = {0};
-    if (img_path_exists(dir)) {
-        img_remove_tree(tmpdir, &ignored);
-        return 0;
-    }
     char *layer = backslashed(dir), *staging = backslashed(tmpdir);
     char **ps = calloc(n_parents + 1, sizeof *ps);
     int rc = layer && staging && ps ? 0 : wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");

@@ -147,7 +147,8 @@ BUSYBOX_APPLETS = ["sh", "ls", "cat", "echo", "sleep", "true", "false", "id", "e
                    "mkdir", "rm", "touch", "wc", "head", "stat", "hostname", "ip", "wget"]
 
 
-def busybox_layer(media_type=OCI_LAYER_GZIP):
+def busybox_tar(extra=None):
+    """The uncompressed busybox rootfs tar; extra maps more file names to contents."""
     t = TarBuilder().dir("bin").dir("etc").dir("tmp", 0o1777).dir("root", 0o700)
     with open(BUSYBOX, "rb") as f:
         t.file("bin/busybox", f.read(), 0o755)
@@ -157,7 +158,13 @@ def busybox_layer(media_type=OCI_LAYER_GZIP):
     t.file("etc/group", "root:x:0:\nnogroup:x:65534:\n")
     t.dir("data").file("data/keep", "keep\n").file("data/gone", "gone\n")
     t.dir("data/opaque").file("data/opaque/old", "old\n")
-    return Layer(t.bytes(), media_type)
+    for name, data in (extra or {}).items():
+        t.file(name, data)
+    return t.bytes()
+
+
+def busybox_layer(media_type=OCI_LAYER_GZIP, extra=None):
+    return Layer(busybox_tar(extra), media_type)
 
 
 def whiteout_layer():

@@ -72,8 +72,9 @@ static void nothing_pending(void **state)
     assert_string_equal(r.log, "");
 }
 
-/* On Linux a layer stands alone: it commits as soon as it is unpacked, by a rename that
- * tolerates a concurrent pull having committed the same layer. */
+/* On Linux a layer stands alone: it commits as soon as it is unpacked and verified, by a
+ * rename. The place must be free (the store moves an unverified dir away first), so a
+ * second commit onto it fails, and its copy goes, instead of passing for a commit. */
 static void linux_commit_is_a_rename(void **state)
 {
     (void)state;
@@ -86,15 +87,19 @@ static void linux_commit_is_a_rename(void **state)
     wc_err err = {0};
     assert_int_equal(img_commit_needs_parents(), 0);
     assert_int_equal(img_mkdir_p(tmp, &err), 0);
+    char f[160];
+    snprintf(f, sizeof f, "%s/first", tmp);
+    assert_int_equal(img_write_file_atomic(f, "1", 1, &err), 0);
     assert_int_equal(img_commit_layer(tmp, dir, NULL, 0, 1, &err), 0);
     assert_true(img_path_exists(dir) && !img_path_exists(tmp));
-    /* The same layer again, from a second pull: its copy goes, the first stays. */
     assert_int_equal(img_mkdir_p(tmp2, &err), 0);
-    char f[160];
     snprintf(f, sizeof f, "%s/x", tmp2);
     assert_int_equal(img_write_file_atomic(f, "x", 1, &err), 0);
-    assert_int_equal(img_commit_layer(tmp2, dir, NULL, 0, 0, &err), 0);
+    assert_int_equal(img_commit_layer(tmp2, dir, NULL, 0, 0, &err), -1);
+    assert_int_equal(err.code, WC_INTERNAL);
     assert_false(img_path_exists(tmp2));
+    snprintf(f, sizeof f, "%s/first", dir);
+    assert_true(img_path_exists(f));
     assert_int_equal(img_remove_tree(base, &err), 0);
 }
 

@@ -1,5 +1,6 @@
 #include "tests/unit/testutil.h"
 
+#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,8 +112,108 @@ static void lookup_remove_hold(void **state)
     img_remove_tree(root, &err);
 }
 
+static void touch(const char *dir, const char *name)
+{
+    char p[PATH_MAX + 128];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fclose(f);
+}
+
+static int has(img_store *s, const char *chain, const char *name)
+{
+    char *d = img_layer_path(s, chain);
+    char p[PATH_MAX + 128];
+    snprintf(p, sizeof p, "%s/%s", d, name);
+    free(d);
+    return img_path_exists(p);
+}
+
+static int quarantined(img_store *s)
+{
+    int n = 0;
+    DIR *d = opendir(s->quarantine_dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* A fresh staging dir holding one file, as an unpacked layer would be. */
+static char *staged(img_store *s, const char *file)
+{
+    char *t = img_tmp_path(s, "layer");
+    assert_int_equal(mkdir(t, 0755), 0);
+    touch(t, file);
+    return t;
+}
+
+/* Only a layer dir installed after verification counts as verified; a dir found in its
+ * place is moved aside, and kept only while a container holds its chain; GC takes the mark
+ * with the dir. */
+static void verified_marks(void **state)
+{
+    (void)state;
+    snprintf(root, sizeof root, "/tmp/test_img_store.XXXXXX");
+    assert_non_null(mkdtemp(root));
+    wc_config *cfg = open_cfg();
+    img_store *s = NULL;
+    wc_err err = {0};
+    assert_int_equal(img_store_open(cfg, &s, &err), 0);
+
+    /* an unmarked dir (half written, planted, or from an older wincri) is not verified */
+    char *dir = img_layer_path(s, H("d"));
+    assert_int_equal(mkdir(dir, 0755), 0);
+    touch(dir, "POISONED");
+    assert_false(img_layer_verified(s, H("d"), H("d")));
+
+    img_lease_add(s, H("d")); /* as a pull leases what it works on */
+    char *t = staged(s, "genuine");
+    assert_int_equal(img_layer_install(s, t, H("d"), H("d"), NULL, 0, 1, &err), 0);
+    assert_true(img_layer_verified(s, H("d"), H("d")));
+    assert_false(img_layer_verified(s, H("d"), H("e"))); /* the mark names its diff ID */
+    assert_true(has(s, H("d"), "genuine"));
+    assert_false(has(s, H("d"), "POISONED"));
+    assert_int_equal(quarantined(s), 0); /* nothing held it: gone */
+    free(t);
+
+    /* GC takes mark and dir together */
+    img_lease_drop(s, H("d"));
+    img_gc(s);
+    assert_false(img_path_exists(dir));
+    assert_int_equal(mkdir(dir, 0755), 0);
+    assert_false(img_layer_verified(s, H("d"), H("d")));
+    free(dir);
+
+    /* an image from before verification, its layer in use by a container */
+    add_image(s, H("a"), "docker.io/library/old:latest", H("c"), H("b"));
+    assert_int_equal(img_hold(s, "ctr1", H("a"), &err), 0);
+    assert_false(img_layer_verified(s, H("c"), H("c")));
+    t = staged(s, "verified");
+    assert_int_equal(img_layer_install(s, t, H("c"), H("c"), NULL, 0, 1, &err), 0);
+    assert_true(img_layer_verified(s, H("c"), H("c")) && has(s, H("c"), "verified"));
+    assert_int_equal(quarantined(s), 1); /* a running container may still read it */
+    free(t);
+    /* the quarantined dir outlives a restart while held; the mark is durable */
+    img_store_close(s);
+    assert_int_equal(img_store_open(cfg, &s, &err), 0);
+    assert_int_equal(quarantined(s), 1);
+    assert_true(img_layer_verified(s, H("c"), H("c")));
+    assert_int_equal(img_release(s, "ctr1", &err), 0);
+    assert_int_equal(quarantined(s), 0);
+    assert_true(img_layer_verified(s, H("c"), H("c"))); /* the image still uses it */
+
+    img_store_close(s);
+    wc_config_free(cfg);
+    img_remove_tree(root, &err);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(lookup_remove_hold)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(lookup_remove_hold),
+                                       cmocka_unit_test(verified_marks)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -133,7 +133,8 @@ static int unpack(tarbuf *t, const char *mt, const char *name, int allow_devices
     img_unpack_opts o = {allow_devices};
     char dest[PATH_MAX + 64];
     snprintf(dest, sizeof dest, "%s/%s", root, name);
-    int rc = img_unpack_layer(&in, mt, dest, &o, err);
+    char diff[IMG_DIGEST_LEN + 1];
+    int rc = img_unpack_layer(&in, mt, dest, &o, diff, err);
     free(t->buf);
     return rc;
 }
@@ -369,7 +370,8 @@ static void stream_error_wins(void **state)
     char dest[PATH_MAX + 16];
     snprintf(dest, sizeof dest, "%s/se", root);
     wc_err err = {0};
-    assert_int_equal(img_unpack_layer(&in, LAYER_TAR, dest, NULL, &err), -1);
+    char diff[IMG_DIGEST_LEN + 1];
+    assert_int_equal(img_unpack_layer(&in, LAYER_TAR, dest, NULL, diff, &err), -1);
     assert_int_equal(err.code, WC_UNAVAILABLE);
     assert_non_null(strstr(err.msg, "network went away"));
     struct stat st;
