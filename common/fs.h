@@ -8,6 +8,15 @@
 
 /* Creates dir and its missing parents. */
 int wc_mkdir_p(const char *dir, int mode, wc_err *err);
+/* As wc_mkdir_p, then gives dir exactly `mode` even if it existed (an older wincri's mode, or a
+ * umask, never widens what wincrid stores). Windows: the directory inherits its ACL. */
+int wc_mkdir_mode(const char *dir, int mode, wc_err *err);
+/* Makes path readable and writable by its owner only (0600), creating it empty if missing;
+ * a missing path is left alone when !create. SQLite gives a database's -wal and -shm files
+ * the database file's mode, so a store calls this before opening. Windows: no-op. */
+int wc_file_private(const char *path, int create, wc_err *err);
+/* The database file (created if missing) and its -wal and -shm files, owner only. */
+int wc_sqlite_private(const char *db_path, wc_err *err);
 
 /* Takes the exclusive lock that makes one daemon per root. Fails with FAILED_PRECONDITION
  * naming the holder's pid when another process has it. */
@@ -15,8 +24,10 @@ typedef struct wc_lock wc_lock;
 int wc_lock_acquire(const char *path, wc_lock **out, wc_err *err);
 void wc_lock_release(wc_lock *lock);
 
-/* Writes data to path via a temporary file and rename, flushed to disk first. */
-int wc_write_file_atomic(const char *path, const void *data, size_t len, wc_err *err);
+/* Writes data to path via a temporary file and rename, flushed to disk first. The file gets
+ * exactly `mode` (0600 for what only wincrid reads; 0644 for files containers read through
+ * bind mounts). Windows: mode is ignored. */
+int wc_write_file_atomic(const char *path, const void *data, size_t len, int mode, wc_err *err);
 
 /* Joins two path parts with the platform separator; caller frees. */
 char *wc_path_join(const char *a, const char *b);

@@ -32,6 +32,28 @@ int wc_mkdir_p(const char *dir, int mode, wc_err *err)
     return 0;
 }
 
+int wc_mkdir_mode(const char *dir, int mode, wc_err *err)
+{
+    if (wc_mkdir_p(dir, mode, err) < 0)
+        return -1;
+    if (chmod(dir, (mode_t)mode) < 0)
+        return wc_err_sys(err, WC_INTERNAL, errno, "cannot set the mode of %s", dir);
+    return 0;
+}
+
+int wc_file_private(const char *path, int create, wc_err *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT : 0), 0600);
+    if (fd < 0 && errno == ENOENT && !create)
+        return 0;
+    if (fd < 0)
+        return wc_err_sys(err, WC_INTERNAL, errno, "cannot open %s", path);
+    int rc =
+        fchmod(fd, 0600) < 0 ? wc_err_sys(err, WC_INTERNAL, errno, "cannot chmod %s", path) : 0;
+    close(fd);
+    return rc;
+}
+
 static int read_holder_pid(int fd)
 {
     char buf[32] = {0};
@@ -81,13 +103,19 @@ void wc_lock_release(wc_lock *l)
     free(l);
 }
 
-int wc_write_file_atomic(const char *path, const void *data, size_t len, wc_err *err)
+int wc_write_file_atomic(const char *path, const void *data, size_t len, int mode, wc_err *err)
 {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return wc_err_sys(err, WC_INTERNAL, errno, "cannot create %s", tmp);
+    if (fchmod(fd, (mode_t)mode) < 0) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        return wc_err_sys(err, WC_INTERNAL, e, "cannot chmod %s", tmp);
+    }
     const char *p = data;
     size_t left = len;
     while (left > 0) {

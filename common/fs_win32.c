@@ -73,8 +73,22 @@ void wc_lock_release(wc_lock *l)
     free(l);
 }
 
-int wc_write_file_atomic(const char *path, const void *data, size_t len, wc_err *err)
+int wc_mkdir_mode(const char *dir, int mode, wc_err *err)
 {
+    return wc_mkdir_p(dir, mode, err);
+}
+
+int wc_file_private(const char *path, int create, wc_err *err)
+{
+    (void)path;
+    (void)create;
+    (void)err;
+    return 0;
+}
+
+int wc_write_file_atomic(const char *path, const void *data, size_t len, int mode, wc_err *err)
+{
+    (void)mode;
     char tmp[MAX_PATH * 2];
     snprintf(tmp, sizeof tmp, "%s.tmp.%lu", path, GetCurrentProcessId());
     HANDLE h = CreateFileA(tmp, GENERIC_WRITE, 0, NULL, CREATE_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);

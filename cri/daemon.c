@@ -71,7 +71,7 @@ int wincri_set_pod_cidr(wincri *d, const char *cidr, wc_err *err)
     json_decref(doc);
     char *path = runtime_config_path(d);
     pthread_mutex_lock(&d->lock);
-    int rc = wc_write_file_atomic(path, text, strlen(text), err);
+    int rc = wc_write_file_atomic(path, text, strlen(text), 0600, err);
     if (rc == 0) {
         free(d->pod_cidr);
         d->pod_cidr = *cidr ? strdup(cidr) : NULL;
@@ -91,9 +91,12 @@ typedef struct running {
     cri_server *server;
 } running;
 
+/* Root only: the root keeps every container's config (environment, secrets included). The
+ * state dir may be traversed (0711) because the default socket lives there, 0660 for root's
+ * group; nothing in it can be listed or read by others. */
 static int prepare_dirs(const wc_config *cfg, wc_err *err)
 {
-    if (wc_mkdir_p(cfg->root_dir, 0711, err) < 0 || wc_mkdir_p(cfg->state_dir, 0711, err) < 0)
+    if (wc_mkdir_mode(cfg->root_dir, 0700, err) < 0 || wc_mkdir_mode(cfg->state_dir, 0711, err) < 0)
         return -1;
     return 0;
 }
@@ -106,7 +109,7 @@ static void publish_internal_endpoint(const wc_config *cfg, int port)
     int n = snprintf(text, sizeof text, "127.0.0.1:%d\n", port);
     char *path = wc_path_join(cfg->state_dir, "grpc-internal-endpoint");
     wc_err err = {0};
-    if (wc_write_file_atomic(path, text, (size_t)n, &err) < 0)
+    if (wc_write_file_atomic(path, text, (size_t)n, 0600, &err) < 0)
         wc_warn("daemon", "cannot record the internal endpoint", "error=\"%s\"", err.msg);
     free(path);
 }

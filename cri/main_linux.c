@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/log.h"
 #include "cri/cli.h"
@@ -34,6 +35,10 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* A known umask, whatever the service manager gave: image layers and container roots
+     * get the modes their tars and the OCI spec say; what wincrid keeps private it creates
+     * with explicit modes (0600 files, 0700 directories). */
+    umask(022);
     pthread_t t;
     pthread_create(&t, NULL, signal_waiter, &set);
     pthread_detach(t);

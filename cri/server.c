@@ -17,6 +17,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "cri/daemon.h"
+#include "cri/pbcheck.h"
 #include "common/workers.h"
 
 /* kubelet's limit on CRI messages, both directions. */
@@ -202,6 +203,11 @@ static ProtobufCMessage *receive_request(cri_call *c, const dispatch_entry *e, w
     grpc_slice all = grpc_byte_buffer_reader_readall(&reader);
     grpc_byte_buffer_reader_destroy(&reader);
     grpc_byte_buffer_destroy(bb);
+    if (cri_check_strings(e->input, GRPC_SLICE_START_PTR(all), GRPC_SLICE_LENGTH(all), err) < 0) {
+        grpc_slice_unref(all);
+        wc_err_prefix(err, "%s", c->method);
+        return NULL;
+    }
     ProtobufCMessage *req = protobuf_c_message_unpack(e->input, NULL, GRPC_SLICE_LENGTH(all),
                                                       GRPC_SLICE_START_PTR(all));
     grpc_slice_unref(all);

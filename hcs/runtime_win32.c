@@ -311,7 +311,7 @@ static void write_record(ctr *c)
     json_t *rec = json_pack("{s:s,s:O}", "scratch", c->scratch, "spec", c->spec);
     char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
     wc_err err = {0};
-    if (!text || wc_write_file_atomic(path, text, strlen(text), &err) < 0)
+    if (!text || wc_write_file_atomic(path, text, strlen(text), 0600, &err) < 0)
         wc_warn("hcs", "cannot record container", "id=%s err=\"%s\"", c->id, err.msg);
     free(text);
     json_decref(rec);
@@ -436,7 +436,7 @@ static void write_bundle(const char *bundle, const json_t *spec)
     char *path = wc_path_join(bundle, "config.json");
     char *text = json_dumps(spec, JSON_INDENT(2));
     wc_err err = {0};
-    if (text && wc_write_file_atomic(path, text, strlen(text), &err) < 0)
+    if (text && wc_write_file_atomic(path, text, strlen(text), 0600, &err) < 0)
         wc_warn("hcs", "cannot write config.json", "path=%s err=\"%s\"", path, err.msg);
     free(text);
     free(path);

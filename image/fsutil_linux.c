@@ -223,7 +223,7 @@ int img_write_file_atomic(const char *path, const void *p, size_t n, wc_err *err
         }
         done += (size_t)w;
     }
-    fchmod(fd, 0644);
+    fchmod(fd, 0600); /* blobs of private images are private too */
     if (fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
         int e = errno;
         unlink(tmp);
@@ -264,7 +264,7 @@ int img_read_file(const char *path, size_t max, char **out, size_t *len, wc_err 
 
 int img_file_create(const char *path)
 {
-    return open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    return open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 }
 
 int img_file_open(const char *path)

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/fs.h"
 #include "common/log.h"
 
 #define COMP "image"
@@ -133,6 +134,10 @@ static char *path_join(const char *a, const char *b)
 static int open_db(img_store *s, wc_err *err)
 {
     char *path = path_join(s->dir, "images.db");
+    if (wc_sqlite_private(path, err) < 0) {
+        free(path);
+        return -1;
+    }
     int rc = sqlite3_open_v2(
         path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     free(path);

@@ -14,7 +14,11 @@
 #include "podsandbox/model.h"
 #include "podsandbox/platform.h"
 
-#define EXEC_OUTPUT_MAX (16 * 1024 * 1024)
+/* ExecSync's stdout and stderr together, with their framing, must fit one 16 MiB gRPC
+ * response (kubelet's limit); 1 KiB is left for the framing and the truncation note. */
+#define EXEC_RESPONSE_MAX (16 * 1024 * 1024)
+#define EXEC_OUTPUT_MAX (EXEC_RESPONSE_MAX - 1024)
+#define EXEC_TRUNCATED_NOTE "\n[wincri: ExecSync output truncated to 16 MiB]\n"
 
 static int validate_config(const Runtime__V1__ContainerConfig *c, wc_err *err)
 {
@@ -23,6 +27,12 @@ static int validate_config(const Runtime__V1__ContainerConfig *c, wc_err *err)
     if (!c->image || !*c->image->image)
         return wc_err_set(err, WC_INVALID_ARGUMENT,
                           "container config for %s: image.image is required", c->metadata->name);
+    /* Refused rather than resolved: kubelet only ever sends "<name>/<restart>.log". */
+    if (pod_path_is_absolute(c->log_path) || pod_path_has_dotdot(c->log_path))
+        return wc_err_set(err, WC_INVALID_ARGUMENT,
+                          "container config for %s: log_path \"%s\" must be relative to the "
+                          "pod's log_directory, without \"..\"",
+                          c->metadata->name, c->log_path);
     return 0;
 }
 
@@ -106,11 +116,14 @@ static int create_in_backend(pod_manager *pm, const pod_sandbox *s, pod_containe
                          .work_dir = work,
                          .readonly = 0};
     hcs_io io = {.terminal = k->config->tty, .open_stdin = k->config->stdin_};
-    int rc = wc_mkdir_p(upper, 0755, err);
+    /* The writable layer's top is the container's "/": 0755 like any root directory. */
+    int rc = wc_mkdir_mode(layer, 0700, err);
     if (rc == 0)
-        rc = wc_mkdir_p(work, 0700, err);
+        rc = wc_mkdir_mode(upper, 0755, err);
     if (rc == 0)
-        rc = wc_mkdir_p(bundle, 0711, err);
+        rc = wc_mkdir_mode(work, 0700, err);
+    if (rc == 0)
+        rc = wc_mkdir_mode(bundle, 0700, err);
     if (rc == 0)
         rc = hcs_create(rt, k->id, bundle, spec, &rootfs, &io, err);
     if (rc == 0) {
@@ -383,6 +396,24 @@ int pod_container_remove(pod_manager *pm, const char *id, wc_err *err)
 
 /* ---- exec and logs ---- */
 
+/* Cuts stdout, then stderr, to EXEC_OUTPUT_MAX together, and says so at the end of stderr. */
+static void cap_exec_output(hcs_exec_result *r)
+{
+    if (!r->truncated && r->out_len + r->err_len <= EXEC_OUTPUT_MAX)
+        return;
+    if (r->out_len > EXEC_OUTPUT_MAX)
+        r->out_len = EXEC_OUTPUT_MAX;
+    if (r->err_len > EXEC_OUTPUT_MAX - r->out_len)
+        r->err_len = EXEC_OUTPUT_MAX - r->out_len;
+    size_t note = sizeof EXEC_TRUNCATED_NOTE - 1;
+    char *err = realloc(r->err, r->err_len + note + 1);
+    if (!err)
+        return;
+    memcpy(err + r->err_len, EXEC_TRUNCATED_NOTE, note + 1);
+    r->err = err;
+    r->err_len += note;
+}
+
 int pod_container_exec_sync(pod_manager *pm, const char *id, const char *const *cmd, size_t n_cmd,
                             int64_t timeout_s, pod_exec_result *out, wc_err *err)
 {
@@ -406,6 +437,7 @@ int pod_container_exec_sync(pod_manager *pm, const char *id, const char *const *
                             "ExecSync in container %.12s: command timed out after %llds", c->id,
                             (long long)timeout_s);
         if (rc == 0) {
+            cap_exec_output(&r);
             out->out = r.out;
             out->out_len = r.out_len;
             out->err = r.err;

@@ -82,6 +82,25 @@ void pod_user_clear(pod_linux_user *u)
     memset(u, 0, sizeof *u);
 }
 
+int pod_path_is_absolute(const char *p)
+{
+    if (p[0] == '/' || p[0] == '\\')
+        return 1;
+    return ((p[0] >= 'A' && p[0] <= 'Z') || (p[0] >= 'a' && p[0] <= 'z')) && p[1] == ':' &&
+           (p[2] == '/' || p[2] == '\\');
+}
+
+int pod_path_has_dotdot(const char *p)
+{
+    while (*p) {
+        size_t n = strcspn(p, "/\\");
+        if (n == 2 && p[0] == '.' && p[1] == '.')
+            return 1;
+        p += n + (p[n] != '\0');
+    }
+    return 0;
+}
+
 /* ---- index ---- */
 
 static void append(void ***arr, size_t *n, void *item)
@@ -338,8 +357,9 @@ static int make_dirs(pod_manager *pm, wc_err *err)
     pm->sandboxes_dir = wc_path_join(pm->cfg->root_dir, "sandboxes");
     pm->containers_dir = wc_path_join(pm->cfg->root_dir, "containers");
     pm->bundles_dir = wc_path_join(pm->cfg->state_dir, "bundles");
-    if (wc_mkdir_p(pm->sandboxes_dir, 0711, err) < 0 ||
-        wc_mkdir_p(pm->containers_dir, 0711, err) < 0 || wc_mkdir_p(pm->bundles_dir, 0711, err) < 0)
+    if (wc_mkdir_mode(pm->sandboxes_dir, 0700, err) < 0 ||
+        wc_mkdir_mode(pm->containers_dir, 0700, err) < 0 ||
+        wc_mkdir_mode(pm->bundles_dir, 0700, err) < 0)
         return -1;
     return 0;
 }

@@ -81,6 +81,10 @@ struct pod_manager {
     char *bundles_dir;    /* <state>/bundles */
 };
 
+/* ---- paths from requests (manager.c); '/' and '\\' both separate ---- */
+int pod_path_is_absolute(const char *p); /* "/x", "\\x", "C:\\x", "C:/x" */
+int pod_path_has_dotdot(const char *p);  /* a ".." component anywhere */
+
 /* ---- sandbox.c ---- */
 /* The pod's host name: its config's, else the node's (as containerd does). */
 int pod_sandbox_hostname(const pod_sandbox *s, char *buf, size_t len, wc_err *err);

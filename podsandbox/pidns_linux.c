@@ -93,7 +93,7 @@ int pod_pid_holder_start(const char *sandbox_dir, wc_err *err)
     char text[32];
     int len = snprintf(text, sizeof text, "%d\n", (int)holder);
     char *file = holder_file(sandbox_dir);
-    int rc = wc_write_file_atomic(file, text, (size_t)len, err);
+    int rc = wc_write_file_atomic(file, text, (size_t)len, 0600, err);
     free(file);
     if (rc < 0)
         kill(holder, SIGKILL);

@@ -104,7 +104,8 @@ typedef struct pod_exec_result {
     size_t err_len;
     int exit_code;
 } pod_exec_result;
-/* timeout_s 0: none. Output capped at 16 MiB per stream. */
+/* timeout_s 0: none. stdout and stderr together are capped so that the response fits 16 MiB;
+ * what is cut is said at the end of stderr. */
 int pod_container_exec_sync(pod_manager *pm, const char *id, const char *const *cmd, size_t n_cmd,
                             int64_t timeout_s, pod_exec_result *out, wc_err *err);
 void pod_exec_result_clear(pod_exec_result *r);

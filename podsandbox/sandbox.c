@@ -29,6 +29,12 @@ static int validate_config(const Runtime__V1__PodSandboxConfig *c, wc_err *err)
     if (missing)
         return wc_err_set(err, WC_INVALID_ARGUMENT,
                           "pod sandbox config: metadata.%s must not be empty", missing);
+    if (*c->log_directory &&
+        (!pod_path_is_absolute(c->log_directory) || pod_path_has_dotdot(c->log_directory)))
+        return wc_err_set(err, WC_INVALID_ARGUMENT,
+                          "pod sandbox config: log_directory \"%s\" must be an absolute path "
+                          "without \"..\"",
+                          c->log_directory);
     if (strlen(c->hostname) > POD_HOSTNAME_MAX)
         return wc_err_set(err, WC_INVALID_ARGUMENT,
                           "pod sandbox config: hostname is %zu bytes long; a host name has at "
@@ -114,7 +120,8 @@ static char *read_small_file(const char *path)
 static int write_text(const char *dir, const char *name, const char *text, wc_err *err)
 {
     char *path = wc_path_join(dir, name);
-    int rc = wc_write_file_atomic(path, text, strlen(text), err);
+    /* Containers read these through bind mounts, as whatever user they run as. */
+    int rc = wc_write_file_atomic(path, text, strlen(text), 0644, err);
     free(path);
     return rc;
 }
@@ -123,7 +130,7 @@ static int write_text(const char *dir, const char *name, const char *text, wc_er
 static int write_sandbox_files(const pod_sandbox *s, wc_err *err)
 {
     const Runtime__V1__PodSandboxConfig *c = s->config;
-    if (wc_mkdir_p(s->dir, 0755, err) < 0)
+    if (wc_mkdir_mode(s->dir, 0700, err) < 0)
         return -1;
     char *resolv =
         c->dns_config ? resolv_conf_text(c->dns_config) : read_small_file("/etc/resolv.conf");

@@ -88,7 +88,7 @@ static int pin_namespaces(const char *dir, const char *hostname, wc_err *err)
  * (which would keep them alive and make unmounting fail). */
 static int private_dir(const char *dir, wc_err *err)
 {
-    if (wc_mkdir_p(dir, 0711, err) < 0)
+    if (wc_mkdir_mode(dir, 0700, err) < 0)
         return -1;
     if (mount(dir, dir, NULL, MS_BIND, NULL) < 0 || mount(NULL, dir, NULL, MS_PRIVATE, NULL) < 0)
         return wc_err_sys(err, WC_INTERNAL, errno, "cannot prepare %s", dir);

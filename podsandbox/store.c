@@ -34,6 +34,10 @@ static int db_fail(pod_manager *pm, wc_err *err, const char *what)
 int pod_store_open(pod_manager *pm, wc_err *err)
 {
     char *path = wc_path_join(pm->cfg->root_dir, "pods.db");
+    if (wc_sqlite_private(path, err) < 0) {
+        free(path);
+        return -1;
+    }
     int rc = sqlite3_open_v2(
         path, &pm->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
     free(path);

@@ -40,7 +40,7 @@ def pb():
 class Daemon:
     """One wincrid process on a private root, state dir and socket."""
 
-    def __init__(self, extra=None, args=None):
+    def __init__(self, extra=None, args=None, umask=None):
         self.dir = tempfile.mkdtemp(prefix="wc", dir="/tmp")
         self.root = os.path.join(self.dir, "root")
         self.state = os.path.join(self.dir, "state")
@@ -62,6 +62,7 @@ class Daemon:
         with open(self.config_path, "w") as f:
             json.dump(self.config, f, indent=2)
         self.args = args or []
+        self.umask = umask  # None: the test runner's
         self.log_path = os.path.join(self.dir, "wincrid.log")
         self.proc = None
         self.channels = []
@@ -71,7 +72,8 @@ class Daemon:
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         self.log_file = open(self.log_path, "ab")
         self.proc = subprocess.Popen([WINCRID, "--config", self.config_path] + self.args,
-                                     stdout=self.log_file, stderr=subprocess.STDOUT, env=env)
+                                     stdout=self.log_file, stderr=subprocess.STDOUT, env=env,
+                                     umask=-1 if self.umask is None else self.umask)
         if wait:
             self.wait_ready()
         return self

@@ -55,8 +55,8 @@ def forward_guard():
     subprocess.run(["ip", "link", "del", BRIDGE], capture_output=True)
 
 
-@pytest.fixture(scope="module")
-def env(registries, forward_guard, tmp_path_factory):  # noqa: F811
+def pod_env(registries, tmp_path_factory, **daemon_kw):  # noqa: F811
+    """A wincrid with the test CNI bridge and the pod image pulled; tears its pods down."""
     from conftest import Daemon
     cni_dir = str(tmp_path_factory.mktemp("cni"))
     ipam_dir = str(tmp_path_factory.mktemp("ipam"))
@@ -68,7 +68,8 @@ def env(registries, forward_guard, tmp_path_factory):  # noqa: F811
                       "dataDir": ipam_dir}},
             {"type": "portmap", "capabilities": {"portMappings": True}, "snat": False},
         ]}, f)
-    d = Daemon({"cni_conf_dir": cni_dir, "cni_bin_dirs": ["/usr/lib/cni", "/opt/cni/bin"]})
+    d = Daemon({"cni_conf_dir": cni_dir, "cni_bin_dirs": ["/usr/lib/cni", "/opt/cni/bin"]},
+               **daemon_kw)
     d.start()
     img = pod_image()
     ref = f"127.0.0.1:{registries.plain.port}/e2e/podimage:v1"
@@ -87,6 +88,11 @@ def env(registries, forward_guard, tmp_path_factory):  # noqa: F811
         rt.RemovePodSandbox(PB.RemovePodSandboxRequest(pod_sandbox_id=s.id))
     d.cleanup()
     shutil.rmtree(e.log_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def env(registries, forward_guard, tmp_path_factory):  # noqa: F811
+    yield from pod_env(registries, tmp_path_factory)
 
 
 def sandbox_config(env, name=None, **kw):
@@ -109,9 +115,10 @@ def run_pod(env, **kw):
 
 def start_container(env, sid, scfg, name, cmd, **kw):
     rt = env.d.runtime()
+    kw.setdefault("log_path", f"{name}.log")
     ccfg = PB.ContainerConfig(metadata=PB.ContainerMetadata(name=name),
                               image=PB.ImageSpec(image=env.ref), command=cmd,
-                              log_path=f"{name}.log", labels={"c": name}, **kw)
+                              labels={"c": name}, **kw)
     cid = rt.CreateContainer(PB.CreateContainerRequest(pod_sandbox_id=sid, config=ccfg,
                                                        sandbox_config=scfg), timeout=60).container_id
     rt.StartContainer(PB.StartContainerRequest(container_id=cid), timeout=60)
