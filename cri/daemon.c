@@ -10,6 +10,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "cri/front.h"
+#include "cri/podconfig_pb.h"
 #include "cri/server.h"
 #include "cri/streaming.h"
 #include "hns/hns.h"
@@ -126,7 +127,7 @@ static int start(running *r, const wc_daemon_opts *opts, wc_err *err)
     load_pod_cidr(&r->d);
     if (img_store_open(r->d.cfg, &r->d.images, err) < 0) /* IMAGE-STORE open */
         return -1;
-    if (pod_manager_open(r->d.cfg, r->d.images, &r->d.pods, err) < 0)
+    if (pod_manager_open(r->d.cfg, r->d.images, &cri_legacy_decoder, &r->d.pods, err) < 0)
         return -1;
     if (r->d.pod_cidr)
         pod_manager_set_pod_cidr(r->d.pods, r->d.pod_cidr);

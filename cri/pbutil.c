@@ -5,7 +5,6 @@
 
 #include "api.pb-c.h"
 #include "cri/server.h"
-#include "common/pbcopy.h"
 
 void *cri_new_message(const ProtobufCMessageDescriptor *desc)
 {
@@ -44,9 +43,18 @@ void cri_map_copy(size_t *n, void *entries_field, const ProtobufCMessageDescript
     }
 }
 
+/* Pack, then unpack: protobuf-c has no deep copy of its own. */
 void *cri_copy(const void *msg)
 {
-    return wc_pb_copy(msg);
+    const ProtobufCMessage *m = msg;
+    if (!m)
+        return NULL;
+    size_t len = protobuf_c_message_get_packed_size(m);
+    uint8_t *buf = malloc(len ? len : 1);
+    protobuf_c_message_pack(m, buf);
+    ProtobufCMessage *copy = protobuf_c_message_unpack(m->descriptor, NULL, len, buf);
+    free(buf);
+    return copy;
 }
 
 int cri_send_batched(cri_call *call, const ProtobufCMessageDescriptor *response, void **items,

@@ -128,8 +128,7 @@ container_metrics(pod_manager *pm, const pod_container_info *c, const pod_sandbo
         cri_new(Runtime__V1__ContainerMetrics, runtime__v1__container_metrics);
     cm->container_id = cri_strdup(c->id);
     cm->metrics = calloc(N_DEFS + 1, sizeof *cm->metrics);
-    const char *labels[4] = {c->config->metadata->name, s->config->metadata->name,
-                             s->config->metadata->namespace_, c->id};
+    const char *labels[4] = {c->config->name, s->config->name, s->config->namespace_, c->id};
     for (size_t i = 0; i < N_DEFS; i++)
         if (defs[i].scope == PER_CONTAINER && (st.running || !defs[i].needs_running))
             cm->metrics[cm->n_metrics++] =
@@ -148,8 +147,7 @@ static Runtime__V1__PodSandboxMetrics *pod_metrics(pod_manager *pm, const pod_sa
     wc_err ignored = {0};
     pmx->metrics = calloc(3, sizeof *pmx->metrics);
     if (pod_sandbox_stats_get(pm, s->id, &st, &ignored) == 0 && st.has_network) {
-        const char *labels[4] = {s->config->metadata->name, s->config->metadata->namespace_, s->id,
-                                 "eth0"};
+        const char *labels[4] = {s->config->name, s->config->namespace_, s->id, "eth0"};
         pmx->metrics[pmx->n_metrics++] = metric(NET_RX, st.timestamp_ns, labels, st.rx_bytes);
         pmx->metrics[pmx->n_metrics++] = metric(NET_TX, st.timestamp_ns, labels, st.tx_bytes);
     }

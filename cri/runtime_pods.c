@@ -6,6 +6,7 @@
 #include "api.pb-c.h"
 #include "cri/daemon.h"
 #include "cri/pbutil.h"
+#include "cri/podconfig_pb.h"
 #include "cri/runtime_handlers.h"
 #include "podsandbox/podsandbox.h"
 
@@ -27,7 +28,12 @@ int cri_run_pod_sandbox(cri_call *call, const ProtobufCMessage *req, ProtobufCMe
 {
     IN(RunPodSandboxRequest);
     char *id = NULL;
-    if (pod_sandbox_run(pods(call), in->config, in->runtime_handler, &id, err) < 0)
+    pod_sandbox_config *cfg = cri_sandbox_config_from_pb(in->config);
+    if (!cfg)
+        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "RunPodSandbox: out of memory");
+    int rc = pod_sandbox_run(pods(call), cfg, in->runtime_handler, &id, err);
+    pod_sandbox_config_unref(cfg);
+    if (rc < 0)
         return -1;
     Runtime__V1__RunPodSandboxResponse *r =
         cri_new(Runtime__V1__RunPodSandboxResponse, runtime__v1__run_pod_sandbox_response);
@@ -74,12 +80,12 @@ static Runtime__V1__PodSandboxNetworkStatus *network_status(const pod_sandbox_in
 
 static Runtime__V1__LinuxPodSandboxStatus *linux_status(const pod_sandbox_info *s)
 {
-    const Runtime__V1__LinuxPodSandboxConfig *l = s->config->linux;
+    const pod_ns_options *ns = &s->config->linux_security.ns;
     Runtime__V1__LinuxPodSandboxStatus *st =
         cri_new(Runtime__V1__LinuxPodSandboxStatus, runtime__v1__linux_pod_sandbox_status);
     st->namespaces = cri_new(Runtime__V1__Namespace, runtime__v1__namespace);
-    if (l && l->security_context && l->security_context->namespace_options)
-        st->namespaces->options = cri_copy(l->security_context->namespace_options);
+    if (ns->set)
+        st->namespaces->options = cri_namespace_option_pb(ns);
     else
         st->namespaces->options =
             cri_new(Runtime__V1__NamespaceOption, runtime__v1__namespace_option);
@@ -127,34 +133,17 @@ static Runtime__V1__PodSandboxStatus *sandbox_status(const pod_sandbox_info *s)
     Runtime__V1__PodSandboxStatus *st =
         cri_new(Runtime__V1__PodSandboxStatus, runtime__v1__pod_sandbox_status);
     st->id = cri_strdup(s->id);
-    st->metadata = cri_copy(s->config->metadata);
+    st->metadata = cri_sandbox_metadata_pb(s->config);
     st->state = (Runtime__V1__PodSandboxState)s->state;
     st->created_at = s->created_ns;
     st->network = network_status(s);
     st->linux = linux_status(s);
-    cri_map_copy(&st->n_labels, &st->labels,
-                 &runtime__v1__pod_sandbox_status__labels_entry__descriptor, s->config->n_labels,
-                 (void *const *)s->config->labels);
-    cri_map_copy(&st->n_annotations, &st->annotations,
-                 &runtime__v1__pod_sandbox_status__annotations_entry__descriptor,
-                 s->config->n_annotations, (void *const *)s->config->annotations);
+    cri_kvs_to_map(&s->config->labels, &st->n_labels, &st->labels,
+                   &runtime__v1__pod_sandbox_status__labels_entry__descriptor);
+    cri_kvs_to_map(&s->config->annotations, &st->n_annotations, &st->annotations,
+                   &runtime__v1__pod_sandbox_status__annotations_entry__descriptor);
     st->runtime_handler = cri_strdup(s->handler);
     return st;
-}
-
-/* Every selector pair must be among the labels. */
-static int labels_match(size_t n_sel, Runtime__V1__PodSandboxFilter__LabelSelectorEntry **sel,
-                        size_t n_labels, Runtime__V1__PodSandboxConfig__LabelsEntry **labels)
-{
-    for (size_t i = 0; i < n_sel; i++) {
-        int hit = 0;
-        for (size_t k = 0; k < n_labels && !hit; k++)
-            hit = strcmp(labels[k]->key, sel[i]->key) == 0 &&
-                  strcmp(labels[k]->value, sel[i]->value) == 0;
-        if (!hit)
-            return 0;
-    }
-    return 1;
 }
 
 static int id_matches(const char *filter, const char *id)
@@ -170,22 +159,21 @@ static int sandbox_passes(const Runtime__V1__PodSandboxFilter *f, const pod_sand
         return 0;
     if (f->state && (int)f->state->state != (int)s->state)
         return 0;
-    return labels_match(f->n_label_selector, f->label_selector, s->config->n_labels,
-                        s->config->labels);
+    return cri_labels_match(&s->config->labels, f->n_label_selector,
+                            (void *const *)f->label_selector);
 }
 
 static Runtime__V1__PodSandbox *sandbox_item(const pod_sandbox_info *s)
 {
     Runtime__V1__PodSandbox *p = cri_new(Runtime__V1__PodSandbox, runtime__v1__pod_sandbox);
     p->id = cri_strdup(s->id);
-    p->metadata = cri_copy(s->config->metadata);
+    p->metadata = cri_sandbox_metadata_pb(s->config);
     p->state = (Runtime__V1__PodSandboxState)s->state;
     p->created_at = s->created_ns;
-    cri_map_copy(&p->n_labels, &p->labels, &runtime__v1__pod_sandbox__labels_entry__descriptor,
-                 s->config->n_labels, (void *const *)s->config->labels);
-    cri_map_copy(&p->n_annotations, &p->annotations,
-                 &runtime__v1__pod_sandbox__annotations_entry__descriptor, s->config->n_annotations,
-                 (void *const *)s->config->annotations);
+    cri_kvs_to_map(&s->config->labels, &p->n_labels, &p->labels,
+                   &runtime__v1__pod_sandbox__labels_entry__descriptor);
+    cri_kvs_to_map(&s->config->annotations, &p->n_annotations, &p->annotations,
+                   &runtime__v1__pod_sandbox__annotations_entry__descriptor);
     p->runtime_handler = cri_strdup(s->handler);
     return p;
 }
@@ -244,8 +232,12 @@ int cri_create_container(cri_call *call, const ProtobufCMessage *req, ProtobufCM
 {
     IN(CreateContainerRequest);
     char *id = NULL;
-    if (pod_container_create(pods(call), in->pod_sandbox_id, in->config, in->sandbox_config, &id,
-                             err) < 0)
+    pod_container_config *cfg = cri_container_config_from_pb(in->config);
+    if (!cfg)
+        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "CreateContainer: out of memory");
+    int rc = pod_container_create(pods(call), in->pod_sandbox_id, cfg, &id, err);
+    pod_container_config_unref(cfg);
+    if (rc < 0)
         return -1;
     Runtime__V1__CreateContainerResponse *r =
         cri_new(Runtime__V1__CreateContainerResponse, runtime__v1__create_container_response);
@@ -288,8 +280,7 @@ static Runtime__V1__ImageSpec *image_spec(const pod_container_info *c)
 {
     Runtime__V1__ImageSpec *i = cri_new(Runtime__V1__ImageSpec, runtime__v1__image_spec);
     i->image = cri_strdup(c->image);
-    i->user_specified_image =
-        cri_strdup(c->config->image ? c->config->image->user_specified_image : "");
+    i->user_specified_image = cri_strdup(c->config->user_specified_image);
     if (!*i->user_specified_image) {
         free(i->user_specified_image);
         i->user_specified_image = cri_strdup(c->image);
@@ -302,7 +293,7 @@ static Runtime__V1__ContainerStatus *container_status(const pod_container_info *
     Runtime__V1__ContainerStatus *st =
         cri_new(Runtime__V1__ContainerStatus, runtime__v1__container_status);
     st->id = cri_strdup(c->id);
-    st->metadata = cri_copy(c->config->metadata);
+    st->metadata = cri_container_metadata_pb(c->config);
     st->state = (Runtime__V1__ContainerState)c->state;
     st->created_at = c->created_ns;
     st->started_at = c->started_ns;
@@ -313,22 +304,20 @@ static Runtime__V1__ContainerStatus *container_status(const pod_container_info *
     st->image_id = cri_strdup(c->image_id);
     st->reason = cri_strdup(c->reason);
     st->message = cri_strdup(c->message);
-    cri_map_copy(&st->n_labels, &st->labels,
-                 &runtime__v1__container_status__labels_entry__descriptor, c->config->n_labels,
-                 (void *const *)c->config->labels);
-    cri_map_copy(&st->n_annotations, &st->annotations,
-                 &runtime__v1__container_status__annotations_entry__descriptor,
-                 c->config->n_annotations, (void *const *)c->config->annotations);
+    cri_kvs_to_map(&c->config->labels, &st->n_labels, &st->labels,
+                   &runtime__v1__container_status__labels_entry__descriptor);
+    cri_kvs_to_map(&c->config->annotations, &st->n_annotations, &st->annotations,
+                   &runtime__v1__container_status__annotations_entry__descriptor);
     st->n_mounts = c->config->n_mounts;
     st->mounts = calloc(st->n_mounts + 1, sizeof *st->mounts);
     for (size_t i = 0; i < st->n_mounts; i++)
-        st->mounts[i] = cri_copy(c->config->mounts[i]);
+        st->mounts[i] = cri_mount_pb(&c->config->mounts[i]);
     st->log_path = cri_strdup(c->log_path);
-    if (c->config->linux && c->config->linux->resources) {
+    if (c->config->linux_resources.set) {
         st->resources = cri_new(Runtime__V1__ContainerResources, runtime__v1__container_resources);
-        st->resources->linux = cri_copy(c->config->linux->resources);
+        st->resources->linux = cri_linux_resources_pb(&c->config->linux_resources);
     }
-    st->stop_signal = c->config->stop_signal;
+    st->stop_signal = (Runtime__V1__Signal)c->config->stop_signal;
     if (c->user.known) {
         st->user = cri_new(Runtime__V1__ContainerUser, runtime__v1__container_user);
         Runtime__V1__LinuxContainerUser *u =
@@ -374,11 +363,8 @@ static int container_passes(const Runtime__V1__ContainerFilter *f, const pod_con
         return 0;
     if (f->state && (int)f->state->state != (int)c->state)
         return 0;
-    /* Both map entry types share a layout; compare through the sandbox filter's types. */
-    return labels_match(f->n_label_selector,
-                        (Runtime__V1__PodSandboxFilter__LabelSelectorEntry **)f->label_selector,
-                        c->config->n_labels,
-                        (Runtime__V1__PodSandboxConfig__LabelsEntry **)c->config->labels);
+    return cri_labels_match(&c->config->labels, f->n_label_selector,
+                            (void *const *)f->label_selector);
 }
 
 static Runtime__V1__Container *container_item(const pod_container_info *c)
@@ -386,17 +372,16 @@ static Runtime__V1__Container *container_item(const pod_container_info *c)
     Runtime__V1__Container *k = cri_new(Runtime__V1__Container, runtime__v1__container);
     k->id = cri_strdup(c->id);
     k->pod_sandbox_id = cri_strdup(c->sandbox_id);
-    k->metadata = cri_copy(c->config->metadata);
+    k->metadata = cri_container_metadata_pb(c->config);
     k->image = image_spec(c);
     k->image_ref = cri_strdup(c->image_ref);
     k->image_id = cri_strdup(c->image_id);
     k->state = (Runtime__V1__ContainerState)c->state;
     k->created_at = c->created_ns;
-    cri_map_copy(&k->n_labels, &k->labels, &runtime__v1__container__labels_entry__descriptor,
-                 c->config->n_labels, (void *const *)c->config->labels);
-    cri_map_copy(&k->n_annotations, &k->annotations,
-                 &runtime__v1__container__annotations_entry__descriptor, c->config->n_annotations,
-                 (void *const *)c->config->annotations);
+    cri_kvs_to_map(&c->config->labels, &k->n_labels, &k->labels,
+                   &runtime__v1__container__labels_entry__descriptor);
+    cri_kvs_to_map(&c->config->annotations, &k->n_annotations, &k->annotations,
+                   &runtime__v1__container__annotations_entry__descriptor);
     return k;
 }
 

@@ -5,6 +5,7 @@
 #include "api.pb-c.h"
 #include "cri/daemon.h"
 #include "cri/pbutil.h"
+#include "cri/podconfig_pb.h"
 #include "cri/runtime_handlers.h"
 #include "podsandbox/podsandbox.h"
 
@@ -28,13 +29,11 @@ static Runtime__V1__ContainerAttributes *container_attributes(const pod_containe
     Runtime__V1__ContainerAttributes *a =
         cri_new(Runtime__V1__ContainerAttributes, runtime__v1__container_attributes);
     a->id = cri_strdup(c->id);
-    a->metadata = cri_copy(c->config->metadata);
-    cri_map_copy(&a->n_labels, &a->labels,
-                 &runtime__v1__container_attributes__labels_entry__descriptor, c->config->n_labels,
-                 (void *const *)c->config->labels);
-    cri_map_copy(&a->n_annotations, &a->annotations,
-                 &runtime__v1__container_attributes__annotations_entry__descriptor,
-                 c->config->n_annotations, (void *const *)c->config->annotations);
+    a->metadata = cri_container_metadata_pb(c->config);
+    cri_kvs_to_map(&c->config->labels, &a->n_labels, &a->labels,
+                   &runtime__v1__container_attributes__labels_entry__descriptor);
+    cri_kvs_to_map(&c->config->annotations, &a->n_annotations, &a->annotations,
+                   &runtime__v1__container_attributes__annotations_entry__descriptor);
     return a;
 }
 
@@ -113,22 +112,6 @@ int cri_container_stats(cri_call *call, const ProtobufCMessage *req, ProtobufCMe
     return 0;
 }
 
-static int labels_match(size_t n_sel, void *const *sel, size_t n_labels, void *const *labels)
-{
-    typedef Runtime__V1__ContainerStatsFilter__LabelSelectorEntry entry;
-    for (size_t i = 0; i < n_sel; i++) {
-        const entry *want = sel[i];
-        int hit = 0;
-        for (size_t k = 0; k < n_labels && !hit; k++) {
-            const entry *have = labels[k];
-            hit = strcmp(have->key, want->key) == 0 && strcmp(have->value, want->value) == 0;
-        }
-        if (!hit)
-            return 0;
-    }
-    return 1;
-}
-
 static int prefix_ok(const char *filter, const char *id)
 {
     return !*filter || strncmp(id, filter, strlen(filter)) == 0;
@@ -142,8 +125,8 @@ static int container_wanted(const Runtime__V1__ContainerStatsFilter *f, const po
     if (!f)
         return 1;
     return prefix_ok(f->id, c->id) && prefix_ok(f->pod_sandbox_id, c->sandbox_id) &&
-           labels_match(f->n_label_selector, (void *const *)f->label_selector, c->config->n_labels,
-                        (void *const *)c->config->labels);
+           cri_labels_match(&c->config->labels, f->n_label_selector,
+                            (void *const *)f->label_selector);
 }
 
 /* Collects the stats of the wanted containers; *n set. */
@@ -207,13 +190,11 @@ static Runtime__V1__PodSandboxStats *pod_stats_message(pod_manager *pm, const po
     Runtime__V1__PodSandboxAttributes *a =
         cri_new(Runtime__V1__PodSandboxAttributes, runtime__v1__pod_sandbox_attributes);
     a->id = cri_strdup(s->id);
-    a->metadata = cri_copy(s->config->metadata);
-    cri_map_copy(&a->n_labels, &a->labels,
-                 &runtime__v1__pod_sandbox_attributes__labels_entry__descriptor,
-                 s->config->n_labels, (void *const *)s->config->labels);
-    cri_map_copy(&a->n_annotations, &a->annotations,
-                 &runtime__v1__pod_sandbox_attributes__annotations_entry__descriptor,
-                 s->config->n_annotations, (void *const *)s->config->annotations);
+    a->metadata = cri_sandbox_metadata_pb(s->config);
+    cri_kvs_to_map(&s->config->labels, &a->n_labels, &a->labels,
+                   &runtime__v1__pod_sandbox_attributes__labels_entry__descriptor);
+    cri_kvs_to_map(&s->config->annotations, &a->n_annotations, &a->annotations,
+                   &runtime__v1__pod_sandbox_attributes__annotations_entry__descriptor);
     m->attributes = a;
     Runtime__V1__LinuxPodSandboxStats *l =
         cri_new(Runtime__V1__LinuxPodSandboxStats, runtime__v1__linux_pod_sandbox_stats);
@@ -271,9 +252,9 @@ collect_pod_stats(pod_manager *pm, const Runtime__V1__PodSandboxStatsFilter *f, 
         const pod_sandbox_info *s = all[i];
         if (s->state != POD_SANDBOX_READY)
             continue;
-        if (f && (!prefix_ok(f->id, s->id) ||
-                  !labels_match(f->n_label_selector, (void *const *)f->label_selector,
-                                s->config->n_labels, (void *const *)s->config->labels)))
+        if (f &&
+            (!prefix_ok(f->id, s->id) || !cri_labels_match(&s->config->labels, f->n_label_selector,
+                                                           (void *const *)f->label_selector)))
             continue;
         Runtime__V1__PodSandboxStats *m = pod_stats_message(pm, s, &err);
         if (m)
@@ -313,7 +294,14 @@ int cri_update_container_resources(cri_call *call, const ProtobufCMessage *req,
                                    ProtobufCMessage **resp, wc_err *err)
 {
     IN(UpdateContainerResourcesRequest);
-    if (pod_container_update_resources(pods(call), in->container_id, in->linux, err) < 0)
+    if (!in->linux)
+        return wc_err_set(err, WC_INVALID_ARGUMENT,
+                          "UpdateContainerResources: linux resources are required");
+    pod_linux_resources r;
+    cri_linux_resources_from_pb(in->linux, &r);
+    int rc = pod_container_update_resources(pods(call), in->container_id, &r, err);
+    pod_linux_resources_clear(&r);
+    if (rc < 0)
         return -1;
     *resp = &cri_new(Runtime__V1__UpdateContainerResourcesResponse,
                      runtime__v1__update_container_resources_response)
@@ -325,8 +313,15 @@ int cri_update_pod_sandbox_resources(cri_call *call, const ProtobufCMessage *req
                                      ProtobufCMessage **resp, wc_err *err)
 {
     IN(UpdatePodSandboxResourcesRequest);
-    if (pod_sandbox_update_resources(pods(call), in->pod_sandbox_id, in->overhead, in->resources,
-                                     err) < 0)
+    pod_linux_resources overhead, resources;
+    cri_linux_resources_from_pb(in->overhead, &overhead);
+    cri_linux_resources_from_pb(in->resources, &resources);
+    int rc = pod_sandbox_update_resources(pods(call), in->pod_sandbox_id,
+                                          in->overhead ? &overhead : NULL,
+                                          in->resources ? &resources : NULL, err);
+    pod_linux_resources_clear(&overhead);
+    pod_linux_resources_clear(&resources);
+    if (rc < 0)
         return -1;
     *resp = &cri_new(Runtime__V1__UpdatePodSandboxResourcesResponse,
                      runtime__v1__update_pod_sandbox_resources_response)

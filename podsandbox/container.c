@@ -8,7 +8,6 @@
 
 #include "common/clock.h"
 #include "common/fs.h"
-#include "common/pbcopy.h"
 #include "common/log.h"
 #include "image/image.h"
 #include "podsandbox/model.h"
@@ -20,32 +19,31 @@
 #define EXEC_OUTPUT_MAX (EXEC_RESPONSE_MAX - 1024)
 #define EXEC_TRUNCATED_NOTE "\n[wincri: ExecSync output truncated to 16 MiB]\n"
 
-static int validate_config(const Runtime__V1__ContainerConfig *c, wc_err *err)
+static int validate_config(const pod_container_config *c, wc_err *err)
 {
-    if (!c || !c->metadata || !*c->metadata->name)
+    if (!c || !*c->name)
         return wc_err_set(err, WC_INVALID_ARGUMENT, "container config: metadata.name is required");
-    if (!c->image || !*c->image->image)
+    if (!*c->image)
         return wc_err_set(err, WC_INVALID_ARGUMENT,
-                          "container config for %s: image.image is required", c->metadata->name);
+                          "container config for %s: image.image is required", c->name);
     /* Refused rather than resolved: kubelet only ever sends "<name>/<restart>.log". */
     if (pod_path_is_absolute(c->log_path) || pod_path_has_dotdot(c->log_path))
         return wc_err_set(err, WC_INVALID_ARGUMENT,
                           "container config for %s: log_path \"%s\" must be relative to the "
                           "pod's log_directory, without \"..\"",
-                          c->metadata->name, c->log_path);
+                          c->name, c->log_path);
     return 0;
 }
 
-static int find_duplicate(pod_manager *pm, const char *sandbox_id,
-                          const Runtime__V1__ContainerMetadata *md, char *id_out)
+static int find_duplicate(pod_manager *pm, const char *sandbox_id, const pod_container_config *md,
+                          char *id_out)
 {
     int found = 0;
     pthread_mutex_lock(&pm->mu);
     for (size_t i = 0; i < pm->n_containers && !found; i++) {
         const pod_container *c = pm->containers[i];
-        if (strcmp(c->sandbox_id, sandbox_id) == 0 &&
-            strcmp(c->config->metadata->name, md->name) == 0 &&
-            c->config->metadata->attempt == md->attempt) {
+        if (strcmp(c->sandbox_id, sandbox_id) == 0 && strcmp(c->config->name, md->name) == 0 &&
+            c->config->attempt == md->attempt) {
             found = 1;
             memcpy(id_out, c->id, POD_ID_LEN + 1);
         }
@@ -54,7 +52,7 @@ static int find_duplicate(pod_manager *pm, const char *sandbox_id,
     return found;
 }
 
-static char *log_path_for(const pod_sandbox *s, const Runtime__V1__ContainerConfig *c)
+static char *log_path_for(const pod_sandbox *s, const pod_container_config *c)
 {
     if (!*s->config->log_directory || !*c->log_path)
         return strdup("");
@@ -75,7 +73,7 @@ static const char **layers_top_first(const img_image *img)
     return dirs;
 }
 
-static pod_container *new_container(const pod_sandbox *s, const Runtime__V1__ContainerConfig *c,
+static pod_container *new_container(const pod_sandbox *s, pod_container_config *c,
                                     const img_image *img, wc_err *err)
 {
     pod_container *k = calloc(1, sizeof *k);
@@ -90,11 +88,11 @@ static pod_container *new_container(const pod_sandbox *s, const Runtime__V1__Con
     k->created_ns = wc_clock_realtime_ns();
     k->reason = strdup("");
     k->message = strdup("");
-    k->image = strdup(c->image->image);
+    k->image = strdup(c->image);
     k->image_id = strdup(img->id);
     k->image_ref = image_ref_of(img);
     k->log_path = log_path_for(s, c);
-    k->config = wc_pb_copy(c);
+    k->config = pod_container_config_ref(c);
     return k;
 }
 
@@ -143,10 +141,8 @@ static int create_in_backend(pod_manager *pm, const pod_sandbox *s, pod_containe
     return rc;
 }
 
-int pod_container_create(pod_manager *pm, const char *sandbox_id,
-                         const Runtime__V1__ContainerConfig *config,
-                         const Runtime__V1__PodSandboxConfig *sandbox_config, char **id,
-                         wc_err *err)
+int pod_container_create(pod_manager *pm, const char *sandbox_id, pod_container_config *config,
+                         char **id, wc_err *err)
 {
     if (validate_config(config, err) < 0)
         return -1;
@@ -164,14 +160,14 @@ int pod_container_create(pod_manager *pm, const char *sandbox_id,
         wc_err_set(err, WC_FAILED_PRECONDITION, "pod sandbox %s is not ready", s->id);
         goto out;
     }
-    if (find_duplicate(pm, s->id, config->metadata, other)) {
+    if (find_duplicate(pm, s->id, config, other)) {
         wc_err_set(err, WC_ALREADY_EXISTS,
                    "container %s (attempt %u) already exists in pod sandbox %.12s as %s",
-                   config->metadata->name, config->metadata->attempt, s->id, other);
+                   config->name, config->attempt, s->id, other);
         goto out;
     }
-    if (img_image_lookup(pm->images, config->image->image, &img, err) < 0) {
-        wc_err_prefix(err, "CreateContainer %s", config->metadata->name);
+    if (img_image_lookup(pm->images, config->image, &img, err) < 0) {
+        wc_err_prefix(err, "CreateContainer %s", config->name);
         goto out;
     }
     k = new_container(s, config, img, err);
@@ -188,7 +184,7 @@ int pod_container_create(pod_manager *pm, const char *sandbox_id,
     pod_events_emit(pm, k->id, k->sandbox_id, POD_EVENT_CREATED);
     *id = strdup(k->id);
     wc_info("pod", "container created", "container=%.12s name=%s sandbox=%.12s image=%s", k->id,
-            config->metadata->name, s->id, k->image);
+            config->name, s->id, k->image);
     k = NULL;
     rc = 0;
 out:
@@ -309,7 +305,7 @@ static int wait_exited(pod_manager *pm, pod_container *c, int64_t until_ns)
 /* The container's stop signal (CRI enum, mapped to the platform's number), else SIGTERM. */
 static int stop_signal(const pod_container *c)
 {
-    int sig = pod_platform_signal((int)c->config->stop_signal);
+    int sig = pod_platform_signal(c->config->stop_signal);
     return sig > 0 ? sig : POD_SIGTERM;
 }
 
@@ -499,7 +495,7 @@ static pod_container_info *snapshot(const pod_container *c)
     i->user = c->user;
     i->user.groups = calloc(c->user.n_groups + 1, sizeof *i->user.groups);
     memcpy(i->user.groups, c->user.groups, c->user.n_groups * sizeof *i->user.groups);
-    i->config = wc_pb_copy(c->config);
+    i->config = pod_container_config_ref(c->config);
     return i;
 }
 
@@ -565,8 +561,7 @@ void pod_container_info_free(pod_container_info *i)
     free(i->image_ref);
     free(i->log_path);
     pod_user_clear(&i->user);
-    if (i->config)
-        protobuf_c_message_free_unpacked(&i->config->base, NULL);
+    pod_container_config_unref(i->config);
     free(i);
 }
 

@@ -33,8 +33,7 @@ void pod_sandbox_free(pod_sandbox *s)
     free(s->cni_result);
     free(s->dir);
     free(s->ips_json);
-    if (s->config)
-        protobuf_c_message_free_unpacked(&s->config->base, NULL);
+    pod_sandbox_config_unref(s->config);
     free(s);
 }
 
@@ -52,8 +51,7 @@ void pod_container_free(pod_container *c)
     free(c->log_path);
     free(c->spec_json);
     pod_user_clear(&c->user);
-    if (c->config)
-        protobuf_c_message_free_unpacked(&c->config->base, NULL);
+    pod_container_config_unref(c->config);
     free(c);
 }
 
@@ -364,11 +362,13 @@ static int make_dirs(pod_manager *pm, wc_err *err)
     return 0;
 }
 
-int pod_manager_open(const wc_config *cfg, img_store *images, pod_manager **out, wc_err *err)
+int pod_manager_open(const wc_config *cfg, img_store *images, const pod_legacy_decoder *legacy,
+                     pod_manager **out, wc_err *err)
 {
     pod_manager *pm = calloc(1, sizeof *pm);
     pm->cfg = cfg;
     pm->images = images;
+    pm->legacy = legacy;
     pthread_mutex_init(&pm->mu, NULL);
     pthread_mutex_init(&pm->events_mu, NULL);
     if (make_dirs(pm, err) < 0 || pod_store_open(pm, err) < 0 ||

@@ -26,11 +26,11 @@ typedef struct pod_sandbox {
     pod_sandbox_state state;
     int64_t created_ns;
     char *handler;
-    char *netns;      /* "" for host network */
-    char *cni_result; /* "" when not attached */
-    char *dir;        /* <root>/sandboxes/<id>: resolv.conf, hosts, hostname */
-    char *ips_json;   /* JSON array of strings */
-    Runtime__V1__PodSandboxConfig *config;
+    char *netns;                /* "" for host network */
+    char *cni_result;           /* "" when not attached */
+    char *dir;                  /* <root>/sandboxes/<id>: resolv.conf, hosts, hostname */
+    char *ips_json;             /* JSON array of strings */
+    pod_sandbox_config *config; /* a reference; replaced, never edited, under pm->mu */
     int removed;
 } pod_sandbox;
 
@@ -50,7 +50,7 @@ typedef struct pod_container {
     char *image_ref;
     char *log_path;
     int pid;
-    Runtime__V1__ContainerConfig *config;
+    pod_container_config *config; /* a reference; replaced, never edited, under pm->mu */
     char *spec_json;
     pod_linux_user user; /* derived from spec_json's process.user */
     pod_logger *logger;
@@ -64,6 +64,7 @@ typedef struct pod_container {
 struct pod_manager {
     const wc_config *cfg;
     img_store *images;
+    const pod_legacy_decoder *legacy;
     hns_network *net;
     hcs_runtime **runtimes; /* one per cfg->handlers[i], NULL if it failed to open */
     sqlite3 *db;

@@ -6,8 +6,8 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "api.pb-c.h"
 #include "common/err.h"
+#include "podsandbox/podconfig.h"
 
 /* A device node on the host, as CRI Device.host_path names it. */
 typedef struct pod_spec_device {
@@ -34,8 +34,8 @@ typedef struct pod_spec_host {
 void pod_spec_host_default(pod_spec_host *host);
 
 typedef struct pod_spec_input {
-    const Runtime__V1__PodSandboxConfig *sandbox;
-    const Runtime__V1__ContainerConfig *container;
+    const pod_sandbox_config *sandbox;
+    const pod_container_config *container;
     const char *image_config_json; /* the OCI image config blob (may be NULL) */
     const char *sandbox_id;
     const char *container_id;
@@ -67,8 +67,7 @@ int pod_spec_build_linux(const pod_spec_input *in, json_t **spec, wc_err *err);
 
 /* The OCI linux.resources object for CRI resources (UpdateContainerResources), checked like
  * at create: a bad field gives WC_INVALID_ARGUMENT naming it. */
-int pod_spec_linux_resources(const Runtime__V1__LinuxContainerResources *r, json_t **out,
-                             wc_err *err);
+int pod_spec_linux_resources(const pod_linux_resources *r, json_t **out, wc_err *err);
 
 /* The OCI "process" object for an exec in a running container (ExecSync/Exec): the
  * container's spec process with args replaced (and terminal set). NULL when the spec has no

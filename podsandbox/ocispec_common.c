@@ -17,21 +17,37 @@ static void append_cstrings(json_t *arr, char **from, size_t n)
         json_array_append_new(arr, json_string(from[i]));
 }
 
-int pod_spec_args(const Runtime__V1__ContainerConfig *cc, const json_t *image, json_t **args,
-                  wc_err *err)
+int pod_spec_args(const pod_container_config *cc, const json_t *image, json_t **args, wc_err *err)
 {
     *args = json_array();
-    if (cc->n_command > 0)
-        append_cstrings(*args, cc->command, cc->n_command);
+    if (cc->command.n > 0)
+        append_cstrings(*args, cc->command.v, cc->command.n);
     else if (image)
         append_strings(*args, json_object_get(image, "Entrypoint"));
-    if (cc->n_args > 0)
-        append_cstrings(*args, cc->args, cc->n_args);
-    else if (cc->n_command == 0 && image)
+    if (cc->args.n > 0)
+        append_cstrings(*args, cc->args.v, cc->args.n);
+    else if (cc->command.n == 0 && image)
         append_strings(*args, json_object_get(image, "Cmd"));
     if (json_array_size(*args) == 0)
         return wc_err_set(err, WC_INVALID_ARGUMENT, "no command specified and the image has none");
     return 0;
+}
+
+void pod_annotate_identity(json_t *a, const pod_sandbox_config *sb, const pod_container_config *cc,
+                           const char *sandbox_id)
+{
+    json_object_set_new(a, "io.wincri.container-type", json_string("container"));
+    if (sandbox_id && sandbox_id[0])
+        json_object_set_new(a, "io.wincri.sandbox-id", json_string(sandbox_id));
+    if (cc->name[0])
+        json_object_set_new(a, "io.wincri.container-name", json_string(cc->name));
+    if (sb) {
+        json_object_set_new(a, "io.wincri.sandbox-name", json_string(sb->name));
+        json_object_set_new(a, "io.wincri.sandbox-namespace", json_string(sb->namespace_));
+        json_object_set_new(a, "io.wincri.sandbox-uid", json_string(sb->uid));
+    }
+    if (cc->image[0])
+        json_object_set_new(a, "io.wincri.image-name", json_string(cc->image));
 }
 
 json_t *pod_spec_exec_base(const json_t *container_spec, const char *const *cmd, size_t n_cmd,

@@ -7,24 +7,21 @@
 
 #include "podsandbox/ocispec.h"
 
-typedef Runtime__V1__LinuxContainerSecurityContext pod_csc;
-typedef Runtime__V1__LinuxSandboxSecurityContext pod_psc;
-
 typedef struct pod_build {
     const pod_spec_input *in;
     const pod_spec_host *host;
-    const Runtime__V1__ContainerConfig *cc;
-    const pod_csc *sc;                      /* container security context; may be NULL */
-    const pod_psc *psc;                     /* sandbox security context; may be NULL */
-    const Runtime__V1__NamespaceOption *ns; /* effective; NULL: kubelet's defaults */
-    const json_t *image;                    /* the image config's "config" object; may be NULL */
+    const pod_container_config *cc;
+    const pod_linux_security *sc;  /* container security context; NULL when not sent */
+    const pod_linux_security *psc; /* sandbox security context; NULL when not sent */
+    const pod_ns_options *ns;      /* effective; NULL: kubelet's defaults */
+    const json_t *image;           /* the image config's "config" object; may be NULL */
     int privileged;
     uint64_t caps; /* the container's capability set, filled by pod_oci_caps */
 } pod_build;
 
 /* Namespace modes with NULL options filled in the way kubelet does by default. */
-Runtime__V1__NamespaceMode pod_ns_network(const pod_build *b);
-Runtime__V1__NamespaceMode pod_ns_ipc(const pod_build *b);
+pod_ns_mode pod_ns_network(const pod_build *b);
+pod_ns_mode pod_ns_ipc(const pod_build *b);
 
 int pod_oci_process(pod_build *b, json_t *spec, wc_err *err);
 int pod_oci_caps(pod_build *b, json_t *process, wc_err *err);

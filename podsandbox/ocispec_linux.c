@@ -68,8 +68,8 @@ static int build_args(pod_build *b, json_t *process, wc_err *err)
 
 static const char *sandbox_hostname(const pod_build *b, char *buf, size_t len)
 {
-    const Runtime__V1__PodSandboxConfig *sb = b->in->sandbox;
-    if (sb && sb->hostname && sb->hostname[0])
+    const pod_sandbox_config *sb = b->in->sandbox;
+    if (sb && sb->hostname[0])
         return sb->hostname;
     /* Host-network pods have no hostname of their own: they see the node's. */
     if (gethostname(buf, len) != 0)
@@ -81,7 +81,7 @@ static const char *sandbox_hostname(const pod_build *b, char *buf, size_t len)
 /* PATH first so the image may replace it, then HOSTNAME, the image Env, the CRI envs. */
 static int build_env(pod_build *b, json_t *process, wc_err *err)
 {
-    const Runtime__V1__ContainerConfig *cc = b->cc;
+    const pod_container_config *cc = b->cc;
     json_t *env = json_array();
     char host[256], *kv;
     size_t i;
@@ -98,11 +98,11 @@ static int build_env(pod_build *b, json_t *process, wc_err *err)
         if (json_is_string(v))
             pod_env_set(env, json_string_value(v));
     }
-    for (i = 0; i < cc->n_envs; i++) {
-        const Runtime__V1__KeyValue *e = cc->envs[i];
-        if (!e->key || !e->key[0])
+    for (i = 0; i < cc->envs.n; i++) {
+        const pod_kv *e = &cc->envs.v[i];
+        if (!e->key[0])
             return wc_err_set(err, WC_INVALID_ARGUMENT, "envs[%zu]: empty key", i);
-        if (asprintf(&kv, "%s=%s", e->key, e->value ? e->value : "") < 0)
+        if (asprintf(&kv, "%s=%s", e->key, e->value) < 0)
             return wc_err_set(err, WC_INTERNAL, "out of memory");
         pod_env_set(env, kv);
         free(kv);
@@ -127,7 +127,7 @@ static int parse_id(const char *s, size_t len, uint32_t *out)
     return 0;
 }
 
-static int check_id(const Runtime__V1__Int64Value *v, const char *field, uint32_t *out, wc_err *err)
+static int check_id(const pod_opt_i64 *v, const char *field, uint32_t *out, wc_err *err)
 {
     if (v->value < 0 || v->value > (int64_t)UINT32_MAX)
         return wc_err_set(err, WC_INVALID_ARGUMENT,
@@ -149,7 +149,7 @@ static void image_user(const char *user, uint32_t *uid, uint32_t *gid)
         *gid = 0;
 }
 
-static json_t *supplemental_groups(const pod_csc *sc, wc_err *err)
+static json_t *supplemental_groups(const pod_linux_security *sc, wc_err *err)
 {
     json_t *groups = json_array();
     for (size_t i = 0; sc && i < sc->n_supplemental_groups; i++) {
@@ -173,16 +173,16 @@ static json_t *supplemental_groups(const pod_csc *sc, wc_err *err)
  * container's own /etc/passwd and /etc/group. */
 static int build_user(pod_build *b, json_t *process, json_t *annotations, wc_err *err)
 {
-    const pod_csc *sc = b->sc;
+    const pod_linux_security *sc = b->sc;
     uint32_t uid = 0, gid = 0;
-    int has_user = sc && (sc->run_as_user || (sc->run_as_username && sc->run_as_username[0]));
-    if (sc && sc->run_as_group && !has_user)
+    int has_user = sc && (sc->run_as_user.set || sc->run_as_username[0]);
+    if (sc && sc->run_as_group.set && !has_user)
         return wc_err_set(err, WC_INVALID_ARGUMENT,
                           "linux.security_context.run_as_group: needs run_as_user or "
                           "run_as_username");
     char spec_user[600];
-    if (sc && sc->run_as_user) {
-        if (check_id(sc->run_as_user, "run_as_user", &uid, err) < 0)
+    if (sc && sc->run_as_user.set) {
+        if (check_id(&sc->run_as_user, "run_as_user", &uid, err) < 0)
             return -1;
         snprintf(spec_user, sizeof spec_user, "%u", uid);
     } else if (has_user) {
@@ -192,8 +192,8 @@ static int build_user(pod_build *b, json_t *process, json_t *annotations, wc_err
         snprintf(spec_user, sizeof spec_user, "%s", u && u[0] ? u : "0");
         image_user(spec_user, &uid, &gid);
     }
-    if (sc && sc->run_as_group) {
-        if (check_id(sc->run_as_group, "run_as_group", &gid, err) < 0)
+    if (sc && sc->run_as_group.set) {
+        if (check_id(&sc->run_as_group, "run_as_group", &gid, err) < 0)
             return -1;
         char *colon = strchr(spec_user, ':');
         size_t at = colon ? (size_t)(colon - spec_user) : strlen(spec_user);
@@ -206,7 +206,7 @@ static int build_user(pod_build *b, json_t *process, json_t *annotations, wc_err
                         json_pack("{s:I, s:I, s:o}", "uid", (json_int_t)uid, "gid", (json_int_t)gid,
                                   "additionalGids", groups));
     json_object_set_new(annotations, "io.wincri.user", json_string(spec_user));
-    if (sc && sc->supplemental_groups_policy == RUNTIME__V1__SUPPLEMENTAL_GROUPS_POLICY__Strict)
+    if (sc && sc->supplemental_groups_strict)
         json_object_set_new(annotations, "io.wincri.supplemental-groups-policy",
                             json_string("Strict"));
     return 0;
@@ -215,7 +215,7 @@ static int build_user(pod_build *b, json_t *process, json_t *annotations, wc_err
 static void build_cwd(pod_build *b, json_t *process)
 {
     const char *cwd = b->cc->working_dir;
-    if (!cwd || !cwd[0])
+    if (!cwd[0])
         cwd = json_string_value(image_field(b, "WorkingDir"));
     json_object_set_new(process, "cwd", json_string(cwd && cwd[0] ? cwd : "/"));
 }
@@ -243,23 +243,11 @@ int pod_oci_process(pod_build *b, json_t *spec, wc_err *err)
 
 static void annotate(pod_build *b, json_t *spec)
 {
-    const Runtime__V1__ContainerConfig *cc = b->cc;
-    const Runtime__V1__PodSandboxConfig *sb = b->in->sandbox;
+    const pod_container_config *cc = b->cc;
     json_t *a = json_object();
-    for (size_t i = 0; i < cc->n_annotations; i++)
-        json_object_set_new(a, cc->annotations[i]->key, json_string(cc->annotations[i]->value));
-    json_object_set_new(a, "io.wincri.container-type", json_string("container"));
-    json_object_set_new(a, "io.wincri.sandbox-id", json_string(b->in->sandbox_id));
-    if (cc->metadata && cc->metadata->name)
-        json_object_set_new(a, "io.wincri.container-name", json_string(cc->metadata->name));
-    if (sb && sb->metadata) {
-        json_object_set_new(a, "io.wincri.sandbox-name", json_string(sb->metadata->name));
-        json_object_set_new(a, "io.wincri.sandbox-namespace",
-                            json_string(sb->metadata->namespace_));
-        json_object_set_new(a, "io.wincri.sandbox-uid", json_string(sb->metadata->uid));
-    }
-    if (cc->image && cc->image->image && cc->image->image[0])
-        json_object_set_new(a, "io.wincri.image-name", json_string(cc->image->image));
+    for (size_t i = 0; i < cc->annotations.n; i++)
+        json_object_set_new(a, cc->annotations.v[i].key, json_string(cc->annotations.v[i].value));
+    pod_annotate_identity(a, b->in->sandbox, cc, b->in->sandbox_id);
     json_object_set_new(spec, "annotations", a);
 }
 
@@ -282,9 +270,9 @@ static int parse_image(const char *text, json_t **image, wc_err *err)
 static void cgroups_path(pod_build *b, json_t *linux_obj)
 {
     const char *parent = b->in->cgroup_parent;
-    const Runtime__V1__PodSandboxConfig *sb = b->in->sandbox;
-    if ((!parent || !parent[0]) && sb && sb->linux && sb->linux->cgroup_parent)
-        parent = sb->linux->cgroup_parent;
+    const pod_sandbox_config *sb = b->in->sandbox;
+    if ((!parent || !parent[0]) && sb)
+        parent = sb->cgroup_parent;
     if (!parent || !parent[0])
         parent = "/wincri";
     size_t len = strlen(parent);
@@ -300,13 +288,12 @@ static void cgroups_path(pod_build *b, json_t *linux_obj)
 
 static void sysctls(pod_build *b, json_t *linux_obj)
 {
-    const Runtime__V1__PodSandboxConfig *sb = b->in->sandbox;
-    if (!sb || !sb->linux || sb->linux->n_sysctls == 0)
+    const pod_sandbox_config *sb = b->in->sandbox;
+    if (!sb || sb->sysctls.n == 0)
         return;
     json_t *o = json_object();
-    for (size_t i = 0; i < sb->linux->n_sysctls; i++)
-        json_object_set_new(o, sb->linux->sysctls[i]->key,
-                            json_string(sb->linux->sysctls[i]->value));
+    for (size_t i = 0; i < sb->sysctls.n; i++)
+        json_object_set_new(o, sb->sysctls.v[i].key, json_string(sb->sysctls.v[i].value));
     json_object_set_new(linux_obj, "sysctl", o);
 }
 
@@ -329,13 +316,11 @@ static void init_build(pod_build *b, const pod_spec_input *in, pod_spec_host *de
         pod_spec_host_default(def_host);
         b->host = def_host;
     }
-    if (b->cc->linux)
-        b->sc = b->cc->linux->security_context;
-    if (in->sandbox && in->sandbox->linux)
-        b->psc = in->sandbox->linux->security_context;
-    b->ns = b->sc && b->sc->namespace_options ? b->sc->namespace_options
-            : b->psc                          ? b->psc->namespace_options
-                                              : NULL;
+    if (b->cc->linux_security.set)
+        b->sc = &b->cc->linux_security;
+    if (in->sandbox && in->sandbox->linux_security.set)
+        b->psc = &in->sandbox->linux_security;
+    b->ns = b->sc && b->sc->ns.set ? &b->sc->ns : b->psc && b->psc->ns.set ? &b->psc->ns : NULL;
     b->privileged = b->sc && b->sc->privileged;
 }
 

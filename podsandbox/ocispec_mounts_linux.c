@@ -103,33 +103,32 @@ static void free_binds(binds *bs)
     free(bs->v);
 }
 
-static const char *propagation(Runtime__V1__MountPropagation p)
+static const char *propagation(pod_propagation p)
 {
     switch (p) {
-    case RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_HOST_TO_CONTAINER:
+    case POD_PROPAGATION_HOST_TO_CONTAINER:
         return "rslave";
-    case RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_BIDIRECTIONAL:
+    case POD_PROPAGATION_BIDIRECTIONAL:
         return "rshared";
     default:
         return "rprivate";
     }
 }
 
-static int check_mount(const Runtime__V1__Mount *m, size_t i, wc_err *err)
+static int check_mount(const pod_mount *m, size_t i, wc_err *err)
 {
-    if (!m->container_path || m->container_path[0] != '/')
+    if (m->container_path[0] != '/')
         return wc_err_set(err, WC_INVALID_ARGUMENT,
                           "mounts[%zu].container_path: \"%s\" is not an absolute path", i,
-                          m->container_path ? m->container_path : "");
-    if (m->image && m->image->image && m->image->image[0])
+                          m->container_path);
+    if (m->image[0])
         return wc_err_set(err, WC_UNIMPLEMENTED, "mounts[%zu]: image volumes are not supported", i);
-    if (!m->host_path || !m->host_path[0])
+    if (!m->host_path[0])
         return wc_err_set(err, WC_INVALID_ARGUMENT, "mounts[%zu].host_path: empty", i);
-    if (m->n_uidmappings || m->n_gidmappings)
+    if (m->id_mapped)
         return wc_err_set(err, WC_UNIMPLEMENTED,
                           "mounts[%zu]: ID-mapped mounts need user namespaces, not supported", i);
-    if (m->recursive_read_only &&
-        (!m->readonly || m->propagation != RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_PRIVATE))
+    if (m->recursive_read_only && (!m->readonly || m->propagation != POD_PROPAGATION_PRIVATE))
         return wc_err_set(err, WC_INVALID_ARGUMENT,
                           "mounts[%zu].recursive_read_only: needs readonly and private "
                           "propagation",
@@ -141,9 +140,9 @@ static int check_mount(const Runtime__V1__Mount *m, size_t i, wc_err *err)
  * actually receive events (runc's default root propagation is rprivate). */
 static int add_cri_mounts(pod_build *b, binds *bs, json_t *linux_obj, wc_err *err)
 {
-    const Runtime__V1__ContainerConfig *cc = b->cc;
+    const pod_container_config *cc = b->cc;
     for (size_t i = 0; i < cc->n_mounts; i++) {
-        const Runtime__V1__Mount *m = cc->mounts[i];
+        const pod_mount *m = &cc->mounts[i];
         if (check_mount(m, i, err) < 0)
             return -1;
         bind *bd = add_bind(bs, m->container_path, m->host_path);
@@ -231,7 +230,7 @@ int pod_oci_mounts(pod_build *b, json_t *spec, wc_err *err)
     add_extra(&bs, "/etc/hostname", b->in->hostname_path, ro);
     add_extra(&bs, "/etc/hosts", b->in->hosts_path, ro);
     add_extra(&bs, "/etc/resolv.conf", b->in->resolv_conf_path, ro);
-    if (pod_ns_ipc(b) == RUNTIME__V1__NAMESPACE_MODE__NODE)
+    if (pod_ns_ipc(b) == POD_NS_NODE)
         add_extra(&bs, "/dev/shm", "/dev/shm", 0);
     json_t *mounts = json_array();
     json_object_set_new(spec, "mounts", mounts);

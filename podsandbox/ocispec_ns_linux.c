@@ -4,14 +4,14 @@
 
 #include "podsandbox/ocispec_int_linux.h"
 
-Runtime__V1__NamespaceMode pod_ns_network(const pod_build *b)
+pod_ns_mode pod_ns_network(const pod_build *b)
 {
-    return b->ns ? b->ns->network : RUNTIME__V1__NAMESPACE_MODE__POD;
+    return b->ns ? b->ns->network : POD_NS_POD;
 }
 
-Runtime__V1__NamespaceMode pod_ns_ipc(const pod_build *b)
+pod_ns_mode pod_ns_ipc(const pod_build *b)
 {
-    return b->ns ? b->ns->ipc : RUNTIME__V1__NAMESPACE_MODE__POD;
+    return b->ns ? b->ns->ipc : POD_NS_POD;
 }
 
 static void add_ns(json_t *list, const char *type, const char *path)
@@ -24,17 +24,17 @@ static void add_ns(json_t *list, const char *type, const char *path)
 
 /* Namespaces a pod can share: POD joins the pinned one (a fresh one when the pod pinned
  * none), CONTAINER gets its own, NODE stays in the host's. */
-static int shared_ns(json_t *list, const char *type, Runtime__V1__NamespaceMode mode,
-                     const char *pod_path, wc_err *err)
+static int shared_ns(json_t *list, const char *type, pod_ns_mode mode, const char *pod_path,
+                     wc_err *err)
 {
     switch (mode) {
-    case RUNTIME__V1__NAMESPACE_MODE__POD:
+    case POD_NS_POD:
         add_ns(list, type, pod_path);
         return 0;
-    case RUNTIME__V1__NAMESPACE_MODE__CONTAINER:
+    case POD_NS_CONTAINER:
         add_ns(list, type, NULL);
         return 0;
-    case RUNTIME__V1__NAMESPACE_MODE__NODE:
+    case POD_NS_NODE:
         return 0;
     default:
         return wc_err_set(err, WC_INVALID_ARGUMENT,
@@ -47,19 +47,19 @@ static int shared_ns(json_t *list, const char *type, Runtime__V1__NamespaceMode 
 /* Without namespace options kubelet's default is a PID namespace per container. */
 static int pid_ns(const pod_build *b, json_t *list, wc_err *err)
 {
-    Runtime__V1__NamespaceMode mode = b->ns ? b->ns->pid : RUNTIME__V1__NAMESPACE_MODE__CONTAINER;
+    pod_ns_mode mode = b->ns ? b->ns->pid : POD_NS_CONTAINER;
     switch (mode) {
-    case RUNTIME__V1__NAMESPACE_MODE__POD:
-    case RUNTIME__V1__NAMESPACE_MODE__TARGET:
+    case POD_NS_POD:
+    case POD_NS_TARGET:
         /* The pod model resolves the namespace to join (holder or target container). */
         if (!b->in->pid_ns_path || !b->in->pid_ns_path[0])
             return wc_err_set(err, WC_FAILED_PRECONDITION,
                               "linux.security_context.namespace_options.pid: no PID namespace "
                               "to join for mode %s",
-                              mode == RUNTIME__V1__NAMESPACE_MODE__POD ? "POD" : "TARGET");
+                              mode == POD_NS_POD ? "POD" : "TARGET");
         add_ns(list, "pid", b->in->pid_ns_path);
         return 0;
-    case RUNTIME__V1__NAMESPACE_MODE__NODE:
+    case POD_NS_NODE:
         return 0;
     default:
         add_ns(list, "pid", NULL);
@@ -69,8 +69,7 @@ static int pid_ns(const pod_build *b, json_t *list, wc_err *err)
 
 static int user_ns(const pod_build *b, wc_err *err)
 {
-    const Runtime__V1__UserNamespace *u = b->ns ? b->ns->userns_options : NULL;
-    if (!u || u->mode == RUNTIME__V1__NAMESPACE_MODE__NODE)
+    if (!b->ns || !b->ns->userns_set || b->ns->userns_mode == POD_NS_NODE)
         return 0;
     return wc_err_set(err, WC_UNIMPLEMENTED,
                       "linux.security_context.namespace_options.userns_options: user "
@@ -82,7 +81,7 @@ int pod_oci_namespaces(pod_build *b, json_t *spec, json_t *linux_obj, wc_err *er
     const pod_spec_input *in = b->in;
     json_t *list = json_array();
     json_object_set_new(linux_obj, "namespaces", list);
-    Runtime__V1__NamespaceMode net = pod_ns_network(b);
+    pod_ns_mode net = pod_ns_network(b);
     if (pid_ns(b, list, err) < 0 || user_ns(b, err) < 0 ||
         shared_ns(list, "network", net, in->netns_path, err) < 0 ||
         shared_ns(list, "ipc", pod_ns_ipc(b), in->ipc_ns_path, err) < 0 ||
@@ -93,7 +92,7 @@ int pod_oci_namespaces(pod_build *b, json_t *spec, json_t *linux_obj, wc_err *er
     if (b->host->cgroupns && !b->privileged)
         add_ns(list, "cgroup", NULL);
     const char *hn = in->sandbox ? in->sandbox->hostname : NULL;
-    if (net != RUNTIME__V1__NAMESPACE_MODE__NODE && hn && hn[0])
+    if (net != POD_NS_NODE && hn && hn[0])
         json_object_set_new(spec, "hostname", json_string(hn));
     return 0;
 }

@@ -14,7 +14,7 @@ static int nonneg(int64_t v, const char *field, wc_err *err)
     return 0;
 }
 
-static int check_resources(const Runtime__V1__LinuxContainerResources *r, wc_err *err)
+static int check_resources(const pod_linux_resources *r, wc_err *err)
 {
     if (nonneg(r->cpu_period, "cpu_period", err) < 0 ||
         nonneg(r->cpu_quota, "cpu_quota", err) < 0 ||
@@ -26,8 +26,8 @@ static int check_resources(const Runtime__V1__LinuxContainerResources *r, wc_err
         return wc_err_set(err, WC_INVALID_ARGUMENT,
                           "linux.resources.oom_score_adj: %lld is outside [-1000, 1000]",
                           (long long)r->oom_score_adj);
-    for (size_t i = 0; i < r->n_hugepage_limits; i++) {
-        if (!r->hugepage_limits[i]->page_size || !r->hugepage_limits[i]->page_size[0])
+    for (size_t i = 0; i < r->n_hugepages; i++) {
+        if (!r->hugepages[i].page_size[0])
             return wc_err_set(err, WC_INVALID_ARGUMENT,
                               "linux.resources.hugepage_limits[%zu].page_size: empty", i);
     }
@@ -48,8 +48,7 @@ static void set_str(json_t *o, const char *key, const char *v)
 
 /* Absent values (0, "") are left out so the OCI runtime keeps the cgroup's defaults. The
  * swap limit equals the memory limit unless given, so a container does not swap. */
-static void map_resources(const pod_build *b, const Runtime__V1__LinuxContainerResources *r,
-                          json_t *res)
+static void map_resources(const pod_build *b, const pod_linux_resources *r, json_t *res)
 {
     json_t *cpu = json_object(), *mem = json_object();
     set_int(cpu, "shares", r->cpu_shares);
@@ -64,25 +63,24 @@ static void map_resources(const pod_build *b, const Runtime__V1__LinuxContainerR
                                               : r->memory_limit_in_bytes);
     json_object_set_new(res, "cpu", cpu);
     json_object_set_new(res, "memory", mem);
-    if (r->n_hugepage_limits) {
+    if (r->n_hugepages) {
         json_t *hp = json_array();
-        for (size_t i = 0; i < r->n_hugepage_limits; i++)
-            json_array_append_new(hp, json_pack("{s:s, s:I}", "pageSize",
-                                                r->hugepage_limits[i]->page_size, "limit",
-                                                (json_int_t)r->hugepage_limits[i]->limit));
+        for (size_t i = 0; i < r->n_hugepages; i++)
+            json_array_append_new(hp, json_pack("{s:s, s:I}", "pageSize", r->hugepages[i].page_size,
+                                                "limit", (json_int_t)r->hugepages[i].limit));
         json_object_set_new(res, "hugepageLimits", hp);
     }
-    if (r->n_unified) {
+    if (r->unified.n) {
         json_t *u = json_object();
-        for (size_t i = 0; i < r->n_unified; i++)
-            json_object_set_new(u, r->unified[i]->key, json_string(r->unified[i]->value));
+        for (size_t i = 0; i < r->unified.n; i++)
+            json_object_set_new(u, r->unified.v[i].key, json_string(r->unified.v[i].value));
         json_object_set_new(res, "unified", u);
     }
 }
 
 int pod_oci_resources(pod_build *b, json_t *linux_obj, json_t *process, wc_err *err)
 {
-    const Runtime__V1__LinuxContainerResources *r = b->cc->linux ? b->cc->linux->resources : NULL;
+    const pod_linux_resources *r = b->cc->linux_resources.set ? &b->cc->linux_resources : NULL;
     json_t *res = json_object();
     json_object_set_new(linux_obj, "resources", res);
     if (!r)
@@ -99,8 +97,7 @@ int pod_oci_resources(pod_build *b, json_t *linux_obj, json_t *process, wc_err *
     return 0;
 }
 
-int pod_spec_linux_resources(const Runtime__V1__LinuxContainerResources *r, json_t **out,
-                             wc_err *err)
+int pod_spec_linux_resources(const pod_linux_resources *r, json_t **out, wc_err *err)
 {
     if (check_resources(r, err) < 0)
         return -1;
@@ -144,11 +141,11 @@ static int check_perms(const char *p, size_t i, wc_err *err)
 
 static int add_device(pod_build *b, size_t i, json_t *devs, json_t *rules, wc_err *err)
 {
-    const Runtime__V1__Device *d = b->cc->devices[i];
-    const char *perms = d->permissions && d->permissions[0] ? d->permissions : "rwm";
-    const char *dst = d->container_path && d->container_path[0] ? d->container_path : d->host_path;
+    const pod_device *d = &b->cc->devices[i];
+    const char *perms = d->permissions[0] ? d->permissions : "rwm";
+    const char *dst = d->container_path[0] ? d->container_path : d->host_path;
     pod_spec_device dev = {0};
-    if (!d->host_path || !d->host_path[0])
+    if (!d->host_path[0])
         return wc_err_set(err, WC_INVALID_ARGUMENT, "devices[%zu].host_path: empty", i);
     if (dst[0] != '/')
         return wc_err_set(err, WC_INVALID_ARGUMENT,

@@ -85,27 +85,28 @@ static json_t *caps_json(uint64_t set)
     return a;
 }
 
-static int has_all(char **v, size_t n)
+static int has_all(const pod_strs *s)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (strcasecmp(v[i], "ALL") == 0)
+    for (size_t i = 0; i < s->n; i++) {
+        if (strcasecmp(s->v[i], "ALL") == 0)
             return 1;
     }
     return 0;
 }
 
 /* Adds (or removes) the named capabilities; "ALL" is handled by the caller. */
-static int apply_caps(uint64_t *set, char **v, size_t n, int add, const char *field, wc_err *err)
+static int apply_caps(uint64_t *set, const pod_strs *s, int add, const char *field, wc_err *err)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (strcasecmp(v[i], "ALL") == 0)
+    for (size_t i = 0; i < s->n; i++) {
+        const char *name = s->v[i];
+        if (strcasecmp(name, "ALL") == 0)
             continue;
-        int c = pod_cap_lookup(v[i]);
+        int c = pod_cap_lookup(name);
         if (c < 0)
             return wc_err_set(err, WC_INVALID_ARGUMENT,
                               "linux.security_context.capabilities.%s[%zu]: unknown capability "
                               "\"%s\"",
-                              field, i, v[i]);
+                              field, i, name);
         *set = add ? (*set | CAPBIT(c)) : (*set & ~CAPBIT(c));
     }
     return 0;
@@ -116,7 +117,7 @@ static int apply_caps(uint64_t *set, char **v, size_t n, int add, const char *fi
 static int container_caps(pod_build *b, uint64_t *set, uint64_t *ambient, wc_err *err)
 {
     uint64_t all = b->host->caps ? b->host->caps : POD_ALL_CAPS;
-    const Runtime__V1__Capability *c = b->sc ? b->sc->capabilities : NULL;
+    const pod_linux_security *c = b->sc;
     *set = 0;
     *ambient = 0;
     for (const char *const *n = default_caps; *n; n++)
@@ -127,16 +128,13 @@ static int container_caps(pod_build *b, uint64_t *set, uint64_t *ambient, wc_err
     }
     if (!c)
         return 0;
-    if (has_all(c->add_capabilities, c->n_add_capabilities))
+    if (has_all(&c->add_caps))
         *set = all;
-    if (has_all(c->drop_capabilities, c->n_drop_capabilities))
+    if (has_all(&c->drop_caps))
         *set = 0;
-    if (apply_caps(set, c->add_capabilities, c->n_add_capabilities, 1, "add_capabilities", err) <
-            0 ||
-        apply_caps(set, c->drop_capabilities, c->n_drop_capabilities, 0, "drop_capabilities", err) <
-            0 ||
-        apply_caps(ambient, c->add_ambient_capabilities, c->n_add_ambient_capabilities, 1,
-                   "add_ambient_capabilities", err) < 0)
+    if (apply_caps(set, &c->add_caps, 1, "add_capabilities", err) < 0 ||
+        apply_caps(set, &c->drop_caps, 0, "drop_capabilities", err) < 0 ||
+        apply_caps(ambient, &c->add_ambient_caps, 1, "add_ambient_capabilities", err) < 0)
         return -1;
     *set |= *ambient; /* an ambient capability must also be permitted */
     return 0;
@@ -181,22 +179,16 @@ static int legacy_profile(const char *p, const char **path, wc_err *err)
 
 static int seccomp_kind(const pod_build *b, const char **path, wc_err *err)
 {
-    const Runtime__V1__SecurityProfile *sp = b->sc ? b->sc->seccomp : NULL;
     if (b->privileged || !b->sc)
         return SECCOMP_NONE;
-    if (!sp) {
-        /* The deprecated field is still what older kubelets and crictl configs send. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-        const char *legacy = b->sc->seccomp_profile_path;
-#pragma GCC diagnostic pop
-        return legacy_profile(legacy, path, err);
-    }
-    switch (sp->profile_type) {
-    case RUNTIME__V1__SECURITY_PROFILE__PROFILE_TYPE__RuntimeDefault:
+    const pod_profile *sp = &b->sc->seccomp;
+    if (!sp->set) /* the deprecated field is still what older kubelets and crictl send */
+        return legacy_profile(b->sc->seccomp_profile_path, path, err);
+    switch (sp->type) {
+    case POD_PROFILE_RUNTIME_DEFAULT:
         return SECCOMP_DEFAULT;
-    case RUNTIME__V1__SECURITY_PROFILE__PROFILE_TYPE__Localhost:
-        if (!sp->localhost_ref || !sp->localhost_ref[0])
+    case POD_PROFILE_LOCALHOST:
+        if (!sp->localhost_ref[0])
             return wc_err_set(err, WC_INVALID_ARGUMENT,
                               "linux.security_context.seccomp.localhost_ref: empty for a "
                               "Localhost profile");
@@ -249,14 +241,14 @@ static const char *const default_readonly[] = {
     "/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL,
 };
 
-static void set_paths(json_t *linux_obj, const char *key, char **given, size_t n,
+static void set_paths(json_t *linux_obj, const char *key, const pod_strs *given,
                       const char *const *defaults)
 {
     json_t *a;
-    if (n > 0) {
+    if (given && given->n > 0) {
         a = json_array();
-        for (size_t i = 0; i < n; i++)
-            json_array_append_new(a, json_string(given[i]));
+        for (size_t i = 0; i < given->n; i++)
+            json_array_append_new(a, json_string(given->v[i]));
     } else {
         a = pod_strv(defaults);
     }
@@ -269,10 +261,8 @@ int pod_oci_security(pod_build *b, json_t *linux_obj, wc_err *err)
         return -1;
     if (b->privileged)
         return 0; /* a privileged container sees /proc and /sys unmasked */
-    const pod_csc *sc = b->sc;
-    set_paths(linux_obj, "maskedPaths", sc ? sc->masked_paths : NULL, sc ? sc->n_masked_paths : 0,
-              default_masked);
-    set_paths(linux_obj, "readonlyPaths", sc ? sc->readonly_paths : NULL,
-              sc ? sc->n_readonly_paths : 0, default_readonly);
+    const pod_linux_security *sc = b->sc;
+    set_paths(linux_obj, "maskedPaths", sc ? &sc->masked_paths : NULL, default_masked);
+    set_paths(linux_obj, "readonlyPaths", sc ? &sc->readonly_paths : NULL, default_readonly);
     return 0;
 }

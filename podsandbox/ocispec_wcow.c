@@ -19,7 +19,7 @@
 
 typedef struct wcow_build {
     const pod_wcow_input *in;
-    const Runtime__V1__ContainerConfig *cc;
+    const pod_container_config *cc;
     json_t *image; /* the image config's "config" object, or NULL */
 } wcow_build;
 
@@ -108,7 +108,7 @@ static void env_set(json_t *env, const char *kv)
 
 static int build_env(const wcow_build *b, json_t *process, wc_err *err)
 {
-    const Runtime__V1__ContainerConfig *cc = b->cc;
+    const pod_container_config *cc = b->cc;
     json_t *env = json_array();
     if (!env || json_object_set_new(process, "env", env))
         return oom(err);
@@ -119,14 +119,14 @@ static int build_env(const wcow_build *b, json_t *process, wc_err *err)
         if (json_is_string(v))
             env_set(env, json_string_value(v));
     }
-    for (i = 0; i < cc->n_envs; i++) {
-        const Runtime__V1__KeyValue *e = cc->envs[i];
-        if (!e->key || !*e->key)
+    for (i = 0; i < cc->envs.n; i++) {
+        const pod_kv *e = &cc->envs.v[i];
+        if (!*e->key)
             return wc_err_set(err, WC_INVALID_ARGUMENT, "envs[%zu]: empty key", i);
         if (strchr(e->key, '='))
             return wc_err_set(err, WC_INVALID_ARGUMENT, "envs[%zu]: key \"%s\" contains '='", i,
                               e->key);
-        char *kv = str_printf(e->key, "=", e->value ? e->value : "");
+        char *kv = str_printf(e->key, "=", e->value);
         if (!kv)
             return oom(err);
         env_set(env, kv);
@@ -135,17 +135,16 @@ static int build_env(const wcow_build *b, json_t *process, wc_err *err)
     return 0;
 }
 
-static const Runtime__V1__WindowsContainerSecurityContext *container_sc(const wcow_build *b)
+static const pod_windows_security *container_sc(const wcow_build *b)
 {
-    return b->cc->windows ? b->cc->windows->security_context : NULL;
+    return b->cc->windows_security.set ? &b->cc->windows_security : NULL;
 }
 
 /* run_as_username wins over the image's User; with neither, HCS uses the image default. */
 static void build_user(const wcow_build *b, json_t *process)
 {
-    const Runtime__V1__WindowsContainerSecurityContext *sc = container_sc(b);
-    const char *user = sc && sc->run_as_username && *sc->run_as_username ? sc->run_as_username
-                                                                         : image_str(b, "User");
+    const pod_windows_security *sc = container_sc(b);
+    const char *user = sc && *sc->run_as_username ? sc->run_as_username : image_str(b, "User");
     if (user)
         json_object_set_new(process, "user", json_pack("{s:s}", "username", user));
 }
@@ -157,8 +156,7 @@ static int build_process(const wcow_build *b, json_t *spec, wc_err *err)
         return oom(err);
     if (build_args(b, process, err) < 0 || build_env(b, process, err) < 0)
         return -1;
-    const char *cwd =
-        b->cc->working_dir && *b->cc->working_dir ? b->cc->working_dir : image_str(b, "WorkingDir");
+    const char *cwd = *b->cc->working_dir ? b->cc->working_dir : image_str(b, "WorkingDir");
     json_object_set_new(process, "cwd", json_string(cwd ? cwd : DEFAULT_CWD));
     json_object_set_new(process, "terminal", json_boolean(b->cc->tty));
     build_user(b, process);
@@ -197,14 +195,14 @@ static char *mount_destination(const char *dst)
     return out;
 }
 
-static int build_mount(const Runtime__V1__Mount *m, size_t i, json_t *mounts, wc_err *err)
+static int build_mount(const pod_mount *m, size_t i, json_t *mounts, wc_err *err)
 {
-    if (m->image && m->image->image && *m->image->image)
+    if (*m->image)
         return wc_err_set(err, WC_INVALID_ARGUMENT,
                           "mounts[%zu]: image volumes are not supported for Windows containers", i);
-    if (!m->host_path || !*m->host_path)
+    if (!*m->host_path)
         return wc_err_set(err, WC_INVALID_ARGUMENT, "mounts[%zu]: host_path is required", i);
-    if (!m->container_path || !*m->container_path)
+    if (!*m->container_path)
         return wc_err_set(err, WC_INVALID_ARGUMENT, "mounts[%zu]: container_path is required", i);
     char *src = strdup(m->host_path);
     char *dst = mount_destination(m->container_path);
@@ -229,7 +227,7 @@ static int build_mounts(const wcow_build *b, json_t *spec, wc_err *err)
     if (!mounts || json_object_set_new(spec, "mounts", mounts))
         return oom(err);
     for (size_t i = 0; i < b->cc->n_mounts; i++)
-        if (build_mount(b->cc->mounts[i], i, mounts, err) < 0)
+        if (build_mount(&b->cc->mounts[i], i, mounts, err) < 0)
             return -1;
     return 0;
 }
@@ -267,9 +265,8 @@ static int check_range(int64_t v, int64_t max, const char *field, wc_err *err)
  * memory.limit, storage.sandboxSize (rootfs_size_in_bytes). Zero means "not set". */
 static int build_resources(const wcow_build *b, json_t *win, wc_err *err)
 {
-    const Runtime__V1__WindowsContainerResources *r =
-        b->cc->windows ? b->cc->windows->resources : NULL;
-    if (!r)
+    const pod_windows_resources *r = &b->cc->windows_resources;
+    if (!r->set)
         return 0;
     if (check_range(r->cpu_shares, 10000, "cpu_shares", err) < 0 ||
         check_range(r->cpu_maximum, 10000, "cpu_maximum", err) < 0 ||
@@ -307,11 +304,11 @@ static void build_network(const wcow_build *b, json_t *win)
     if (!ns || !*ns)
         return;
     json_t *net = json_pack("{s:s}", "networkNamespace", ns);
-    const Runtime__V1__DNSConfig *dns = b->in->sandbox ? b->in->sandbox->dns_config : NULL;
-    if (dns && dns->n_searches) {
+    const pod_dns *dns = b->in->sandbox ? &b->in->sandbox->dns : NULL;
+    if (dns && dns->searches.n) {
         json_t *list = json_array();
-        for (size_t i = 0; i < dns->n_searches; i++)
-            json_array_append_new(list, json_string(dns->searches[i]));
+        for (size_t i = 0; i < dns->searches.n; i++)
+            json_array_append_new(list, json_string(dns->searches.v[i]));
         json_object_set_new(net, "DNSSearchList", list);
     }
     json_object_set_new(win, "network", net);
@@ -320,22 +317,20 @@ static void build_network(const wcow_build *b, json_t *win)
 /* The container's gMSA credential spec, else the pod's. */
 static void build_credential_spec(const wcow_build *b, json_t *win)
 {
-    const Runtime__V1__WindowsContainerSecurityContext *sc = container_sc(b);
-    const char *cs = sc && sc->credential_spec && *sc->credential_spec ? sc->credential_spec : NULL;
-    const Runtime__V1__PodSandboxConfig *sb = b->in->sandbox;
-    if (!cs && sb && sb->windows && sb->windows->security_context) {
-        const char *p = sb->windows->security_context->credential_spec;
-        cs = p && *p ? p : NULL;
-    }
+    const pod_windows_security *sc = container_sc(b);
+    const char *cs = sc && *sc->credential_spec ? sc->credential_spec : NULL;
+    const pod_sandbox_config *sb = b->in->sandbox;
+    if (!cs && sb && *sb->windows_security.credential_spec)
+        cs = sb->windows_security.credential_spec;
     if (cs)
         json_object_set_new(win, "credentialSpec", json_string(cs));
 }
 
 /* CRI host_path "class/<GUID>" (or "class://<GUID>") → {"id": GUID, "idType": "class"},
  * as containerd's WithWindowsDevices reads it. */
-static int build_device(const Runtime__V1__Device *d, size_t i, json_t *devs, wc_err *err)
+static int build_device(const pod_device *d, size_t i, json_t *devs, wc_err *err)
 {
-    const char *hp = d->host_path ? d->host_path : "";
+    const char *hp = d->host_path;
     const char *sep = strstr(hp, "://");
     size_t type_len = sep ? (size_t)(sep - hp) : strcspn(hp, "/");
     const char *id = sep ? sep + 3 : hp + type_len + (hp[type_len] == '/');
@@ -358,7 +353,7 @@ static int build_devices(const wcow_build *b, json_t *win, wc_err *err)
     if (!devs || json_object_set_new(win, "devices", devs))
         return oom(err);
     for (size_t i = 0; i < b->cc->n_devices; i++)
-        if (build_device(b->cc->devices[i], i, devs, err) < 0)
+        if (build_device(&b->cc->devices[i], i, devs, err) < 0)
             return -1;
     return 0;
 }
@@ -380,13 +375,11 @@ static int build_windows(const wcow_build *b, json_t *spec, wc_err *err)
 
 /* ---- the rest ---- */
 
-static const char *hostname_of(const Runtime__V1__PodSandboxConfig *sb)
+static const char *hostname_of(const pod_sandbox_config *sb)
 {
     if (!sb)
         return NULL;
-    if (sb->hostname && *sb->hostname)
-        return sb->hostname;
-    return sb->metadata ? sb->metadata->name : NULL;
+    return *sb->hostname ? sb->hostname : sb->name;
 }
 
 /* A Hyper-V pod's utility VM is sized by the pod's io.microsoft.virtualmachine.*
@@ -394,16 +387,16 @@ static const char *hostname_of(const Runtime__V1__PodSandboxConfig *sb)
  * pod's first container. Only that prefix: container settings come from the container. */
 static int pod_uvm_annotations(const wcow_build *b, json_t *spec, wc_err *err)
 {
-    const Runtime__V1__PodSandboxConfig *sb = b->in->sandbox;
+    const pod_sandbox_config *sb = b->in->sandbox;
     if (!b->in->hyperv || !sb)
         return 0;
     json_t *from = json_object();
     if (!from)
         return oom(err);
-    for (size_t i = 0; i < sb->n_annotations; i++) {
-        const char *k = sb->annotations[i]->key;
-        if (k && strncmp(k, HCS_ANNOTATION_UVM_PREFIX, strlen(HCS_ANNOTATION_UVM_PREFIX)) == 0)
-            json_object_set_new(from, k, json_string(sb->annotations[i]->value));
+    for (size_t i = 0; i < sb->annotations.n; i++) {
+        const char *k = sb->annotations.v[i].key;
+        if (strncmp(k, HCS_ANNOTATION_UVM_PREFIX, strlen(HCS_ANNOTATION_UVM_PREFIX)) == 0)
+            json_object_set_new(from, k, json_string(sb->annotations.v[i].value));
     }
     int rc = hcs_annotations_passthrough(from, HCS_HANDLER_HYPERV, 1, spec, err);
     json_decref(from);
@@ -413,27 +406,15 @@ static int pod_uvm_annotations(const wcow_build *b, json_t *spec, wc_err *err)
 /* wincri's own annotations, then the io.microsoft.* ones the handler passes through. */
 static int build_annotations(const wcow_build *b, json_t *spec, wc_err *err)
 {
-    const Runtime__V1__ContainerConfig *cc = b->cc;
-    const Runtime__V1__PodSandboxConfig *sb = b->in->sandbox;
+    const pod_container_config *cc = b->cc;
     json_t *a = json_object();
     if (!a || json_object_set_new(spec, "annotations", a))
         return oom(err);
-    json_object_set_new(a, "io.wincri.container-type", json_string("container"));
-    if (b->in->sandbox_id)
-        json_object_set_new(a, "io.wincri.sandbox-id", json_string(b->in->sandbox_id));
-    if (cc->metadata && cc->metadata->name)
-        json_object_set_new(a, "io.wincri.container-name", json_string(cc->metadata->name));
-    if (sb && sb->metadata) {
-        json_object_set_new(a, "io.wincri.sandbox-name", json_string(sb->metadata->name));
-        json_object_set_new(a, "io.wincri.sandbox-namespace",
-                            json_string(sb->metadata->namespace_));
-        json_object_set_new(a, "io.wincri.sandbox-uid", json_string(sb->metadata->uid));
-    }
-    if (cc->image && cc->image->image && *cc->image->image)
-        json_object_set_new(a, "io.wincri.image-name", json_string(cc->image->image));
+    pod_annotate_identity(a, b->in->sandbox, cc, b->in->sandbox_id);
     json_t *from = json_object();
-    for (size_t i = 0; i < cc->n_annotations; i++)
-        json_object_set_new(from, cc->annotations[i]->key, json_string(cc->annotations[i]->value));
+    for (size_t i = 0; i < cc->annotations.n; i++)
+        json_object_set_new(from, cc->annotations.v[i].key,
+                            json_string(cc->annotations.v[i].value));
     int rc = hcs_annotations_passthrough(
         from, b->in->hyperv ? HCS_HANDLER_HYPERV : HCS_HANDLER_PROCESS, 0, spec, err);
     json_decref(from);
@@ -483,11 +464,11 @@ json_t *pod_wcow_exec_process(const json_t *container_spec, const char *const *c
 int pod_wcow_signal(int cri_signal)
 {
     switch (cri_signal) {
-    case RUNTIME__V1__SIGNAL__SIGINT:
+    case POD_CRI_SIGINT:
         return 2;
-    case RUNTIME__V1__SIGNAL__SIGKILL:
+    case POD_CRI_SIGKILL:
         return 9;
-    case RUNTIME__V1__SIGNAL__SIGTERM:
+    case POD_CRI_SIGTERM:
         return 15;
     default:
         return 0; /* no Windows equivalent: the caller falls back to its default stop */

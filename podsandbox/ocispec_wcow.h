@@ -7,12 +7,12 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "api.pb-c.h"
 #include "common/err.h"
+#include "podsandbox/podconfig.h"
 
 typedef struct pod_wcow_input {
-    const Runtime__V1__PodSandboxConfig *sandbox;
-    const Runtime__V1__ContainerConfig *container;
+    const pod_sandbox_config *sandbox;
+    const pod_container_config *container;
     const char *image_config_json; /* the OCI image config blob (may be NULL) */
     const char *sandbox_id;
     const char *container_id;

@@ -16,14 +16,12 @@ typedef struct pod_spec_paths {
 } pod_spec_paths;
 /* Builds the container's OCI spec for this platform. */
 int pod_platform_container_spec(pod_manager *pm, const pod_sandbox *s,
-                                const Runtime__V1__ContainerConfig *config,
-                                const char *image_config_json, const char *container_id,
-                                json_t **spec, wc_err *err);
+                                const pod_container_config *config, const char *image_config_json,
+                                const char *container_id, json_t **spec, wc_err *err);
 json_t *pod_platform_exec_process(const json_t *spec, const char *const *cmd, size_t n_cmd,
                                   int tty);
 /* The runtime's resource object for UpdateContainerResources (Linux: OCI linux.resources). */
-int pod_platform_resources(const Runtime__V1__LinuxContainerResources *r, json_t **out,
-                           wc_err *err);
+int pod_platform_resources(const pod_linux_resources *r, json_t **out, wc_err *err);
 /* Maps CRI's Signal enum to the platform's signal number; 0 for RUNTIME_DEFAULT/unknown. */
 int pod_platform_signal(int cri_signal);
 /* The node's own host name: what a pod without PodSandboxConfig.hostname is called. */

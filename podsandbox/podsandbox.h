@@ -7,9 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "api.pb-c.h"
 #include "common/config.h"
 #include "common/err.h"
+#include "podsandbox/podconfig.h"
 
 typedef struct pod_manager pod_manager;
 typedef struct img_store img_store;
@@ -31,7 +31,7 @@ typedef struct pod_sandbox_info {
     char *netns; /* "" for host network */
     char **ips;
     size_t n_ips;
-    Runtime__V1__PodSandboxConfig *config; /* as the caller sent it */
+    pod_sandbox_config *config; /* a reference (as the caller sent it) */
 } pod_sandbox_info;
 
 /* The identity a Linux container's processes run with, as the runtime applied it. */
@@ -58,16 +58,26 @@ typedef struct pod_container_info {
     char *log_path;  /* absolute, "" when none */
     int pid;
     pod_linux_user user;
-    Runtime__V1__ContainerConfig *config;
+    pod_container_config *config; /* a reference */
 } pod_container_info;
 
-int pod_manager_open(const wc_config *cfg, img_store *images, pod_manager **out, wc_err *err);
+/* Reads configs stored by wincri 0.1 (protobuf bytes), which the model cannot decode itself;
+ * each returns NULL when the bytes are not a config. */
+typedef struct pod_legacy_decoder {
+    pod_sandbox_config *(*sandbox)(const void *bytes, size_t len);
+    pod_container_config *(*container)(const void *bytes, size_t len);
+} pod_legacy_decoder;
+
+/* legacy may be NULL (no 0.1 records can be read then). */
+int pod_manager_open(const wc_config *cfg, img_store *images, const pod_legacy_decoder *legacy,
+                     pod_manager **out, wc_err *err);
 void pod_manager_close(pod_manager *pm);
 /* The pod CIDR handed to CNI (from UpdateRuntimeConfig). */
 void pod_manager_set_pod_cidr(pod_manager *pm, const char *cidr);
 
-int pod_sandbox_run(pod_manager *pm, const Runtime__V1__PodSandboxConfig *config,
-                    const char *handler, char **id, wc_err *err);
+/* The model takes its own reference to config. */
+int pod_sandbox_run(pod_manager *pm, pod_sandbox_config *config, const char *handler, char **id,
+                    wc_err *err);
 int pod_sandbox_stop(pod_manager *pm, const char *id, wc_err *err);
 int pod_sandbox_remove(pod_manager *pm, const char *id, wc_err *err);
 /* id may be a unique prefix. */
@@ -77,10 +87,8 @@ int pod_sandbox_list(pod_manager *pm, pod_sandbox_info ***out, size_t *n, wc_err
 void pod_sandbox_info_free(pod_sandbox_info *s);
 void pod_sandbox_list_free(pod_sandbox_info **list, size_t n);
 
-int pod_container_create(pod_manager *pm, const char *sandbox_id,
-                         const Runtime__V1__ContainerConfig *config,
-                         const Runtime__V1__PodSandboxConfig *sandbox_config, char **id,
-                         wc_err *err);
+int pod_container_create(pod_manager *pm, const char *sandbox_id, pod_container_config *config,
+                         char **id, wc_err *err);
 int pod_container_start(pod_manager *pm, const char *id, wc_err *err);
 int pod_container_stop(pod_manager *pm, const char *id, int64_t timeout_s, wc_err *err);
 int pod_container_remove(pod_manager *pm, const char *id, wc_err *err);
@@ -139,13 +147,12 @@ int pod_sandbox_stats_get(pod_manager *pm, const char *id, pod_sandbox_stats *ou
 
 /* ---- updates ---- */
 
-int pod_container_update_resources(pod_manager *pm, const char *id,
-                                   const Runtime__V1__LinuxContainerResources *r, wc_err *err);
+int pod_container_update_resources(pod_manager *pm, const char *id, const pod_linux_resources *r,
+                                   wc_err *err);
 /* Records pod-level resources (kubelet has already resized the pod cgroup). */
 int pod_sandbox_update_resources(pod_manager *pm, const char *id,
-                                 const Runtime__V1__LinuxContainerResources *overhead,
-                                 const Runtime__V1__LinuxContainerResources *resources,
-                                 wc_err *err);
+                                 const pod_linux_resources *overhead,
+                                 const pod_linux_resources *resources, wc_err *err);
 
 /* ---- container events (GetContainerEvents) ---- */
 

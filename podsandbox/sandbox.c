@@ -6,7 +6,6 @@
 
 #include "common/clock.h"
 #include "common/fs.h"
-#include "common/pbcopy.h"
 #include "common/log.h"
 #include "podsandbox/model.h"
 #include "podsandbox/platform.h"
@@ -18,14 +17,14 @@ static const char default_hosts[] = "127.0.0.1\tlocalhost\n"
                                     "ff02::1\tip6-allnodes\n"
                                     "ff02::2\tip6-allrouters\n";
 
-static int validate_config(const Runtime__V1__PodSandboxConfig *c, wc_err *err)
+static int validate_config(const pod_sandbox_config *c, wc_err *err)
 {
-    if (!c || !c->metadata)
+    if (!c)
         return wc_err_set(err, WC_INVALID_ARGUMENT, "pod sandbox config: metadata is required");
-    const char *missing = !*c->metadata->name         ? "name"
-                          : !*c->metadata->namespace_ ? "namespace"
-                          : !*c->metadata->uid        ? "uid"
-                                                      : NULL;
+    const char *missing = !*c->name         ? "name"
+                          : !*c->namespace_ ? "namespace"
+                          : !*c->uid        ? "uid"
+                                            : NULL;
     if (missing)
         return wc_err_set(err, WC_INVALID_ARGUMENT,
                           "pod sandbox config: metadata.%s must not be empty", missing);
@@ -51,21 +50,18 @@ int pod_sandbox_hostname(const pod_sandbox *s, char *buf, size_t len, wc_err *er
     return 0;
 }
 
-int pod_sandbox_host_network(const Runtime__V1__PodSandboxConfig *c)
+static int host_network(const pod_sandbox_config *c)
 {
-    return c->linux && c->linux->security_context &&
-           c->linux->security_context->namespace_options &&
-           c->linux->security_context->namespace_options->network ==
-               RUNTIME__V1__NAMESPACE_MODE__NODE;
+    return c->linux_security.ns.set && c->linux_security.ns.network == POD_NS_NODE;
 }
 
 /* An existing sandbox with the same name, namespace and attempt, if any. */
-static int find_duplicate(pod_manager *pm, const Runtime__V1__PodSandboxMetadata *md, char *id_out)
+static int find_duplicate(pod_manager *pm, const pod_sandbox_config *md, char *id_out)
 {
     int found = 0;
     pthread_mutex_lock(&pm->mu);
     for (size_t i = 0; i < pm->n_sandboxes && !found; i++) {
-        const Runtime__V1__PodSandboxMetadata *o = pm->sandboxes[i]->config->metadata;
+        const pod_sandbox_config *o = pm->sandboxes[i]->config;
         if (strcmp(o->name, md->name) == 0 && strcmp(o->namespace_, md->namespace_) == 0 &&
             o->attempt == md->attempt) {
             found = 1;
@@ -76,30 +72,30 @@ static int find_duplicate(pod_manager *pm, const Runtime__V1__PodSandboxMetadata
     return found;
 }
 
-static char *resolv_conf_text(const Runtime__V1__DNSConfig *dns)
+static char *resolv_conf_text(const pod_dns *dns)
 {
     size_t cap = 256;
-    for (size_t i = 0; i < dns->n_servers; i++)
-        cap += strlen(dns->servers[i]) + 16;
-    for (size_t i = 0; i < dns->n_searches; i++)
-        cap += strlen(dns->searches[i]) + 2;
-    for (size_t i = 0; i < dns->n_options; i++)
-        cap += strlen(dns->options[i]) + 2;
+    for (size_t i = 0; i < dns->servers.n; i++)
+        cap += strlen(dns->servers.v[i]) + 16;
+    for (size_t i = 0; i < dns->searches.n; i++)
+        cap += strlen(dns->searches.v[i]) + 2;
+    for (size_t i = 0; i < dns->options.n; i++)
+        cap += strlen(dns->options.v[i]) + 2;
     char *out = malloc(cap);
     size_t n = 0;
     out[0] = '\0';
-    if (dns->n_searches) {
+    if (dns->searches.n) {
         n += (size_t)snprintf(out + n, cap - n, "search");
-        for (size_t i = 0; i < dns->n_searches; i++)
-            n += (size_t)snprintf(out + n, cap - n, " %s", dns->searches[i]);
+        for (size_t i = 0; i < dns->searches.n; i++)
+            n += (size_t)snprintf(out + n, cap - n, " %s", dns->searches.v[i]);
         n += (size_t)snprintf(out + n, cap - n, "\n");
     }
-    for (size_t i = 0; i < dns->n_servers; i++)
-        n += (size_t)snprintf(out + n, cap - n, "nameserver %s\n", dns->servers[i]);
-    if (dns->n_options) {
+    for (size_t i = 0; i < dns->servers.n; i++)
+        n += (size_t)snprintf(out + n, cap - n, "nameserver %s\n", dns->servers.v[i]);
+    if (dns->options.n) {
         n += (size_t)snprintf(out + n, cap - n, "options");
-        for (size_t i = 0; i < dns->n_options; i++)
-            n += (size_t)snprintf(out + n, cap - n, " %s", dns->options[i]);
+        for (size_t i = 0; i < dns->options.n; i++)
+            n += (size_t)snprintf(out + n, cap - n, " %s", dns->options.v[i]);
         snprintf(out + n, cap - n, "\n");
     }
     return out;
@@ -129,11 +125,10 @@ static int write_text(const char *dir, const char *name, const char *text, wc_er
 /* resolv.conf, hosts and hostname, bind-mounted into every container of the pod. */
 static int write_sandbox_files(const pod_sandbox *s, wc_err *err)
 {
-    const Runtime__V1__PodSandboxConfig *c = s->config;
+    const pod_sandbox_config *c = s->config;
     if (wc_mkdir_mode(s->dir, 0700, err) < 0)
         return -1;
-    char *resolv =
-        c->dns_config ? resolv_conf_text(c->dns_config) : read_small_file("/etc/resolv.conf");
+    char *resolv = c->dns.set ? resolv_conf_text(&c->dns) : read_small_file("/etc/resolv.conf");
     char hostname[POD_HOSTNAME_MAX + 2];
     int rc = pod_sandbox_hostname(s, hostname, sizeof hostname - 1, err);
     strcat(hostname, "\n");
@@ -151,30 +146,30 @@ static int write_sandbox_files(const pod_sandbox *s, wc_err *err)
 static void pod_net_from_config(pod_manager *pm, const pod_sandbox *s, hns_pod_net *net,
                                 hns_port_mapping **ports)
 {
-    const Runtime__V1__PodSandboxConfig *c = s->config;
+    const pod_sandbox_config *c = s->config;
     memset(net, 0, sizeof *net);
     net->pod_id = s->id;
-    net->name = c->metadata->name;
-    net->namespace_ = c->metadata->namespace_;
-    net->uid = c->metadata->uid;
-    *ports = calloc(c->n_port_mappings + 1, sizeof **ports);
+    net->name = c->name;
+    net->namespace_ = c->namespace_;
+    net->uid = c->uid;
+    *ports = calloc(c->n_ports + 1, sizeof **ports);
     static const char *const protocols[] = {"tcp", "udp", "sctp"};
-    for (size_t i = 0; i < c->n_port_mappings; i++) {
-        const Runtime__V1__PortMapping *pmap = c->port_mappings[i];
+    for (size_t i = 0; i < c->n_ports; i++) {
+        const pod_port_mapping *pmap = &c->ports[i];
         (*ports)[i].protocol = protocols[(unsigned)pmap->protocol < 3 ? pmap->protocol : 0];
         (*ports)[i].container_port = pmap->container_port;
         (*ports)[i].host_port = pmap->host_port;
         (*ports)[i].host_ip = pmap->host_ip;
     }
     net->ports = *ports;
-    net->n_ports = c->n_port_mappings;
-    if (c->dns_config) {
-        net->dns_servers = (const char *const *)c->dns_config->servers;
-        net->n_dns_servers = c->dns_config->n_servers;
-        net->dns_searches = (const char *const *)c->dns_config->searches;
-        net->n_dns_searches = c->dns_config->n_searches;
-        net->dns_options = (const char *const *)c->dns_config->options;
-        net->n_dns_options = c->dns_config->n_options;
+    net->n_ports = c->n_ports;
+    if (c->dns.set) {
+        net->dns_servers = (const char *const *)c->dns.servers.v;
+        net->n_dns_servers = c->dns.servers.n;
+        net->dns_searches = (const char *const *)c->dns.searches.v;
+        net->n_dns_searches = c->dns.searches.n;
+        net->dns_options = (const char *const *)c->dns.options.v;
+        net->n_dns_options = c->dns.options.n;
     }
     net->pod_cidr = pm->pod_cidr;
 }
@@ -249,8 +244,8 @@ static void roll_back(pod_manager *pm, pod_sandbox *s)
     pod_store_delete_sandbox(pm, s->id, &ignored);
 }
 
-static pod_sandbox *new_sandbox(pod_manager *pm, const Runtime__V1__PodSandboxConfig *config,
-                                const char *handler, wc_err *err)
+static pod_sandbox *new_sandbox(pod_manager *pm, pod_sandbox_config *config, const char *handler,
+                                wc_err *err)
 {
     pod_sandbox *s = calloc(1, sizeof *s);
     if (pod_new_id(s->id, err) < 0) {
@@ -265,7 +260,7 @@ static pod_sandbox *new_sandbox(pod_manager *pm, const Runtime__V1__PodSandboxCo
     s->cni_result = strdup("");
     s->ips_json = strdup("[]");
     s->dir = wc_path_join(pm->sandboxes_dir, s->id);
-    s->config = wc_pb_copy(config);
+    s->config = pod_sandbox_config_ref(config);
     return s;
 }
 
@@ -273,22 +268,22 @@ static int set_up(pod_manager *pm, pod_sandbox *s, wc_err *err)
 {
     if (write_sandbox_files(s, err) < 0 || pod_platform_sandbox_setup(pm, s, err) < 0)
         return -1;
-    if (!pod_sandbox_host_network(s->config) && attach_network(pm, s, err) < 0)
+    if (!host_network(s->config) && attach_network(pm, s, err) < 0)
         return -1;
     s->state = POD_SANDBOX_READY;
     return pod_store_put_sandbox(pm, s, err);
 }
 
-int pod_sandbox_run(pod_manager *pm, const Runtime__V1__PodSandboxConfig *config,
-                    const char *handler, char **id, wc_err *err)
+int pod_sandbox_run(pod_manager *pm, pod_sandbox_config *config, const char *handler, char **id,
+                    wc_err *err)
 {
     if (validate_config(config, err) < 0 || !pod_runtime_for(pm, handler, err))
         return -1;
     char other[POD_ID_LEN + 1];
-    if (find_duplicate(pm, config->metadata, other))
-        return wc_err_set(
-            err, WC_ALREADY_EXISTS, "pod sandbox %s/%s (attempt %u) already exists as %s",
-            config->metadata->namespace_, config->metadata->name, config->metadata->attempt, other);
+    if (find_duplicate(pm, config, other))
+        return wc_err_set(err, WC_ALREADY_EXISTS,
+                          "pod sandbox %s/%s (attempt %u) already exists as %s", config->namespace_,
+                          config->name, config->attempt, other);
     pod_sandbox *s = new_sandbox(pm, config, handler, err);
     if (!s)
         return -1;
@@ -298,8 +293,7 @@ int pod_sandbox_run(pod_manager *pm, const Runtime__V1__PodSandboxConfig *config
         return -1;
     }
     if (set_up(pm, s, err) < 0) {
-        wc_err_prefix(err, "RunPodSandbox %s/%s", config->metadata->namespace_,
-                      config->metadata->name);
+        wc_err_prefix(err, "RunPodSandbox %s/%s", config->namespace_, config->name);
         roll_back(pm, s);
         pod_sandbox_free(s);
         return -1;
@@ -307,7 +301,7 @@ int pod_sandbox_run(pod_manager *pm, const Runtime__V1__PodSandboxConfig *config
     pod_index_add_sandbox(pm, s);
     *id = strdup(s->id);
     wc_info("pod", "sandbox ready", "sandbox=%.12s name=%s namespace=%s ips=%s", s->id,
-            config->metadata->name, config->metadata->namespace_, s->ips_json);
+            config->name, config->namespace_, s->ips_json);
     return 0;
 }
 
@@ -388,7 +382,7 @@ static pod_sandbox_info *snapshot(const pod_sandbox *s)
     for (size_t k = 0; k < i->n_ips; k++)
         i->ips[k] = strdup(json_string_value(json_array_get(ips, k)));
     json_decref(ips);
-    i->config = wc_pb_copy(s->config);
+    i->config = pod_sandbox_config_ref(s->config);
     return i;
 }
 
@@ -441,8 +435,7 @@ void pod_sandbox_info_free(pod_sandbox_info *i)
     for (size_t k = 0; k < i->n_ips; k++)
         free(i->ips[k]);
     free(i->ips);
-    if (i->config)
-        protobuf_c_message_free_unpacked(&i->config->base, NULL);
+    pod_sandbox_config_unref(i->config);
     free(i);
 }
 

@@ -95,26 +95,19 @@ static int private_dir(const char *dir, wc_err *err)
     return 0;
 }
 
-static int wants_pinned(const Runtime__V1__PodSandboxConfig *c)
+static int wants_pinned(const pod_sandbox_config *c)
 {
-    const Runtime__V1__NamespaceOption *ns = c->linux && c->linux->security_context
-                                                 ? c->linux->security_context->namespace_options
-                                                 : NULL;
-    return !ns || ns->ipc != RUNTIME__V1__NAMESPACE_MODE__NODE;
+    return !c->linux_security.ns.set || c->linux_security.ns.ipc != POD_NS_NODE;
 }
 
-static Runtime__V1__NamespaceMode pod_pid_mode(const Runtime__V1__PodSandboxConfig *c)
+static pod_ns_mode pod_pid_mode(const pod_sandbox_config *c)
 {
-    const Runtime__V1__NamespaceOption *ns = c->linux && c->linux->security_context
-                                                 ? c->linux->security_context->namespace_options
-                                                 : NULL;
-    return ns ? ns->pid : RUNTIME__V1__NAMESPACE_MODE__CONTAINER;
+    return c->linux_security.ns.set ? c->linux_security.ns.pid : POD_NS_CONTAINER;
 }
 
 int pod_platform_sandbox_setup(pod_manager *pm, pod_sandbox *s, wc_err *err)
 {
-    if (pod_pid_mode(s->config) == RUNTIME__V1__NAMESPACE_MODE__POD &&
-        pod_pid_holder_start(s->dir, err) < 0)
+    if (pod_pid_mode(s->config) == POD_NS_POD && pod_pid_holder_start(s->dir, err) < 0)
         return -1;
     if (!wants_pinned(s->config))
         return 0;
@@ -178,22 +171,19 @@ static char *ns_path(pod_manager *pm, const pod_sandbox *s, const char *kind)
 }
 
 /* PID mode POD joins the pod's holder; TARGET joins the target container's init. */
-static int pid_ns_to_join(pod_manager *pm, const pod_sandbox *s,
-                          const Runtime__V1__ContainerConfig *config, char **path, wc_err *err)
+static int pid_ns_to_join(pod_manager *pm, const pod_sandbox *s, const pod_container_config *config,
+                          char **path, wc_err *err)
 {
-    const Runtime__V1__LinuxContainerSecurityContext *sc =
-        config->linux ? config->linux->security_context : NULL;
-    const Runtime__V1__NamespaceOption *ns =
-        sc && sc->namespace_options ? sc->namespace_options : NULL;
-    Runtime__V1__NamespaceMode mode = ns ? ns->pid : pod_pid_mode(s->config);
+    const pod_ns_options *ns = config->linux_security.ns.set ? &config->linux_security.ns : NULL;
+    pod_ns_mode mode = ns ? ns->pid : pod_pid_mode(s->config);
     *path = NULL;
-    if (mode == RUNTIME__V1__NAMESPACE_MODE__POD) {
+    if (mode == POD_NS_POD) {
         *path = pod_pid_holder_ns(s->dir);
         if (!*path)
             return wc_err_set(err, WC_FAILED_PRECONDITION,
                               "pod sandbox %s has no shared PID namespace (its holder is gone)",
                               s->id);
-    } else if (mode == RUNTIME__V1__NAMESPACE_MODE__TARGET) {
+    } else if (mode == POD_NS_TARGET) {
         pod_container_info *t = NULL;
         if (pod_container_get(pm, ns->target_id, &t, err) < 0)
             return wc_err_prefix(err, "PID namespace target");
@@ -211,9 +201,8 @@ static int pid_ns_to_join(pod_manager *pm, const pod_sandbox *s,
 }
 
 int pod_platform_container_spec(pod_manager *pm, const pod_sandbox *s,
-                                const Runtime__V1__ContainerConfig *config,
-                                const char *image_config_json, const char *container_id,
-                                json_t **spec, wc_err *err)
+                                const pod_container_config *config, const char *image_config_json,
+                                const char *container_id, json_t **spec, wc_err *err)
 {
     char *ipc = ns_path(pm, s, "ipc");
     char *uts = ns_path(pm, s, "uts");
@@ -222,9 +211,8 @@ int pod_platform_container_spec(pod_manager *pm, const pod_sandbox *s,
     char *hostname = wc_path_join(s->dir, "hostname");
     /* kubelet's pod cgroup when it names one; else a pod cgroup of our own. */
     char cgroup[512];
-    const Runtime__V1__LinuxPodSandboxConfig *l = s->config->linux;
-    if (l && l->cgroup_parent && *l->cgroup_parent)
-        snprintf(cgroup, sizeof cgroup, "%s", l->cgroup_parent);
+    if (*s->config->cgroup_parent)
+        snprintf(cgroup, sizeof cgroup, "%s", s->config->cgroup_parent);
     else
         snprintf(cgroup, sizeof cgroup, "/wincri/%s", s->id);
     pod_spec_input in = {.sandbox = s->config,
@@ -253,7 +241,7 @@ int pod_platform_container_spec(pod_manager *pm, const pod_sandbox *s,
     return rc;
 }
 
-int pod_platform_resources(const Runtime__V1__LinuxContainerResources *r, json_t **out, wc_err *err)
+int pod_platform_resources(const pod_linux_resources *r, json_t **out, wc_err *err)
 {
     return pod_spec_linux_resources(r, out, err);
 }

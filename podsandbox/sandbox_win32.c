@@ -44,14 +44,13 @@ int pod_platform_sandbox_teardown(pod_manager *pm, pod_sandbox *s, wc_err *err)
 
 /* The image's layer folders top-most first; NULL (and the backend fills them in from the
  * rootfs it is given) when the image cannot be read here. */
-static const char **image_layers(pod_manager *pm, const Runtime__V1__ContainerConfig *config,
+static const char **image_layers(pod_manager *pm, const pod_container_config *config,
                                  img_image **img, size_t *n)
 {
     wc_err ignored = {0};
     *n = 0;
     *img = NULL;
-    if (!config->image || !config->image->image ||
-        img_image_lookup(pm->images, config->image->image, img, &ignored) < 0)
+    if (!*config->image || img_image_lookup(pm->images, config->image, img, &ignored) < 0)
         return NULL;
     const char **dirs = calloc((*img)->n_layers + 1, sizeof *dirs);
     for (size_t i = 0; dirs && i < (*img)->n_layers; i++)
@@ -61,9 +60,8 @@ static const char **image_layers(pod_manager *pm, const Runtime__V1__ContainerCo
 }
 
 int pod_platform_container_spec(pod_manager *pm, const pod_sandbox *s,
-                                const Runtime__V1__ContainerConfig *config,
-                                const char *image_config_json, const char *container_id,
-                                json_t **spec, wc_err *err)
+                                const pod_container_config *config, const char *image_config_json,
+                                const char *container_id, json_t **spec, wc_err *err)
 {
     img_image *img = NULL;
     size_t n_layers = 0;
@@ -184,7 +182,7 @@ int pod_platform_remove_tree(const char *path, wc_err *err)
     return 0;
 }
 
-int pod_platform_resources(const Runtime__V1__LinuxContainerResources *r, json_t **out, wc_err *err)
+int pod_platform_resources(const pod_linux_resources *r, json_t **out, wc_err *err)
 {
     (void)r;
     *out = NULL;

@@ -5,7 +5,6 @@
 
 #include "common/clock.h"
 #include "common/fs.h"
-#include "common/pbcopy.h"
 #include "image/image.h"
 #include "podsandbox/model.h"
 #include "podsandbox/platform.h"
@@ -114,21 +113,36 @@ int pod_sandbox_stats_get(pod_manager *pm, const char *id, pod_sandbox_stats *ou
     return 0;
 }
 
-/* Replaces the resources in the stored container config, so status and restarts see them. */
-static void store_resources(Runtime__V1__ContainerConfig *cfg,
-                            const Runtime__V1__LinuxContainerResources *r)
+/* dst (cleared first) becomes a copy of src. */
+static int copy_resources(pod_linux_resources *dst, const pod_linux_resources *src, wc_err *err)
 {
-    if (!cfg->linux) {
-        cfg->linux = malloc(sizeof *cfg->linux);
-        runtime__v1__linux_container_config__init(cfg->linux);
-    }
-    if (cfg->linux->resources)
-        protobuf_c_message_free_unpacked(&cfg->linux->resources->base, NULL);
-    cfg->linux->resources = wc_pb_copy(r);
+    json_t *j = pod_linux_resources_to_json(src);
+    pod_linux_resources_clear(dst);
+    int rc = j ? pod_linux_resources_from_json(j, dst, err)
+               : wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+    json_decref(j);
+    return rc;
 }
 
-int pod_container_update_resources(pod_manager *pm, const char *id,
-                                   const Runtime__V1__LinuxContainerResources *r, wc_err *err)
+/* The stored config with new resources: a changed copy replaces it, so status, restarts and
+ * readers holding the old one each see a whole config. Called with pm->mu held. */
+static int replace_container_resources(pod_container *c, const pod_linux_resources *r, wc_err *err)
+{
+    pod_container_config *next = pod_container_config_copy(c->config);
+    if (!next)
+        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+    if (copy_resources(&next->linux_resources, r, err) < 0) {
+        pod_container_config_unref(next);
+        return -1;
+    }
+    next->linux_resources.set = 1;
+    pod_container_config_unref(c->config);
+    c->config = next;
+    return 0;
+}
+
+int pod_container_update_resources(pod_manager *pm, const char *id, const pod_linux_resources *r,
+                                   wc_err *err)
 {
     if (!r)
         return wc_err_set(err, WC_INVALID_ARGUMENT,
@@ -145,8 +159,9 @@ int pod_container_update_resources(pod_manager *pm, const char *id,
     }
     if (rc == 0) {
         pthread_mutex_lock(&pm->mu);
-        store_resources(c->config, r);
-        rc = pod_store_put_container(pm, c, err);
+        rc = replace_container_resources(c, r, err);
+        if (rc == 0)
+            rc = pod_store_put_container(pm, c, err);
         pthread_mutex_unlock(&pm->mu);
     }
     pthread_mutex_unlock(&c->op);
@@ -156,30 +171,27 @@ int pod_container_update_resources(pod_manager *pm, const char *id,
 }
 
 int pod_sandbox_update_resources(pod_manager *pm, const char *id,
-                                 const Runtime__V1__LinuxContainerResources *overhead,
-                                 const Runtime__V1__LinuxContainerResources *resources, wc_err *err)
+                                 const pod_linux_resources *overhead,
+                                 const pod_linux_resources *resources, wc_err *err)
 {
     pod_sandbox *s = pod_sandbox_find(pm, id, err);
     if (!s)
         return -1;
     pthread_mutex_lock(&s->op);
     pthread_mutex_lock(&pm->mu);
-    Runtime__V1__PodSandboxConfig *cfg = s->config;
-    if (!cfg->linux) {
-        cfg->linux = malloc(sizeof *cfg->linux);
-        runtime__v1__linux_pod_sandbox_config__init(cfg->linux);
+    pod_sandbox_config *next = pod_sandbox_config_copy(s->config);
+    int rc = next ? 0 : wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+    if (rc == 0 && overhead)
+        rc = copy_resources(&next->linux_overhead, overhead, err);
+    if (rc == 0 && resources)
+        rc = copy_resources(&next->linux_resources, resources, err);
+    if (rc == 0) {
+        pod_sandbox_config_unref(s->config);
+        s->config = next;
+        rc = pod_store_put_sandbox(pm, s, err);
+    } else {
+        pod_sandbox_config_unref(next);
     }
-    if (overhead) {
-        if (cfg->linux->overhead)
-            protobuf_c_message_free_unpacked(&cfg->linux->overhead->base, NULL);
-        cfg->linux->overhead = wc_pb_copy(overhead);
-    }
-    if (resources) {
-        if (cfg->linux->resources)
-            protobuf_c_message_free_unpacked(&cfg->linux->resources->base, NULL);
-        cfg->linux->resources = wc_pb_copy(resources);
-    }
-    int rc = pod_store_put_sandbox(pm, s, err);
     pthread_mutex_unlock(&pm->mu);
     pthread_mutex_unlock(&s->op);
     pod_sandbox_unref(pm, s);

@@ -1,5 +1,7 @@
-/* SQLite persistence of pods and containers. Each row carries the CRI config as protobuf
- * bytes, so labels and annotations come back exactly as sent. */
+/* SQLite persistence of pods and containers. Each row carries the pod model's config as
+ * JSON (podconfig.c), so labels and annotations come back exactly as sent. Rows written by
+ * wincri 0.1 carry protobuf bytes instead: the caller's legacy decoder reads them once and
+ * they are rewritten as JSON. Columns are always named, never taken by position. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,12 +65,11 @@ void pod_store_close(pod_manager *pm)
     pm->db = NULL;
 }
 
-static void *pack_config(const ProtobufCMessage *m, size_t *len)
+static char *config_text(json_t *j)
 {
-    *len = protobuf_c_message_get_packed_size(m);
-    void *buf = malloc(*len ? *len : 1);
-    protobuf_c_message_pack(m, buf);
-    return buf;
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    return text;
 }
 
 /* Runs one prepared write; the statement is finalized. */
@@ -83,16 +84,22 @@ static int step_write(pod_manager *pm, sqlite3_stmt *st, wc_err *err, const char
     return db_fail(pm, err, what);
 }
 
+#define SANDBOX_COLUMNS                                                                            \
+    "id, name, namespace, uid, attempt, state, created_ns, handler, netns, cni_result, dir, ips, " \
+    "config"
+
 int pod_store_put_sandbox(pod_manager *pm, const pod_sandbox *s, wc_err *err)
 {
-    const Runtime__V1__PodSandboxMetadata *md = s->config->metadata;
-    size_t len;
-    void *cfg = pack_config(&s->config->base, &len);
+    const pod_sandbox_config *md = s->config;
+    char *cfg = config_text(pod_sandbox_config_to_json(s->config));
+    if (!cfg)
+        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "saving pod sandbox: out of memory");
     pthread_mutex_lock(&pm->db_mu);
     sqlite3_stmt *st = NULL;
     sqlite3_prepare_v2(pm->db,
-                       "INSERT OR REPLACE INTO sandboxes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", -1,
-                       &st, NULL);
+                       "INSERT OR REPLACE INTO sandboxes (" SANDBOX_COLUMNS
+                       ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                       -1, &st, NULL);
     sqlite3_bind_text(st, 1, s->id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, md->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, md->namespace_, -1, SQLITE_STATIC);
@@ -105,23 +112,29 @@ int pod_store_put_sandbox(pod_manager *pm, const pod_sandbox *s, wc_err *err)
     sqlite3_bind_text(st, 10, s->cni_result, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 11, s->dir, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 12, s->ips_json, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 13, cfg, (int)len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 13, cfg, -1, SQLITE_STATIC);
     int rc = step_write(pm, st, err, "saving pod sandbox");
     pthread_mutex_unlock(&pm->db_mu);
     free(cfg);
     return rc;
 }
 
+#define CONTAINER_COLUMNS                                                                          \
+    "id, sandbox_id, name, attempt, state, created_ns, started_ns, finished_ns, exit_code, "       \
+    "reason, message, image, image_id, image_ref, log_path, pid, spec, config"
+
 int pod_store_put_container(pod_manager *pm, const pod_container *c, wc_err *err)
 {
-    const Runtime__V1__ContainerMetadata *md = c->config->metadata;
-    size_t len;
-    void *cfg = pack_config(&c->config->base, &len);
+    const pod_container_config *md = c->config;
+    char *cfg = config_text(pod_container_config_to_json(c->config));
+    if (!cfg)
+        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "saving container: out of memory");
     pthread_mutex_lock(&pm->db_mu);
     sqlite3_stmt *st = NULL;
-    sqlite3_prepare_v2(
-        pm->db, "INSERT OR REPLACE INTO containers VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        -1, &st, NULL);
+    sqlite3_prepare_v2(pm->db,
+                       "INSERT OR REPLACE INTO containers (" CONTAINER_COLUMNS
+                       ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                       -1, &st, NULL);
     sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, c->sandbox_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, md->name, -1, SQLITE_STATIC);
@@ -139,7 +152,7 @@ int pod_store_put_container(pod_manager *pm, const pod_container *c, wc_err *err
     sqlite3_bind_text(st, 15, c->log_path, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 16, c->pid);
     sqlite3_bind_text(st, 17, c->spec_json, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 18, cfg, (int)len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 18, cfg, -1, SQLITE_STATIC);
     int rc = step_write(pm, st, err, "saving container");
     pthread_mutex_unlock(&pm->db_mu);
     free(cfg);
@@ -173,76 +186,128 @@ static char *col_text(sqlite3_stmt *st, int i)
     return strdup(t ? (const char *)t : "");
 }
 
-static void *col_unpack(sqlite3_stmt *st, int i, const ProtobufCMessageDescriptor *desc)
+/* The config column: JSON, or (a 0.1 row) protobuf bytes for the legacy decoder. */
+static int col_config(pod_manager *pm, sqlite3_stmt *st, int i, int container, void **out,
+                      int *legacy, wc_err *err)
 {
-    return protobuf_c_message_unpack(desc, NULL, (size_t)sqlite3_column_bytes(st, i),
-                                     sqlite3_column_blob(st, i));
+    const void *bytes = sqlite3_column_blob(st, i);
+    size_t len = (size_t)sqlite3_column_bytes(st, i);
+    json_t *j = bytes ? json_loadb(bytes, len, 0, NULL) : NULL;
+    *out = NULL;
+    *legacy = j == NULL;
+    int rc = 0;
+    if (j) {
+        rc = container ? pod_container_config_from_json(j, (pod_container_config **)out, err)
+                       : pod_sandbox_config_from_json(j, (pod_sandbox_config **)out, err);
+    } else if (pm->legacy) {
+        *out = container ? (void *)pm->legacy->container(bytes, len)
+                         : (void *)pm->legacy->sandbox(bytes, len);
+    }
+    json_decref(j);
+    if (rc == 0 && !*out)
+        rc = wc_err_set(err, WC_INTERNAL, "the stored config cannot be read");
+    return rc;
 }
 
-static pod_sandbox *load_sandbox(sqlite3_stmt *st)
+static pod_sandbox *load_sandbox(pod_manager *pm, sqlite3_stmt *st, int *legacy, wc_err *err)
 {
     pod_sandbox *s = calloc(1, sizeof *s);
     snprintf(s->id, sizeof s->id, "%s", (const char *)sqlite3_column_text(st, 0));
     pthread_mutex_init(&s->op, NULL);
-    s->state = (pod_sandbox_state)sqlite3_column_int(st, 5);
-    s->created_ns = sqlite3_column_int64(st, 6);
-    s->handler = col_text(st, 7);
-    s->netns = col_text(st, 8);
-    s->cni_result = col_text(st, 9);
-    s->dir = col_text(st, 10);
-    s->ips_json = col_text(st, 11);
-    s->config = col_unpack(st, 12, &runtime__v1__pod_sandbox_config__descriptor);
+    s->state = (pod_sandbox_state)sqlite3_column_int(st, 1);
+    s->created_ns = sqlite3_column_int64(st, 2);
+    s->handler = col_text(st, 3);
+    s->netns = col_text(st, 4);
+    s->cni_result = col_text(st, 5);
+    s->dir = col_text(st, 6);
+    s->ips_json = col_text(st, 7);
+    void *cfg = NULL;
+    if (col_config(pm, st, 8, 0, &cfg, legacy, err) < 0) {
+        pod_sandbox_free(s);
+        return NULL;
+    }
+    s->config = cfg;
     return s;
 }
 
-static pod_container *load_container(sqlite3_stmt *st)
+static pod_container *load_container(pod_manager *pm, sqlite3_stmt *st, int *legacy, wc_err *err)
 {
     pod_container *c = calloc(1, sizeof *c);
     snprintf(c->id, sizeof c->id, "%s", (const char *)sqlite3_column_text(st, 0));
     snprintf(c->sandbox_id, sizeof c->sandbox_id, "%s", (const char *)sqlite3_column_text(st, 1));
     pthread_mutex_init(&c->op, NULL);
     pthread_cond_init(&c->changed, NULL);
-    c->state = (pod_container_state)sqlite3_column_int(st, 4);
-    c->created_ns = sqlite3_column_int64(st, 5);
-    c->started_ns = sqlite3_column_int64(st, 6);
-    c->finished_ns = sqlite3_column_int64(st, 7);
-    c->exit_code = sqlite3_column_int(st, 8);
-    c->reason = col_text(st, 9);
-    c->message = col_text(st, 10);
-    c->image = col_text(st, 11);
-    c->image_id = col_text(st, 12);
-    c->image_ref = col_text(st, 13);
-    c->log_path = col_text(st, 14);
-    c->pid = sqlite3_column_int(st, 15);
-    c->spec_json = col_text(st, 16);
+    c->state = (pod_container_state)sqlite3_column_int(st, 2);
+    c->created_ns = sqlite3_column_int64(st, 3);
+    c->started_ns = sqlite3_column_int64(st, 4);
+    c->finished_ns = sqlite3_column_int64(st, 5);
+    c->exit_code = sqlite3_column_int(st, 6);
+    c->reason = col_text(st, 7);
+    c->message = col_text(st, 8);
+    c->image = col_text(st, 9);
+    c->image_id = col_text(st, 10);
+    c->image_ref = col_text(st, 11);
+    c->log_path = col_text(st, 12);
+    c->pid = sqlite3_column_int(st, 13);
+    c->spec_json = col_text(st, 14);
     pod_user_from_spec(c->spec_json, &c->user);
-    c->config = col_unpack(st, 17, &runtime__v1__container_config__descriptor);
+    void *cfg = NULL;
+    if (col_config(pm, st, 15, 1, &cfg, legacy, err) < 0) {
+        pod_container_free(c);
+        return NULL;
+    }
+    c->config = cfg;
     return c;
+}
+
+/* A row that cannot be read is left in place and reported: dropping it would lose whatever
+ * it describes (a running container, a network to tear down). */
+static void unreadable(const char *what, const char *id, const wc_err *err)
+{
+    wc_error("pod", "stored record cannot be read; it is kept and ignored",
+             "kind=%s id=%.64s error=\"%s\"", what, id, err->msg);
 }
 
 int pod_store_load(pod_manager *pm, wc_err *err)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(pm->db, "SELECT * FROM sandboxes ORDER BY created_ns", -1, &st, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_prepare_v2(pm->db,
+                           "SELECT id, state, created_ns, handler, netns, cni_result, dir, ips, "
+                           "config FROM sandboxes ORDER BY created_ns",
+                           -1, &st, NULL) != SQLITE_OK)
         return db_fail(pm, err, "reading sandboxes");
     while (sqlite3_step(st) == SQLITE_ROW) {
-        pod_sandbox *s = load_sandbox(st);
-        if (s->config)
-            pod_index_add_sandbox(pm, s);
-        else
-            pod_sandbox_free(s);
+        wc_err rerr = {0};
+        int legacy = 0;
+        pod_sandbox *s = load_sandbox(pm, st, &legacy, &rerr);
+        if (!s) {
+            unreadable("sandbox", (const char *)sqlite3_column_text(st, 0), &rerr);
+            continue;
+        }
+        if (legacy && pod_store_put_sandbox(pm, s, &rerr) < 0)
+            wc_warn("pod", "cannot rewrite a 0.1 record", "sandbox=%.12s error=\"%s\"", s->id,
+                    rerr.msg);
+        pod_index_add_sandbox(pm, s);
     }
     sqlite3_finalize(st);
-    if (sqlite3_prepare_v2(pm->db, "SELECT * FROM containers ORDER BY created_ns", -1, &st, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_prepare_v2(pm->db,
+                           "SELECT id, sandbox_id, state, created_ns, started_ns, finished_ns, "
+                           "exit_code, reason, message, image, image_id, image_ref, log_path, "
+                           "pid, spec, config FROM containers ORDER BY created_ns",
+                           -1, &st, NULL) != SQLITE_OK)
         return db_fail(pm, err, "reading containers");
     while (sqlite3_step(st) == SQLITE_ROW) {
-        pod_container *c = load_container(st);
-        if (c->config)
-            pod_index_add_container(pm, c);
-        else
-            pod_container_free(c);
+        wc_err rerr = {0};
+        int legacy = 0;
+        pod_container *c = load_container(pm, st, &legacy, &rerr);
+        if (!c) {
+            unreadable("container", (const char *)sqlite3_column_text(st, 0), &rerr);
+            continue;
+        }
+        if (legacy && pod_store_put_container(pm, c, &rerr) < 0)
+            wc_warn("pod", "cannot rewrite a 0.1 record", "container=%.12s error=\"%s\"", c->id,
+                    rerr.msg);
+        pod_index_add_container(pm, c);
     }
     sqlite3_finalize(st);
     return 0;

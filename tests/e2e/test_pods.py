@@ -321,6 +321,38 @@ def test_restart_keeps_pods_and_containers(env):
     wait_state(env, cid, PB.CONTAINER_EXITED)
 
 
+def test_records_stored_by_0_1_are_read_and_rewritten(env):
+    """wincri 0.1 stored each config as CRI protobuf bytes; the model keeps JSON of its own
+    now. A 0.1 row is read through cri/'s decoder at start and rewritten as JSON."""
+    import sqlite3
+    rt = env.d.runtime()
+    sid, scfg = run_pod(env)
+    cid = start_container(env, sid, scfg, "old", ["sleep", "600"],
+                          annotations={"note": "as sent\n"})
+    wait_state(env, cid, PB.CONTAINER_RUNNING)
+    ccfg = PB.ContainerConfig(metadata=PB.ContainerMetadata(name="old"),
+                              image=PB.ImageSpec(image=env.ref), command=["sleep", "600"],
+                              log_path="old.log", labels={"c": "old"},
+                              annotations={"note": "as sent\n"})
+    env.d.stop()
+    db = sqlite3.connect(os.path.join(env.d.root, "pods.db"))
+    db.execute("UPDATE containers SET config = ? WHERE id = ?", (ccfg.SerializeToString(), cid))
+    db.execute("UPDATE sandboxes SET config = ? WHERE id = ?", (scfg.SerializeToString(), sid))
+    db.commit()
+    db.close()
+    env.d.start()
+    rt = env.d.runtime()
+    st = rt.ContainerStatus(PB.ContainerStatusRequest(container_id=cid)).status
+    assert st.state == PB.CONTAINER_RUNNING
+    assert st.labels["c"] == "old" and st.annotations["note"] == "as sent\n"
+    pod = rt.PodSandboxStatus(PB.PodSandboxStatusRequest(pod_sandbox_id=sid)).status
+    assert dict(pod.annotations) == dict(scfg.annotations)
+    db = sqlite3.connect(os.path.join(env.d.root, "pods.db"))
+    stored = db.execute("SELECT config FROM containers WHERE id = ?", (cid,)).fetchone()[0]
+    db.close()
+    assert json.loads(stored)["annotations"] == [["note", "as sent\n"]]
+
+
 def test_stats_move_with_cpu_memory_and_disk(env):
     rt = env.d.runtime()
     sid, scfg = run_pod(env)

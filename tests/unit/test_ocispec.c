@@ -8,9 +8,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cri/podconfig_pb.h"
 #include "podsandbox/ocispec.h"
 
-/* One pod and one container, every message linked and initialised. Tests change fields. */
+/* One pod and one container as CRI messages, every message linked and initialised. Tests
+ * change fields; each build converts them the way cri/ does before the model sees them. */
 typedef struct fx {
     Runtime__V1__PodSandboxConfig sb;
     Runtime__V1__PodSandboxMetadata sbmeta;
@@ -79,8 +81,6 @@ static void fx_init(fx *f)
     f->host.caps = ALL_CAPS & ~CAP_SYS_RESOURCE_BIT;
     f->host.oom_score_adj_min = -1000;
     f->host.swap_controller = 1;
-    f->in.sandbox = &f->sb;
-    f->in.container = &f->cc;
     f->in.sandbox_id = "sb1";
     f->in.container_id = "c1";
     f->in.netns_path = "/run/netns/wincri-sb1";
@@ -95,11 +95,25 @@ static void fx_init(fx *f)
         "{\"config\":{\"Entrypoint\":[\"/entry\"],\"Cmd\":[\"serve\"],\"Env\":[\"A=1\"]}}";
 }
 
+/* pod_spec_build_linux on the fixture's messages, converted as cri/ converts them. */
+static int build(fx *f, json_t **spec, wc_err *err)
+{
+    pod_sandbox_config *sb = cri_sandbox_config_from_pb(&f->sb);
+    pod_container_config *cc = cri_container_config_from_pb(&f->cc);
+    pod_spec_input in = f->in;
+    in.sandbox = sb;
+    in.container = cc;
+    int rc = pod_spec_build_linux(&in, spec, err);
+    pod_sandbox_config_unref(sb);
+    pod_container_config_unref(cc);
+    return rc;
+}
+
 static json_t *build_ok(fx *f)
 {
     json_t *spec = NULL;
     wc_err err = {0};
-    int rc = pod_spec_build_linux(&f->in, &spec, &err);
+    int rc = build(f, &spec, &err);
     if (rc != 0)
         fail_msg("build failed: %s", err.msg);
     assert_non_null(spec);
@@ -110,7 +124,7 @@ static wc_err build_err(fx *f)
 {
     json_t *spec = NULL;
     wc_err err = {0};
-    assert_int_equal(pod_spec_build_linux(&f->in, &spec, &err), -1);
+    assert_int_equal(build(f, &spec, &err), -1);
     assert_null(spec);
     return err;
 }

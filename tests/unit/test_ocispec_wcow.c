@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cri/podconfig_pb.h"
 #include "hcs/hcsdoc.h"
 #include "podsandbox/ocispec_wcow.h"
 
@@ -64,8 +65,6 @@ static void fixture_init(fixture *f)
     f->image.image = "mcr.microsoft.com/windows/nanoserver:ltsc2022";
     f->cc.image = &f->image;
 
-    f->in.sandbox = &f->sb;
-    f->in.container = &f->cc;
     f->in.image_config_json = IMAGE_CONFIG;
     f->in.sandbox_id = "sb1";
     f->in.container_id = "c1";
@@ -83,11 +82,25 @@ static void set_resources(fixture *f)
     f->cc.windows = &f->win;
 }
 
+/* pod_spec_build_wcow on the fixture's messages, converted as cri/ converts them. */
+static int build(fixture *f, json_t **spec, wc_err *err)
+{
+    pod_sandbox_config *sb = cri_sandbox_config_from_pb(&f->sb);
+    pod_container_config *cc = cri_container_config_from_pb(&f->cc);
+    pod_wcow_input in = f->in;
+    in.sandbox = sb;
+    in.container = cc;
+    int rc = pod_spec_build_wcow(&in, spec, err);
+    pod_sandbox_config_unref(sb);
+    pod_container_config_unref(cc);
+    return rc;
+}
+
 static json_t *build_ok(fixture *f)
 {
     json_t *spec = NULL;
     wc_err err = {0};
-    int rc = pod_spec_build_wcow(&f->in, &spec, &err);
+    int rc = build(f, &spec, &err);
     if (rc != 0)
         print_error("unexpected error: %s\n", err.msg);
     assert_int_equal(rc, 0);
@@ -99,7 +112,7 @@ static void build_fails(fixture *f, const char *needle)
 {
     json_t *spec = NULL;
     wc_err err = {0};
-    assert_int_equal(pod_spec_build_wcow(&f->in, &spec, &err), -1);
+    assert_int_equal(build(f, &spec, &err), -1);
     assert_null(spec);
     assert_int_equal(err.code, WC_INVALID_ARGUMENT);
     if (!strstr(err.msg, needle))
