@@ -80,7 +80,7 @@ static void be_stdin_closed(cri_stream_proc *p)
 static void be_release(cri_stream_proc *p)
 {
     pod_exec_free(p->exec);
-    pod_attach_release(p->attach);
+    pod_attach_free(p->attach);
     free(p);
 }
 

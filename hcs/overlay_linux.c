@@ -3,6 +3,7 @@
 #include "hcs/runtime_linux.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,8 @@ static int append_raw(char *buf, size_t cap, size_t *len, const char *s)
     return 0;
 }
 
-static int overlay_data(const hcs_rootfs *fs, int with_upper, char *buf, size_t cap)
+static int overlay_data(const hcs_rootfs *fs, const char *upper, const char *work, char *buf,
+                        size_t cap)
 {
     size_t len = 0;
     buf[0] = '\0';
@@ -49,12 +51,10 @@ static int overlay_data(const hcs_rootfs *fs, int with_upper, char *buf, size_t 
         if ((i && append_raw(buf, cap, &len, ":") < 0) ||
             append_escaped(buf, cap, &len, fs->lower_dirs[i]) < 0)
             return -1;
-    if (!with_upper)
+    if (!upper)
         return 0;
-    if (append_raw(buf, cap, &len, ",upperdir=") < 0 ||
-        append_escaped(buf, cap, &len, fs->upper_dir) < 0 ||
-        append_raw(buf, cap, &len, ",workdir=") < 0 ||
-        append_escaped(buf, cap, &len, fs->work_dir) < 0)
+    if (append_raw(buf, cap, &len, ",upperdir=") < 0 || append_escaped(buf, cap, &len, upper) < 0 ||
+        append_raw(buf, cap, &len, ",workdir=") < 0 || append_escaped(buf, cap, &len, work) < 0)
         return -1;
     return 0;
 }
@@ -72,24 +72,34 @@ static int bind_readonly(const char *target, const char *src, wc_err *err)
     return 0;
 }
 
+/* The writable layer inside the scratch dir: upper/ is the container's "/", so 0755 like any
+ * root directory; work/ is overlayfs's own. */
+static int make_writable_layer(const char *scratch, char *upper, char *work, size_t cap,
+                               wc_err *err)
+{
+    if ((size_t)snprintf(upper, cap, "%s/upper", scratch) >= cap ||
+        (size_t)snprintf(work, cap, "%s/work", scratch) >= cap)
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "scratch dir path too long: %s", scratch);
+    if (wc_mkdir_mode(upper, 0755, err) < 0 || wc_mkdir_mode(work, 0700, err) < 0)
+        return -1;
+    return 0;
+}
+
 int hcs_rootfs_mount(const char *target, const hcs_rootfs *fs, wc_err *err)
 {
-    int with_upper = fs->upper_dir && *fs->upper_dir;
+    int with_upper = fs->scratch_dir && *fs->scratch_dir;
     if (fs->n_lower == 0)
         return wc_err_set(err, WC_INVALID_ARGUMENT, "rootfs for %s has no image layers", target);
     if (!with_upper && !fs->readonly)
         return wc_err_set(err, WC_INVALID_ARGUMENT,
-                          "rootfs for %s: a writable rootfs needs an upper dir", target);
-    if (with_upper && (!fs->work_dir || !*fs->work_dir))
-        return wc_err_set(err, WC_INVALID_ARGUMENT, "rootfs for %s: upper dir without work dir",
-                          target);
+                          "rootfs for %s: a writable rootfs needs a scratch dir", target);
     if (!with_upper && fs->n_lower == 1)
         return bind_readonly(target, fs->lower_dirs[0], err);
-    if (with_upper &&
-        (wc_mkdir_p(fs->upper_dir, 0755, err) < 0 || wc_mkdir_p(fs->work_dir, 0755, err) < 0))
+    char upper[PATH_MAX], work[PATH_MAX];
+    if (with_upper && make_writable_layer(fs->scratch_dir, upper, work, sizeof upper, err) < 0)
         return -1;
     char data[HCS_MOUNT_DATA_MAX];
-    if (overlay_data(fs, with_upper, data, sizeof data) < 0)
+    if (overlay_data(fs, with_upper ? upper : NULL, work, data, sizeof data) < 0)
         return wc_err_set(err, WC_INVALID_ARGUMENT,
                           "rootfs for %s: %zu layer paths do not fit the %d-byte overlay options",
                           target, fs->n_lower, HCS_MOUNT_DATA_MAX);

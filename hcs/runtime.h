@@ -30,13 +30,15 @@ int hcs_runtime_open(const wc_config *cfg, const wc_runtime_handler *handler, co
                      hcs_exit_fn on_exit, void *exit_ctx, hcs_runtime **out, wc_err *err);
 void hcs_runtime_close(hcs_runtime *rt);
 
-/* Root filesystem: image layers (top-most first) plus the container's writable layer.
- * Linux mounts an overlay at <bundle>/rootfs; Windows passes them as layer folders. */
+/* Root filesystem: the image's layer dirs, top-most first, and the container's own scratch
+ * dir, which holds its writable layer in the platform's form (Linux: upper/ and work/ of the
+ * overlay mounted at <bundle>/rootfs; Windows: the sandbox disk, and windows.layerFolders is
+ * the backend's to write). The caller makes and removes the scratch dir; NULL or "" with
+ * readonly means image layers only. */
 typedef struct hcs_rootfs {
     const char *const *lower_dirs;
     size_t n_lower;
-    const char *upper_dir; /* the writable layer ("" or NULL with readonly) */
-    const char *work_dir;
+    const char *scratch_dir;
     int readonly;
 } hcs_rootfs;
 
@@ -53,9 +55,10 @@ typedef struct hcs_io {
 int hcs_pod_release(hcs_runtime *rt, const char *sandbox_id, wc_err *err);
 
 /* Writes <bundle>/config.json from spec (with root.path set to the mounted rootfs), mounts the
- * rootfs and creates the container (not started). On failure nothing is left behind. */
-int hcs_create(hcs_runtime *rt, const char *id, const char *bundle, json_t *spec,
-               const hcs_rootfs *rootfs, const hcs_io *io, wc_err *err);
+ * rootfs and creates the container (not started) for the pod sandbox_id (Windows: a Hyper-V
+ * pod's containers share its utility VM). On failure nothing is left behind. */
+int hcs_create(hcs_runtime *rt, const char *id, const char *sandbox_id, const char *bundle,
+               json_t *spec, const hcs_rootfs *rootfs, const hcs_io *io, wc_err *err);
 int hcs_start(hcs_runtime *rt, const char *id, wc_err *err);
 /* Sends sig to the init process (all processes when all != 0). */
 int hcs_kill(hcs_runtime *rt, const char *id, int sig, int all, wc_err *err);

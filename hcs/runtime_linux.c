@@ -577,8 +577,9 @@ static int mk_check_new(hcs_runtime *rt, const char *id, const char *bundle, wc_
     if (!bundle || bundle[0] != '/')
         return wc_err_set(err, WC_INVALID_ARGUMENT, "container %s: bundle must be absolute", id);
     char *known = bundle_of(rt, id);
+    int exists = known != NULL;
     free(known);
-    if (known)
+    if (exists)
         return wc_err_set(err, WC_ALREADY_EXISTS, "container %s already exists", id);
     return 0;
 }
@@ -592,9 +593,10 @@ int hcs_pod_release(hcs_runtime *rt, const char *sandbox_id, wc_err *err)
     return 0;
 }
 
-int hcs_create(hcs_runtime *rt, const char *id, const char *bundle, json_t *spec,
-               const hcs_rootfs *rootfs, const hcs_io *io, wc_err *err)
+int hcs_create(hcs_runtime *rt, const char *id, const char *sandbox_id, const char *bundle,
+               json_t *spec, const hcs_rootfs *rootfs, const hcs_io *io, wc_err *err)
 {
+    (void)sandbox_id; /* on Linux a pod keeps nothing in the backend */
     if (mk_check_new(rt, id, bundle, err) < 0)
         return -1;
     hcs_mk m = {.rt = rt, .id = id, .bundle = bundle, .con_listen = -1, .pty = -1};

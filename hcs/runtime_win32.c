@@ -54,6 +54,7 @@ typedef struct pump {
 struct ctr {
     hcs_runtime *rt;
     char id[128];
+    char sandbox_id[128];
     char *scratch; /* the writable layer folder; NULL once destroyed */
     int mounted;
     json_t *spec;
@@ -290,7 +291,7 @@ static int fill_spec(json_t *spec, const hcs_rootfs *rootfs, const char *volume,
     json_t *lf = json_array();
     for (size_t i = 0; i < rootfs->n_lower; i++)
         json_array_append_new(lf, json_string(rootfs->lower_dirs[i]));
-    json_array_append_new(lf, json_string(rootfs->upper_dir));
+    json_array_append_new(lf, json_string(rootfs->scratch_dir));
     if (json_object_set_new(win, "layerFolders", lf) ||
         json_object_set_new(spec, "root", json_pack("{s:s}", "path", volume)))
         return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "spec: out of memory");
@@ -393,17 +394,17 @@ void hcs_runtime_close(hcs_runtime *rt)
 
 static int create_storage(ctr *c, const hcs_rootfs *rootfs, char **volume, wc_err *err)
 {
-    if (!rootfs || rootfs->n_lower == 0 || !rootfs->upper_dir || !*rootfs->upper_dir)
+    if (!rootfs || rootfs->n_lower == 0 || !rootfs->scratch_dir || !*rootfs->scratch_dir)
         return wc_err_set(err, WC_INVALID_ARGUMENT,
                           "container %s: a Windows container needs image layers and a scratch "
                           "folder",
                           c->id);
     uint64_t size = spec_u64(c->spec, "storage", "sandboxSize");
-    if (img_wcl_create_scratch(rootfs->upper_dir, rootfs->lower_dirs, rootfs->n_lower, size, err) <
-        0)
+    if (img_wcl_create_scratch(rootfs->scratch_dir, rootfs->lower_dirs, rootfs->n_lower, size,
+                               err) < 0)
         return -1;
-    c->scratch = strdup(rootfs->upper_dir);
-    if (img_wcl_mount(rootfs->upper_dir, rootfs->lower_dirs, rootfs->n_lower, volume, err) < 0)
+    c->scratch = strdup(rootfs->scratch_dir);
+    if (img_wcl_mount(rootfs->scratch_dir, rootfs->lower_dirs, rootfs->n_lower, volume, err) < 0)
         return -1;
     c->mounted = 1;
     return 0;
@@ -444,8 +445,6 @@ static void write_bundle(const char *bundle, const json_t *spec)
 
 /* ---- Hyper-V pods ---------------------------------------------------------------------- */
 
-/* Where the pod model puts the sandbox id in each container spec (podsandbox/ocispec_wcow.c). */
-#define SANDBOX_ID_ANNOTATION "io.wincri.sandbox-id"
 #define UVM_STOP_GRACE_MS 30000 /* a utility VM's own shutdown, before it is terminated */
 
 /* The VM's compute system id, hcsshim's "<pod>@vm". */
@@ -581,16 +580,12 @@ static int uvm_boot(pod *p, const json_t *spec, const char *base_layer, unsigned
     return rc;
 }
 
-/* The pod of the container's spec, its VM made and started if this is its first container. */
-static int pod_get(hcs_runtime *rt, const json_t *spec, const hcs_rootfs *rootfs, pod **out,
-                   wc_err *err)
+/* The container's pod, its VM made and started if this is its first container. */
+static int pod_get(hcs_runtime *rt, const char *sid, const json_t *spec, const hcs_rootfs *rootfs,
+                   pod **out, wc_err *err)
 {
-    const char *sid = json_string_value(
-        json_object_get(json_object_get(spec, "annotations"), SANDBOX_ID_ANNOTATION));
-    if (!sid || !*sid || strlen(sid) >= sizeof((pod *)0)->sandbox_id)
-        return wc_err_set(err, WC_INVALID_ARGUMENT,
-                          "a Hyper-V container needs its pod's id in annotation %s",
-                          SANDBOX_ID_ANNOTATION);
+    if (!*sid || strlen(sid) >= sizeof((pod *)0)->sandbox_id)
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "a Hyper-V container needs its pod's id");
     *out = pod_find(rt, sid);
     if (*out)
         return 0;
@@ -665,16 +660,16 @@ static void pod_detach(ctr *c, DWORD grace_ms)
 /* The container scratch (sandbox.vhdx) is made on the host but only the VM mounts it. */
 static int hosted_storage(ctr *c, const hcs_rootfs *rootfs, char *root, size_t size, wc_err *err)
 {
-    if (!rootfs || rootfs->n_lower == 0 || !rootfs->upper_dir || !*rootfs->upper_dir)
+    if (!rootfs || rootfs->n_lower == 0 || !rootfs->scratch_dir || !*rootfs->scratch_dir)
         return wc_err_set(err, WC_INVALID_ARGUMENT,
                           "container %s: a Windows container needs image layers and a scratch "
                           "folder",
                           c->id);
     uint64_t bytes = spec_u64(c->spec, "storage", "sandboxSize");
-    if (img_wcl_create_scratch(rootfs->upper_dir, rootfs->lower_dirs, rootfs->n_lower, bytes, err) <
-        0)
+    if (img_wcl_create_scratch(rootfs->scratch_dir, rootfs->lower_dirs, rootfs->n_lower, bytes,
+                               err) < 0)
         return -1;
-    c->scratch = strdup(rootfs->upper_dir);
+    c->scratch = strdup(rootfs->scratch_dir);
     snprintf(root, size, "%s%s", HCS_UVM_CONTAINER_ROOT_PREFIX, c->id);
     return 0;
 }
@@ -687,7 +682,7 @@ static int create_hosted(ctr *c, const hcs_rootfs *rootfs, wc_err *err)
     char(*ids)[37] = NULL;
     const char **ptrs = NULL;
     hcs_hosted_plan plan = {0};
-    int rc = pod_get(c->rt, c->spec, rootfs, &p, err);
+    int rc = pod_get(c->rt, c->sandbox_id, c->spec, rootfs, &p, err);
     if (rc == 0)
         rc = layer_ids(rootfs, &ids, &ptrs, err);
     if (rc == 0) {
@@ -741,17 +736,19 @@ static int create_ctr(ctr *c, const char *bundle, const hcs_rootfs *rootfs, int 
     return rc;
 }
 
-int hcs_create(hcs_runtime *rt, const char *id, const char *bundle, json_t *spec,
-               const hcs_rootfs *rootfs, const hcs_io *io, wc_err *err)
+int hcs_create(hcs_runtime *rt, const char *id, const char *sandbox_id, const char *bundle,
+               json_t *spec, const hcs_rootfs *rootfs, const hcs_io *io, wc_err *err)
 {
     int hyperv = rt->hyperv || json_object_get(json_object_get(spec, "windows"), "hyperv");
-    if (strlen(id) >= sizeof((ctr *)0)->id)
-        return wc_err_set(err, WC_INVALID_ARGUMENT, "container id %s is too long", id);
+    if (strlen(id) >= sizeof((ctr *)0)->id || strlen(sandbox_id) >= sizeof((ctr *)0)->sandbox_id)
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "container id %s or pod id %s is too long", id,
+                          sandbox_id);
     ctr *c = calloc(1, sizeof *c);
     if (!c)
         return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "container %s: out of memory", id);
     c->rt = rt;
     snprintf(c->id, sizeof c->id, "%s", id);
+    snprintf(c->sandbox_id, sizeof c->sandbox_id, "%s", sandbox_id);
     c->spec = json_deep_copy(spec);
     c->io = *io;
     c->memory_limit = spec_u64(spec, "memory", "limit");

@@ -1,5 +1,7 @@
 /* Images: pull from OCI registries, keep blobs and unpacked layers under <root>/images, and
- * answer questions about them.
+ * answer questions about them. img_image_lookup and the lists return copies the caller frees
+ * (img_image_free, img_image_list_free); img_hold/img_release count a container's use of an
+ * image's layers.
  *
  * On disk (all below <root>/images):
  *   images.db              SQLite (WAL): images, their references, blobs and layer chain

@@ -189,7 +189,7 @@ int pod_container_attach(pod_manager *pm, const char *id, pod_stdio *io, pod_att
     }
     if (rc < 0) {
         close_fd(&io->in);
-        pod_attach_release(a);
+        pod_attach_free(a);
         return -1;
     }
     wc_debug("pod", "attached", "container=%.12s stdin=%d tty=%d", c->id, io->want_in, io->tty);
@@ -258,13 +258,13 @@ void pod_attach_stdin_closed(pod_attach *a)
     end_stdin(a);
 }
 
-void pod_attach_release(pod_attach *a)
+void pod_attach_free(pod_attach *a)
 {
     if (!a)
         return;
     if (a->stdin_once)
         end_stdin(a);
-    pod_tap_release(a->tap);
+    pod_tap_free(a->tap);
     close_fd(&a->tty_fd);
     pod_container_unref(a->pm, a->c);
     free(a);

@@ -172,7 +172,7 @@ int pod_tap_ended(pod_tap *t)
     return ended;
 }
 
-void pod_tap_release(pod_tap *t)
+void pod_tap_free(pod_tap *t)
 {
     if (!t)
         return;
@@ -366,7 +366,7 @@ static void free_logger(pod_logger *l)
     free(l);
 }
 
-void pod_logger_stop(pod_logger *l)
+void pod_logger_free_now(pod_logger *l)
 {
     if (!l)
         return;
@@ -376,7 +376,7 @@ void pod_logger_stop(pod_logger *l)
     free_logger(l);
 }
 
-void pod_logger_finish(pod_logger *l)
+void pod_logger_free_drained(pod_logger *l)
 {
     if (!l)
         return;

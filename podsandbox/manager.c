@@ -99,6 +99,91 @@ int pod_path_has_dotdot(const char *p)
     return 0;
 }
 
+/* ---- names ----
+ * pm->names holds every live name: the indexed records' and those of calls in flight, so a
+ * name is taken from the first check until its record is removed or its call fails. */
+
+static char *name_key(const char *kind, const char *scope, const char *name, uint32_t attempt)
+{
+    /* Length-prefixed parts: no name can make two different triples look alike. */
+    const char *fmt = "%s %zu:%s %zu:%s %u";
+    int n = snprintf(NULL, 0, fmt, kind, strlen(scope), scope, strlen(name), name, attempt);
+    char *key = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (key)
+        snprintf(key, (size_t)n + 1, fmt, kind, strlen(scope), scope, strlen(name), name, attempt);
+    return key;
+}
+
+char *pod_sandbox_name_key(const pod_sandbox_config *c)
+{
+    return name_key("pod", c->namespace_, c->name, c->attempt);
+}
+
+char *pod_container_name_key(const char *sandbox_id, const pod_container_config *c)
+{
+    return name_key("ctr", sandbox_id, c->name, c->attempt);
+}
+
+/* Called with pm->mu held. */
+static pod_name *name_find(pod_manager *pm, const char *key)
+{
+    for (size_t i = 0; i < pm->n_names; i++)
+        if (strcmp(pm->names[i].key, key) == 0)
+            return &pm->names[i];
+    return NULL;
+}
+
+/* Called with pm->mu held; key is taken over. */
+static int name_take(pod_manager *pm, char *key, const char *id, char holder[POD_ID_LEN + 1])
+{
+    pod_name *n = name_find(pm, key);
+    if (n) {
+        int mine = strcmp(n->id, id) == 0;
+        if (!mine && holder)
+            memcpy(holder, n->id, POD_ID_LEN + 1);
+        free(key);
+        return mine ? 0 : -1;
+    }
+    pod_name *grown = realloc(pm->names, (pm->n_names + 1) * sizeof *pm->names);
+    if (!grown) {
+        free(key);
+        return -1;
+    }
+    pm->names = grown;
+    pm->names[pm->n_names].key = key;
+    snprintf(pm->names[pm->n_names].id, sizeof pm->names[0].id, "%s", id);
+    pm->n_names++;
+    return 0;
+}
+
+/* Called with pm->mu held. */
+static void name_drop(pod_manager *pm, const char *key, const char *id)
+{
+    pod_name *n = key ? name_find(pm, key) : NULL;
+    if (!n || strcmp(n->id, id) != 0)
+        return;
+    free(n->key);
+    *n = pm->names[--pm->n_names];
+}
+
+int pod_name_reserve(pod_manager *pm, const char *key, const char *id, char holder[POD_ID_LEN + 1])
+{
+    char *own = key ? strdup(key) : NULL;
+    if (!own)
+        return -1;
+    pthread_mutex_lock(&pm->mu);
+    int rc = name_take(pm, own, id, holder);
+    pthread_mutex_unlock(&pm->mu);
+    return rc;
+}
+
+void pod_name_release(pod_manager *pm, const char *key, const char *id)
+{
+    pthread_mutex_lock(&pm->mu);
+    name_drop(pm, key, id);
+    pthread_mutex_unlock(&pm->mu);
+}
+
 /* ---- index ---- */
 
 static void append(void ***arr, size_t *n, void *item)
@@ -121,6 +206,7 @@ static void drop(void **arr, size_t *n, const void *item)
 void pod_index_add_sandbox(pod_manager *pm, pod_sandbox *s)
 {
     pthread_mutex_lock(&pm->mu);
+    name_take(pm, pod_sandbox_name_key(s->config), s->id, NULL);
     s->refs++;
     append((void ***)&pm->sandboxes, &pm->n_sandboxes, s);
     pthread_mutex_unlock(&pm->mu);
@@ -129,6 +215,7 @@ void pod_index_add_sandbox(pod_manager *pm, pod_sandbox *s)
 void pod_index_add_container(pod_manager *pm, pod_container *c)
 {
     pthread_mutex_lock(&pm->mu);
+    name_take(pm, pod_container_name_key(c->sandbox_id, c->config), c->id, NULL);
     c->refs++;
     append((void ***)&pm->containers, &pm->n_containers, c);
     pthread_mutex_unlock(&pm->mu);
@@ -154,19 +241,25 @@ void pod_container_unref(pod_manager *pm, pod_container *c)
 
 void pod_index_remove_sandbox(pod_manager *pm, pod_sandbox *s)
 {
+    char *key = pod_sandbox_name_key(s->config);
     pthread_mutex_lock(&pm->mu);
     s->removed = 1;
     drop((void **)pm->sandboxes, &pm->n_sandboxes, s);
+    name_drop(pm, key, s->id);
     pthread_mutex_unlock(&pm->mu);
+    free(key);
     pod_sandbox_unref(pm, s);
 }
 
 void pod_index_remove_container(pod_manager *pm, pod_container *c)
 {
+    char *key = pod_container_name_key(c->sandbox_id, c->config);
     pthread_mutex_lock(&pm->mu);
     c->removed = 1;
     drop((void **)pm->containers, &pm->n_containers, c);
+    name_drop(pm, key, c->id);
     pthread_mutex_unlock(&pm->mu);
+    free(key);
     pod_container_unref(pm, c);
 }
 
@@ -393,7 +486,7 @@ void pod_manager_close(pod_manager *pm)
     /* Containers keep running: a restart of wincrid must not touch them. Loggers stop when
      * their streams end; detach them here by dropping our ends. */
     for (size_t i = 0; i < pm->n_containers; i++) {
-        pod_logger_stop(pm->containers[i]->logger);
+        pod_logger_free_now(pm->containers[i]->logger);
         pm->containers[i]->logger = NULL;
     }
     for (size_t i = 0; pm->runtimes && i < pm->cfg->n_handlers; i++)
@@ -406,6 +499,9 @@ void pod_manager_close(pod_manager *pm)
         pod_container_free(pm->containers[i]);
     free(pm->sandboxes);
     free(pm->containers);
+    for (size_t i = 0; i < pm->n_names; i++)
+        free(pm->names[i].key);
+    free(pm->names);
     hns_network_close(pm->net);
     pod_store_close(pm);
     free(pm->pod_cidr);

@@ -19,47 +19,62 @@ enum { POD_SIGKILL = 9, POD_SIGTERM = 15 };
 
 typedef struct pod_logger pod_logger;
 
+/* Locks, outermost first; never take an outer one while holding an inner one:
+ *   pod_sandbox.op    one lifecycle operation on the pod (Run's set-up, Stop, Remove, and
+ *                     CreateContainer, which must not race Stop/Remove)
+ *   pod_container.op  one lifecycle operation on the container (Start, Stop, Remove,
+ *                     Reopen, Update, Attach's set-up)
+ *   pod_manager.mu    the index arrays, names, references, and every field marked "mu"
+ *                     (the exit callback writes those from the backend's thread)
+ *   pod_manager.db_mu the SQLite connection
+ * Fields without a mark are written only while the record is being built (before it is
+ * indexed) and read freely after. */
 typedef struct pod_sandbox {
     char id[POD_ID_LEN + 1];
-    int refs;           /* guarded by pod_manager.mu */
-    pthread_mutex_t op; /* one lifecycle operation at a time */
-    pod_sandbox_state state;
+    int refs;                /* mu */
+    pthread_mutex_t op;      /* see above */
+    pod_sandbox_state state; /* op + mu to write; either to read */
     int64_t created_ns;
     char *handler;
-    char *netns;                /* "" for host network */
-    char *cni_result;           /* "" when not attached */
+    char *netns;                /* op; "" for host network */
+    char *cni_result;           /* op; "" when not attached */
     char *dir;                  /* <root>/sandboxes/<id>: resolv.conf, hosts, hostname */
-    char *ips_json;             /* JSON array of strings */
-    pod_sandbox_config *config; /* a reference; replaced, never edited, under pm->mu */
-    int removed;
+    char *ips_json;             /* op; JSON array of strings */
+    pod_sandbox_config *config; /* mu; a reference, replaced whole, never edited */
+    int removed;                /* mu */
 } pod_sandbox;
 
 typedef struct pod_container {
     char id[POD_ID_LEN + 1];
     char sandbox_id[POD_ID_LEN + 1];
-    int refs;
-    pthread_mutex_t op;
-    pthread_cond_t changed; /* broadcast when state changes (exits) */
-    pod_container_state state;
-    int64_t created_ns, started_ns, finished_ns;
-    int exit_code;
-    char *reason;
-    char *message;
+    int refs;                                    /* mu */
+    pthread_mutex_t op;                          /* see above */
+    pthread_cond_t changed;                      /* with mu: broadcast when state changes (exits) */
+    pod_container_state state;                   /* mu */
+    int64_t created_ns, started_ns, finished_ns; /* mu */
+    int exit_code;                               /* mu */
+    char *reason;                                /* mu */
+    char *message;                               /* mu */
     char *image;
     char *image_id;
     char *image_ref;
     char *log_path;
-    int pid;
-    pod_container_config *config; /* a reference; replaced, never edited, under pm->mu */
+    int pid;                      /* mu */
+    pod_container_config *config; /* mu; a reference, replaced whole, never edited */
     char *spec_json;
-    pod_linux_user user; /* derived from spec_json's process.user */
-    pod_logger *logger;
-    int removed;
-    int starting;         /* StartContainer in progress: its STARTED event is not out yet */
-    int stopped_deferred; /* it exited meanwhile: STOPPED goes out after STARTED */
-    uint64_t last_cpu_ns; /* previous stats sample, for the CPU rate */
-    int64_t last_cpu_at;
+    pod_linux_user user;  /* derived from spec_json's process.user */
+    pod_logger *logger;   /* op */
+    int removed;          /* mu */
+    int starting;         /* mu; StartContainer in progress: its STARTED event is not out yet */
+    int stopped_deferred; /* mu; it exited meanwhile: STOPPED goes out after STARTED */
+    uint64_t last_cpu_ns; /* mu; previous stats sample, for the CPU rate */
+    int64_t last_cpu_at;  /* mu */
 } pod_container;
+
+typedef struct pod_name {
+    char *key;
+    char id[POD_ID_LEN + 1];
+} pod_name;
 
 struct pod_manager {
     const wc_config *cfg;
@@ -74,6 +89,8 @@ struct pod_manager {
     size_t n_sandboxes;
     pod_container **containers;
     size_t n_containers;
+    pod_name *names; /* every live sandbox and container name; guarded by mu */
+    size_t n_names;
     char *pod_cidr;
     pthread_mutex_t events_mu;
     pod_event_sub *subs;
@@ -99,6 +116,18 @@ int pod_store_put_container(pod_manager *pm, const pod_container *c, wc_err *err
 int pod_store_delete_container(pod_manager *pm, const char *id, wc_err *err);
 int pod_store_load(pod_manager *pm, wc_err *err);
 
+/* ---- manager.c: names ----
+ * A pod's name (namespace, name, attempt) and a container's (sandbox, name, attempt) are
+ * reserved before any work and held until the record is removed, so of two concurrent calls
+ * for one name only one goes ahead. */
+char *pod_sandbox_name_key(const pod_sandbox_config *c); /* caller frees */
+char *pod_container_name_key(const char *sandbox_id, const pod_container_config *c);
+/* 0 when key is now id's (or already was); -1 when another id holds it (copied to holder,
+ * which may be NULL) or out of memory. */
+int pod_name_reserve(pod_manager *pm, const char *key, const char *id, char holder[POD_ID_LEN + 1]);
+/* Gives a reservation up if id holds it. */
+void pod_name_release(pod_manager *pm, const char *key, const char *id);
+
 /* ---- manager.c: index, references, look-ups ---- */
 /* Looks up by full ID or unique prefix; the result holds a reference. */
 pod_sandbox *pod_sandbox_find(pod_manager *pm, const char *id_or_prefix, wc_err *err);
@@ -121,6 +150,10 @@ void pod_container_free(pod_container *c);
 void pod_user_from_spec(const char *spec_json, pod_linux_user *out);
 void pod_user_clear(pod_linux_user *u);
 
+/* ---- container_stop.c ---- */
+/* Sends the stop signal, waits up to timeout_s, then SIGKILL; called with c->op held. */
+int pod_container_stop_running(pod_manager *pm, pod_container *c, int64_t timeout_s, wc_err *err);
+
 /* ---- events.c ---- */
 void pod_events_emit(pod_manager *pm, const char *container_id, const char *sandbox_id,
                      pod_event_type type);
@@ -133,9 +166,9 @@ void pod_recover(pod_manager *pm);
 /* Starts copying the container's output into its CRI log file. */
 pod_logger *pod_logger_start(const char *log_path, int out_fd, int err_fd, wc_err *err);
 /* Stops copying now (wincrid is stopping; the container may go on), then frees. */
-void pod_logger_stop(pod_logger *l);
+void pod_logger_free_now(pod_logger *l);
 /* Waits until both streams end (the container exited and its output is written), then frees. */
-void pod_logger_finish(pod_logger *l);
+void pod_logger_free_drained(pod_logger *l);
 int pod_logger_reopen(pod_logger *l, wc_err *err);
 
 /* ---- logs_*.c: attach fan-out and the container's stdin ---- */
@@ -148,7 +181,7 @@ int pod_logger_tap(pod_logger *l, int want_out, int want_err, int *out_fd, int *
 /* 1 once the tap was dropped or the container's output ended. */
 int pod_tap_ended(pod_tap *t);
 /* Closes the caller's side; never touches the logger. */
-void pod_tap_release(pod_tap *t);
+void pod_tap_free(pod_tap *t);
 /* The daemon keeps the container's stdin (from hcs_open_stdin) in the logger, which closes
  * it when it is freed (or when another fd, -1 included, is kept); attachers get dups. */
 void pod_logger_keep_stdin(pod_logger *l, int fd);

@@ -234,24 +234,6 @@ static int build_mounts(const wcow_build *b, json_t *spec, wc_err *err)
 
 /* ---- windows section ---- */
 
-static int build_layers(const wcow_build *b, json_t *win, wc_err *err)
-{
-    const pod_wcow_input *in = b->in;
-    if (in->n_layer_folders == 0)
-        return 0;
-    if (!in->scratch_folder || !*in->scratch_folder)
-        return wc_err_set(err, WC_INVALID_ARGUMENT,
-                          "container %s: image layers given without a scratch folder",
-                          in->container_id ? in->container_id : "");
-    json_t *lf = json_array();
-    if (!lf || json_object_set_new(win, "layerFolders", lf))
-        return oom(err);
-    for (size_t i = 0; i < in->n_layer_folders; i++)
-        json_array_append_new(lf, json_string(in->layer_folders[i]));
-    json_array_append_new(lf, json_string(in->scratch_folder));
-    return 0;
-}
-
 static int check_range(int64_t v, int64_t max, const char *field, wc_err *err)
 {
     if (v < 0 || (max && v > max))
@@ -363,8 +345,7 @@ static int build_windows(const wcow_build *b, json_t *spec, wc_err *err)
     json_t *win = json_object();
     if (!win || json_object_set_new(spec, "windows", win))
         return oom(err);
-    if (build_layers(b, win, err) < 0 || build_resources(b, win, err) < 0 ||
-        build_devices(b, win, err) < 0)
+    if (build_resources(b, win, err) < 0 || build_devices(b, win, err) < 0)
         return -1;
     build_network(b, win);
     build_credential_spec(b, win);

@@ -17,17 +17,14 @@ typedef struct pod_wcow_input {
     const char *sandbox_id;
     const char *container_id;
     const char *netns; /* HCN namespace GUID; NULL or "" for none */
-    /* Read-only image layer folders, top-most first, and the container's scratch folder.
-     * Without layers, windows.layerFolders is left out (the backend fills it in). */
-    const char *const *layer_folders;
-    size_t n_layer_folders;
-    const char *scratch_folder;
-    int hyperv; /* the pod's runtime handler uses Hyper-V isolation */
+    int hyperv; /* the pod's runtime handler uses Hyper-V isolation */ /* the pod's runtime handler
+                                                                          uses Hyper-V isolation */
 } pod_wcow_input;
 
 /* Builds ociVersion, process (args, env, cwd, user, terminal), root, hostname, mounts,
- * annotations and the windows section (layerFolders, resources, network, credentialSpec,
- * devices, hyperv). Bad CRI fields give WC_INVALID_ARGUMENT naming the field. */
+ * annotations and the windows section (resources, network, credentialSpec, devices, hyperv).
+ * windows.layerFolders is the compute backend's to write, from the rootfs it is given. Bad
+ * CRI fields give WC_INVALID_ARGUMENT naming the field. */
 int pod_spec_build_wcow(const pod_wcow_input *in, json_t **spec, wc_err *err);
 
 /* The OCI "process" object of an exec in a running Windows container: the container's

@@ -2,6 +2,7 @@
 #ifndef WINCRI_PODSANDBOX_PLATFORM_H
 #define WINCRI_PODSANDBOX_PLATFORM_H
 
+#include "image/image.h"
 #include "podsandbox/model.h"
 
 /* Pins the pod's shared namespaces other than the network (Linux: IPC and UTS, bind-mounted
@@ -10,13 +11,10 @@ int pod_platform_sandbox_setup(pod_manager *pm, pod_sandbox *s, wc_err *err);
 /* Undoes setup; succeeds if already undone. */
 int pod_platform_sandbox_teardown(pod_manager *pm, pod_sandbox *s, wc_err *err);
 
-typedef struct pod_spec_paths {
-    const char *bundle;
-    const char *sandbox_dir;
-} pod_spec_paths;
-/* Builds the container's OCI spec for this platform. */
+/* CreateContainer's platform part: the container's OCI spec, from what the shared code has
+ * resolved (the sandbox, the image). */
 int pod_platform_container_spec(pod_manager *pm, const pod_sandbox *s,
-                                const pod_container_config *config, const char *image_config_json,
+                                const pod_container_config *config, const img_image *img,
                                 const char *container_id, json_t **spec, wc_err *err);
 json_t *pod_platform_exec_process(const json_t *spec, const char *const *cmd, size_t n_cmd,
                                   int tty);

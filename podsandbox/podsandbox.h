@@ -1,6 +1,13 @@
 /* Pods and their containers: the model behind RuntimeService. State lives in SQLite
  * (<root>/pods.db, written before a call returns) with an in-memory index for look-ups.
- * cri/runtime_service.c translates protobuf to these calls and snapshots back. */
+ * cri/ converts protobuf to these calls' plain types (podconfig.h) and builds responses from
+ * what they return.
+ *
+ * Names say who owns what, here and in every module's header:
+ *   *_find    returns a reference into the live model: give it back with *_unref
+ *   *_get, *_lookup, *_list   return a copy (a snapshot) the caller frees with the named *_free
+ *   *_new / *_free, *_ref / *_unref   make and end things; *_clear empties a caller's struct
+ *   a function that frees what it is given says so in its comment (and takes no reference). */
 #ifndef WINCRI_PODSANDBOX_PODSANDBOX_H
 #define WINCRI_PODSANDBOX_PODSANDBOX_H
 
@@ -213,7 +220,7 @@ int pod_attach_wait(pod_attach *a, int *exit_code);
 void pod_attach_stdin_closed(pod_attach *a);
 /* Ends the attachment: a blocked pod_attach_wait returns. */
 void pod_attach_detach(pod_attach *a);
-void pod_attach_release(pod_attach *a);
+void pod_attach_free(pod_attach *a);
 
 /* A TCP connection to localhost:port inside the ready sandbox's network (caller owns *fd). */
 int pod_sandbox_port_forward(pod_manager *pm, const char *sandbox_id, int port, int *fd,

@@ -55,23 +55,6 @@ static int host_network(const pod_sandbox_config *c)
     return c->linux_security.ns.set && c->linux_security.ns.network == POD_NS_NODE;
 }
 
-/* An existing sandbox with the same name, namespace and attempt, if any. */
-static int find_duplicate(pod_manager *pm, const pod_sandbox_config *md, char *id_out)
-{
-    int found = 0;
-    pthread_mutex_lock(&pm->mu);
-    for (size_t i = 0; i < pm->n_sandboxes && !found; i++) {
-        const pod_sandbox_config *o = pm->sandboxes[i]->config;
-        if (strcmp(o->name, md->name) == 0 && strcmp(o->namespace_, md->namespace_) == 0 &&
-            o->attempt == md->attempt) {
-            found = 1;
-            memcpy(id_out, pm->sandboxes[i]->id, POD_ID_LEN + 1);
-        }
-    }
-    pthread_mutex_unlock(&pm->mu);
-    return found;
-}
-
 static char *resolv_conf_text(const pod_dns *dns)
 {
     size_t cap = 256;
@@ -274,31 +257,44 @@ static int set_up(pod_manager *pm, pod_sandbox *s, wc_err *err)
     return pod_store_put_sandbox(pm, s, err);
 }
 
+/* Everything after the name is reserved: recorded first (not ready), so a crash midway leaves
+ * a record recovery can clean, then set up, or rolled back whole. */
+static int run_reserved(pod_manager *pm, pod_sandbox *s, wc_err *err)
+{
+    if (pod_store_put_sandbox(pm, s, err) < 0)
+        return -1;
+    if (set_up(pm, s, err) < 0) {
+        roll_back(pm, s);
+        return -1;
+    }
+    pod_index_add_sandbox(pm, s);
+    return 0;
+}
+
 int pod_sandbox_run(pod_manager *pm, pod_sandbox_config *config, const char *handler, char **id,
                     wc_err *err)
 {
     if (validate_config(config, err) < 0 || !pod_runtime_for(pm, handler, err))
         return -1;
-    char other[POD_ID_LEN + 1];
-    if (find_duplicate(pm, config, other))
-        return wc_err_set(err, WC_ALREADY_EXISTS,
-                          "pod sandbox %s/%s (attempt %u) already exists as %s", config->namespace_,
-                          config->name, config->attempt, other);
     pod_sandbox *s = new_sandbox(pm, config, handler, err);
     if (!s)
         return -1;
-    /* Recorded first (not ready), so a crash midway leaves a record recovery can clean. */
-    if (pod_store_put_sandbox(pm, s, err) < 0) {
+    char other[POD_ID_LEN + 1] = "";
+    char *key = pod_sandbox_name_key(config);
+    int rc = 0;
+    if (pod_name_reserve(pm, key, s->id, other) < 0) {
+        rc = wc_err_set(err, WC_ALREADY_EXISTS,
+                        "pod sandbox %s/%s (attempt %u) already exists as %s", config->namespace_,
+                        config->name, config->attempt, *other ? other : "(out of memory)");
+    } else if (run_reserved(pm, s, err) < 0) {
+        pod_name_release(pm, key, s->id);
+        rc = wc_err_prefix(err, "RunPodSandbox %s/%s", config->namespace_, config->name);
+    }
+    free(key);
+    if (rc < 0) {
         pod_sandbox_free(s);
         return -1;
     }
-    if (set_up(pm, s, err) < 0) {
-        wc_err_prefix(err, "RunPodSandbox %s/%s", config->namespace_, config->name);
-        roll_back(pm, s);
-        pod_sandbox_free(s);
-        return -1;
-    }
-    pod_index_add_sandbox(pm, s);
     *id = strdup(s->id);
     wc_info("pod", "sandbox ready", "sandbox=%.12s name=%s namespace=%s ips=%s", s->id,
             config->name, config->namespace_, s->ips_json);
@@ -319,20 +315,44 @@ static void stop_containers(pod_manager *pm, const char *sandbox_id)
     free(ids);
 }
 
+/* Stop and remove hold the sandbox's op lock throughout, and mark it not ready first:
+ * CreateContainer takes the same lock and checks readiness, so no container is made in a pod
+ * that is going away, and none outlives its pod. */
+static void mark_not_ready(pod_manager *pm, pod_sandbox *s)
+{
+    pthread_mutex_lock(&pm->mu);
+    s->state = POD_SANDBOX_NOTREADY;
+    pthread_mutex_unlock(&pm->mu);
+}
+
 int pod_sandbox_stop(pod_manager *pm, const char *id, wc_err *err)
 {
     pod_sandbox *s = pod_sandbox_find(pm, id, err);
     if (!s)
         return err->code == WC_NOT_FOUND ? (wc_err_clear(err), 0) : -1;
-    stop_containers(pm, s->id);
     pthread_mutex_lock(&s->op);
+    mark_not_ready(pm, s);
+    stop_containers(pm, s->id);
     detach_network(pm, s);
     wc_err ignored = {0};
     pod_platform_sandbox_teardown(pm, s, &ignored); /* pinned namespaces, PID holder */
-    s->state = POD_SANDBOX_NOTREADY;
     int rc = pod_store_put_sandbox(pm, s, err);
     pthread_mutex_unlock(&s->op);
     pod_sandbox_unref(pm, s);
+    return rc;
+}
+
+static int remove_containers(pod_manager *pm, const char *sandbox_id, wc_err *err)
+{
+    size_t n = 0;
+    char **ids = pod_sandbox_container_ids(pm, sandbox_id, &n);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0 && pod_container_remove(pm, ids[i], err) < 0)
+            rc = -1;
+        free(ids[i]);
+    }
+    free(ids);
     return rc;
 }
 
@@ -341,16 +361,9 @@ int pod_sandbox_remove(pod_manager *pm, const char *id, wc_err *err)
     pod_sandbox *s = pod_sandbox_find(pm, id, err);
     if (!s)
         return err->code == WC_NOT_FOUND ? (wc_err_clear(err), 0) : -1;
-    size_t n = 0;
-    char **ids = pod_sandbox_container_ids(pm, s->id, &n);
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (rc == 0 && pod_container_remove(pm, ids[i], err) < 0)
-            rc = -1;
-        free(ids[i]);
-    }
-    free(ids);
     pthread_mutex_lock(&s->op);
+    mark_not_ready(pm, s);
+    int rc = remove_containers(pm, s->id, err);
     if (rc == 0) {
         detach_network(pm, s);
         rc = pod_platform_sandbox_teardown(pm, s, err);

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/cleanup.h"
 #include "common/fs.h"
 #include "podsandbox/ocispec.h"
 #include "podsandbox/pidns.h"
@@ -201,14 +202,14 @@ static int pid_ns_to_join(pod_manager *pm, const pod_sandbox *s, const pod_conta
 }
 
 int pod_platform_container_spec(pod_manager *pm, const pod_sandbox *s,
-                                const pod_container_config *config, const char *image_config_json,
+                                const pod_container_config *config, const img_image *img,
                                 const char *container_id, json_t **spec, wc_err *err)
 {
-    char *ipc = ns_path(pm, s, "ipc");
-    char *uts = ns_path(pm, s, "uts");
-    char *resolv = wc_path_join(s->dir, "resolv.conf");
-    char *hosts = wc_path_join(s->dir, "hosts");
-    char *hostname = wc_path_join(s->dir, "hostname");
+    WC_AUTOFREE char *ipc = ns_path(pm, s, "ipc");
+    WC_AUTOFREE char *uts = ns_path(pm, s, "uts");
+    WC_AUTOFREE char *resolv = wc_path_join(s->dir, "resolv.conf");
+    WC_AUTOFREE char *hosts = wc_path_join(s->dir, "hosts");
+    WC_AUTOFREE char *hostname = wc_path_join(s->dir, "hostname");
     /* kubelet's pod cgroup when it names one; else a pod cgroup of our own. */
     char cgroup[512];
     if (*s->config->cgroup_parent)
@@ -217,7 +218,7 @@ int pod_platform_container_spec(pod_manager *pm, const pod_sandbox *s,
         snprintf(cgroup, sizeof cgroup, "/wincri/%s", s->id);
     pod_spec_input in = {.sandbox = s->config,
                          .container = config,
-                         .image_config_json = image_config_json,
+                         .image_config_json = img->config_json,
                          .sandbox_id = s->id,
                          .container_id = container_id,
                          .netns_path = s->netns,
@@ -227,18 +228,11 @@ int pod_platform_container_spec(pod_manager *pm, const pod_sandbox *s,
                          .hosts_path = hosts,
                          .hostname_path = hostname,
                          .cgroup_parent = cgroup};
-    char *pid_ns = NULL;
-    int rc = pid_ns_to_join(pm, s, config, &pid_ns, err);
+    WC_AUTOFREE char *pid_ns = NULL;
+    if (pid_ns_to_join(pm, s, config, &pid_ns, err) < 0)
+        return -1;
     in.pid_ns_path = pid_ns;
-    if (rc == 0)
-        rc = pod_spec_build_linux(&in, spec, err);
-    free(pid_ns);
-    free(ipc);
-    free(uts);
-    free(resolv);
-    free(hosts);
-    free(hostname);
-    return rc;
+    return pod_spec_build_linux(&in, spec, err);
 }
 
 int pod_platform_resources(const pod_linux_resources *r, json_t **out, wc_err *err)

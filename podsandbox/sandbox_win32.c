@@ -42,49 +42,18 @@ int pod_platform_sandbox_teardown(pod_manager *pm, pod_sandbox *s, wc_err *err)
     return hcs_pod_release(rt, s->id, err);
 }
 
-/* The image's layer folders top-most first; NULL (and the backend fills them in from the
- * rootfs it is given) when the image cannot be read here. */
-static const char **image_layers(pod_manager *pm, const pod_container_config *config,
-                                 img_image **img, size_t *n)
-{
-    wc_err ignored = {0};
-    *n = 0;
-    *img = NULL;
-    if (!*config->image || img_image_lookup(pm->images, config->image, img, &ignored) < 0)
-        return NULL;
-    const char **dirs = calloc((*img)->n_layers + 1, sizeof *dirs);
-    for (size_t i = 0; dirs && i < (*img)->n_layers; i++)
-        dirs[i] = (*img)->layer_dirs[(*img)->n_layers - 1 - i];
-    *n = dirs ? (*img)->n_layers : 0;
-    return dirs;
-}
-
 int pod_platform_container_spec(pod_manager *pm, const pod_sandbox *s,
-                                const pod_container_config *config, const char *image_config_json,
+                                const pod_container_config *config, const img_image *img,
                                 const char *container_id, json_t **spec, wc_err *err)
 {
-    img_image *img = NULL;
-    size_t n_layers = 0;
-    const char **layers = image_layers(pm, config, &img, &n_layers);
-    /* The same writable-layer folder container.c hands the backend as rootfs.upper_dir. */
-    char *layer_dir = wc_path_join(pm->containers_dir, container_id);
-    char *scratch = wc_path_join(layer_dir, "upper");
     pod_wcow_input in = {.sandbox = s->config,
                          .container = config,
-                         .image_config_json = image_config_json,
+                         .image_config_json = img->config_json,
                          .sandbox_id = s->id,
                          .container_id = container_id,
                          .netns = s->netns,
-                         .layer_folders = layers,
-                         .n_layer_folders = n_layers,
-                         .scratch_folder = scratch,
                          .hyperv = handler_is_hyperv(pm, s->handler)};
-    int rc = pod_spec_build_wcow(&in, spec, err);
-    free(layers);
-    img_image_free(img);
-    free(layer_dir);
-    free(scratch);
-    return rc;
+    return pod_spec_build_wcow(&in, spec, err);
 }
 
 json_t *pod_platform_exec_process(const json_t *spec, const char *const *cmd, size_t n_cmd, int tty)

@@ -236,18 +236,18 @@ static json_t *sh(const char *script)
     return json_pack("[s,s,s]", "sh", "-c", script);
 }
 
-/* Directories of one container: bundle, upper, work. */
+/* Directories of one container: bundle, scratch (the backend keeps upper/ and work/ in it). */
 typedef struct ctr_dirs {
     char bundle[1024];
-    char upper[1024];
-    char work[1024];
+    char scratch[1024];
+    char upper[1040];
 } ctr_dirs;
 
 static void dirs_for(env *e, const char *name, ctr_dirs *d)
 {
     snprintf(d->bundle, sizeof d->bundle, "%s/%s/bundle", e->dir, name);
-    snprintf(d->upper, sizeof d->upper, "%s/%s/upper", e->dir, name);
-    snprintf(d->work, sizeof d->work, "%s/%s/work", e->dir, name);
+    snprintf(d->scratch, sizeof d->scratch, "%s/%s/scratch", e->dir, name);
+    snprintf(d->upper, sizeof d->upper, "%s/upper", d->scratch);
 }
 
 /* Creates a container running args on base+top layers (writable unless readonly). */
@@ -258,11 +258,10 @@ static int create_ctr(env *e, const char *id, const char *name, json_t *spec, in
     dirs_for(e, name, d);
     hcs_rootfs fs = {.lower_dirs = lowers,
                      .n_lower = 2,
-                     .upper_dir = readonly ? NULL : d->upper,
-                     .work_dir = readonly ? NULL : d->work,
+                     .scratch_dir = readonly ? NULL : d->scratch,
                      .readonly = readonly};
     hcs_io plain = {0};
-    int rc = hcs_create(e->rt, id, d->bundle, spec, &fs, io ? io : &plain, err);
+    int rc = hcs_create(e->rt, id, "pod", d->bundle, spec, &fs, io ? io : &plain, err);
     json_decref(spec);
     return rc;
 }
@@ -640,7 +639,7 @@ static void single_layer_readonly(void **state)
     hcs_rootfs fs = {.lower_dirs = lowers, .n_lower = 1, .readonly = 1};
     hcs_io io = {0};
     json_t *spec = spec_new(id, sh("cat /etc/msg"));
-    CHECK(hcs_create(e->rt, id, d.bundle, spec, &fs, &io, err));
+    CHECK(hcs_create(e->rt, id, "pod", d.bundle, spec, &fs, &io, err));
     json_decref(spec);
     int out = -1, errfd = -1;
     CHECK(hcs_open_output(e->rt, id, &out, &errfd, err));

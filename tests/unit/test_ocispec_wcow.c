@@ -35,8 +35,6 @@ typedef struct fixture {
     pod_wcow_input in;
 } fixture;
 
-static const char *const layers[] = {"C:\\ProgramData\\wincri\\layers\\top",
-                                     "C:\\ProgramData\\wincri\\layers\\base"};
 static const char *const layer_ids[] = {"11111111-2222-3333-4444-555555555555",
                                         "66666666-7777-8888-9999-000000000000"};
 
@@ -69,9 +67,6 @@ static void fixture_init(fixture *f)
     f->in.sandbox_id = "sb1";
     f->in.container_id = "c1";
     f->in.netns = NETNS;
-    f->in.layer_folders = layers;
-    f->in.n_layer_folders = 2;
-    f->in.scratch_folder = "C:\\ProgramData\\wincri\\containers\\c1\\upper";
 }
 
 static void set_resources(fixture *f)
@@ -236,7 +231,8 @@ static void mounts(void **state)
     build_fails(&f, "mounts[0]: host_path is required");
 }
 
-/* layerFolders top-most first plus scratch; resources; namespace and DNS searches. */
+/* Resources, namespace and DNS searches; layerFolders are the backend's (hcs/runtime_win32.c
+ * writes them from the rootfs it mounts), so the spec carries none. */
 static void windows_section(void **state)
 {
     fixture f;
@@ -247,11 +243,7 @@ static void windows_section(void **state)
     f.res.rootfs_size_in_bytes = 30LL * 1024 * 1024 * 1024;
     json_t *spec = build_ok(&f);
     json_t *win = json_object_get(spec, "windows");
-    json_t *lf = json_object_get(win, "layerFolders");
-    assert_int_equal(json_array_size(lf), 3);
-    assert_string_equal(json_string_value(json_array_get(lf, 0)), layers[0]);
-    assert_string_equal(json_string_value(json_array_get(lf, 2)),
-                        "C:\\ProgramData\\wincri\\containers\\c1\\upper");
+    assert_null(json_object_get(win, "layerFolders"));
     json_t *res = json_object_get(win, "resources");
     assert_int_equal(json_integer_value(json_object_get(json_object_get(res, "cpu"), "maximum")),
                      5000);
@@ -284,7 +276,6 @@ static void host_network_has_no_namespace(void **state)
     fixture f;
     fixture_init(&f);
     f.in.netns = "";
-    f.in.n_layer_folders = 0;
     json_t *spec = build_ok(&f);
     json_t *win = json_object_get(spec, "windows");
     assert_null(json_object_get(win, "network"));
@@ -401,7 +392,10 @@ static void feeds_hcs_doc_container(void **state)
     f.cc.mounts = &mp;
     f.cc.n_mounts = 1;
     json_t *spec = build_ok(&f);
+    /* What the backend adds from the rootfs it mounted (hcs/runtime_win32.c, fill_spec). */
     json_object_set_new(spec, "root", json_pack("{s:s}", "path", VOLUME));
+    json_object_set_new(json_object_get(spec, "windows"), "layerFolders",
+                        json_pack("[s,s,s]", "C:\\l\\top", "C:\\l\\base", "C:\\scratch"));
     hcs_container_opts o = {.layer_ids = layer_ids, .n_layer_ids = 2};
     json_t *doc = NULL;
     wc_err err = {0};

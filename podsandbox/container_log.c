@@ -1,0 +1,27 @@
+/* ReopenContainerLog: the logger writes to a new file at the log path (kubelet rotated it). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "image/image.h"
+#include "podsandbox/model.h"
+#include "podsandbox/platform.h"
+
+int pod_container_reopen_log(pod_manager *pm, const char *id, wc_err *err)
+{
+    pod_container *c = pod_container_find(pm, id, err);
+    if (!c)
+        return -1;
+    pthread_mutex_lock(&c->op);
+    int rc;
+    if (c->state != POD_CONTAINER_RUNNING || !c->logger)
+        rc = wc_err_set(err, WC_FAILED_PRECONDITION,
+                        "ReopenContainerLog: container %s is not running", c->id);
+    else
+        rc = pod_logger_reopen(c->logger, err);
+    pthread_mutex_unlock(&c->op);
+    pod_container_unref(pm, c);
+    return rc;
+}

@@ -1,0 +1,50 @@
+/* RemoveContainer: killed if it runs, then the runtime's container, its writable layer and
+ * bundle, its record and its hold on the image. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "image/image.h"
+#include "podsandbox/model.h"
+#include "podsandbox/platform.h"
+
+int pod_container_remove(pod_manager *pm, const char *id, wc_err *err)
+{
+    pod_container *c = pod_container_find(pm, id, err);
+    if (!c)
+        return err->code == WC_NOT_FOUND ? (wc_err_clear(err), 0) : -1;
+    pthread_mutex_lock(&c->op);
+    int rc = c->state == POD_CONTAINER_RUNNING ? pod_container_stop_running(pm, c, 0, err) : 0;
+    if (c->logger) {
+        pod_logger_free_now(c->logger);
+        c->logger = NULL;
+    }
+    hcs_runtime *rt = rc == 0 ? pod_runtime_of_container(pm, c, err) : NULL;
+    if (rc == 0 && (!rt || hcs_delete(rt, c->id, err) < 0))
+        rc = -1;
+    if (rc == 0) {
+        char *layer = wc_path_join(pm->containers_dir, c->id);
+        char *bundle = wc_path_join(pm->bundles_dir, c->id);
+        rc = pod_platform_remove_tree(layer, err);
+        if (rc == 0)
+            rc = pod_platform_remove_tree(bundle, err);
+        free(layer);
+        free(bundle);
+    }
+    if (rc == 0)
+        rc = pod_store_delete_container(pm, c->id, err);
+    if (rc == 0 && img_release(pm->images, c->id, err) < 0) {
+        wc_warn("pod", "cannot release the container's image", "container=%.12s error=\"%s\"",
+                c->id, err->msg);
+        wc_err_clear(err);
+    }
+    pthread_mutex_unlock(&c->op);
+    if (rc == 0) {
+        pod_events_emit(pm, c->id, c->sandbox_id, POD_EVENT_DELETED);
+        pod_index_remove_container(pm, c);
+    }
+    pod_container_unref(pm, c);
+    return rc < 0 ? wc_err_prefix(err, "RemoveContainer %.12s", id) : 0;
+}

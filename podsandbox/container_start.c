@@ -1,0 +1,99 @@
+/* StartContainer: its output to the CRI log, then the OCI runtime's start. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "image/image.h"
+#include "podsandbox/model.h"
+#include "podsandbox/platform.h"
+
+static int sandbox_ready(pod_manager *pm, const char *sandbox_id, wc_err *err)
+{
+    pod_sandbox *s = pod_sandbox_find(pm, sandbox_id, err);
+    if (!s)
+        return -1;
+    int ready = s->state == POD_SANDBOX_READY;
+    pod_sandbox_unref(pm, s);
+    if (!ready)
+        return wc_err_set(err, WC_FAILED_PRECONDITION, "pod sandbox %s is not ready", sandbox_id);
+    return 0;
+}
+
+static int start_logging(pod_container *c, hcs_runtime *rt, wc_err *err)
+{
+    int out_fd = -1, err_fd = -1;
+    if (hcs_open_output(rt, c->id, &out_fd, &err_fd, err) < 0)
+        return -1;
+    if (!*c->log_path) {
+        /* No log file asked for: output is drained so the container never blocks. */
+        c->logger = pod_logger_start("/dev/null", out_fd, err_fd, err);
+    } else {
+        c->logger = pod_logger_start(c->log_path, out_fd, err_fd, err);
+    }
+    return c->logger ? 0 : -1;
+}
+
+static void mark_start_failed(pod_manager *pm, pod_container *c, const wc_err *why)
+{
+    wc_err ignored = {0};
+    pthread_mutex_lock(&pm->mu);
+    c->state = POD_CONTAINER_EXITED;
+    c->exit_code = 128;
+    c->finished_ns = wc_clock_realtime_ns();
+    free(c->reason);
+    c->reason = strdup("StartError");
+    free(c->message);
+    c->message = strdup(why->msg);
+    pod_store_put_container(pm, c, &ignored);
+    pthread_mutex_unlock(&pm->mu);
+}
+
+/* An exit that raced StartContainer is announced now, after STARTED. */
+static void flush_deferred_stop(pod_manager *pm, pod_container *c)
+{
+    pthread_mutex_lock(&pm->mu);
+    int deferred = c->stopped_deferred;
+    c->starting = c->stopped_deferred = 0;
+    pthread_mutex_unlock(&pm->mu);
+    if (deferred)
+        pod_events_emit(pm, c->id, c->sandbox_id, POD_EVENT_STOPPED);
+}
+
+int pod_container_start(pod_manager *pm, const char *id, wc_err *err)
+{
+    pod_container *c = pod_container_find(pm, id, err);
+    if (!c)
+        return -1;
+    int rc = -1;
+    pthread_mutex_lock(&c->op);
+    hcs_runtime *rt = NULL;
+    if (c->state != POD_CONTAINER_CREATED) {
+        wc_err_set(err, WC_FAILED_PRECONDITION, "container %s is not in the created state", c->id);
+    } else if (sandbox_ready(pm, c->sandbox_id, err) == 0 &&
+               (rt = pod_runtime_of_container(pm, c, err)) && start_logging(c, rt, err) == 0) {
+        pthread_mutex_lock(&pm->mu);
+        c->starting = 1;
+        pthread_mutex_unlock(&pm->mu);
+        if (hcs_start(rt, c->id, err) < 0) {
+            mark_start_failed(pm, c, err);
+        } else {
+            hcs_state st = {0};
+            wc_err ignored = {0};
+            hcs_state_of(rt, c->id, &st, &ignored);
+            pthread_mutex_lock(&pm->mu);
+            if (c->state == POD_CONTAINER_CREATED) /* it may have exited already */
+                c->state = POD_CONTAINER_RUNNING;
+            c->started_ns = wc_clock_realtime_ns();
+            c->pid = st.pid;
+            rc = pod_store_put_container(pm, c, err);
+            pthread_mutex_unlock(&pm->mu);
+            pod_events_emit(pm, c->id, c->sandbox_id, POD_EVENT_STARTED);
+        }
+        flush_deferred_stop(pm, c);
+    }
+    pthread_mutex_unlock(&c->op);
+    pod_container_unref(pm, c);
+    return rc < 0 ? wc_err_prefix(err, "StartContainer %.12s", id) : 0;
+}
