@@ -139,7 +139,12 @@ $(WL)/%.o: %.c $(PB_H)
 	@mkdir -p $(dir $@)
 	$(WL_CC) $(WL_CFLAGS) -c $< -o $@
 
-$(WL)/wincrid.exe: $(WL_OBJ)
+# The application manifest (deploy/windows/wincrid.manifest) as a linked resource.
+$(WL)/wincrid.res.o: deploy/windows/wincrid.rc deploy/windows/wincrid.manifest
+	@mkdir -p $(dir $@)
+	x86_64-w64-mingw32-windres -I deploy/windows $< -O coff -o $@
+
+$(WL)/wincrid.exe: $(WL_OBJ) $(WL)/wincrid.res.o
 	$(WL_CC) -static -o $@ $^ $(WL_LIBS)
 
 windows-link: $(WL)/wincrid.exe
