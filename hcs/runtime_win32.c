@@ -741,15 +741,55 @@ static int create_ctr(ctr *c, const char *bundle, const hcs_rootfs *rootfs, int 
     return rc;
 }
 
-int hcs_create(hcs_runtime *rt, const char *id, const char *bundle, json_t *spec,
-               const hcs_rootfs *rootfs, const hcs_io *io, wc_err *err)
+/* The layer folders as Windows paths: the image store joins with '/', and what reaches
+ * HCS and vmcompute (Storage.Layers, layerFolders, layer descriptors) is what hcsshim
+ * sends, filepath.Join'd with '\\'. *owned holds the copies (free each, then the array). */
+static int windows_rootfs(const hcs_rootfs *in, hcs_rootfs *out, char ***owned, wc_err *err)
 {
+    *out = *in;
+    *owned = calloc(in->n_lower + 1, sizeof **owned);
+    if (!*owned)
+        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "layer paths: out of memory");
+    for (size_t i = 0; i < in->n_lower; i++) {
+        char *c = strdup(in->lower_dirs[i]);
+        if (!c)
+            return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "layer paths: out of memory");
+        for (char *q = c; *q; q++)
+            if (*q == '/')
+                *q = '\\';
+        (*owned)[i] = c;
+    }
+    out->lower_dirs = (const char *const *)*owned;
+    return 0;
+}
+
+static void free_strv(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+int hcs_create(hcs_runtime *rt, const char *id, const char *bundle, json_t *spec,
+               const hcs_rootfs *given, const hcs_io *io, wc_err *err)
+{
+    hcs_rootfs fixed;
+    char **owned = NULL;
+    if (given && windows_rootfs(given, &fixed, &owned, err) < 0) {
+        free_strv(owned);
+        return -1;
+    }
+    const hcs_rootfs *rootfs = given ? &fixed : NULL;
     int hyperv = rt->hyperv || json_object_get(json_object_get(spec, "windows"), "hyperv");
-    if (strlen(id) >= sizeof((ctr *)0)->id)
+    if (strlen(id) >= sizeof((ctr *)0)->id) {
+        free_strv(owned);
         return wc_err_set(err, WC_INVALID_ARGUMENT, "container id %s is too long", id);
+    }
     ctr *c = calloc(1, sizeof *c);
-    if (!c)
+    if (!c) {
+        free_strv(owned);
         return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "container %s: out of memory", id);
+    }
     c->rt = rt;
     snprintf(c->id, sizeof c->id, "%s", id);
     c->spec = json_deep_copy(spec);
@@ -760,6 +800,7 @@ int hcs_create(hcs_runtime *rt, const char *id, const char *bundle, json_t *spec
     int rc = create_ctr(c, bundle, rootfs, hyperv, err);
     if (hyperv)
         ReleaseSRWLockExclusive(&rt->pods_mu);
+    free_strv(owned);
     if (rc < 0) {
         ctr_free(c);
         return -1;
