@@ -38,7 +38,7 @@ LIB_OBJ := $(patsubst %.c,$(B)/%.o,$(LIB_SRC)) $(B)/gen/api.pb-c.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps run test unit e2e windows windows-check windows-link bench clean format format-check valgrind
+.PHONY: all deps run test unit e2e windows windows-check windows-link windows-e2e bench clean format format-check valgrind
 
 all: $(B)/wincrid
 
@@ -149,6 +149,12 @@ $(WL)/wincrid.exe: $(WL_OBJ) $(WL)/wincrid.res.o
 
 windows-link: $(WL)/wincrid.exe
 	@file $< | grep -q "PE32+ executable" && echo "linked $< (PE32+, x86-64)"
+
+# wincrid.exe end to end under wine on the simulated Windows Server 2022 host: the mingw
+# test doubles of the platform DLLs (tests/windows/sim) and pytest (tests/windows/e2e).
+windows-e2e: windows
+	tests/windows/sim/build.sh build/winsim
+	/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/windows/e2e $(PYTEST_ARGS)
 
 clean:
 	rm -rf build

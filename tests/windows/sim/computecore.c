@@ -220,7 +220,7 @@ static DWORD WINAPI op_main(void *arg)
     return 0;
 }
 
-/* Takes the request (sb without its closing brace) and runs it on a worker thread. */
+/* Takes the request (sb without its closing brace) and sends it from a worker thread. */
 static HRESULT op_start(HCS_OPERATION operation, HCS_OPERATION_TYPE type, sb *request)
 {
     cop *o = (cop *)operation;
@@ -233,8 +233,7 @@ static HRESULT op_start(HCS_OPERATION operation, HCS_OPERATION_TYPE type, sb *re
         return HCS_E_OPERATION_ALREADY_STARTED;
     }
     o->type = type;
-    sb_add(request, "}");
-    o->request = sb_take(request);
+    o->request = sb_take(request); /* sim_send closes the object */
     InterlockedIncrement(&o->refs);
     HANDLE t = CreateThread(NULL, 0, op_main, o, 0, NULL);
     if (!t) {
@@ -452,8 +451,8 @@ HRESULT WINAPI HcsStartComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION ope
 HRESULT WINAPI HcsShutDownComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation,
                                         PCWSTR options)
 {
-    return system_op(computeSystem, operation, "HcsShutDownComputeSystem",
-                     HcsOperationTypeShutdown, options ? "doc" : NULL, options);
+    return system_op(computeSystem, operation, "HcsShutDownComputeSystem", HcsOperationTypeShutdown,
+                     options ? "doc" : NULL, options);
 }
 
 HRESULT WINAPI HcsTerminateComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation,

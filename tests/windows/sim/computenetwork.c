@@ -154,8 +154,8 @@ HRESULT WINAPI HcnModifyNamespace(HCN_NAMESPACE Namespace, PCWSTR Settings, PWST
     return with_handle("HcnModifyNamespace", Namespace, Settings, NULL, ErrorRecord);
 }
 
-HRESULT WINAPI HcnQueryNamespaceProperties(HCN_NAMESPACE Namespace, PCWSTR Query,
-                                           PWSTR *Properties, PWSTR *ErrorRecord)
+HRESULT WINAPI HcnQueryNamespaceProperties(HCN_NAMESPACE Namespace, PCWSTR Query, PWSTR *Properties,
+                                           PWSTR *ErrorRecord)
 {
     return with_handle("HcnQueryNamespaceProperties", Namespace, Query, Properties, ErrorRecord);
 }

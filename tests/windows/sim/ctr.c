@@ -8,7 +8,8 @@
  *   run              print "running pid=N", wait for a console event, print it, exit 100+event
  *   stubborn         like run, but ignore console events (only a kill ends it)
  *   listen PORT      TCP echo server on PORT (0.0.0.0), print "listening PORT"; runs until killed
- *   spawn            start "ctr.exe run" as a child and print its pid */
+ *   spawn            start "ctr.exe run" as a child and print its pid
+ *   type PATH        print the file's first line, or "missing PATH" */
 #include <winsock2.h>
 #include <windows.h>
 
@@ -139,6 +140,19 @@ static int run(int argc, char **argv)
         wait_event();
     } else if (!strcmp(cmd, "listen") && argc > 1) {
         listen_on(atoi(argv[1]));
+    } else if (!strcmp(cmd, "type") && argc > 1) {
+        FILE *f = fopen(argv[1], "rb");
+        char line[512] = "";
+        if (!f) {
+            printf("missing %s\n", argv[1]);
+        } else {
+            if (!fgets(line, sizeof line, f))
+                line[0] = '\0';
+            fclose(f);
+            line[strcspn(line, "\r\n")] = '\0';
+            printf("%s\n", line);
+        }
+        fflush(stdout);
     } else if (!strcmp(cmd, "spawn")) {
         char self[MAX_PATH], line[MAX_PATH + 16];
         GetModuleFileNameA(NULL, self, sizeof self);

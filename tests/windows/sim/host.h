@@ -20,10 +20,10 @@ typedef struct req {
     client *cl;
     DWORD pid;
     HRESULT hr;
-    sb out;          /* extra reply members, each ",\"key\":value" */
+    sb out;           /* extra reply members, each ",\"key\":value" */
     char *journal_id; /* what the journal line names (system id, path, GUID) */
-    const char *doc; /* the document journalled with the call (borrowed) */
-    char note[256];  /* a remark for the journal (what the double did or noticed) */
+    const char *doc;  /* the document journalled with the call (borrowed) */
+    char note[256];   /* a remark for the journal (what the double did or noticed) */
 } req;
 
 typedef void (*handler_fn)(req *r);
@@ -43,6 +43,9 @@ void host_handle_add(DWORD pid, long long h, const char *kind, void *obj);
 void *host_handle_get(DWORD pid, long long h, const char *kind);
 void host_handle_del(DWORD pid, long long h);
 size_t host_handles_of(void *obj); /* how many client handles point at obj */
+/* Records a pipe end handed to the client (HCS_PROCESS_INFORMATION std handles): the tests'
+ * statistics say how many of them the client still holds open. */
+void host_pipe_given(DWORD pid, HANDLE value);
 void host_set_callback(DWORD pid, long long h, int on);
 /* Calls fn for each (pid, handle) with a callback registered on obj. */
 void host_each_callback(void *obj, void (*fn)(DWORD pid, long long h, void *ctx), void *ctx);
@@ -80,8 +83,8 @@ int mkdirs(const char *p);
 int remove_tree(const char *p);
 int copy_tree(const char *from, const char *to);
 void now_rfc3339(char out[40]);
-long long now_100ns(void);        /* since 1601 */
-void guid_new(char out[37]);      /* lower-case, no braces */
+long long now_100ns(void);   /* since 1601 */
+void guid_new(char out[37]); /* lower-case, no braces */
 int guid_equal(const char *a, const char *b);
 HRESULT hr_of_win32(DWORD e);
 /* A ResultError document (the shape HCS puts in an operation's result on failure). */

@@ -116,9 +116,10 @@ static char *describe(const obj *o)
         static const char *const skip[] = {"ID", "SchemaVersion", NULL};
         copy_members(&b, o->settings, skip);
     } else if (o->kind == 'e') {
-        static const char *const skip[] = {"ID",       "HostComputeNetwork", "HostComputeNamespace",
-                                           "MacAddress", "IpConfigurations", "SchemaVersion",
-                                           NULL};
+        static const char *const skip[] = {
+            "ID",         "HostComputeNetwork", "HostComputeNamespace",
+            "MacAddress", "IpConfigurations",   "SchemaVersion",
+            NULL};
         sb_add(&b, ",\"HostComputeNetwork\":");
         sb_qstr(&b, o->network);
         if (o->ns[0]) {
@@ -140,8 +141,8 @@ static char *describe(const obj *o)
         sb_qstr(&b, o->type);
         sb_add(&b, ",\"Resources\":[");
         for (size_t i = 0; i < o->n_eps; i++) {
-            sb_add(&b, i ? ",{\"Type\":\"Endpoint\",\"Data\":{\"ID\":" :
-                           "{\"Type\":\"Endpoint\",\"Data\":{\"ID\":");
+            sb_add(&b, i ? ",{\"Type\":\"Endpoint\",\"Data\":{\"ID\":"
+                         : "{\"Type\":\"Endpoint\",\"Data\":{\"ID\":");
             sb_qstr(&b, o->eps[i]);
             sb_add(&b, "}}");
         }
@@ -349,17 +350,15 @@ static void h_delete_network(req *r)
 static unsigned ip4(const char *s)
 {
     unsigned a, b, c, d;
-    return s && sscanf(s, "%u.%u.%u.%u", &a, &b, &c, &d) == 4 ? a << 24 | b << 16 | c << 8 | d
-                                                                : 0;
+    return s && sscanf(s, "%u.%u.%u.%u", &a, &b, &c, &d) == 4 ? a << 24 | b << 16 | c << 8 | d : 0;
 }
 
 /* The network's first IPAM subnet, "a.b.c.d/n". */
 static int subnet_of(const obj *net, unsigned *base, int *bits)
 {
     sj *s = sj_parse(net->settings);
-    const char *pfx =
-        sj_str(sj_get(sj_at(sj_get(sj_at(sj_get(s, "Ipams"), 0), "Subnets"), 0),
-                      "IpAddressPrefix"));
+    const char *pfx = sj_str(
+        sj_get(sj_at(sj_get(sj_at(sj_get(s, "Ipams"), 0), "Subnets"), 0), "IpAddressPrefix"));
     int ok = 0;
     if (pfx && strchr(pfx, '/')) {
         *base = ip4(pfx);
@@ -411,8 +410,7 @@ static void h_create_endpoint(req *r)
     } else if (has_subnet) { /* HNS allocates the next free address */
         for (unsigned a = base + 2; !chosen[0] && a < base + (1u << (32 - bits)) - 1; a++) {
             char c[48];
-            snprintf(c, sizeof c, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255,
-                     a & 255);
+            snprintf(c, sizeof c, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
             int used = 0;
             for (obj *o = objs; o; o = o->next)
                 used |= o->kind == 'e' && strcmp(o->ip, c) == 0;

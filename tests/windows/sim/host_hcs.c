@@ -360,6 +360,7 @@ static HANDLE give(DWORD pid, HANDLE h)
     if (h && !DuplicateHandle(GetCurrentProcess(), h, host_client_process(pid), &out, 0, FALSE,
                               DUPLICATE_SAME_ACCESS | DUPLICATE_CLOSE_SOURCE))
         out = NULL;
+    host_pipe_given(pid, out);
     return out;
 }
 
@@ -728,9 +729,8 @@ static size_t live_handles(hsys *s, HANDLE *out, size_t max)
 {
     size_t n = 0;
     for (proc *p = s->procs; p && n < max; p = p->next)
-        if (!p->exited &&
-            DuplicateHandle(GetCurrentProcess(), p->exited_ev, GetCurrentProcess(), &out[n], 0,
-                            FALSE, DUPLICATE_SAME_ACCESS))
+        if (!p->exited && DuplicateHandle(GetCurrentProcess(), p->exited_ev, GetCurrentProcess(),
+                                          &out[n], 0, FALSE, DUPLICATE_SAME_ACCESS))
             n++;
     return n;
 }
@@ -803,8 +803,9 @@ static void h_close_system(req *r)
         return;
     host_handle_del(r->pid, arg_h(r, "h"));
     if (host_handles_of(s) == 0 && s->term_on_last_close && strcmp(s->state, "Stopped") != 0) {
-        snprintf(r->note, sizeof r->note, "last handle closed: terminated "
-                                          "(ShouldTerminateOnLastHandleClosed)");
+        snprintf(r->note, sizeof r->note,
+                 "last handle closed: terminated "
+                 "(ShouldTerminateOnLastHandleClosed)");
         terminate_system(s, "ForcedExit");
     }
     maybe_remove(s);
@@ -1030,8 +1031,8 @@ static void h_enumerate(req *r)
     for (hsys *s = systems; s; s = s->next) {
         const char *type = s->is_vm ? "VirtualMachine" : "Container";
         if (s->removed || !query_match(sj_get(q, "Ids"), s->id) ||
-            !query_match(sj_get(q, "Owners"), s->owner) ||
-            !query_match(sj_get(q, "Types"), type) || !query_match(sj_get(q, "Names"), s->id))
+            !query_match(sj_get(q, "Owners"), s->owner) || !query_match(sj_get(q, "Types"), type) ||
+            !query_match(sj_get(q, "Names"), s->id))
             continue;
         sb_add(&b, first ? "{\"Id\":" : ",{\"Id\":");
         sb_qstr(&b, s->id);
@@ -1279,8 +1280,8 @@ static void h_modify_system(req *r)
         return;
     }
     char note[256] = "";
-    HRESULT hr = s->is_vm ? vm_modify(s, m, note, sizeof note)
-                          : container_modify(s, m, note, sizeof note);
+    HRESULT hr =
+        s->is_vm ? vm_modify(s, m, note, sizeof note) : container_modify(s, m, note, sizeof note);
     sj_free(m);
     if (FAILED(hr))
         fail(r, hr, note[0] ? note : "modify refused");
@@ -1360,8 +1361,7 @@ static HRESULT check_container(req *r, hsys *s, const sj *ctr, const char *hosti
     for (size_t i = 0; dirs && i < dirs->n; i++) {
         const char *hp = sj_str(sj_get(sj_at(dirs, i), "HostPath"));
         if (hp && !hosting && !path_exists(hp)) {
-            snprintf(r->note, sizeof r->note, "MappedDirectories host path %s does not exist",
-                     hp);
+            snprintf(r->note, sizeof r->note, "MappedDirectories host path %s does not exist", hp);
             return HRESULT_FROM_WIN32(ERROR_PATH_NOT_FOUND);
         }
     }

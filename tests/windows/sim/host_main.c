@@ -255,6 +255,8 @@ struct client {
     HANDLE proc;
     handle_ent *hs;
     size_t n, cap;
+    HANDLE *pipes; /* std pipe ends given to this client */
+    size_t n_pipes, cap_pipes;
     sink *sinks;
     struct client *next;
 };
@@ -335,6 +337,37 @@ size_t host_handles_of(void *obj)
     return n;
 }
 
+void host_pipe_given(DWORD pid, HANDLE value)
+{
+    client *c = client_get(pid);
+    if (!value)
+        return;
+    if (c->n_pipes == c->cap_pipes) {
+        c->cap_pipes = c->cap_pipes ? c->cap_pipes * 2 : 32;
+        c->pipes = realloc(c->pipes, c->cap_pipes * sizeof *c->pipes);
+    }
+    c->pipes[c->n_pipes++] = value;
+}
+
+/* How many given pipe ends are still open in the client (a handle value that no longer
+ * names a pipe there was closed; it is forgotten). */
+static size_t pipes_open(client *c)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < c->n_pipes; i++) {
+        HANDLE dup = NULL;
+        if (c->proc && DuplicateHandle(c->proc, c->pipes[i], GetCurrentProcess(), &dup, 0, FALSE,
+                                       DUPLICATE_SAME_ACCESS)) {
+            int is_pipe = GetFileType(dup) == FILE_TYPE_PIPE;
+            CloseHandle(dup);
+            if (is_pipe)
+                c->pipes[keep++] = c->pipes[i];
+        }
+    }
+    c->n_pipes = keep;
+    return keep;
+}
+
 void host_set_callback(DWORD pid, long long h, int on)
 {
     handle_ent *e = handle_find(pid, h);
@@ -399,6 +432,7 @@ static DWORD WINAPI client_watch(void *arg)
         LeaveCriticalSection(&sink_lock);
         CloseHandle(c->proc);
         free(c->hs);
+        free(c->pipes);
         free(c);
     }
     hcs_client_gone(pid);
@@ -543,6 +577,8 @@ static DWORD WINAPI conn_main(void *arg)
             *nl = '\0';
             sj *in = sj_parse(line.p);
             size_t used = (size_t)(nl - line.p) + 1;
+            if (!in)
+                host_log("unparsable request (%zu bytes): %.400s", strlen(line.p), line.p);
             char *reply = in ? dispatch(in, s, &sinking) : strdup("{\"hr\":-2147024809}");
             sj_free(in);
             size_t len = strlen(reply);
@@ -598,9 +634,9 @@ static void control_stats(req *r)
         }
         sb_addf(&r->out,
                 "%s{\"pid\":%lu,\"system_handles\":%zu,\"process_handles\":%zu,\"callbacks\":%zu,"
-                "\"os_handles\":%lu,\"threads\":%zu}",
+                "\"os_handles\":%lu,\"threads\":%zu,\"pipes_open\":%zu}",
                 first ? "" : ",", (unsigned long)c->pid, systems, procs, cbs,
-                (unsigned long)os_handles, thread_count(c->pid));
+                (unsigned long)os_handles, thread_count(c->pid), pipes_open(c));
         first = 0;
     }
     sb_add(&r->out, "]");

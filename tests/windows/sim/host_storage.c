@@ -55,7 +55,8 @@ static void set_id(req *r, const char *id)
     r->journal_id = xstrdup(id);
 }
 
-static void fail(req *r, HRESULT hr, const char *fmt, ...) __attribute__((format(gnu_printf, 3, 4)));
+static void fail(req *r, HRESULT hr, const char *fmt, ...)
+    __attribute__((format(gnu_printf, 3, 4)));
 static void fail(req *r, HRESULT hr, const char *fmt, ...)
 {
     r->hr = hr;
@@ -147,8 +148,8 @@ typedef struct stream_info {
 
 /* Reads a file in the legacy format: attributes, then a backup stream whose BACKUP_DATA
  * is written to dest (NULL: parse only). -1 when the bytes are not in that format. */
-static int legacy_file(const char *src, const char *dest, DWORD *attrs, stream_info *si,
-                       char *why, size_t wsz)
+static int legacy_file(const char *src, const char *dest, DWORD *attrs, stream_info *si, char *why,
+                       size_t wsz)
 {
     HANDLE h = CreateFileA(src, GENERIC_READ, FILE_SHARE_READ, NULL, OPEN_EXISTING, 0, NULL);
     if (h == INVALID_HANDLE_VALUE) {
@@ -258,7 +259,7 @@ static int import_walk(import_ctx *c, const char *rel)
         snprintf(src, sizeof src, "%s\\%s", c->staging, kid);
         snprintf(dst, sizeof dst, "%s\\%s", c->layer, kid);
         int is_dir = (fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) != 0;
-        int in_files = _strnicmp(kid, "Files\\", 6) == 0;
+        int in_hives = _strnicmp(kid, "Hives\\", 6) == 0;
         if (!rel[0] && _stricmp(kid, "tombstones.txt") == 0) {
             FILE *in = fopen(src, "rb");
             char wo[MAX_PATH * 2];
@@ -288,17 +289,19 @@ static int import_walk(import_ctx *c, const char *rel)
             mkdirs(dst);
             c->dirs++;
             rc = import_walk(c, kid);
-        } else if (in_files && ends_with(kid, ".$wcidirs$")) {
+        } else if (ends_with(kid, ".$wcidirs$")) {
             DWORD attrs;
             dst[strlen(dst) - strlen(".$wcidirs$")] = '\0';
             rc = legacy_file(src, NULL, &attrs, &c->si, c->why, sizeof c->why);
             if (rc == 0 && !(attrs & FILE_ATTRIBUTE_DIRECTORY)) {
-                snprintf(c->why, sizeof c->why, "%s: directory record without the DIRECTORY "
-                         "attribute", kid);
+                snprintf(c->why, sizeof c->why,
+                         "%s: directory record without the DIRECTORY "
+                         "attribute",
+                         kid);
                 rc = -1;
             }
             mkdirs(dst);
-        } else if (in_files) {
+        } else if (!in_hives) {
             DWORD attrs;
             rc = legacy_file(src, dst, &attrs, &c->si, c->why, sizeof c->why);
             if (rc == 0 && (attrs & FILE_ATTRIBUTE_DIRECTORY)) {
@@ -308,14 +311,11 @@ static int import_walk(import_ctx *c, const char *rel)
             }
             c->files++;
         } else {
-            /* Hives\ (and UtilityVM\) hold plain data in the staging folder */
+            /* Hives\ files hold their data (written with BackupWrite) */
             rc = CopyFileA(src, dst, FALSE) ? 0 : -1;
             if (rc < 0)
                 snprintf(c->why, sizeof c->why, "cannot copy %s (%lu)", kid, GetLastError());
-            if (_strnicmp(kid, "Hives\\", 6) == 0)
-                c->hives++;
-            else
-                c->other++;
+            c->hives++;
         }
     } while (rc == 0 && FindNextFileA(h, &fd));
     FindClose(h);
@@ -334,8 +334,7 @@ static HRESULT import_into(req *r, const char *layer, const char *staging)
     if (import_walk(&c, "") < 0) {
         remove_tree(layer);
         fail(r, HRESULT_FROM_WIN32(ERROR_INVALID_DATA),
-             "not the legacy layer import format (hcsshim internal/wclayer/legacy.go): %s",
-             c.why);
+             "not the legacy layer import format (hcsshim internal/wclayer/legacy.go): %s", c.why);
         return r->hr;
     }
     snprintf(r->note, sizeof r->note,
@@ -591,9 +590,9 @@ static void h_name_to_guid(req *r)
     digest[8] = (UCHAR)((digest[8] & 0x3F) | 0x80);
     char g[40];
     snprintf(g, sizeof g, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             digest[0], digest[1], digest[2], digest[3], digest[4], digest[5], digest[6],
-             digest[7], digest[8], digest[9], digest[10], digest[11], digest[12], digest[13],
-             digest[14], digest[15]);
+             digest[0], digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7],
+             digest[8], digest[9], digest[10], digest[11], digest[12], digest[13], digest[14],
+             digest[15]);
     sb_add(&r->out, ",\"result\":");
     sb_qstr(&r->out, g);
 }

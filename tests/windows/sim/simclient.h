@@ -24,7 +24,7 @@ SOCKET sim_connect(void);
 /* Reads one line (malloc'd, without the newline) from s; NULL at the end. */
 char *sim_read_line(SOCKET s, sb *pending);
 
-char *sim_w2u(const WCHAR *w); /* malloc'd UTF-8, NULL for NULL */
+char *sim_w2u(const WCHAR *w);        /* malloc'd UTF-8, NULL for NULL */
 WCHAR *sim_u2w_local(const char *s);  /* LocalAlloc (HCS results) */
 WCHAR *sim_u2w_cotask(const char *s); /* CoTaskMemAlloc (HCN, HNS results) */
 void sim_guid_str(const GUID *g, char out[37]);

@@ -22,7 +22,7 @@ typedef struct sj {
 
 sj *sj_parse(const char *text); /* NULL when text is not one JSON value */
 void sj_free(sj *v);
-sj *sj_get(const sj *obj, const char *key); /* case-sensitive; NULL when absent */
+sj *sj_get(const sj *obj, const char *key);  /* case-sensitive; NULL when absent */
 sj *sj_geti(const sj *obj, const char *key); /* case-insensitive (HCS matches that way) */
 const char *sj_str(const sj *v);             /* NULL unless a string */
 long long sj_int(const sj *v, long long dflt);

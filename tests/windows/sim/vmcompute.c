@@ -70,8 +70,8 @@ HRESULT WINAPI NameToGuid(const WCHAR *name, GUID *guid)
     unsigned long d1;
     unsigned d[10];
     if (SUCCEEDED(hr) && g &&
-        sscanf(g, "%8lx-%4x-%4x-%2x%2x-%2x%2x%2x%2x%2x%2x", &d1, &d[0], &d[1], &d[2], &d[3],
-               &d[4], &d[5], &d[6], &d[7], &d[8], &d[9]) == 11) {
+        sscanf(g, "%8lx-%4x-%4x-%2x%2x-%2x%2x%2x%2x%2x%2x", &d1, &d[0], &d[1], &d[2], &d[3], &d[4],
+               &d[5], &d[6], &d[7], &d[8], &d[9]) == 11) {
         guid->Data1 = d1;
         guid->Data2 = (USHORT)d[0];
         guid->Data3 = (USHORT)d[1];

@@ -32,8 +32,9 @@ static void gaps_log(const bw_ctx *c)
     FILE *f = fopen(path, "ab");
     if (!f)
         return;
-    fprintf(f, "{\"BackupWrite\":{\"data\":%lu,\"ea\":%lu,\"security\":%lu,\"ads\":%lu,"
-               "\"reparse\":%lu}}\n",
+    fprintf(f,
+            "{\"BackupWrite\":{\"data\":%lu,\"ea\":%lu,\"security\":%lu,\"ads\":%lu,"
+            "\"reparse\":%lu}}\n",
             c->streams[1], c->streams[2], c->streams[3], c->streams[4], c->streams[8]);
     fclose(f);
 }
@@ -134,7 +135,8 @@ void winegaps_install(void)
             if (strcmp((char *)ibn->Name, "BackupWrite") != 0)
                 continue;
             HMODULE self; /* the patch must outlive any FreeLibrary of computecore.dll */
-            GetModuleHandleExA(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_PIN,
+            GetModuleHandleExA(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS |
+                                   GET_MODULE_HANDLE_EX_FLAG_PIN,
                                (LPCSTR)(void *)sim_BackupWrite, &self);
             DWORD old;
             VirtualProtect(&iat->u1.Function, sizeof iat->u1.Function, PAGE_READWRITE, &old);
