@@ -55,11 +55,11 @@ typedef struct proc {
     HANDLE exited_ev;
     int exited;
     DWORD exit_code;
-    HPCON pc;
     HANDLE in_src, in_dst, relay; /* stdin relay: client's pipe → child's pipe */
     char image[MAX_PATH];
     long long created;
-    int counted; /* its CPU time moved to the system's total */
+    int tty, rows, cols; /* EmulateConsole and the size last asked for */
+    int counted;         /* its CPU time moved to the system's total */
     struct proc *next;
 } proc;
 
@@ -212,8 +212,6 @@ static DWORD WINAPI proc_wait(void *arg)
     GetExitCodeProcess(p->h, &p->exit_code);
     account(p);
     p->exited = 1;
-    HPCON pc = p->pc;
-    p->pc = NULL;
     sb b = {0};
     process_status(p, &b);
     ev_ctx c = {0x00010000 /* HcsEventProcessExited */, b.p};
@@ -222,9 +220,6 @@ static DWORD WINAPI proc_wait(void *arg)
              (unsigned long)p->exit_code);
     LeaveCriticalSection(&g_lock);
     free(b.p);
-    /* The console goes with its process; closing it ends the client's output pipe. */
-    if (pc)
-        ClosePseudoConsole(pc);
     SetEvent(p->exited_ev);
     return 0;
 }
@@ -433,41 +428,27 @@ static void h_create_process(req *r)
     if (want_err)
         CreatePipe(&err_client, &child_err, NULL, 0);
     STARTUPINFOEXW si = {0};
-    si.StartupInfo.cb = sizeof si;
+    si.StartupInfo.cb = sizeof si.StartupInfo;
     DWORD flags = CREATE_UNICODE_ENVIRONMENT | CREATE_SUSPENDED;
-    LPPROC_THREAD_ATTRIBUTE_LIST attrs = NULL;
     HRESULT hr = S_OK;
+    /* EmulateConsole: Windows gives the process a pseudo console. wine 8 makes the console
+     * (CreatePseudoConsole succeeds) but ignores PROC_THREAD_ATTRIBUTE_PSEUDOCONSOLE when
+     * creating the child, which then writes to whatever std handles it has; so here a
+     * console process gets pipes, its stderr merged into stdout as a console merges them,
+     * and ConsoleSize requests are recorded, not applied. */
     if (tty) {
         sj *size = sj_get(doc, "ConsoleSize"); /* [height, width] (hcsshim cmd.go) */
-        COORD c = {(SHORT)sj_int(sj_at(size, 1), 80), (SHORT)sj_int(sj_at(size, 0), 25)};
-        if (c.X <= 0)
-            c.X = 80;
-        if (c.Y <= 0)
-            c.Y = 25;
-        HANDLE pty_in = child_in, pty_out = child_out;
-        if (!pty_in) {
-            HANDLE w;
-            CreatePipe(&pty_in, &w, NULL, 0);
-            CloseHandle(w);
+        p->tty = 1;
+        p->rows = (int)sj_int(sj_at(size, 0), 0);
+        p->cols = (int)sj_int(sj_at(size, 1), 0);
+        if (!child_out && want_out)
+            CreatePipe(&out_client, &child_out, NULL, 0);
+        if (child_out) {
+            DuplicateHandle(GetCurrentProcess(), child_out, GetCurrentProcess(), &child_err, 0,
+                            FALSE, DUPLICATE_SAME_ACCESS);
         }
-        if (!pty_out) {
-            HANDLE rd;
-            CreatePipe(&rd, &pty_out, NULL, 0);
-            CloseHandle(rd);
-        }
-        hr = CreatePseudoConsole(c, pty_in, pty_out, 0, &p->pc);
-        CloseHandle(pty_in);
-        CloseHandle(pty_out);
-        child_in = child_out = NULL;
-        SIZE_T len = 0;
-        InitializeProcThreadAttributeList(NULL, 1, 0, &len);
-        attrs = malloc(len);
-        InitializeProcThreadAttributeList(attrs, 1, 0, &len);
-        UpdateProcThreadAttribute(attrs, 0, PROC_THREAD_ATTRIBUTE_PSEUDOCONSOLE, p->pc,
-                                  sizeof p->pc, NULL, NULL);
-        si.lpAttributeList = attrs;
-        flags |= EXTENDED_STARTUPINFO_PRESENT;
-    } else {
+    }
+    {
         flags |= DETACHED_PROCESS;
         si.StartupInfo.dwFlags = STARTF_USESTDHANDLES;
         SetHandleInformation(child_in, HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT);
@@ -485,20 +466,14 @@ static void h_create_process(req *r)
     MultiByteToWideChar(CP_UTF8, 0, cmd, -1, wcmd, wn);
     WCHAR wcwd[MAX_PATH * 2];
     MultiByteToWideChar(CP_UTF8, 0, cwd, -1, wcwd, MAX_PATH * 2);
-    BOOL ok = SUCCEEDED(hr) && CreateProcessW(NULL, wcmd, NULL, NULL, !tty, flags, wenv,
+    BOOL ok = SUCCEEDED(hr) && CreateProcessW(NULL, wcmd, NULL, NULL, TRUE, flags, wenv,
                                               cwd[0] ? wcwd : NULL, &si.StartupInfo, &pi);
     DWORD e = GetLastError();
     free(wcmd);
     free(wenv);
-    if (attrs) {
-        DeleteProcThreadAttributeList(attrs);
-        free(attrs);
-    }
-    if (!tty) {
-        CloseHandle(si.StartupInfo.hStdInput);
-        CloseHandle(si.StartupInfo.hStdOutput);
-        CloseHandle(si.StartupInfo.hStdError);
-    }
+    CloseHandle(si.StartupInfo.hStdInput);
+    CloseHandle(si.StartupInfo.hStdOutput);
+    CloseHandle(si.StartupInfo.hStdError);
     if (!ok) {
         if (in_client)
             CloseHandle(in_client);
@@ -510,8 +485,6 @@ static void h_create_process(req *r)
             CloseHandle(p->in_src);
         if (p->in_dst)
             CloseHandle(p->in_dst);
-        if (p->pc)
-            ClosePseudoConsole(p->pc);
         char msg[600];
         snprintf(msg, sizeof msg, "CreateProcess(%s) failed: Win32 error %lu", cmd, e);
         free(cmd);
@@ -541,7 +514,7 @@ static void h_create_process(req *r)
     if (t)
         CloseHandle(t);
     snprintf(r->note, sizeof r->note, "started %s as pid %lu%s", cmd, (unsigned long)p->pid,
-             tty ? " on a pseudo console" : "");
+             tty ? " (EmulateConsole: pipes, stderr merged; wine attaches no pseudo console)" : "");
     free(cmd);
     sb_addf(&r->out,
             ",\"ProcessId\":%lu,\"stdin\":%lld,\"stdout\":%lld,\"stderr\":%lld,\"result\":\"\"",
@@ -648,12 +621,15 @@ static void h_modify_process(req *r)
     if (op && strcmp(op, "ConsoleSize") == 0) {
         sj *cs = sj_get(doc, "ConsoleSize");
         COORD c = {(SHORT)sj_int(sj_get(cs, "Width"), 0), (SHORT)sj_int(sj_get(cs, "Height"), 0)};
-        if (!p->pc)
+        if (!p->tty)
             fail(r, E_INVALIDARG, "ConsoleSize on a process without a console");
-        else if (c.X <= 0 || c.Y <= 0 || FAILED(ResizePseudoConsole(p->pc, c)))
+        else if (c.X <= 0 || c.Y <= 0)
             fail(r, E_INVALIDARG, "bad ConsoleSize");
-        else
-            snprintf(r->note, sizeof r->note, "console resized to %dx%d", c.X, c.Y);
+        else {
+            p->cols = c.X;
+            p->rows = c.Y;
+            snprintf(r->note, sizeof r->note, "console size now %dx%d (recorded)", c.X, c.Y);
+        }
     } else if (op && strcmp(op, "CloseHandle") == 0) {
         const char *which = sj_str(sj_path(doc, "CloseHandle", "Handle", NULL));
         if (!which || strcmp(which, "StdIn") != 0) {
