@@ -5,6 +5,7 @@
 #include "api.pb-c.h"
 #include "cri/daemon.h"
 #include "cri/pbutil.h"
+#include "cri/runtime_stats_platform.h"
 #include "cri/runtime_handlers.h"
 #include "podsandbox/podsandbox.h"
 
@@ -236,7 +237,7 @@ static Runtime__V1__PodSandboxStats *pod_stats_message(pod_manager *pm, const po
         l->network->interfaces[0] = cri_copy(i);
     }
     l->containers = collect_container_stats(pm, NULL, s->id, &l->n_containers);
-    m->linux = l;
+    cri_pod_stats_platform(m, l); /* .linux, or .windows on Windows */
     return m;
 }
 
