@@ -9,7 +9,8 @@
  *   stubborn         like run, but ignore console events (only a kill ends it)
  *   listen PORT      TCP echo server on PORT (0.0.0.0), print "listening PORT"; runs until killed
  *   spawn            start "ctr.exe run" as a child and print its pid
- *   type PATH        print the file's first line, or "missing PATH" */
+ *   type PATH        print the file's first line, or "missing PATH"
+ *   long N           print one line of N 'x' characters */
 #include <winsock2.h>
 #include <windows.h>
 
@@ -140,6 +141,11 @@ static int run(int argc, char **argv)
         wait_event();
     } else if (!strcmp(cmd, "listen") && argc > 1) {
         listen_on(atoi(argv[1]));
+    } else if (!strcmp(cmd, "long") && argc > 1) {
+        for (int i = atoi(argv[1]); i > 0; i--)
+            putchar('x');
+        putchar('\n');
+        fflush(stdout);
     } else if (!strcmp(cmd, "type") && argc > 1) {
         FILE *f = fopen(argv[1], "rb");
         char line[512] = "";
