@@ -180,3 +180,71 @@ def test_port_forward_reaches_the_pod_ip(host, running):
         s.sendall(b"direct")
         assert s.recv(16) == b"direct"
     pods.rt.StopContainer(PB.StopContainerRequest(container_id=cid, timeout=0), timeout=60)
+
+
+# ---- attach ----
+
+def attach_ws(pods, cid, proto="v5.channel.k8s.io", **flags):
+    url = pods.rt.Attach(PB.AttachRequest(container_id=cid, **flags), timeout=30).url
+    return websocket.create_connection(ws_url(url), subprotocols=[proto], timeout=30)
+
+
+def recv_until(ws, needle, channel=1):
+    seen = b""
+    while needle not in seen:
+        data = ws.recv()
+        if data[:1] == bytes([channel]):
+            seen += data[1:]
+    return seen
+
+
+def test_attach_two_watchers_and_stdin(host, pods):
+    """Attach (built for Windows with these tests): the container's stdin from one attacher
+    reaches the process; its output goes to every attacher and to the log."""
+    sid, scfg = pods.run_pod()
+    cid = pods.run(sid, scfg, name="cat", command=["C:\\app\\ctr.exe"], args=["cat"],
+                   stdin=True)
+    a = attach_ws(pods, cid, stdin=True, stdout=True, stderr=True)
+    b = attach_ws(pods, cid, stdout=True)
+    a.send_binary(b"\x00hello attach\n")
+    assert b"hello attach" in recv_until(a, b"hello attach")
+    assert b"hello attach" in recv_until(b, b"hello attach")
+    a.send_binary(b"\x00second line\n")
+    assert b"second line" in recv_until(b, b"second line")
+    pods.wait_log(scfg, "cat", "stdout F second line")
+    a.close()
+    b.close()
+    pods.rt.StopContainer(PB.StopContainerRequest(container_id=cid, timeout=0), timeout=60)
+
+
+def test_attach_stdin_once_ends_input(pods):
+    """stdin_once: when the attacher leaves, the container's stdin closes and cat ends."""
+    sid, scfg = pods.run_pod()
+    cid = pods.run(sid, scfg, name="once", command=["C:\\app\\ctr.exe"],
+                   args=["cat", ";", "exit", "5"], stdin=True, stdin_once=True)
+    a = attach_ws(pods, cid, stdin=True, stdout=True)
+    a.send_binary(b"\x00only once\n")
+    recv_until(a, b"only once")
+    a.send_binary(b"\xff\x00")  # v5: this attacher's stdin is done
+    a.close()
+    st = pods.wait_state(cid, PB.CONTAINER_EXITED, timeout=30)
+    assert st.exit_code == 5
+    assert "stdout F eof" in pods.wait_log(scfg, "once", "eof")
+
+
+def test_attach_output_only_and_container_exit(pods):
+    sid, scfg = pods.run_pod()
+    cid = pods.run(sid, scfg, name="talk", command=["C:\\app\\ctr.exe"],
+                   args=["sleep", "1500", ";", "log", "5", "100", "t", ";", "exit", "9"])
+    ws = attach_ws(pods, cid, proto="v4.channel.k8s.io", stdout=True, stderr=True)
+    got = {}
+    while True:
+        op, data = ws.recv_data(control_frame=True)
+        if op == websocket.ABNF.OPCODE_CLOSE:
+            break
+        if data:
+            got[data[0]] = got.get(data[0], b"") + data[1:]
+    ws.close()
+    assert lf(got.get(1, b"")).endswith(b"t-3\nt-4\n"), got
+    assert v4_exit(got[3]) == 0  # attach reports Success; the exit code is in the status
+    assert pods.wait_state(cid, PB.CONTAINER_EXITED).exit_code == 9
