@@ -328,6 +328,12 @@ static Runtime__V1__ContainerStatus *container_status(const pod_container_info *
         st->resources = cri_new(Runtime__V1__ContainerResources, runtime__v1__container_resources);
         st->resources->linux = cri_copy(c->config->linux->resources);
     }
+    if (c->config->windows && c->config->windows->resources) {
+        if (!st->resources)
+            st->resources =
+                cri_new(Runtime__V1__ContainerResources, runtime__v1__container_resources);
+        st->resources->windows = cri_copy(c->config->windows->resources);
+    }
     st->stop_signal = c->config->stop_signal;
     return st;
 }

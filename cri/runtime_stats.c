@@ -314,7 +314,8 @@ int cri_update_container_resources(cri_call *call, const ProtobufCMessage *req,
                                    ProtobufCMessage **resp, wc_err *err)
 {
     IN(UpdateContainerResourcesRequest);
-    if (pod_container_update_resources(pods(call), in->container_id, in->linux, err) < 0)
+    if (pod_container_update_resources(pods(call), in->container_id, in->linux, in->windows, err) <
+        0)
         return -1;
     *resp = &cri_new(Runtime__V1__UpdateContainerResourcesResponse,
                      runtime__v1__update_container_resources_response)

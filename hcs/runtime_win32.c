@@ -1055,14 +1055,38 @@ int hcs_open_stdin(hcs_runtime *rt, const char *id, int *in_fd, wc_err *err)
 
 /* ---- update / pause / resume ---------------------------------------------------------- */
 
-int hcs_update(hcs_runtime *rt, const char *id, const json_t *linux_resources, wc_err *err)
+/* resources: the OCI windows.resources object (podsandbox's pod_platform_resources). */
+int hcs_update(hcs_runtime *rt, const char *id, const json_t *resources, wc_err *err)
 {
-    (void)rt;
-    (void)linux_resources;
-    return wc_err_set(err, WC_UNIMPLEMENTED,
-                      "updating resources of Windows container %s needs HcsModifyComputeSystem "
-                      "requests for Container/Processor and Container/Memory, not built yet",
-                      id);
+    ctr *c;
+    if (find_or_fail(rt, id, &c, err) < 0)
+        return -1;
+    if (!c->sys)
+        return wc_err_set(err, WC_FAILED_PRECONDITION, "container %s has no compute system", id);
+    unsigned cpus = c->pod ? c->pod->cpus : GetActiveProcessorCount(ALL_PROCESSOR_GROUPS);
+    json_t *reqs = NULL;
+    if (hcs_doc_container_update(resources, cpus, &reqs, err) < 0)
+        return wc_err_prefix(err, "container %s", id);
+    size_t i;
+    json_t *r;
+    int rc = 0;
+    json_array_foreach(reqs, i, r)
+    {
+        if ((rc = hcs_system_modify(c->sys, r, HCS_DEFAULT_TIMEOUT_MS, err)) < 0)
+            break;
+    }
+    json_decref(reqs);
+    if (rc < 0)
+        return -1;
+    uint64_t limit = 0;
+    json_t *mem = json_object_get(json_object_get(resources, "memory"), "limit");
+    if (json_integer_value(mem) > 0)
+        limit = (uint64_t)json_integer_value(mem);
+    AcquireSRWLockExclusive(&rt->mu);
+    if (limit)
+        c->memory_limit = limit;
+    ReleaseSRWLockExclusive(&rt->mu);
+    return 0;
 }
 
 int hcs_pause(hcs_runtime *rt, const char *id, wc_err *err)

@@ -21,8 +21,10 @@ int pod_platform_container_spec(pod_manager *pm, const pod_sandbox *s,
                                 json_t **spec, wc_err *err);
 json_t *pod_platform_exec_process(const json_t *spec, const char *const *cmd, size_t n_cmd,
                                   int tty);
-/* The runtime's resource object for UpdateContainerResources (Linux: OCI linux.resources). */
-int pod_platform_resources(const Runtime__V1__LinuxContainerResources *r, json_t **out,
+/* The runtime's resource object for UpdateContainerResources from the platform's CRI
+ * resources (Linux: OCI linux.resources; Windows: OCI windows.resources). */
+int pod_platform_resources(const Runtime__V1__LinuxContainerResources *linux_res,
+                           const Runtime__V1__WindowsContainerResources *windows_res, json_t **out,
                            wc_err *err);
 /* Maps CRI's Signal enum to the platform's signal number; 0 for RUNTIME_DEFAULT/unknown. */
 int pod_platform_signal(int cri_signal);

@@ -129,8 +129,12 @@ int pod_sandbox_stats_get(pod_manager *pm, const char *id, pod_sandbox_stats *ou
 
 /* ---- updates ---- */
 
+/* The platform's part is required (linux on Linux, windows on Windows); the other is
+ * ignored. */
 int pod_container_update_resources(pod_manager *pm, const char *id,
-                                   const Runtime__V1__LinuxContainerResources *r, wc_err *err);
+                                   const Runtime__V1__LinuxContainerResources *linux_res,
+                                   const Runtime__V1__WindowsContainerResources *windows_res,
+                                   wc_err *err);
 /* Records pod-level resources (kubelet has already resized the pod cgroup). */
 int pod_sandbox_update_resources(pod_manager *pm, const char *id,
                                  const Runtime__V1__LinuxContainerResources *overhead,

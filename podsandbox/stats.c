@@ -116,28 +116,42 @@ int pod_sandbox_stats_get(pod_manager *pm, const char *id, pod_sandbox_stats *ou
 
 /* Replaces the resources in the stored container config, so status and restarts see them. */
 static void store_resources(Runtime__V1__ContainerConfig *cfg,
-                            const Runtime__V1__LinuxContainerResources *r)
+                            const Runtime__V1__LinuxContainerResources *r,
+                            const Runtime__V1__WindowsContainerResources *w)
 {
-    if (!cfg->linux) {
-        cfg->linux = malloc(sizeof *cfg->linux);
-        runtime__v1__linux_container_config__init(cfg->linux);
+    if (r) {
+        if (!cfg->linux) {
+            cfg->linux = malloc(sizeof *cfg->linux);
+            runtime__v1__linux_container_config__init(cfg->linux);
+        }
+        if (cfg->linux->resources)
+            protobuf_c_message_free_unpacked(&cfg->linux->resources->base, NULL);
+        cfg->linux->resources = wc_pb_copy(r);
     }
-    if (cfg->linux->resources)
-        protobuf_c_message_free_unpacked(&cfg->linux->resources->base, NULL);
-    cfg->linux->resources = wc_pb_copy(r);
+    if (w) {
+        if (!cfg->windows) {
+            cfg->windows = malloc(sizeof *cfg->windows);
+            runtime__v1__windows_container_config__init(cfg->windows);
+        }
+        if (cfg->windows->resources)
+            protobuf_c_message_free_unpacked(&cfg->windows->resources->base, NULL);
+        cfg->windows->resources = wc_pb_copy(w);
+    }
 }
 
 int pod_container_update_resources(pod_manager *pm, const char *id,
-                                   const Runtime__V1__LinuxContainerResources *r, wc_err *err)
+                                   const Runtime__V1__LinuxContainerResources *r,
+                                   const Runtime__V1__WindowsContainerResources *w, wc_err *err)
 {
-    if (!r)
-        return wc_err_set(err, WC_INVALID_ARGUMENT,
-                          "UpdateContainerResources: linux resources are required");
-    pod_container *c = pod_container_find(pm, id, err);
-    if (!c)
-        return -1;
     json_t *res = NULL;
-    int rc = pod_platform_resources(r, &res, err);
+    if (pod_platform_resources(r, w, &res, err) < 0)
+        return wc_err_prefix(err, "UpdateContainerResources %.12s", id);
+    pod_container *c = pod_container_find(pm, id, err);
+    if (!c) {
+        json_decref(res);
+        return -1;
+    }
+    int rc = 0;
     pthread_mutex_lock(&c->op);
     if (rc == 0 && (c->state == POD_CONTAINER_RUNNING || c->state == POD_CONTAINER_CREATED)) {
         hcs_runtime *rt = pod_runtime_of_container(pm, c, err);
@@ -145,7 +159,7 @@ int pod_container_update_resources(pod_manager *pm, const char *id,
     }
     if (rc == 0) {
         pthread_mutex_lock(&pm->mu);
-        store_resources(c->config, r);
+        store_resources(c->config, r, w);
         rc = pod_store_put_container(pm, c, err);
         pthread_mutex_unlock(&pm->mu);
     }
