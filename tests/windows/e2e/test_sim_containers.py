@@ -139,3 +139,36 @@ def test_stop_without_grace_kills_at_once(host, pods):
     j = host.journal(m)
     assert not calls(j, "HcsSignalProcess")
     assert calls(j, "HcsTerminateComputeSystem") or calls(j, "HcsTerminateProcess")
+
+
+def test_update_container_resources(host, pods):
+    """UpdateContainerResources on Windows (built with these tests): the windows resources
+    become HcsModifyComputeSystem Update requests on the container, and ContainerStatus
+    reports what was set."""
+    sid, scfg = pods.run_pod()
+    cid = pods.run(sid, scfg, name="c")
+    pods.wait_log(scfg, "c", "running pid=")
+    m = host.mark()
+    res = PB.WindowsContainerResources(cpu_shares=300, memory_limit_in_bytes=513 * 1024 * 1024)
+    pods.rt.UpdateContainerResources(PB.UpdateContainerResourcesRequest(
+        container_id=cid, windows=res), timeout=60)
+    mods = [e for e in calls(host.journal(m), "HcsModifyComputeSystem") if e["id"] == cid]
+    assert all(e["hr"] == "0x00000000" for e in mods), mods
+    assert_golden("update_resources.json", {"requests": [e["doc"] for e in mods]})
+    st = pods.status(cid)
+    assert st.resources.windows.cpu_shares == 300
+    assert st.resources.windows.memory_limit_in_bytes == 513 * 1024 * 1024
+    # what HCS cannot honour is refused before any request is sent
+    m = host.mark()
+    with pytest.raises(grpc.RpcError) as e:
+        pods.rt.UpdateContainerResources(PB.UpdateContainerResourcesRequest(
+            container_id=cid, windows=PB.WindowsContainerResources(cpu_shares=10,
+                                                                    cpu_maximum=500)),
+            timeout=60)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "mutually exclusive" in e.value.details()
+    with pytest.raises(grpc.RpcError) as e:
+        pods.rt.UpdateContainerResources(PB.UpdateContainerResourcesRequest(
+            container_id=cid, linux=PB.LinuxContainerResources(cpu_shares=10)), timeout=60)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert not calls(host.journal(m), "HcsModifyComputeSystem")
