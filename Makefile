@@ -112,7 +112,9 @@ $(WIN_INC)/.stamp:
 
 $(WB)/%.o: %.c $(PB_H) $(WIN_INC)/.stamp
 	@mkdir -p $(dir $@)
-	$(WIN_CC) $(WIN_CFLAGS) -c $< -o $@
+	$(WIN_CC) $(WIN_CFLAGS) -MMD -MP -c $< -o $@
+
+-include $(WIN_OBJ:.o=.d)
 
 windows-check: $(WIN_OBJ)
 	@echo "windows compile check: $(words $(WIN_OBJ)) sources compiled for x86_64-w64-mingw32"
@@ -137,7 +139,9 @@ $(WL)/gen/api.pb-c.o: $(PB_C)
 
 $(WL)/%.o: %.c $(PB_H)
 	@mkdir -p $(dir $@)
-	$(WL_CC) $(WL_CFLAGS) -c $< -o $@
+	$(WL_CC) $(WL_CFLAGS) -MMD -MP -c $< -o $@
+
+-include $(WL_OBJ:.o=.d)
 
 # The application manifest (deploy/windows/wincrid.manifest) as a linked resource.
 $(WL)/wincrid.res.o: deploy/windows/wincrid.rc deploy/windows/wincrid.manifest
