@@ -419,6 +419,25 @@ int hcs_process_create(hcs_system *sys, const json_t *params, DWORD timeout_ms, 
     return 0;
 }
 
+int hcs_process_open(hcs_system *sys, uint32_t pid, hcs_process **out, wc_err *err)
+{
+    *out = NULL;
+    hcs_process *p = calloc(1, sizeof *p);
+    if (!p)
+        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "open process %lu: out of memory",
+                          (unsigned long)pid);
+    p->sys = sys;
+    p->pid = pid;
+    HRESULT hr = hcs_api.HcsOpenProcess(sys->handle, pid, GENERIC_ALL, &p->handle);
+    if (FAILED(hr)) {
+        free(p);
+        return hcs_err_from_result(err, hr, NULL, "HcsOpenProcess(%lu in %s)", (unsigned long)pid,
+                                   sys->id);
+    }
+    *out = p;
+    return 0;
+}
+
 uint32_t hcs_process_pid(const hcs_process *p)
 {
     return p->pid;

@@ -308,7 +308,8 @@ static char *record_path(hcs_runtime *rt, const char *id)
 static void write_record(ctr *c)
 {
     char *path = record_path(c->rt, c->id);
-    json_t *rec = json_pack("{s:s,s:O}", "scratch", c->scratch, "spec", c->spec);
+    json_t *rec = json_pack("{s:s,s:O,s:I}", "scratch", c->scratch, "spec", c->spec, "pid",
+                            (json_int_t)c->pid);
     char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
     wc_err err = {0};
     if (!text || wc_write_file_atomic(path, text, strlen(text), &err) < 0)
@@ -824,6 +825,7 @@ static int start_init(ctr *c, wc_err *err)
     if (rc < 0)
         return -1;
     c->pid = hcs_process_pid(c->init);
+    write_record(c); /* with the init pid, for hcs_adopt after a restart */
     if (hcs_process_on_exit(c->init, on_process_exit, c, err) < 0) {
         for (int i = 0; i < 3; i++)
             close_h(&std[i]);
@@ -984,6 +986,8 @@ static void read_record(ctr *c)
     }
     json_t *spec = json_object_get(rec, "spec");
     c->spec = spec ? json_incref(spec) : json_object();
+    json_int_t pid = json_integer_value(json_object_get(rec, "pid"));
+    c->pid = pid > 0 && pid <= UINT32_MAX ? (uint32_t)pid : 0;
     c->memory_limit = spec_u64(c->spec, "memory", "limit");
     json_decref(rec);
     free(path);
@@ -1003,7 +1007,22 @@ int hcs_adopt(hcs_runtime *rt, const char *id, wc_err *err)
         return -1;
     }
     read_record(c);
+    /* The init process is still there: reopened, a stop signals it with its grace and its
+     * exit code is known, as before the restart. */
+    wc_err perr = {0};
+    if (c->pid && (hcs_process_open(c->sys, c->pid, &c->init, &perr) < 0 ||
+                   hcs_process_on_exit(c->init, on_process_exit, c, &perr) < 0)) {
+        wc_warn("hcs", "cannot reopen a container's init process", "id=%s pid=%lu err=\"%s\"", id,
+                (unsigned long)c->pid, perr.msg);
+        hcs_process_close(c->init);
+        c->init = NULL;
+    }
     add(rt, c);
+    /* It may have ended while nobody watched: its exit code is still there to report. */
+    hcs_process_status st = {0};
+    wc_err werr = {0};
+    if (c->init && hcs_process_wait(c->init, 0, &st, &werr) == 0 && st.exited)
+        report_exit(c, (int)st.exit_code);
     return 0;
 }
 
