@@ -576,6 +576,32 @@ HRESULT WINAPI HcsCreateProcess(HCS_SYSTEM computeSystem, PCWSTR processParamete
     return S_OK;
 }
 
+/* A process already running in the system, by its id (HcsOpenProcess reference). */
+HRESULT WINAPI HcsOpenProcess(HCS_SYSTEM computeSystem, DWORD processId, DWORD requestedAccess,
+                              HCS_PROCESS *process)
+{
+    (void)requestedAccess;
+    csys *s = (csys *)computeSystem;
+    if (!s || !process)
+        return E_INVALIDARG;
+    cproc *p = calloc(1, sizeof *p);
+    p->h = sim_new_handle();
+    sb b;
+    req_handle(&b, "HcsOpenProcess", s->h, NULL, NULL);
+    sim_kv_int(&b, "ph", p->h);
+    sim_kv_int(&b, "process", (long long)processId);
+    sj *reply = sim_send(&b);
+    HRESULT hr = sim_hr(reply, SIM_E_SERVICE_NOT_AVAILABLE);
+    sj_free(reply);
+    if (FAILED(hr)) {
+        free(p);
+        *process = NULL;
+        return hr;
+    }
+    *process = (HCS_PROCESS)p;
+    return S_OK;
+}
+
 void WINAPI HcsCloseProcess(HCS_PROCESS process)
 {
     cproc *p = (cproc *)process;

@@ -526,6 +526,26 @@ static void h_create_process(req *r)
     sj_free(doc);
 }
 
+/* A process of the system by its id, live or exited (its exit status stays readable). */
+static void h_open_process(req *r)
+{
+    hsys *s = sys_of(r);
+    if (!s)
+        return;
+    DWORD pid = (DWORD)sj_int(sj_get(r->in, "process"), 0);
+    proc *p = s->procs;
+    while (p && p->pid != pid)
+        p = p->next;
+    char id[300];
+    snprintf(id, sizeof id, "%s/%lu", s->id, (unsigned long)pid);
+    set_id(r, id);
+    if (!p) {
+        fail(r, HRESULT_FROM_WIN32(ERROR_NOT_FOUND), "no process with this id in the system");
+        return;
+    }
+    host_handle_add(r->pid, sj_int(sj_get(r->in, "ph"), 0), "process", p);
+}
+
 static void h_close_process(req *r)
 {
     proc *p = proc_of(r);
@@ -1517,6 +1537,7 @@ void hcs_register(void)
     host_register("HcsEnumerateComputeSystems", h_enumerate);
     host_register("HcsCreateProcess", h_create_process);
     host_register("HcsCloseProcess", h_close_process);
+    host_register("HcsOpenProcess", h_open_process);
     host_register("HcsTerminateProcess", h_terminate_process);
     host_register("HcsSignalProcess", h_signal_process);
     host_register("HcsModifyProcess", h_modify_process);
