@@ -78,6 +78,22 @@ REGISTRY_FILE = r"""Windows Registry Editor Version 5.00
 class SimHost:
     """A wine prefix playing a Windows Server 2022 node with the winsim services."""
 
+    @classmethod
+    def sibling(cls, other, fail=None):
+        """A second winsim host service in the same prefix (its own port and state), e.g. one
+        started with WINSIM_FAIL in its environment."""
+        h = cls.__new__(cls)
+        h.dir, h.prefix = other.dir, other.prefix
+        h.session = "s" + uuid.uuid4().hex[:8]
+        h.env = dict(other.env)
+        h.root_win = "C:\\winsim\\" + h.session
+        h.root = h.path(h.root_win)
+        h.port = free_port()
+        h.env["WINSIM_PORT"] = str(h.port)
+        h.proc = None
+        h.start(fail)
+        return h
+
     def __init__(self, fail=None):
         for f in ("simhost.exe", "computecore.dll", "vmcompute.dll", "ctr.exe"):
             if not os.path.exists(os.path.join(SIM_DIR, f)):
@@ -223,9 +239,10 @@ class WinCrid:
         self.proc = None
         self.channels = []
 
-    def start(self, timeout=120):
+    def start(self, timeout=120, env_extra=None):
         env = dict(self.host.env, WINSIM_WINE_BACKUPWRITE="1",
                    WINSIM_GAPS_LOG=os.path.join(self.host.dir, "gaps.jsonl"))
+        env.update(env_extra or {})
         self.log_file = open(self.log_path, "ab")
         self.proc = subprocess.Popen(["wine", EXE, "--console", "--config", self.config_win],
                                      stdout=self.log_file, stderr=subprocess.STDOUT, env=env)
