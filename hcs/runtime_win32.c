@@ -853,15 +853,23 @@ int hcs_start(hcs_runtime *rt, const char *id, wc_err *err)
         return -1;
     if (c->started)
         return wc_err_set(err, WC_FAILED_PRECONDITION, "container %s was already started", id);
-    if (hcs_system_start(c->sys, HCS_DEFAULT_TIMEOUT_MS, err) < 0)
-        return -1;
-    c->started = 1;
-    if (start_init(c, err) < 0) {
-        wc_err ignored = {0};
-        hcs_system_terminate(c->sys, HCS_DEFAULT_TIMEOUT_MS, &ignored);
-        return -1;
+    int rc = hcs_system_start(c->sys, HCS_DEFAULT_TIMEOUT_MS, err);
+    if (rc == 0) {
+        c->started = 1;
+        rc = start_init(c, err);
+        if (rc < 0) {
+            wc_err ignored = {0};
+            hcs_system_terminate(c->sys, HCS_DEFAULT_TIMEOUT_MS, &ignored);
+        }
     }
-    return 0;
+    if (rc < 0) {
+        /* Nothing will ever write the output: the pod model's log readers must see its end
+         * (they hold the read ends of these pipes and wait for EOF). */
+        close_h(&c->out_w);
+        close_h(&c->err_w);
+        close_h(&c->in_r);
+    }
+    return rc;
 }
 
 /* ---- kill / delete / state ------------------------------------------------------------ */
