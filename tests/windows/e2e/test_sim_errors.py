@@ -53,6 +53,8 @@ def test_start_fails_when_the_process_cannot_start(host, pods):
     assert st.state != PB.CONTAINER_RUNNING
     j = host.journal(m)
     assert calls(j, "HcsTerminateComputeSystem"), [x["call"] for x in j]
+    # the failed container's log readers end: stopping the pod does not wait on them
+    pods.rt.StopPodSandbox(PB.StopPodSandboxRequest(pod_sandbox_id=sid), timeout=20)
     pods.rt.RemoveContainer(PB.RemoveContainerRequest(container_id=cid), timeout=60)
 
 
