@@ -38,7 +38,7 @@ LIB_OBJ := $(patsubst %.c,$(B)/%.o,$(LIB_SRC)) $(B)/gen/api.pb-c.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps run test unit e2e windows windows-check windows-link bench clean format format-check valgrind
+.PHONY: all deps run test unit e2e windows windows-check windows-link windows-e2e bench clean format format-check valgrind
 
 all: $(B)/wincrid
 
@@ -112,7 +112,9 @@ $(WIN_INC)/.stamp:
 
 $(WB)/%.o: %.c $(PB_H) $(WIN_INC)/.stamp
 	@mkdir -p $(dir $@)
-	$(WIN_CC) $(WIN_CFLAGS) -c $< -o $@
+	$(WIN_CC) $(WIN_CFLAGS) -MMD -MP -c $< -o $@
+
+-include $(WIN_OBJ:.o=.d)
 
 windows-check: $(WIN_OBJ)
 	@echo "windows compile check: $(words $(WIN_OBJ)) sources compiled for x86_64-w64-mingw32"
@@ -137,13 +139,26 @@ $(WL)/gen/api.pb-c.o: $(PB_C)
 
 $(WL)/%.o: %.c $(PB_H)
 	@mkdir -p $(dir $@)
-	$(WL_CC) $(WL_CFLAGS) -c $< -o $@
+	$(WL_CC) $(WL_CFLAGS) -MMD -MP -c $< -o $@
 
-$(WL)/wincrid.exe: $(WL_OBJ)
+-include $(WL_OBJ:.o=.d)
+
+# The application manifest (deploy/windows/wincrid.manifest) as a linked resource.
+$(WL)/wincrid.res.o: deploy/windows/wincrid.rc deploy/windows/wincrid.manifest
+	@mkdir -p $(dir $@)
+	x86_64-w64-mingw32-windres -I deploy/windows $< -O coff -o $@
+
+$(WL)/wincrid.exe: $(WL_OBJ) $(WL)/wincrid.res.o
 	$(WL_CC) -static -o $@ $^ $(WL_LIBS)
 
 windows-link: $(WL)/wincrid.exe
 	@file $< | grep -q "PE32+ executable" && echo "linked $< (PE32+, x86-64)"
+
+# wincrid.exe end to end under wine on the simulated Windows Server 2022 host: the mingw
+# test doubles of the platform DLLs (tests/windows/sim) and pytest (tests/windows/e2e).
+windows-e2e: windows
+	tests/windows/sim/build.sh build/winsim
+	/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/windows/e2e $(PYTEST_ARGS)
 
 clean:
 	rm -rf build

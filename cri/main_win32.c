@@ -108,6 +108,10 @@ int main(int argc, char **argv)
     if (a != CLI_RUN)
         return a == CLI_EXIT_OK ? 0 : 2; /* usage and config errors both exit 2 */
     if (g_opts.console) {
+        /* The CRT buffers stderr when it is a file or a pipe ("flushed when they are full
+         * or, if you are writing to a character device, after each library call"): log
+         * lines must reach a redirected log as they happen. */
+        setvbuf(stderr, NULL, _IONBF, 0);
         SetConsoleCtrlHandler(on_console_event, TRUE);
         return wc_daemon_run(&g_opts);
     }
@@ -121,6 +125,7 @@ int main(int argc, char **argv)
                  (unsigned long)e);
         return 1;
     }
+    setvbuf(stderr, NULL, _IONBF, 0);
     SetConsoleCtrlHandler(on_console_event, TRUE);
     return wc_daemon_run(&g_opts);
 }

@@ -72,6 +72,20 @@ void cri_linux_resources_from_pb(const Runtime__V1__LinuxContainerResources *in,
     kvs_from_map(&out->unified, in->n_unified, (void *const *)in->unified);
 }
 
+void cri_windows_resources_from_pb(const Runtime__V1__WindowsContainerResources *in,
+                                   pod_windows_resources *out)
+{
+    *out = (pod_windows_resources){0};
+    if (!in)
+        return;
+    *out = (pod_windows_resources){.set = 1,
+                                   .cpu_shares = in->cpu_shares,
+                                   .cpu_count = in->cpu_count,
+                                   .cpu_maximum = in->cpu_maximum,
+                                   .memory_limit_in_bytes = in->memory_limit_in_bytes,
+                                   .rootfs_size_in_bytes = in->rootfs_size_in_bytes};
+}
+
 static void ns_from(pod_ns_options *out, const Runtime__V1__NamespaceOption *in)
 {
     out->set = in != NULL;
@@ -235,16 +249,7 @@ pod_container_config *cri_container_config_from_pb(const Runtime__V1__ContainerC
     cri_linux_resources_from_pb(l ? l->resources : NULL, &c->linux_resources);
     container_security_from(&c->linux_security, l ? l->security_context : NULL);
     const Runtime__V1__WindowsContainerConfig *w = in->windows;
-    const Runtime__V1__WindowsContainerResources *wr = w ? w->resources : NULL;
-    if (wr)
-        c->windows_resources = (pod_windows_resources){
-            .set = 1,
-            .cpu_shares = wr->cpu_shares,
-            .cpu_count = wr->cpu_count,
-            .cpu_maximum = wr->cpu_maximum,
-            .memory_limit_in_bytes = wr->memory_limit_in_bytes,
-            .rootfs_size_in_bytes = wr->rootfs_size_in_bytes,
-        };
+    cri_windows_resources_from_pb(w ? w->resources : NULL, &c->windows_resources);
     const Runtime__V1__WindowsContainerSecurityContext *ws = w ? w->security_context : NULL;
     windows_security_from(&c->windows_security, ws ? ws->run_as_username : "",
                           ws ? ws->credential_spec : "", ws && ws->host_process, ws != NULL);
@@ -354,6 +359,18 @@ Runtime__V1__LinuxContainerResources *cri_linux_resources_pb(const pod_linux_res
     }
     cri_kvs_to_map(&r->unified, &o->n_unified, &o->unified,
                    &runtime__v1__linux_container_resources__unified_entry__descriptor);
+    return o;
+}
+
+Runtime__V1__WindowsContainerResources *cri_windows_resources_pb(const pod_windows_resources *r)
+{
+    Runtime__V1__WindowsContainerResources *o =
+        cri_new(Runtime__V1__WindowsContainerResources, runtime__v1__windows_container_resources);
+    o->cpu_shares = r->cpu_shares;
+    o->cpu_count = r->cpu_count;
+    o->cpu_maximum = r->cpu_maximum;
+    o->memory_limit_in_bytes = r->memory_limit_in_bytes;
+    o->rootfs_size_in_bytes = r->rootfs_size_in_bytes;
     return o;
 }
 

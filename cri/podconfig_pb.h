@@ -14,6 +14,8 @@ pod_container_config *cri_container_config_from_pb(const Runtime__V1__ContainerC
 pod_sandbox_config *cri_sandbox_config_from_pb(const Runtime__V1__PodSandboxConfig *in);
 void cri_linux_resources_from_pb(const Runtime__V1__LinuxContainerResources *in,
                                  pod_linux_resources *out);
+void cri_windows_resources_from_pb(const Runtime__V1__WindowsContainerResources *in,
+                                   pod_windows_resources *out);
 
 /* Reads the protobuf bytes wincri 0.1 stored for each config. */
 extern const pod_legacy_decoder cri_legacy_decoder;
@@ -23,6 +25,7 @@ Runtime__V1__ContainerMetadata *cri_container_metadata_pb(const pod_container_co
 Runtime__V1__PodSandboxMetadata *cri_sandbox_metadata_pb(const pod_sandbox_config *c);
 Runtime__V1__Mount *cri_mount_pb(const pod_mount *m);
 Runtime__V1__LinuxContainerResources *cri_linux_resources_pb(const pod_linux_resources *r);
+Runtime__V1__WindowsContainerResources *cri_windows_resources_pb(const pod_windows_resources *r);
 Runtime__V1__NamespaceOption *cri_namespace_option_pb(const pod_ns_options *n);
 /* Appends every pair to a map<string,string> field (entry type `desc`). */
 void cri_kvs_to_map(const pod_kvs *kvs, size_t *n, void *entries_field,

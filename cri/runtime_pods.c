@@ -329,6 +329,12 @@ static Runtime__V1__ContainerStatus *container_status(const pod_container_info *
         memcpy(u->supplemental_groups, c->user.groups, c->user.n_groups * sizeof(int64_t));
         st->user->linux = u;
     }
+    if (c->config->windows_resources.set) {
+        if (!st->resources)
+            st->resources =
+                cri_new(Runtime__V1__ContainerResources, runtime__v1__container_resources);
+        st->resources->windows = cri_windows_resources_pb(&c->config->windows_resources);
+    }
     return st;
 }
 

@@ -6,6 +6,7 @@
 #include "cri/daemon.h"
 #include "cri/pbutil.h"
 #include "cri/podconfig_pb.h"
+#include "cri/runtime_stats_platform.h"
 #include "cri/runtime_handlers.h"
 #include "podsandbox/podsandbox.h"
 
@@ -217,7 +218,7 @@ static Runtime__V1__PodSandboxStats *pod_stats_message(pod_manager *pm, const po
         l->network->interfaces[0] = cri_copy(i);
     }
     l->containers = collect_container_stats(pm, NULL, s->id, &l->n_containers);
-    m->linux = l;
+    cri_pod_stats_platform(m, l); /* .linux, or .windows on Windows */
     return m;
 }
 
@@ -294,12 +295,12 @@ int cri_update_container_resources(cri_call *call, const ProtobufCMessage *req,
                                    ProtobufCMessage **resp, wc_err *err)
 {
     IN(UpdateContainerResourcesRequest);
-    if (!in->linux)
-        return wc_err_set(err, WC_INVALID_ARGUMENT,
-                          "UpdateContainerResources: linux resources are required");
     pod_linux_resources r;
+    pod_windows_resources w;
     cri_linux_resources_from_pb(in->linux, &r);
-    int rc = pod_container_update_resources(pods(call), in->container_id, &r, err);
+    cri_windows_resources_from_pb(in->windows, &w);
+    int rc = pod_container_update_resources(pods(call), in->container_id, in->linux ? &r : NULL,
+                                            in->windows ? &w : NULL, err);
     pod_linux_resources_clear(&r);
     if (rc < 0)
         return -1;

@@ -158,7 +158,7 @@ int hcs_system_create(const char *id, const json_t *doc, DWORD timeout_ms, hcs_s
     int rc = -1;
     if (op) {
         char what[192];
-        snprintf(what, sizeof what, "create compute system %s", id);
+        snprintf(what, sizeof what, "HcsCreateComputeSystem %s", id);
         HRESULT hr = hcs_api.HcsCreateComputeSystem(wid, wcfg, op, NULL, &s->handle);
         rc = op_finish(op, hr, timeout_ms, NULL, NULL, err, what);
     }
@@ -193,7 +193,7 @@ int hcs_system_open(const char *id, hcs_system **out, wc_err *err)
     free(wid);
     if (FAILED(hr)) {
         free(s);
-        return hcs_err_from_result(err, hr, NULL, "open compute system %s", id);
+        return hcs_err_from_result(err, hr, NULL, "HcsOpenComputeSystem %s", id);
     }
     *out = s;
     return 0;
@@ -218,7 +218,7 @@ static int system_call(hcs_system *sys, system_verb verb, const char *name, DWOR
                        int stopped_is_ok, wc_err *err)
 {
     char what[192];
-    snprintf(what, sizeof what, "%s %s", name, sys->id);
+    snprintf(what, sizeof what, "%s %s", name, sys->id); /* name: the HCS function */
     HCS_OPERATION op = op_new(err, what);
     if (!op)
         return -1;
@@ -234,33 +234,38 @@ static int system_call(hcs_system *sys, system_verb verb, const char *name, DWOR
 
 int hcs_system_start(hcs_system *sys, DWORD timeout_ms, wc_err *err)
 {
-    return system_call(sys, hcs_api.HcsStartComputeSystem, "start", timeout_ms, 0, err);
+    return system_call(sys, hcs_api.HcsStartComputeSystem, "HcsStartComputeSystem", timeout_ms, 0,
+                       err);
 }
 
 int hcs_system_pause(hcs_system *sys, DWORD timeout_ms, wc_err *err)
 {
-    return system_call(sys, hcs_api.HcsPauseComputeSystem, "pause", timeout_ms, 0, err);
+    return system_call(sys, hcs_api.HcsPauseComputeSystem, "HcsPauseComputeSystem", timeout_ms, 0,
+                       err);
 }
 
 int hcs_system_resume(hcs_system *sys, DWORD timeout_ms, wc_err *err)
 {
-    return system_call(sys, hcs_api.HcsResumeComputeSystem, "resume", timeout_ms, 0, err);
+    return system_call(sys, hcs_api.HcsResumeComputeSystem, "HcsResumeComputeSystem", timeout_ms, 0,
+                       err);
 }
 
 int hcs_system_shutdown(hcs_system *sys, DWORD timeout_ms, wc_err *err)
 {
-    return system_call(sys, hcs_api.HcsShutDownComputeSystem, "shut down", timeout_ms, 1, err);
+    return system_call(sys, hcs_api.HcsShutDownComputeSystem, "HcsShutDownComputeSystem",
+                       timeout_ms, 1, err);
 }
 
 int hcs_system_terminate(hcs_system *sys, DWORD timeout_ms, wc_err *err)
 {
-    return system_call(sys, hcs_api.HcsTerminateComputeSystem, "terminate", timeout_ms, 1, err);
+    return system_call(sys, hcs_api.HcsTerminateComputeSystem, "HcsTerminateComputeSystem",
+                       timeout_ms, 1, err);
 }
 
 int hcs_system_modify(hcs_system *sys, const json_t *request, DWORD timeout_ms, wc_err *err)
 {
     char what[192];
-    snprintf(what, sizeof what, "modify %s", sys->id);
+    snprintf(what, sizeof what, "HcsModifyComputeSystem %s", sys->id);
     wchar_t *w = doc_w(request, err);
     if (!w)
         return -1;
@@ -277,7 +282,7 @@ int hcs_system_properties(hcs_system *sys, const json_t *query, DWORD timeout_ms
                           wc_err *err)
 {
     char what[192];
-    snprintf(what, sizeof what, "query properties of %s", sys->id);
+    snprintf(what, sizeof what, "HcsGetComputeSystemProperties %s", sys->id);
     wchar_t *w = doc_w(query, err);
     if (!w)
         return -1;
@@ -315,7 +320,7 @@ int hcs_system_on_exit(hcs_system *sys, hcs_system_exit_fn fn, void *ctx, wc_err
         hcs_api.HcsSetComputeSystemCallback(sys->handle, HcsEventOptionNone, sys, system_event);
     if (FAILED(hr)) {
         sys->exit_fn = NULL;
-        return hcs_err_from_result(err, hr, NULL, "watch exit of %s", sys->id);
+        return hcs_err_from_result(err, hr, NULL, "HcsSetComputeSystemCallback %s", sys->id);
     }
     return 0;
 }
@@ -354,12 +359,12 @@ int hcs_enumerate_owned(const char *owner, DWORD timeout_ms, json_t **list, wc_e
     json_decref(q);
     if (!w)
         return -1;
-    HCS_OPERATION op = op_new(err, "enumerate compute systems");
+    HCS_OPERATION op = op_new(err, "HcsEnumerateComputeSystems");
     char *text = NULL;
     int rc = -1;
     if (op)
         rc = op_finish(op, hcs_api.HcsEnumerateComputeSystems(w, op), timeout_ms, NULL, &text, err,
-                       "enumerate compute systems");
+                       "HcsEnumerateComputeSystems");
     free(w);
     if (rc != 0)
         return -1;
@@ -392,7 +397,7 @@ int hcs_process_create(hcs_system *sys, const json_t *params, DWORD timeout_ms, 
     *out = NULL;
     stdio[0] = stdio[1] = stdio[2] = NULL;
     char what[192];
-    snprintf(what, sizeof what, "create process in %s", sys->id);
+    snprintf(what, sizeof what, "HcsCreateProcess in %s", sys->id);
     hcs_process *p = calloc(1, sizeof *p);
     if (!p)
         return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "%s: out of memory", what);
@@ -419,6 +424,25 @@ int hcs_process_create(hcs_system *sys, const json_t *params, DWORD timeout_ms, 
     return 0;
 }
 
+int hcs_process_open(hcs_system *sys, uint32_t pid, hcs_process **out, wc_err *err)
+{
+    *out = NULL;
+    hcs_process *p = calloc(1, sizeof *p);
+    if (!p)
+        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "open process %lu: out of memory",
+                          (unsigned long)pid);
+    p->sys = sys;
+    p->pid = pid;
+    HRESULT hr = hcs_api.HcsOpenProcess(sys->handle, pid, GENERIC_ALL, &p->handle);
+    if (FAILED(hr)) {
+        free(p);
+        return hcs_err_from_result(err, hr, NULL, "HcsOpenProcess(%lu in %s)", (unsigned long)pid,
+                                   sys->id);
+    }
+    *out = p;
+    return 0;
+}
+
 uint32_t hcs_process_pid(const hcs_process *p)
 {
     return p->pid;
@@ -427,7 +451,7 @@ uint32_t hcs_process_pid(const hcs_process *p)
 int hcs_process_signal(hcs_process *p, hcs_signal sig, DWORD timeout_ms, wc_err *err)
 {
     char what[192];
-    snprintf(what, sizeof what, "signal process %lu in %s", (unsigned long)p->pid, p->sys->id);
+    snprintf(what, sizeof what, "HcsSignalProcess %lu in %s", (unsigned long)p->pid, p->sys->id);
     json_t *doc = hcs_doc_signal(sig);
     wchar_t *w = doc ? doc_w(doc, err) : NULL;
     json_decref(doc);
@@ -445,7 +469,7 @@ int hcs_process_signal(hcs_process *p, hcs_signal sig, DWORD timeout_ms, wc_err 
 int hcs_process_terminate(hcs_process *p, DWORD timeout_ms, wc_err *err)
 {
     char what[192];
-    snprintf(what, sizeof what, "terminate process %lu in %s", (unsigned long)p->pid, p->sys->id);
+    snprintf(what, sizeof what, "HcsTerminateProcess %lu in %s", (unsigned long)p->pid, p->sys->id);
     HCS_OPERATION op = op_new(err, what);
     if (!op)
         return -1;
@@ -463,7 +487,7 @@ int hcs_process_terminate(hcs_process *p, DWORD timeout_ms, wc_err *err)
 int hcs_process_modify(hcs_process *p, const json_t *request, DWORD timeout_ms, wc_err *err)
 {
     char what[192];
-    snprintf(what, sizeof what, "modify process %lu in %s", (unsigned long)p->pid, p->sys->id);
+    snprintf(what, sizeof what, "HcsModifyProcess %lu in %s", (unsigned long)p->pid, p->sys->id);
     wchar_t *w = doc_w(request, err);
     if (!w)
         return -1;
@@ -501,7 +525,7 @@ int hcs_process_on_exit(hcs_process *p, hcs_process_exit_fn fn, void *ctx, wc_er
     HRESULT hr = hcs_api.HcsSetProcessCallback(p->handle, HcsEventOptionNone, p, process_event);
     if (FAILED(hr)) {
         p->exit_fn = NULL;
-        return hcs_err_from_result(err, hr, NULL, "watch exit of process %lu in %s",
+        return hcs_err_from_result(err, hr, NULL, "HcsSetProcessCallback %lu in %s",
                                    (unsigned long)p->pid, p->sys->id);
     }
     return 0;
@@ -517,8 +541,8 @@ int hcs_process_wait(hcs_process *p, DWORD timeout_ms, hcs_process_status *st, w
         rc = wc_err_set(err, WC_DEADLINE_EXCEEDED, "process %lu in %s still running after %lu ms",
                         (unsigned long)p->pid, p->sys->id, (unsigned long)timeout_ms);
     } else if (FAILED(hr)) {
-        rc = hcs_err_from_result(err, hr, text, "wait for process %lu in %s", (unsigned long)p->pid,
-                                 p->sys->id);
+        rc = hcs_err_from_result(err, hr, text, "HcsWaitForProcessExit %lu in %s",
+                                 (unsigned long)p->pid, p->sys->id);
     } else {
         rc = hcs_process_status_parse(text, st, err);
     }

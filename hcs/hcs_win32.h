@@ -73,6 +73,9 @@ int hcs_remove_orphan(const char *id, DWORD timeout_ms, wc_err *err);
  * caller owns and closes them. */
 int hcs_process_create(hcs_system *sys, const json_t *params, DWORD timeout_ms, hcs_process **out,
                        HANDLE stdio[3], wc_err *err);
+/* Opens a process that is already running in the system (after a wincrid restart): its
+ * exit, signals and termination work as for one this wincrid created. */
+int hcs_process_open(hcs_system *sys, uint32_t pid, hcs_process **out, wc_err *err);
 uint32_t hcs_process_pid(const hcs_process *p);
 int hcs_process_signal(hcs_process *p, hcs_signal sig, DWORD timeout_ms, wc_err *err);
 /* Terminates; an already stopped process counts as success. */

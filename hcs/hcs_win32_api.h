@@ -28,6 +28,7 @@
     X(HcsModifyComputeSystem)                                                                      \
     X(HcsSetComputeSystemCallback)                                                                 \
     X(HcsCreateProcess)                                                                            \
+    X(HcsOpenProcess)                                                                              \
     X(HcsCloseProcess)                                                                             \
     X(HcsTerminateProcess)                                                                         \
     X(HcsSignalProcess)                                                                            \

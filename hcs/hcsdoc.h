@@ -83,6 +83,14 @@ typedef struct hcs_container_opts {
 int hcs_doc_container(const json_t *spec, const hcs_container_opts *opts, json_t **out,
                       wc_err *err);
 
+/* UpdateContainerResources of a running container: HcsModifyComputeSystem requests (a JSON
+ * array, in order) from the OCI windows.resources object: Container/Memory/SizeInMB and
+ * Container/Processor Update requests, as hcsshim's updateWCOWResources sends them.
+ * host_cpus clamps a processor count (0: no clamp). WC_INVALID_ARGUMENT for more than one
+ * CPU setting, or for nothing to update. */
+int hcs_doc_container_update(const json_t *resources, unsigned host_cpus, json_t **out,
+                             wc_err *err);
+
 /* ---- Hyper-V utility VM -------------------------------------------------------------- */
 
 typedef struct hcs_uvm_opts {

@@ -395,3 +395,70 @@ int hcs_doc_container(const json_t *spec, const hcs_container_opts *o, json_t **
     *out = doc;
     return 0;
 }
+
+/* UpdateContainerResources for a running Windows container, as hcsshim's
+ * updateWCOWResources (cmd/containerd-shim-runhcs-v1/task_hcs.go) asks HCS: the memory
+ * limit in MB aligned up to an even number (hcsoci.NormalizeMemorySize) at
+ * Container/Memory/SizeInMB, then the one CPU setting (isValidWindowsCPUResources allows a
+ * single one of count, maximum, shares) as a Processor at Container/Processor, each an
+ * Update ModifySettingRequest (resourcepaths/silo.go). */
+int hcs_doc_container_update(const json_t *resources, unsigned host_cpus, json_t **out, wc_err *err)
+{
+    *out = NULL;
+    json_t *cpu = hd_obj(resources, "cpu");
+    uint64_t limit = 0, count = 0, maximum = 0, shares = 0;
+    const char *w = "windows.resources.cpu";
+    if (hd_member_u64(hd_obj(resources, "memory"), "limit", "windows.resources.memory", &limit,
+                      err) < 0 ||
+        hd_member_u64(cpu, "count", w, &count, err) < 0 ||
+        hd_member_u64(cpu, "maximum", w, &maximum, err) < 0 ||
+        hd_member_u64(cpu, "shares", w, &shares, err) < 0)
+        return -1;
+    int set = (count > 0) + (maximum > 0) + (shares > 0);
+    if (set > 1)
+        return wc_err_set(err, WC_INVALID_ARGUMENT,
+                          "windows.resources.cpu: count (%llu), maximum (%llu) and shares (%llu) "
+                          "are mutually exclusive on Windows; set only one",
+                          (unsigned long long)count, (unsigned long long)maximum,
+                          (unsigned long long)shares);
+    if (maximum > 10000 || shares > 10000)
+        return wc_err_set(err, WC_INVALID_ARGUMENT,
+                          "windows.resources.cpu: maximum and shares range over 1..10000, got %llu",
+                          (unsigned long long)(maximum ? maximum : shares));
+    uint64_t mb = limit / 1024 / 1024;
+    if (limit && !mb)
+        return wc_err_set(err, WC_INVALID_ARGUMENT,
+                          "windows.resources.memory.limit: %llu bytes is below 1 MiB",
+                          (unsigned long long)limit);
+    if (!mb && !set)
+        return wc_err_set(err, WC_INVALID_ARGUMENT,
+                          "UpdateContainerResources: neither a memory limit nor a CPU setting; "
+                          "nothing a Windows container can update");
+    int oom = 0;
+    json_t *reqs = json_array();
+    if (mb) {
+        mb = (mb + 1) & ~(uint64_t)1;
+        hd_push(reqs,
+                json_pack("{s:s,s:s,s:I}", "ResourcePath", "Container/Memory/SizeInMB",
+                          "RequestType", "Update", "Settings", (json_int_t)mb),
+                &oom);
+    }
+    if (set) {
+        if (host_cpus && count > host_cpus)
+            count = host_cpus; /* hcsoci.NormalizeProcessorCount */
+        json_t *p = json_object();
+        hd_set_uint(p, "Count", count, &oom);
+        hd_set_uint(p, "Maximum", maximum, &oom);
+        hd_set_uint(p, "Weight", shares, &oom);
+        hd_push(reqs,
+                json_pack("{s:s,s:s,s:o}", "ResourcePath", "Container/Processor", "RequestType",
+                          "Update", "Settings", p),
+                &oom);
+    }
+    if (oom || !reqs) {
+        json_decref(reqs);
+        return hd_oom(err, "the update document");
+    }
+    *out = reqs;
+    return 0;
+}

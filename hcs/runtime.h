@@ -82,7 +82,7 @@ int hcs_open_output(hcs_runtime *rt, const char *id, int *out_fd, int *err_fd, w
 /* The write end of its stdin (-1 when open_stdin was not asked for). */
 int hcs_open_stdin(hcs_runtime *rt, const char *id, int *in_fd, wc_err *err);
 
-/* linux_resources: the OCI spec's linux.resources object. */
+/* resources: the OCI spec's linux.resources object (Linux) or windows.resources (Windows). */
 int hcs_update(hcs_runtime *rt, const char *id, const json_t *linux_resources, wc_err *err);
 int hcs_pause(hcs_runtime *rt, const char *id, wc_err *err);
 int hcs_resume(hcs_runtime *rt, const char *id, wc_err *err);

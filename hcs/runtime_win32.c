@@ -309,7 +309,8 @@ static char *record_path(hcs_runtime *rt, const char *id)
 static void write_record(ctr *c)
 {
     char *path = record_path(c->rt, c->id);
-    json_t *rec = json_pack("{s:s,s:O}", "scratch", c->scratch, "spec", c->spec);
+    json_t *rec = json_pack("{s:s,s:O,s:I}", "scratch", c->scratch, "spec", c->spec, "pid",
+                            (json_int_t)c->pid);
     char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
     wc_err err = {0};
     if (!text || wc_write_file_atomic(path, text, strlen(text), 0600, &err) < 0)
@@ -736,16 +737,56 @@ static int create_ctr(ctr *c, const char *bundle, const hcs_rootfs *rootfs, int 
     return rc;
 }
 
-int hcs_create(hcs_runtime *rt, const char *id, const char *sandbox_id, const char *bundle,
-               json_t *spec, const hcs_rootfs *rootfs, const hcs_io *io, wc_err *err)
+/* The layer folders as Windows paths: the image store joins with '/', and what reaches
+ * HCS and vmcompute (Storage.Layers, layerFolders, layer descriptors) is what hcsshim
+ * sends, filepath.Join'd with '\\'. *owned holds the copies (free each, then the array). */
+static int windows_rootfs(const hcs_rootfs *in, hcs_rootfs *out, char ***owned, wc_err *err)
 {
+    *out = *in;
+    *owned = calloc(in->n_lower + 1, sizeof **owned);
+    if (!*owned)
+        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "layer paths: out of memory");
+    for (size_t i = 0; i < in->n_lower; i++) {
+        char *c = strdup(in->lower_dirs[i]);
+        if (!c)
+            return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "layer paths: out of memory");
+        for (char *q = c; *q; q++)
+            if (*q == '/')
+                *q = '\\';
+        (*owned)[i] = c;
+    }
+    out->lower_dirs = (const char *const *)*owned;
+    return 0;
+}
+
+static void free_strv(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+int hcs_create(hcs_runtime *rt, const char *id, const char *sandbox_id, const char *bundle,
+               json_t *spec, const hcs_rootfs *given, const hcs_io *io, wc_err *err)
+{
+    hcs_rootfs fixed;
+    char **owned = NULL;
+    if (given && windows_rootfs(given, &fixed, &owned, err) < 0) {
+        free_strv(owned);
+        return -1;
+    }
+    const hcs_rootfs *rootfs = given ? &fixed : NULL;
     int hyperv = rt->hyperv || json_object_get(json_object_get(spec, "windows"), "hyperv");
-    if (strlen(id) >= sizeof((ctr *)0)->id || strlen(sandbox_id) >= sizeof((ctr *)0)->sandbox_id)
+    if (strlen(id) >= sizeof((ctr *)0)->id || strlen(sandbox_id) >= sizeof((ctr *)0)->sandbox_id) {
+        free_strv(owned);
         return wc_err_set(err, WC_INVALID_ARGUMENT, "container id %s or pod id %s is too long", id,
                           sandbox_id);
+    }
     ctr *c = calloc(1, sizeof *c);
-    if (!c)
+    if (!c) {
+        free_strv(owned);
         return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "container %s: out of memory", id);
+    }
     c->rt = rt;
     snprintf(c->id, sizeof c->id, "%s", id);
     snprintf(c->sandbox_id, sizeof c->sandbox_id, "%s", sandbox_id);
@@ -757,6 +798,7 @@ int hcs_create(hcs_runtime *rt, const char *id, const char *sandbox_id, const ch
     int rc = create_ctr(c, bundle, rootfs, hyperv, err);
     if (hyperv)
         ReleaseSRWLockExclusive(&rt->pods_mu);
+    free_strv(owned);
     if (rc < 0) {
         ctr_free(c);
         return -1;
@@ -780,6 +822,7 @@ static int start_init(ctr *c, wc_err *err)
     if (rc < 0)
         return -1;
     c->pid = hcs_process_pid(c->init);
+    write_record(c); /* with the init pid, for hcs_adopt after a restart */
     if (hcs_process_on_exit(c->init, on_process_exit, c, err) < 0) {
         for (int i = 0; i < 3; i++)
             close_h(&std[i]);
@@ -807,15 +850,23 @@ int hcs_start(hcs_runtime *rt, const char *id, wc_err *err)
         return -1;
     if (c->started)
         return wc_err_set(err, WC_FAILED_PRECONDITION, "container %s was already started", id);
-    if (hcs_system_start(c->sys, HCS_DEFAULT_TIMEOUT_MS, err) < 0)
-        return -1;
-    c->started = 1;
-    if (start_init(c, err) < 0) {
-        wc_err ignored = {0};
-        hcs_system_terminate(c->sys, HCS_DEFAULT_TIMEOUT_MS, &ignored);
-        return -1;
+    int rc = hcs_system_start(c->sys, HCS_DEFAULT_TIMEOUT_MS, err);
+    if (rc == 0) {
+        c->started = 1;
+        rc = start_init(c, err);
+        if (rc < 0) {
+            wc_err ignored = {0};
+            hcs_system_terminate(c->sys, HCS_DEFAULT_TIMEOUT_MS, &ignored);
+        }
     }
-    return 0;
+    if (rc < 0) {
+        /* Nothing will ever write the output: the pod model's log readers must see its end
+         * (they hold the read ends of these pipes and wait for EOF). */
+        close_h(&c->out_w);
+        close_h(&c->err_w);
+        close_h(&c->in_r);
+    }
+    return rc;
 }
 
 /* ---- kill / delete / state ------------------------------------------------------------ */
@@ -940,6 +991,8 @@ static void read_record(ctr *c)
     }
     json_t *spec = json_object_get(rec, "spec");
     c->spec = spec ? json_incref(spec) : json_object();
+    json_int_t pid = json_integer_value(json_object_get(rec, "pid"));
+    c->pid = pid > 0 && pid <= UINT32_MAX ? (uint32_t)pid : 0;
     c->memory_limit = spec_u64(c->spec, "memory", "limit");
     json_decref(rec);
     free(path);
@@ -959,7 +1012,22 @@ int hcs_adopt(hcs_runtime *rt, const char *id, wc_err *err)
         return -1;
     }
     read_record(c);
+    /* The init process is still there: reopened, a stop signals it with its grace and its
+     * exit code is known, as before the restart. */
+    wc_err perr = {0};
+    if (c->pid && (hcs_process_open(c->sys, c->pid, &c->init, &perr) < 0 ||
+                   hcs_process_on_exit(c->init, on_process_exit, c, &perr) < 0)) {
+        wc_warn("hcs", "cannot reopen a container's init process", "id=%s pid=%lu err=\"%s\"", id,
+                (unsigned long)c->pid, perr.msg);
+        hcs_process_close(c->init);
+        c->init = NULL;
+    }
     add(rt, c);
+    /* It may have ended while nobody watched: its exit code is still there to report. */
+    hcs_process_status st = {0};
+    wc_err werr = {0};
+    if (c->init && hcs_process_wait(c->init, 0, &st, &werr) == 0 && st.exited)
+        report_exit(c, (int)st.exit_code);
     return 0;
 }
 
@@ -1011,14 +1079,38 @@ int hcs_open_stdin(hcs_runtime *rt, const char *id, int *in_fd, wc_err *err)
 
 /* ---- update / pause / resume ---------------------------------------------------------- */
 
-int hcs_update(hcs_runtime *rt, const char *id, const json_t *linux_resources, wc_err *err)
+/* resources: the OCI windows.resources object (podsandbox's pod_platform_resources). */
+int hcs_update(hcs_runtime *rt, const char *id, const json_t *resources, wc_err *err)
 {
-    (void)rt;
-    (void)linux_resources;
-    return wc_err_set(err, WC_UNIMPLEMENTED,
-                      "updating resources of Windows container %s needs HcsModifyComputeSystem "
-                      "requests for Container/Processor and Container/Memory, not built yet",
-                      id);
+    ctr *c;
+    if (find_or_fail(rt, id, &c, err) < 0)
+        return -1;
+    if (!c->sys)
+        return wc_err_set(err, WC_FAILED_PRECONDITION, "container %s has no compute system", id);
+    unsigned cpus = c->pod ? c->pod->cpus : GetActiveProcessorCount(ALL_PROCESSOR_GROUPS);
+    json_t *reqs = NULL;
+    if (hcs_doc_container_update(resources, cpus, &reqs, err) < 0)
+        return wc_err_prefix(err, "container %s", id);
+    size_t i;
+    json_t *r;
+    int rc = 0;
+    json_array_foreach(reqs, i, r)
+    {
+        if ((rc = hcs_system_modify(c->sys, r, HCS_DEFAULT_TIMEOUT_MS, err)) < 0)
+            break;
+    }
+    json_decref(reqs);
+    if (rc < 0)
+        return -1;
+    uint64_t limit = 0;
+    json_t *mem = json_object_get(json_object_get(resources, "memory"), "limit");
+    if (json_integer_value(mem) > 0)
+        limit = (uint64_t)json_integer_value(mem);
+    AcquireSRWLockExclusive(&rt->mu);
+    if (limit)
+        c->memory_limit = limit;
+    ReleaseSRWLockExclusive(&rt->mu);
+    return 0;
 }
 
 int hcs_pause(hcs_runtime *rt, const char *id, wc_err *err)

@@ -5,6 +5,7 @@
  * from the C layouts quoted in hcsshim's layerutils.go. computestorage.dll (HcsImportLayer,
  * declared by mingw's computestorage.h) is loaded the same way where it serves. */
 #include "image/wclayer.h"
+#include "image/winlayer.h"
 
 #include <windows.h>
 
@@ -249,36 +250,40 @@ static int call_id(const char *proc, const char *path, wc_err *err)
 int img_wcl_import(const char *layer_path, const char *staging_path, const char *const *parents,
                    size_t n_parents, int is_base, wc_err *err)
 {
-    fn_import f = VMC(fn_import, "ImportLayer", err);
-    if (!f)
-        return -1;
-    wcl_descs ds;
-    if (descs_build(parents, n_parents, &ds, err) != 0)
-        return -1;
-    WCHAR *wl = wide(layer_path), *ws = wide(staging_path);
-    HRESULT hr = (wl && ws) ? f(&std_info, wl, ws, ds.d, (ULONG)ds.n) : E_INVALIDARG;
-    free(wl);
-    free(ws);
-    descs_free(&ds);
-    if (FAILED(hr))
-        return hr_fail(err, hr, "ImportLayer", layer_path);
     if (is_base) {
-        char *files = img_wcl_join(layer_path, "Files");
-        int rc = files ? call_path("ProcessBaseImage", files, err) : -1;
-        free(files);
-        if (rc != 0)
+        /* A base layer is written in place and processed, never imported (hcsshim
+         * baselayerwriter.go); ProcessBaseImage takes the layer folder whose Files\ holds
+         * the files (processimage.go ProcessBaseLayer), and makes blank.vhdx there. */
+        if (img_wl_restore_base(staging_path, layer_path, err) != 0 ||
+            call_path("ProcessBaseImage", layer_path, err) != 0)
             return -1;
-        char *uvm = img_wcl_join(layer_path, "UtilityVM");
-        WCHAR *wu = wide(uvm);
-        DWORD attr = wu ? GetFileAttributesW(wu) : INVALID_FILE_ATTRIBUTES;
-        free(wu);
-        rc = 0;
-        if (attr != INVALID_FILE_ATTRIBUTES && (attr & FILE_ATTRIBUTE_DIRECTORY))
-            rc = call_path("ProcessUtilityImage", uvm, err);
-        free(uvm);
-        if (rc != 0)
+    } else {
+        fn_import f = VMC(fn_import, "ImportLayer", err);
+        if (!f)
             return -1;
+        wcl_descs ds;
+        if (descs_build(parents, n_parents, &ds, err) != 0)
+            return -1;
+        WCHAR *wl = wide(layer_path), *ws = wide(staging_path);
+        HRESULT hr = (wl && ws) ? f(&std_info, wl, ws, ds.d, (ULONG)ds.n) : E_INVALIDARG;
+        free(wl);
+        free(ws);
+        descs_free(&ds);
+        if (FAILED(hr))
+            return hr_fail(err, hr, "ImportLayer", layer_path);
     }
+    /* A utility VM in the layer is prepared for use (hcsshim importlayer.go and
+     * baselayerwriter.go both call ProcessUtilityVMImage on <layer>\UtilityVM). */
+    char *uvm = img_wcl_join(layer_path, "UtilityVM");
+    WCHAR *wu = wide(uvm);
+    DWORD attr = wu ? GetFileAttributesW(wu) : INVALID_FILE_ATTRIBUTES;
+    free(wu);
+    int rc = 0;
+    if (attr != INVALID_FILE_ATTRIBUTES && (attr & FILE_ATTRIBUTE_DIRECTORY))
+        rc = call_path("ProcessUtilityImage", uvm, err);
+    free(uvm);
+    if (rc != 0)
+        return -1;
     return write_layerchain(layer_path, parents, n_parents, err);
 }
 

@@ -166,15 +166,19 @@ int img_wl_encode_reparse(const char *target, int mount_point, uint8_t **out, si
 
 /* ---- Windows only (image/winlayer_win32.c) ---- */
 
-/* Applies the op stream to a staging folder with BackupWrite (security descriptor, EAs,
- * reparse data, main and alternate streams), the way hcsshim's legacy layer writer does,
- * collecting tombstones into tombstones.txt; the folder is then given to ImportLayer
- * (img_wcl_import). Needs SeBackupPrivilege/SeRestorePrivilege. */
+/* Applies the op stream to a staging folder in the format ImportLayer reads, the way
+ * hcsshim's legacy layer writer does (files and directory records as attributes + backup
+ * stream, hives restored with BackupWrite, tombstones into tombstones.txt); the folder is
+ * then given to ImportLayer (img_wcl_import), or for a base layer to img_wl_restore_base.
+ * Needs SeBackupPrivilege/SeRestorePrivilege. */
 typedef struct img_wl_writer img_wl_writer;
 int img_wl_writer_open(const char *staging_root, img_wl_writer **out, wc_err *err);
 /* An img_wl_visit_fn: pass the writer as ctx. */
 int img_wl_writer_visit(void *writer, const img_wl_op *op, wc_err *err);
 /* Finishes the last file, writes tombstones.txt and frees the writer. */
 int img_wl_writer_close(img_wl_writer *w, wc_err *err);
+/* A base layer is not imported: its staging folder is restored into layer_path (created)
+ * with BackupWrite, as hcsshim's base layer writer writes it in place. */
+int img_wl_restore_base(const char *staging_root, const char *layer_path, wc_err *err);
 
 #endif

@@ -1,10 +1,15 @@
 /* Container output → CRI log file on Windows: one reader thread per stream, each record
  * "<RFC3339Nano> <stream> <F|P> <text>", lines longer than POD_LOG_LINE_MAX split into P
  * (partial) records ending with an F. The file is opened with FILE_SHARE_DELETE as well as
- * read/write sharing so kubelet can rename it away for rotation and then ask for a reopen. */
+ * read/write sharing so kubelet can rename it away for rotation and then ask for a reopen.
+ * The same bytes go to any attachers' taps (model.h). Windows pipes have no non-blocking
+ * write for an anonymous pipe, so each tap has a writer thread fed from a bounded queue: an
+ * attacher more than POD_TAP_QUEUE_MAX behind is dropped, and the log never waits. */
 #include <windows.h>
 
+#include <fcntl.h>
 #include <io.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +19,25 @@
 #include "podsandbox/model.h"
 
 #define POD_LOG_LINE_MAX (16 * 1024)
+/* How much an attacher may fall behind before it is dropped. */
+#define POD_TAP_QUEUE_MAX (1024 * 1024)
+
+/* An attacher's tap: queued bytes per stream, written to its pipes by its own thread. */
+struct pod_tap {
+    HANDLE wr[2]; /* write ends (stdout, stderr); NULL when not wanted or closed */
+    char *q[2];   /* bytes not written yet */
+    size_t qlen[2];
+    int eof[2]; /* the stream ended: close wr once q is written */
+    int stop;   /* dropped or released: close everything now */
+    int ended;  /* the writer is done (what an attacher waits for) */
+    int refs;   /* the logger's, the attacher's, the writer thread's */
+    HANDLE thread;
+    CONDITION_VARIABLE cv;
+    pod_tap *next;
+};
+
+/* Guards every tap and every logger's tap list: taps outlive loggers. */
+static SRWLOCK taps_mu = SRWLOCK_INIT;
 
 typedef struct stream {
     pod_logger *owner;
@@ -29,9 +53,210 @@ struct pod_logger {
     char *path;
     int discard; /* "/dev/null": drain only */
     HANDLE file;
-    SRWLOCK mu; /* guards file against reopen; keeps each record whole */
+    SRWLOCK mu; /* guards file against reopen and stdin_fd; keeps each record whole */
     stream streams[2];
+    int stdin_fd;    /* the container's stdin, kept for attachers; -1 */
+    pod_tap *taps;   /* guarded by taps_mu */
+    int open_out[2]; /* guarded by taps_mu: the stream has not ended */
 };
+
+/* ---- taps ---- */
+
+static void tap_free_locked(pod_tap *t)
+{
+    if (--t->refs > 0)
+        return;
+    for (int i = 0; i < 2; i++) {
+        if (t->wr[i])
+            CloseHandle(t->wr[i]);
+        free(t->q[i]);
+    }
+    if (t->thread)
+        CloseHandle(t->thread);
+    free(t);
+}
+
+/* Drops the tap: its writer closes the pipes (a write blocked on a full pipe is cancelled). */
+static void tap_stop_locked(pod_tap *t)
+{
+    if (t->stop)
+        return;
+    t->stop = 1;
+    WakeAllConditionVariable(&t->cv);
+    if (t->thread)
+        CancelSynchronousIo(t->thread);
+}
+
+static DWORD WINAPI tap_writer(void *arg)
+{
+    pod_tap *t = arg;
+    AcquireSRWLockExclusive(&taps_mu);
+    for (;;) {
+        int idx = -1;
+        for (int i = 0; i < 2 && idx < 0; i++)
+            if (t->wr[i] && t->qlen[i])
+                idx = i;
+        if (t->stop || idx < 0) {
+            for (int i = 0; i < 2; i++) /* an ended stream with nothing left: its EOF */
+                if (t->wr[i] && (t->stop || (t->eof[i] && !t->qlen[i]))) {
+                    CloseHandle(t->wr[i]);
+                    t->wr[i] = NULL;
+                }
+            if (!t->wr[0] && !t->wr[1])
+                break;
+            SleepConditionVariableSRW(&t->cv, &taps_mu, INFINITE, 0);
+            continue;
+        }
+        char *buf = t->q[idx];
+        size_t len = t->qlen[idx];
+        HANDLE h = t->wr[idx];
+        t->q[idx] = NULL;
+        t->qlen[idx] = 0;
+        ReleaseSRWLockExclusive(&taps_mu);
+        DWORD w = 0;
+        BOOL ok = TRUE;
+        for (size_t off = 0; ok && off < len; off += w)
+            ok = WriteFile(h, buf + off, (DWORD)(len - off), &w, NULL);
+        free(buf);
+        AcquireSRWLockExclusive(&taps_mu);
+        if (!ok) /* the attacher went away */
+            tap_stop_locked(t);
+    }
+    t->ended = 1;
+    tap_free_locked(t);
+    ReleaseSRWLockExclusive(&taps_mu);
+    return 0;
+}
+
+/* Queues output for every tap; one too far behind is dropped. Caller holds nothing. */
+static void fan_out(pod_logger *l, int idx, const char *data, size_t n)
+{
+    AcquireSRWLockExclusive(&taps_mu);
+    for (pod_tap **pp = &l->taps; *pp;) {
+        pod_tap *t = *pp;
+        if (t->stop || t->ended) {
+            *pp = t->next;
+            tap_free_locked(t);
+            continue;
+        }
+        if (t->wr[idx]) {
+            char *grown =
+                t->qlen[idx] + n <= POD_TAP_QUEUE_MAX ? realloc(t->q[idx], t->qlen[idx] + n) : NULL;
+            if (!grown) {
+                wc_debug("pod", "dropping a slow attacher", "path=%s", l->path);
+                tap_stop_locked(t);
+            } else {
+                memcpy(grown + t->qlen[idx], data, n);
+                t->q[idx] = grown;
+                t->qlen[idx] += n;
+                WakeAllConditionVariable(&t->cv);
+            }
+        }
+        pp = &t->next;
+    }
+    ReleaseSRWLockExclusive(&taps_mu);
+}
+
+/* A stream of the container ended: its taps see EOF once their queue is written. */
+static void fan_out_end(pod_logger *l, int idx)
+{
+    AcquireSRWLockExclusive(&taps_mu);
+    l->open_out[idx] = 0;
+    for (pod_tap *t = l->taps; t; t = t->next) {
+        t->eof[idx] = 1;
+        WakeAllConditionVariable(&t->cv);
+    }
+    ReleaseSRWLockExclusive(&taps_mu);
+}
+
+static void taps_free(pod_logger *l)
+{
+    AcquireSRWLockExclusive(&taps_mu);
+    while (l->taps) {
+        pod_tap *t = l->taps;
+        l->taps = t->next;
+        tap_stop_locked(t);
+        tap_free_locked(t);
+    }
+    ReleaseSRWLockExclusive(&taps_mu);
+}
+
+static int tap_pipe(int *rd, HANDLE *wr, wc_err *err)
+{
+    HANDLE r = NULL, w = NULL;
+    if (!CreatePipe(&r, &w, NULL, 64 * 1024))
+        return wc_err_set(err, WC_INTERNAL, "cannot create an attach pipe (Win32 error %lu)",
+                          GetLastError());
+    *rd = _open_osfhandle((intptr_t)r, _O_RDONLY | _O_BINARY);
+    if (*rd < 0) {
+        CloseHandle(r);
+        CloseHandle(w);
+        return wc_err_set(err, WC_INTERNAL, "cannot open an attach pipe");
+    }
+    *wr = w;
+    return 0;
+}
+
+int pod_logger_tap(pod_logger *l, int want_out, int want_err, int *out_fd, int *err_fd,
+                   pod_tap **tap, wc_err *err)
+{
+    *out_fd = *err_fd = -1;
+    *tap = NULL;
+    pod_tap *t = calloc(1, sizeof *t);
+    if (!t)
+        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+    InitializeConditionVariable(&t->cv);
+    if ((want_out && tap_pipe(out_fd, &t->wr[0], err) < 0) ||
+        (want_err && tap_pipe(err_fd, &t->wr[1], err) < 0)) {
+        for (int i = 0; i < 2; i++)
+            if (t->wr[i])
+                CloseHandle(t->wr[i]);
+        if (*out_fd >= 0)
+            _close(*out_fd);
+        *out_fd = -1;
+        free(t);
+        return -1;
+    }
+    t->refs = 3; /* logger, attacher, writer */
+    AcquireSRWLockExclusive(&taps_mu);
+    for (int i = 0; i < 2; i++)
+        t->eof[i] = !l->open_out[i]; /* a stream that is over: EOF at once */
+    t->thread = CreateThread(NULL, 0, tap_writer, t, 0, NULL);
+    if (!t->thread) {
+        t->refs = 1;
+        tap_free_locked(t);
+        ReleaseSRWLockExclusive(&taps_mu);
+        if (*out_fd >= 0)
+            _close(*out_fd);
+        if (*err_fd >= 0)
+            _close(*err_fd);
+        *out_fd = *err_fd = -1;
+        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "cannot start an attach writer");
+    }
+    t->next = l->taps;
+    l->taps = t;
+    ReleaseSRWLockExclusive(&taps_mu);
+    *tap = t;
+    return 0;
+}
+
+int pod_tap_ended(pod_tap *t)
+{
+    AcquireSRWLockShared(&taps_mu);
+    int ended = t->ended;
+    ReleaseSRWLockShared(&taps_mu);
+    return ended;
+}
+
+void pod_tap_free(pod_tap *t)
+{
+    if (!t)
+        return;
+    AcquireSRWLockExclusive(&taps_mu);
+    tap_stop_locked(t);
+    tap_free_locked(t);
+    ReleaseSRWLockExclusive(&taps_mu);
+}
 
 static void timestamp(char *out, size_t cap)
 {
@@ -87,12 +312,15 @@ static DWORD WINAPI stream_main(void *arg)
 {
     stream *s = arg;
     DWORD n;
+    int idx = s == &s->owner->streams[0] ? 0 : 1;
     while (ReadFile(s->src, s->data + s->len, (DWORD)(sizeof s->data - s->len), &n, NULL) &&
            n > 0) {
+        fan_out(s->owner, idx, s->data + s->len, n);
         s->len += n;
         flush_lines(s, 0);
     }
     flush_lines(s, 1); /* end of stream (or stop): what is left is a last record */
+    fan_out_end(s->owner, idx);
     return 0;
 }
 
@@ -129,6 +357,9 @@ pod_logger *pod_logger_start(const char *log_path, int out_fd, int err_fd, wc_er
         return NULL;
     }
     InitializeSRWLock(&l->mu);
+    l->stdin_fd = -1;
+    l->open_out[0] = out_fd >= 0;
+    l->open_out[1] = err_fd >= 0;
     stream_start(l, &l->streams[0], out_fd, "stdout");
     stream_start(l, &l->streams[1], err_fd, "stderr");
     return l;
@@ -152,6 +383,9 @@ int pod_logger_reopen(pod_logger *l, wc_err *err)
 
 static void free_logger(pod_logger *l)
 {
+    taps_free(l);
+    if (l->stdin_fd >= 0)
+        _close(l->stdin_fd);
     for (int i = 0; i < 2; i++) {
         if (l->streams[i].thread)
             CloseHandle(l->streams[i].thread);
@@ -189,49 +423,35 @@ void pod_logger_free_drained(pod_logger *l)
     free_logger(l);
 }
 
-/* ---- attach: not yet on Windows (the readers above would feed the taps) ---- */
-
-int pod_logger_tap(pod_logger *l, int want_out, int want_err, int *out_fd, int *err_fd,
-                   pod_tap **tap, wc_err *err)
-{
-    (void)l;
-    (void)want_out;
-    (void)want_err;
-    *out_fd = *err_fd = -1;
-    *tap = NULL;
-    return wc_err_set(err, WC_UNIMPLEMENTED, "attach not yet on Windows");
-}
-
-int pod_tap_ended(pod_tap *t)
-{
-    (void)t;
-    return 1;
-}
-
-void pod_tap_free(pod_tap *t)
-{
-    (void)t;
-}
+/* ---- the container's stdin, kept for attachers ---- */
 
 void pod_logger_keep_stdin(pod_logger *l, int fd)
 {
-    (void)l;
-    if (fd >= 0)
-        _close(fd);
+    AcquireSRWLockExclusive(&l->mu);
+    if (l->stdin_fd >= 0)
+        _close(l->stdin_fd);
+    l->stdin_fd = fd;
+    ReleaseSRWLockExclusive(&l->mu);
 }
 
 int pod_logger_has_stdin(pod_logger *l)
 {
-    (void)l;
-    return 0;
+    AcquireSRWLockShared(&l->mu);
+    int has = l->stdin_fd >= 0;
+    ReleaseSRWLockShared(&l->mu);
+    return has;
 }
 
 int pod_logger_dup_stdin(pod_logger *l)
 {
-    (void)l;
-    return -1;
+    AcquireSRWLockShared(&l->mu);
+    int fd = l->stdin_fd >= 0 ? _dup(l->stdin_fd) : -1;
+    ReleaseSRWLockShared(&l->mu);
+    return fd;
 }
 
+/* A Windows container's console is HCS's (HcsModifyProcess ConsoleSize on its init process);
+ * an attacher holds only a descriptor of its stdin, through which no size can be set. */
 int pod_tty_resize(int tty_fd, unsigned width, unsigned height)
 {
     (void)tty_fd;

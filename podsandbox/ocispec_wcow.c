@@ -245,11 +245,9 @@ static int check_range(int64_t v, int64_t max, const char *field, wc_err *err)
 
 /* CRI WindowsContainerResources → windows.resources: cpu.shares/count/maximum,
  * memory.limit, storage.sandboxSize (rootfs_size_in_bytes). Zero means "not set". */
-static int build_resources(const wcow_build *b, json_t *win, wc_err *err)
+int pod_wcow_resources(const pod_windows_resources *r, json_t **out, wc_err *err)
 {
-    const pod_windows_resources *r = &b->cc->windows_resources;
-    if (!r->set)
-        return 0;
+    *out = NULL;
     if (check_range(r->cpu_shares, 10000, "cpu_shares", err) < 0 ||
         check_range(r->cpu_maximum, 10000, "cpu_maximum", err) < 0 ||
         check_range(r->cpu_count, 0, "cpu_count", err) < 0 ||
@@ -273,6 +271,18 @@ static int build_resources(const wcow_build *b, json_t *win, wc_err *err)
     if (r->rootfs_size_in_bytes)
         json_object_set_new(res, "storage",
                             json_pack("{s:I}", "sandboxSize", (json_int_t)r->rootfs_size_in_bytes));
+    *out = res;
+    return 0;
+}
+
+static int build_resources(const wcow_build *b, json_t *win, wc_err *err)
+{
+    const pod_windows_resources *r = &b->cc->windows_resources;
+    json_t *res = NULL;
+    if (!r->set)
+        return 0;
+    if (pod_wcow_resources(r, &res, err) < 0)
+        return -1;
     if (json_object_size(res))
         json_object_set(win, "resources", res);
     json_decref(res);

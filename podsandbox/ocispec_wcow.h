@@ -32,6 +32,10 @@ int pod_spec_build_wcow(const pod_wcow_input *in, json_t **spec, wc_err *err);
 json_t *pod_wcow_exec_process(const json_t *container_spec, const char *const *cmd, size_t n_cmd,
                               int tty);
 
+/* CRI WindowsContainerResources → the OCI windows.resources object (cpu shares/count/
+ * maximum, memory limit, storage sandboxSize), out-of-range values refused. */
+int pod_wcow_resources(const pod_windows_resources *r, json_t **out, wc_err *err);
+
 /* CRI's Signal enum value → the POSIX number hcs_signal_from_posix understands (SIGINT 2,
  * SIGKILL 9, SIGTERM 15); 0 for RUNTIME_DEFAULT and signals Windows has no equivalent for. */
 int pod_wcow_signal(int cri_signal);

@@ -18,8 +18,11 @@ int pod_platform_container_spec(pod_manager *pm, const pod_sandbox *s,
                                 const char *container_id, json_t **spec, wc_err *err);
 json_t *pod_platform_exec_process(const json_t *spec, const char *const *cmd, size_t n_cmd,
                                   int tty);
-/* The runtime's resource object for UpdateContainerResources (Linux: OCI linux.resources). */
-int pod_platform_resources(const pod_linux_resources *r, json_t **out, wc_err *err);
+/* The runtime's resource object for UpdateContainerResources from the platform's part of
+ * the request (Linux: OCI linux.resources; Windows: OCI windows.resources); each may be
+ * NULL when not sent, and the platform's own is required. */
+int pod_platform_resources(const pod_linux_resources *linux_res,
+                           const pod_windows_resources *windows_res, json_t **out, wc_err *err);
 /* Maps CRI's Signal enum to the platform's signal number; 0 for RUNTIME_DEFAULT/unknown. */
 int pod_platform_signal(int cri_signal);
 /* The node's own host name: what a pod without PodSandboxConfig.hostname is called. */

@@ -154,8 +154,11 @@ int pod_sandbox_stats_get(pod_manager *pm, const char *id, pod_sandbox_stats *ou
 
 /* ---- updates ---- */
 
-int pod_container_update_resources(pod_manager *pm, const char *id, const pod_linux_resources *r,
-                                   wc_err *err);
+/* The platform's part is required (linux on Linux, windows on Windows; NULL when not sent);
+ * the other is ignored. */
+int pod_container_update_resources(pod_manager *pm, const char *id,
+                                   const pod_linux_resources *linux_res,
+                                   const pod_windows_resources *windows_res, wc_err *err);
 /* Records pod-level resources (kubelet has already resized the pod cgroup). */
 int pod_sandbox_update_resources(pod_manager *pm, const char *id,
                                  const pod_linux_resources *overhead,

@@ -235,9 +235,15 @@ int pod_platform_container_spec(pod_manager *pm, const pod_sandbox *s,
     return pod_spec_build_linux(&in, spec, err);
 }
 
-int pod_platform_resources(const pod_linux_resources *r, json_t **out, wc_err *err)
+int pod_platform_resources(const pod_linux_resources *linux_res,
+                           const pod_windows_resources *windows_res, json_t **out, wc_err *err)
 {
-    return pod_spec_linux_resources(r, out, err);
+    (void)windows_res;
+    *out = NULL;
+    if (!linux_res)
+        return wc_err_set(err, WC_INVALID_ARGUMENT,
+                          "UpdateContainerResources: linux resources are required");
+    return pod_spec_linux_resources(linux_res, out, err);
 }
 
 json_t *pod_platform_exec_process(const json_t *spec, const char *const *cmd, size_t n_cmd, int tty)

@@ -151,11 +151,13 @@ int pod_platform_remove_tree(const char *path, wc_err *err)
     return 0;
 }
 
-int pod_platform_resources(const pod_linux_resources *r, json_t **out, wc_err *err)
+int pod_platform_resources(const pod_linux_resources *linux_res,
+                           const pod_windows_resources *windows_res, json_t **out, wc_err *err)
 {
-    (void)r;
+    (void)linux_res; /* kubelet on a Windows node sends the windows part */
     *out = NULL;
-    return wc_err_set(err, WC_UNIMPLEMENTED,
-                      "UpdateContainerResources is not supported on Windows yet (HCS resource "
-                      "updates are not wired)");
+    if (!windows_res)
+        return wc_err_set(err, WC_INVALID_ARGUMENT,
+                          "UpdateContainerResources: windows resources are required");
+    return pod_wcow_resources(windows_res, out, err);
 }

@@ -124,34 +124,42 @@ static int copy_resources(pod_linux_resources *dst, const pod_linux_resources *s
     return rc;
 }
 
-/* The stored config with new resources: a changed copy replaces it, so status, restarts and
- * readers holding the old one each see a whole config. Called with pm->mu held. */
-static int replace_container_resources(pod_container *c, const pod_linux_resources *r, wc_err *err)
+/* The stored config with new resources (either part may be NULL): a changed copy replaces it,
+ * so status, restarts and readers holding the old one each see a whole config. Called with
+ * pm->mu held. */
+static int replace_container_resources(pod_container *c, const pod_linux_resources *r,
+                                       const pod_windows_resources *w, wc_err *err)
 {
     pod_container_config *next = pod_container_config_copy(c->config);
     if (!next)
         return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
-    if (copy_resources(&next->linux_resources, r, err) < 0) {
+    if (r && copy_resources(&next->linux_resources, r, err) < 0) {
         pod_container_config_unref(next);
         return -1;
     }
-    next->linux_resources.set = 1;
+    if (r)
+        next->linux_resources.set = 1;
+    if (w) {
+        next->windows_resources = *w;
+        next->windows_resources.set = 1;
+    }
     pod_container_config_unref(c->config);
     c->config = next;
     return 0;
 }
 
 int pod_container_update_resources(pod_manager *pm, const char *id, const pod_linux_resources *r,
-                                   wc_err *err)
+                                   const pod_windows_resources *w, wc_err *err)
 {
-    if (!r)
-        return wc_err_set(err, WC_INVALID_ARGUMENT,
-                          "UpdateContainerResources: linux resources are required");
-    pod_container *c = pod_container_find(pm, id, err);
-    if (!c)
-        return -1;
     json_t *res = NULL;
-    int rc = pod_platform_resources(r, &res, err);
+    if (pod_platform_resources(r, w, &res, err) < 0)
+        return wc_err_prefix(err, "UpdateContainerResources %.12s", id);
+    pod_container *c = pod_container_find(pm, id, err);
+    if (!c) {
+        json_decref(res);
+        return -1;
+    }
+    int rc = 0;
     pthread_mutex_lock(&c->op);
     if (rc == 0 && (c->state == POD_CONTAINER_RUNNING || c->state == POD_CONTAINER_CREATED)) {
         hcs_runtime *rt = pod_runtime_of_container(pm, c, err);
@@ -159,7 +167,7 @@ int pod_container_update_resources(pod_manager *pm, const char *id, const pod_li
     }
     if (rc == 0) {
         pthread_mutex_lock(&pm->mu);
-        rc = replace_container_resources(c, r, err);
+        rc = replace_container_resources(c, r, w, err);
         if (rc == 0)
             rc = pod_store_put_container(pm, c, err);
         pthread_mutex_unlock(&pm->mu);

@@ -698,6 +698,31 @@ static void rfc3339(void **state)
     assert_int_equal(hcs_parse_rfc3339("2024-01-01T00:00:00", &ns), -1);
 }
 
+/* UpdateContainerResources (hcsshim task_hcs.go updateWCOWResources): memory in MB aligned
+ * up to even, then the one CPU setting, each an Update request on the container. */
+static void container_update(void **state)
+{
+    (void)state;
+    json_t *res = json_pack("{s:{s:I},s:{s:i}}", "memory", "limit", (json_int_t)301 * 1048576,
+                            "cpu", "count", 64);
+    json_t *reqs = NULL;
+    wc_err err = {0};
+    assert_int_equal(hcs_doc_container_update(res, 8, &reqs, &err), 0);
+    assert_golden(reqs, "update_memory_cpu_count.json");
+    json_decref(reqs);
+    json_decref(res);
+    res = json_pack("{s:{s:i,s:i}}", "cpu", "shares", 100, "maximum", 5000);
+    assert_int_equal(hcs_doc_container_update(res, 8, &reqs, &err), -1);
+    assert_int_equal(err.code, WC_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.msg, "mutually exclusive"));
+    json_decref(res);
+    res = json_object();
+    wc_err_clear(&err);
+    assert_int_equal(hcs_doc_container_update(res, 8, &reqs, &err), -1);
+    assert_int_equal(err.code, WC_INVALID_ARGUMENT);
+    json_decref(res);
+}
+
 /* The HCS inputs are checked against the schema too (they are what HCS sends). */
 static void inputs_for_schema(void **state)
 {
@@ -738,6 +763,7 @@ int main(void)
         cmocka_unit_test(hyperv_network_adapter),
         cmocka_unit_test(handlers_and_annotations),
         cmocka_unit_test(exec_tty),
+        cmocka_unit_test(container_update),
         cmocka_unit_test(process_modify_and_signal),
         cmocka_unit_test(process_errors),
         cmocka_unit_test(argv_quoting),

@@ -1,0 +1,144 @@
+/* Exit statuses of any process, from the kernel's process connector (CN_PROC, netlink):
+ * waitpid tells a parent its child's status, but a container init that outlived its parent
+ * (adopted by a restarted wincrid, or watched by the keeper) has no parent to tell. The
+ * connector reports every exit on the node with the same wait status; we keep the last
+ * HCS_PROCEXIT_KEEP of them for the pids someone asks about when their pidfd fires. Needs
+ * CAP_NET_ADMIN (root). */
+#include "hcs/procexit.h"
+
+#include <errno.h>
+#include <linux/cn_proc.h>
+#include <linux/connector.h>
+#include <linux/netlink.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+
+#define HCS_PROCEXIT_KEEP 4096
+#define HCS_PROCEXIT_RCVBUF (4 * 1024 * 1024)
+
+typedef struct seen_exit {
+    pid_t pid;
+    int status;
+    int64_t at_ns;
+} seen_exit;
+
+struct hcs_procexit {
+    int fd;
+    seen_exit ring[HCS_PROCEXIT_KEEP];
+    size_t next;
+};
+
+/* The subscription message: a netlink header, a connector header, and the op. */
+static int subscribe(int fd, enum proc_cn_mcast_op op)
+{
+    struct {
+        struct nlmsghdr nl;
+        struct cn_msg cn;
+        enum proc_cn_mcast_op op;
+    } __attribute__((packed)) msg;
+    memset(&msg, 0, sizeof msg);
+    msg.nl.nlmsg_len = sizeof msg;
+    msg.nl.nlmsg_pid = (uint32_t)getpid();
+    msg.nl.nlmsg_type = NLMSG_DONE;
+    msg.cn.id.idx = CN_IDX_PROC;
+    msg.cn.id.val = CN_VAL_PROC;
+    msg.cn.len = sizeof op;
+    msg.op = op;
+    return send(fd, &msg, sizeof msg, 0) == (ssize_t)sizeof msg ? 0 : -1;
+}
+
+int hcs_procexit_open(hcs_procexit **out, wc_err *err)
+{
+    *out = NULL;
+    int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_CONNECTOR);
+    if (fd < 0)
+        return wc_err_sys(err, WC_INTERNAL, errno, "cannot open the process connector");
+    int size = HCS_PROCEXIT_RCVBUF;
+    /* Past rmem_max only with CAP_NET_ADMIN, which we have; a smaller buffer still works. */
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    struct sockaddr_nl addr = {.nl_family = AF_NETLINK, .nl_groups = CN_IDX_PROC};
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || subscribe(fd, PROC_CN_MCAST_LISTEN) < 0) {
+        int e = errno;
+        close(fd);
+        return wc_err_sys(err, WC_INTERNAL, e, "cannot listen to the process connector");
+    }
+    hcs_procexit *p = calloc(1, sizeof *p);
+    if (!p) {
+        close(fd);
+        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+    }
+    p->fd = fd;
+    *out = p;
+    return 0;
+}
+
+int hcs_procexit_fd(const hcs_procexit *p)
+{
+    return p ? p->fd : -1;
+}
+
+static void remember(hcs_procexit *p, const struct proc_event *ev)
+{
+    /* One event per thread: the process's own is its leader's (pid == tgid). */
+    if (ev->event_data.exit.process_pid != ev->event_data.exit.process_tgid)
+        return;
+    seen_exit *s = &p->ring[p->next++ % HCS_PROCEXIT_KEEP];
+    s->pid = ev->event_data.exit.process_pid;
+    s->status = (int)ev->event_data.exit.exit_code;
+    s->at_ns = wc_clock_realtime_ns();
+}
+
+int hcs_procexit_drain(hcs_procexit *p)
+{
+    char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
+    int lost = 0;
+    for (;;) {
+        ssize_t n = recv(p->fd, buf, sizeof buf, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == ENOBUFS) {
+            lost = 1; /* the kernel dropped events: the caller rechecks what it watches */
+            continue;
+        }
+        if (n <= 0)
+            break;
+        for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n);
+             h = NLMSG_NEXT(h, n)) {
+            const struct cn_msg *m = NLMSG_DATA(h);
+            const struct proc_event *ev = (const struct proc_event *)m->data;
+            if (m->id.idx == CN_IDX_PROC && ev->what == PROC_EVENT_EXIT)
+                remember(p, ev);
+        }
+    }
+    return lost ? -1 : 0;
+}
+
+int hcs_procexit_take(hcs_procexit *p, pid_t pid, int *wait_status, int64_t *at_ns)
+{
+    if (!p)
+        return 0;
+    for (size_t k = 0; k < HCS_PROCEXIT_KEEP; k++) {
+        seen_exit *s = &p->ring[(p->next - 1 - k) % HCS_PROCEXIT_KEEP];
+        if (s->pid == pid && s->pid != 0) {
+            *wait_status = s->status;
+            if (at_ns)
+                *at_ns = s->at_ns;
+            s->pid = 0;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void hcs_procexit_close(hcs_procexit *p)
+{
+    if (!p)
+        return;
+    close(p->fd);
+    free(p);
+}

@@ -1,0 +1,80 @@
+"""wincrid.exe killed and started again while its containers run on the simulated host:
+the compute systems outlive it (ShouldTerminateOnLastHandleClosed false), the new wincrid
+reopens them and their init processes, and manages them as before."""
+import time
+
+import pytest
+
+from conftest import Pods
+from winsim import PB, WinCrid, calls, only
+
+
+@pytest.fixture
+def own(host, registry, image_ref):
+    d = WinCrid(host, registry.host, subnet_index=2).start()
+    d.image().PullImage(PB.PullImageRequest(image=PB.ImageSpec(image=image_ref)), timeout=300)
+    yield d
+    d.kill()
+
+
+def test_restart_with_running_containers(host, own, image_ref):
+    p = Pods(own, image_ref)
+    sid, scfg = p.run_pod()
+    run = p.run(sid, scfg, name="run")
+    quick = p.run(sid, scfg, name="quick", command=["C:\\app\\ctr.exe"],
+                  args=["sleep", "3000", ";", "exit", "4"])
+    p.wait_log(scfg, "run", "running pid=")
+    pid = own.pid()
+    own.kill()
+    st = host.stats()
+    assert pid not in [c["pid"] for c in st["clients"]]  # its handles are gone
+    assert {s["id"]: s["state"] for s in st["system_list"]}.get(run) == "Running"
+    time.sleep(3.5)  # "quick" exits while nobody watches
+    m = host.mark()
+    own.start()
+    p = Pods(own, image_ref)
+    p.sandboxes = [sid]
+    j = host.journal(m)
+    opened = {e["id"] for e in calls(j, "HcsOpenComputeSystem")}
+    assert {run, quick} <= opened
+    assert [e for e in calls(j, "HcsOpenProcess") if e["id"].startswith(run)]
+    assert p.status(run).state == PB.CONTAINER_RUNNING
+    # the exit that happened meanwhile is known, with its code, from the reopened process
+    st = p.wait_state(quick, PB.CONTAINER_EXITED, timeout=30)
+    assert st.exit_code == 4, (st.exit_code, st.reason, st.message)
+    ps = p.rt.PodSandboxStatus(PB.PodSandboxStatusRequest(pod_sandbox_id=sid), timeout=30)
+    assert ps.status.state == PB.SANDBOX_READY
+    r = p.rt.ExecSync(PB.ExecSyncRequest(container_id=run, cmd=["ctr.exe", "echo", "again"],
+                                         timeout=20), timeout=60)
+    assert (r.exit_code, r.stdout.strip()) == (0, b"again")
+    s = p.rt.ContainerStats(PB.ContainerStatsRequest(container_id=run), timeout=30).stats
+    assert s.memory.working_set_bytes.value > 0
+    # a graceful stop reaches the reopened init process: it exits on CtrlShutdown (106)
+    m = host.mark()
+    p.rt.StopContainer(PB.StopContainerRequest(container_id=run, timeout=20), timeout=60)
+    st = p.status(run)
+    assert (st.state, st.exit_code) == (PB.CONTAINER_EXITED, 106)
+    assert only(host.journal(m), "HcsSignalProcess")["doc"] == {"Signal": "CtrlShutdown"}
+    p.cleanup()
+    p.sandboxes = []
+    after = host.stats()
+    assert run not in [x["id"] for x in after["system_list"]]
+    assert quick not in [x["id"] for x in after["system_list"]]
+
+
+@pytest.mark.xfail(strict=True, reason="known gap: a Windows container's output pipes belong "
+                   "to the wincrid that started it (hcs_open_output answers UNIMPLEMENTED after "
+                   "a restart); DESIGN.md asks that a restart loses no log line")
+def test_logs_continue_after_restart(host, own, image_ref):
+    p = Pods(own, image_ref)
+    sid, scfg = p.run_pod()
+    p.run(sid, scfg, name="talk", command=["C:\\app\\ctr.exe"], args=["log", "200", "100", "t"])
+    p.wait_log(scfg, "talk", "t-5")
+    own.kill()
+    own.start()
+    p = Pods(own, image_ref)
+    p.sandboxes = [sid]
+    try:
+        p.wait_log(scfg, "talk", "t-60", timeout=15)
+    finally:
+        p.cleanup()
