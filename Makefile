@@ -82,7 +82,15 @@ run:
 test: deps
 	tests/run-all.sh
 
-.PHONY: unit-build
+.PHONY: check unit-build
+
+# The fast check before a commit: format, the Windows compile check, the unit tests under
+# ASan/UBSan (about a minute from nothing on 2 cores, seconds when built). The builds run
+# on every core unless -j was given.
+JOBS = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc))
+check:
+	@$(MAKE) --no-print-directory $(JOBS) VARIANT=san format-check windows-check unit-build
+	@$(MAKE) --no-print-directory VARIANT=san unit
 
 # Some unit tests only: T=ocispec (or test_ocispec, or a glob, T='img_*') picks
 # tests/unit/test_ocispec.c. CASE=user runs only the cmocka cases whose names contain
@@ -132,7 +140,10 @@ $(WIN_INC)/.stamp:
 
 $(WB)/%.o: %.c $(PB_H) $(WIN_INC)/.stamp
 	@mkdir -p $(dir $@)
-	$(WIN_CC) $(WIN_CFLAGS) -c $< -o $@
+	$(WIN_CC) $(WIN_CFLAGS) -MMD -MP -c $< -o $@
+
+# Header dependencies, so that `make check` recompiles what a header change touches.
+-include $(WIN_OBJ:.o=.d)
 
 windows-check: $(WIN_OBJ)
 	@echo "windows compile check: $(words $(WIN_OBJ)) sources compiled for x86_64-w64-mingw32"
