@@ -143,7 +143,6 @@ $(WB)/%.o: %.c $(PB_H) $(WIN_INC)/.stamp
 	@mkdir -p $(dir $@)
 	$(WIN_CC) $(WIN_CFLAGS) -MMD -MP -c $< -o $@
 
-# Header dependencies, so that `make check` recompiles what a header change touches.
 -include $(WIN_OBJ:.o=.d)
 
 windows-check: $(WIN_OBJ)

@@ -2,14 +2,17 @@
 # The whole test suite: unit tests under ASan/UBSan and again under valgrind, the Windows
 # build (wincrid.exe, run under wine by tests/windows), formatting, the end-to-end tests
 # against a sanitized wincrid, and the Windows document and wine tests. Run as root.
-# Each stage prints its wall time, and a table of them ends the run, whether it passed or not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# `stage NAME` ends the stage running (it passed) and starts NAME; the EXIT trap ends the last
-# one, passed or failed by the exit status, and prints the table.
+# Stage timings: each stage prints its wall time, and a table of them ends the run, passed
+# or not. `stage NAME` ends the stage running (it passed) and starts NAME. Every `make` line
+# below is a stage of its own, named after its goals (`make format-check` is the stage
+# format-check), unless a `stage` line right before it names it. The EXIT trap ends the last
+# stage, passed or failed by the exit status, and prints the table.
 stage_rows=()
 stage_name=""
+stage_line=-2
 now_us() { echo "${EPOCHREALTIME//[!0-9]/}"; }
 secs() { printf '%d.%d' $(($1 / 1000000)) $(($1 % 1000000 / 100000)); }
 stage_end() {
@@ -23,8 +26,18 @@ stage_end() {
 stage() {
     stage_end ok
     stage_name=$1
+    stage_line=${BASH_LINENO[0]}
     stage_t0=$(now_us)
     echo "=== stage $stage_name"
+}
+make() {
+    local goals=() a
+    for a in "$@"; do
+        case "$a" in -* | *=*) ;; *) goals+=("$a") ;; esac
+    done
+    [ "${BASH_LINENO[0]}" -eq $((stage_line + 1)) ] || stage "${goals[*]:-all}"
+    stage_line=-2
+    command make "$@"
 }
 stage_summary() {
     local rc=$?
@@ -46,19 +59,11 @@ stage install
 deploy/linux/install-deps.sh
 stage build
 make -j"$jobs" VARIANT=san all unit-build
-stage unit
 make -j"$jobs" VARIANT=san unit
-stage valgrind
 make -j"$jobs" valgrind
 # wincrid.exe, linked against the mingw dependency cache (built once, ~20 min cold).
-stage windows
 make -j"$jobs" windows
-stage format
 make format-check
-if grep -q '^fuzz-smoke:' Makefile; then
-    stage fuzz-smoke
-    make -j"$jobs" fuzz-smoke
-fi
 
 # pytest runs from Debian's python3: the one first on PATH may not see python3-grpcio.
 stage pytest
