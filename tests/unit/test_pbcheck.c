@@ -1,11 +1,7 @@
 /* The wire check of request strings (cri/pbcheck.c): UTF-8 edge cases and field paths. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <string.h>
+#include "tests/unit/testutil.h"
 
-#include <cmocka.h>
+#include <string.h>
 
 #include "api.pb-c.h"
 #include "cri/pbcheck.h"

@@ -1,4 +1,4 @@
-"""The spine: CRI v1 over gRPC through the front, dispatch, limits, concurrency, config,
+"""wincrid itself: CRI v1 over gRPC through the front, dispatch, limits, concurrency, config,
 daemon lifecycle."""
 import concurrent.futures
 import json
