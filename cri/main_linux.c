@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "cri/cli.h"
 #include "cri/daemon.h"
+#include "podsandbox/keeper.h"
 #include "podsandbox/pidns.h"
 
 static void *signal_waiter(void *arg)
@@ -24,6 +25,8 @@ int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], POD_PID_HOLDER_ARG) == 0)
         return pod_pid_holder_main();
+    if (argc >= 2 && strcmp(argv[1], POD_KEEPER_ARG) == 0)
+        return pod_keeper_main(argc, argv);
     wc_daemon_opts opts;
     cli_action a = wc_cli_parse(argc, argv, &opts);
     if (a != CLI_RUN)

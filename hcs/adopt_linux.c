@@ -1,9 +1,9 @@
 /* Watching containers that outlived a wincrid restart. They are no longer our children, so
- * their exit status cannot be collected; the reaper thread watches them like any other
- * container (a pidfd in its poll set) and reports code 255 when they end, as containerd does
- * for lost exit statuses. Created containers can be adopted too (their init is waiting for
- * `runc start`); hcs_start adopts one it does not know. The OOM counter of their memory cgroup is
- * still checked. */
+ * waitpid cannot collect their exit status; the reaper thread watches them like any other
+ * container (a pidfd in its poll set) and takes the status the kernel's process connector
+ * reported (255 only if the connector is unavailable). Created containers can be adopted too (their
+ * init is waiting for `runc start`); hcs_start adopts one it does not know. The OOM counter of
+ * their memory cgroup is still checked. */
 #include "hcs/runtime_linux.h"
 
 #include "common/log.h"

@@ -62,7 +62,8 @@ int hcs_procexit_open(hcs_procexit **out, wc_err *err)
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
     struct sockaddr_nl addr = {.nl_family = AF_NETLINK, .nl_groups = CN_IDX_PROC};
-    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || subscribe(fd, PROC_CN_MCAST_LISTEN) < 0) {
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 ||
+        subscribe(fd, PROC_CN_MCAST_LISTEN) < 0) {
         int e = errno;
         close(fd);
         return wc_err_sys(err, WC_INTERNAL, e, "cannot listen to the process connector");
@@ -110,9 +111,13 @@ int hcs_procexit_drain(hcs_procexit *p)
         for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n);
              h = NLMSG_NEXT(h, n)) {
             const struct cn_msg *m = NLMSG_DATA(h);
-            const struct proc_event *ev = (const struct proc_event *)m->data;
-            if (m->id.idx == CN_IDX_PROC && ev->what == PROC_EVENT_EXIT)
-                remember(p, ev);
+            /* The event follows a 20-byte header: copied out to be read aligned. */
+            struct proc_event ev;
+            if (m->len < sizeof ev)
+                continue;
+            memcpy(&ev, m->data, sizeof ev);
+            if (m->id.idx == CN_IDX_PROC && ev.what == PROC_EVENT_EXIT)
+                remember(p, &ev);
         }
     }
     return lost ? -1 : 0;

@@ -1,5 +1,7 @@
 /* The one reaper thread. wincrid is a child subreaper, so container init processes become
- * its children once `runc create` exits. Other daemon code (CNI plugins, runc calls) runs its
+ * its children once `runc create` exits. Those that are not (found again after a restart) are
+ * watched through a pidfd too, and their exit status comes from the kernel's process
+ * connector (procexit_linux.c). Other daemon code (CNI plugins, runc calls) runs its
  * own children and waits for them by pid, so this thread must never take those: it waits
  * only for the pids it watches, each through a pidfd that becomes readable when that process
  * ends. Orphans reparented to wincrid (e.g. from host-PID containers) would otherwise stay
@@ -24,6 +26,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "hcs/procexit.h"
 
 #define HCS_ORPHAN_GRACE_S 10
 #define HCS_ORPHAN_SLOTS 64
@@ -60,6 +63,7 @@ typedef struct hcs_core {
     hcs_watch *w;
     size_t n, cap;
     const hcs_reaper *delivering; /* whose callback runs now */
+    hcs_procexit *exits;          /* statuses of watched pids that are not our children */
     hcs_orphan orphans[HCS_ORPHAN_SLOTS];
     int64_t next_sweep_ns;
 } hcs_core;
@@ -104,14 +108,16 @@ static int take_exit(hcs_core *r, size_t i, hcs_watch *w, hcs_exit *ex)
         return 0;
     memset(ex, 0, sizeof *ex);
     ex->pid = r->w[i].pid;
-    if (got < 0) {
-        /* Not our child (e.g. adopted before a restart) or reaped elsewhere: code unknown. */
-        ex->exit_code = 255;
-        wc_warn("hcs", "exit status lost", "pid=%d errno=%d", (int)ex->pid, errno);
-    } else {
-        ex->exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    }
     ex->finished_ns = wc_clock_realtime_ns();
+    if (got < 0) {
+        /* Not our child (adopted after a restart): the process connector saw its status. */
+        hcs_procexit_drain(r->exits);
+        if (!hcs_procexit_take(r->exits, ex->pid, &st, &ex->finished_ns)) {
+            st = 255 << 8;
+            wc_warn("hcs", "exit status lost", "pid=%d", (int)ex->pid);
+        }
+    }
+    ex->exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     *w = r->w[i];
     r->w[i] = r->w[--r->n];
     ex->oom_killed = hcs_cgroup_oom_kills(w->mem_cgroup) > 0;
@@ -262,6 +268,7 @@ static void *reaper_main(void *arg)
         size_t n = poll_set(r, &set, &cap, &plain);
         int timeout = plain ? 200 : HCS_SWEEP_EVERY_MS;
         poll(set, (nfds_t)n, timeout);
+        hcs_procexit_drain(r->exits); /* keeps the kernel's queue short */
         if (set[0].revents) {
             uint64_t v;
             if (read(r->wake, &v, sizeof v) < 0 && errno != EAGAIN)
@@ -292,6 +299,10 @@ static int core_start(wc_err *err)
     core.wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (core.wake < 0)
         return wc_err_sys(err, WC_INTERNAL, errno, "cannot create the reaper's eventfd");
+    wc_err perr = {0};
+    if (hcs_procexit_open(&core.exits, &perr) < 0)
+        wc_warn("hcs", "exit statuses of adopted containers will be unknown", "error=\"%s\"",
+                perr.msg);
     core.stop = 0;
     /* The thread takes no signals: they belong to the daemon's main loop. */
     sigset_t all, old;
@@ -317,6 +328,8 @@ static void core_stop(void)
     pthread_join(core.thread, NULL);
     close(core.wake);
     core.wake = -1;
+    hcs_procexit_close(core.exits);
+    core.exits = NULL;
 }
 
 int hcs_reaper_start(hcs_reaper_fn fn, void *ctx, hcs_reaper **out, wc_err *err)

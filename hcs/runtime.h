@@ -74,12 +74,17 @@ typedef struct hcs_state {
 int hcs_state_of(hcs_runtime *rt, const char *id, hcs_state *out, wc_err *err);
 
 /* After a wincrid restart: watch a container that is still running so its exit reaches
- * on_exit. Its exit code may be unknowable then (it is no longer our child): report 255. */
+ * on_exit, with its real exit code (Linux: from the process connector, since it is no longer
+ * our child; 255 where that is unavailable). */
 int hcs_adopt(hcs_runtime *rt, const char *id, wc_err *err);
 
-/* Opens the read ends of the container's stdout and stderr (stderr -1 with a TTY). */
+/* Opens the container's stdout and stderr for reading (stderr -1 with a TTY, whose master out
+ * then is). Linux: read-write holds of the FIFOs, which keep them open whoever else goes away
+ * and so never report end of file: the container's exit says when its output ended. A
+ * terminal cannot be reopened after a restart (FAILED_PRECONDITION). */
 int hcs_open_output(hcs_runtime *rt, const char *id, int *out_fd, int *err_fd, wc_err *err);
-/* The write end of its stdin (-1 when open_stdin was not asked for). */
+/* The write end of its stdin (-1 when open_stdin was not asked for); the backend drops its own
+ * hold, so the container reads end of file once the caller's copies are closed. */
 int hcs_open_stdin(hcs_runtime *rt, const char *id, int *in_fd, wc_err *err);
 
 /* resources: the OCI spec's linux.resources object (Linux) or windows.resources (Windows). */

@@ -810,17 +810,14 @@ static int dup_pty(hcs_runtime *rt, const char *id, int want_stdin)
     return fd;
 }
 
-/* The caller holds the pipes now: drop our holds, so EOF reaches them (or the container). */
-static void release_holds(hcs_runtime *rt, const char *id, int input)
+/* The caller holds the container's stdin now: drop our hold, so that when the caller closes
+ * it the container reads end of file. */
+static void release_stdin_hold(hcs_runtime *rt, const char *id)
 {
     pthread_mutex_lock(&rt->mu);
     hcs_ctr *c = ctr_find(rt, id);
-    if (c && input)
+    if (c)
         close_fd(&c->keep_in);
-    if (c && !input) {
-        close_fd(&c->keep_out);
-        close_fd(&c->keep_err);
-    }
     pthread_mutex_unlock(&rt->mu);
 }
 
@@ -849,8 +846,8 @@ int hcs_open_output(hcs_runtime *rt, const char *id, int *out_fd, int *err_fd, w
                         "container %s has no output FIFOs (a terminal cannot be reopened after "
                         "a restart)",
                         id);
-    else if (open_fifo(bundle, "stdout", O_RDONLY, out_fd, err) < 0 ||
-             open_fifo(bundle, "stderr", O_RDONLY, err_fd, err) < 0)
+    else if (open_fifo(bundle, "stdout", O_RDWR, out_fd, err) < 0 ||
+             open_fifo(bundle, "stderr", O_RDWR, err_fd, err) < 0)
         rc = -1;
     free(bundle);
     if (rc < 0) {
@@ -858,7 +855,6 @@ int hcs_open_output(hcs_runtime *rt, const char *id, int *out_fd, int *err_fd, w
         close_fd(err_fd);
         return -1;
     }
-    release_holds(rt, id, 0);
     return 0;
 }
 
@@ -878,7 +874,7 @@ int hcs_open_stdin(hcs_runtime *rt, const char *id, int *in_fd, wc_err *err)
         rc = open_fifo(bundle, "stdin", O_WRONLY, in_fd, err);
     free(bundle);
     if (rc == 0 && *in_fd >= 0)
-        release_holds(rt, id, 1);
+        release_stdin_hold(rt, id);
     return rc;
 }
 

@@ -1,5 +1,6 @@
 /* The streaming server's view of pods: exec'd processes, attachments to a container's main
- * process (through its logger's taps and kept stdin), and port-forward connections. */
+ * process (taps of its output and its stdin, from the platform's stdio: platform.h), and
+ * port-forward connections. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,25 +130,17 @@ static int lock_op(pod_container *c, wc_err *err)
     return 0;
 }
 
-/* The daemon keeps the container's stdin open (in its logger) across attachers. */
+/* The container's stdin stays open across attachers (the platform's stdio keeps it). */
 static int attach_stdin(pod_manager *pm, pod_container *c, pod_attach *a, pod_stdio *io,
                         wc_err *err)
 {
     if (!c->config->stdin_)
         return wc_err_set(err, WC_FAILED_PRECONDITION,
                           "Attach: container %s was not created with stdin", c->id);
-    if (!pod_logger_has_stdin(c->logger)) {
-        hcs_runtime *rt = pod_runtime_of_container(pm, c, err);
-        int fd = -1;
-        if (!rt || hcs_open_stdin(rt, c->id, &fd, err) < 0)
-            return -1;
-        pod_logger_keep_stdin(c->logger, fd);
-    }
-    io->in = pod_logger_dup_stdin(c->logger);
-    if (io->in < 0)
-        return wc_err_set(err, WC_FAILED_PRECONDITION, "Attach: container %s has no stdin", c->id);
-    if (io->tty)
-        a->tty_fd = pod_logger_dup_stdin(c->logger);
+    if (pod_platform_stdio_stdin(pm, c, &io->in, err) < 0)
+        return wc_err_prefix(err, "Attach");
+    if (io->tty && pod_platform_stdio_stdin(pm, c, &a->tty_fd, err) < 0)
+        return wc_err_prefix(err, "Attach");
     a->stdin_once = c->config->stdin_once;
     return 0;
 }
@@ -158,14 +151,14 @@ static int attach_locked(pod_manager *pm, pod_container *c, pod_attach *a, pod_s
 {
     if (require_running(pm, c, "Attach", err) < 0)
         return -1;
-    if (!c->logger)
+    if (!c->stdio)
         return wc_err_set(err, WC_FAILED_PRECONDITION,
                           "Attach: the output of container %s is not being read", c->id);
     io->tty = c->config->tty;
     if (io->want_in && attach_stdin(pm, c, a, io, err) < 0)
         return -1;
-    return pod_logger_tap(c->logger, io->want_out, io->want_err && !io->tty, &io->out, &io->err,
-                          &a->tap, err);
+    return pod_platform_stdio_tap(pm, c, io->want_out, io->want_err && !io->tty, &io->out, &io->err,
+                                  &a->tap, err);
 }
 
 int pod_container_attach(pod_manager *pm, const char *id, pod_stdio *io, pod_attach **out,
@@ -245,8 +238,7 @@ static void end_stdin(pod_attach *a)
     wc_err ignored = {0};
     if (lock_op(a->c, &ignored) < 0)
         return;
-    if (a->c->logger)
-        pod_logger_keep_stdin(a->c->logger, -1);
+    pod_platform_stdio_close_stdin(a->pm, a->c);
     pthread_mutex_unlock(&a->c->op);
 }
 

@@ -1,4 +1,5 @@
-/* ReopenContainerLog: the logger writes to a new file at the log path (kubelet rotated it). */
+/* ReopenContainerLog: the container's log is written to a new file at its path (kubelet
+ * rotated it). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,11 +17,11 @@ int pod_container_reopen_log(pod_manager *pm, const char *id, wc_err *err)
         return -1;
     pthread_mutex_lock(&c->op);
     int rc;
-    if (c->state != POD_CONTAINER_RUNNING || !c->logger)
+    if (c->state != POD_CONTAINER_RUNNING || !c->stdio)
         rc = wc_err_set(err, WC_FAILED_PRECONDITION,
                         "ReopenContainerLog: container %s is not running", c->id);
     else
-        rc = pod_logger_reopen(c->logger, err);
+        rc = pod_platform_stdio_reopen(pm, c, err);
     pthread_mutex_unlock(&c->op);
     pod_container_unref(pm, c);
     return rc;

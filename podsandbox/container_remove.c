@@ -17,10 +17,8 @@ int pod_container_remove(pod_manager *pm, const char *id, wc_err *err)
         return err->code == WC_NOT_FOUND ? (wc_err_clear(err), 0) : -1;
     pthread_mutex_lock(&c->op);
     int rc = c->state == POD_CONTAINER_RUNNING ? pod_container_stop_running(pm, c, 0, err) : 0;
-    if (c->logger) {
-        pod_logger_free_now(c->logger);
-        c->logger = NULL;
-    }
+    if (rc == 0)
+        pod_platform_stdio_end(pm, c);
     hcs_runtime *rt = rc == 0 ? pod_runtime_of_container(pm, c, err) : NULL;
     if (rc == 0 && (!rt || hcs_delete(rt, c->id, err) < 0))
         rc = -1;

@@ -21,20 +21,6 @@ static int sandbox_ready(pod_manager *pm, const char *sandbox_id, wc_err *err)
     return 0;
 }
 
-static int start_logging(pod_container *c, hcs_runtime *rt, wc_err *err)
-{
-    int out_fd = -1, err_fd = -1;
-    if (hcs_open_output(rt, c->id, &out_fd, &err_fd, err) < 0)
-        return -1;
-    if (!*c->log_path) {
-        /* No log file asked for: output is drained so the container never blocks. */
-        c->logger = pod_logger_start("/dev/null", out_fd, err_fd, err);
-    } else {
-        c->logger = pod_logger_start(c->log_path, out_fd, err_fd, err);
-    }
-    return c->logger ? 0 : -1;
-}
-
 static void mark_start_failed(pod_manager *pm, pod_container *c, const wc_err *why)
 {
     wc_err ignored = {0};
@@ -72,7 +58,8 @@ int pod_container_start(pod_manager *pm, const char *id, wc_err *err)
     if (c->state != POD_CONTAINER_CREATED) {
         wc_err_set(err, WC_FAILED_PRECONDITION, "container %s is not in the created state", c->id);
     } else if (sandbox_ready(pm, c->sandbox_id, err) == 0 &&
-               (rt = pod_runtime_of_container(pm, c, err)) && start_logging(c, rt, err) == 0) {
+               (rt = pod_runtime_of_container(pm, c, err)) &&
+               (c->stdio || pod_platform_stdio_begin(pm, c, rt, err) == 0)) {
         pthread_mutex_lock(&pm->mu);
         c->starting = 1;
         pthread_mutex_unlock(&pm->mu);

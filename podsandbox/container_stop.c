@@ -11,6 +11,9 @@
 #include "podsandbox/model.h"
 #include "podsandbox/platform.h"
 
+/* How long StopContainer waits for the last output of an exited container to be written. */
+#define STOP_DRAIN_WAIT_NS (5 * 1000000000LL)
+
 /* Waits until the container has exited or the monotonic deadline passes. */
 static int wait_exited(pod_manager *pm, pod_container *c, int64_t until_ns)
 {
@@ -70,10 +73,9 @@ int pod_container_stop(pod_manager *pm, const char *id, int64_t timeout_s, wc_er
     int rc = 0;
     if (c->state == POD_CONTAINER_RUNNING)
         rc = pod_container_stop_running(pm, c, timeout_s, err);
-    if (rc == 0 && c->logger) {
-        pod_logger_free_drained(c->logger);
-        c->logger = NULL;
-    }
+    /* What it wrote before it ended is in the log when StopContainer returns. */
+    if (rc == 0 && c->state == POD_CONTAINER_EXITED)
+        pod_platform_stdio_drain(pm, c, wc_clock_monotonic_ns() + STOP_DRAIN_WAIT_NS);
     pthread_mutex_unlock(&c->op);
     pod_container_unref(pm, c);
     return rc < 0 ? wc_err_prefix(err, "StopContainer %.12s", id) : 0;

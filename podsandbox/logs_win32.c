@@ -16,7 +16,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "podsandbox/model.h"
+#include "podsandbox/logger_win32.h"
 
 #define POD_LOG_LINE_MAX (16 * 1024)
 /* How much an attacher may fall behind before it is dropped. */

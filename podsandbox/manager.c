@@ -8,6 +8,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "podsandbox/model.h"
+#include "podsandbox/platform.h"
 
 int pod_new_id(char out[POD_ID_LEN + 1], wc_err *err)
 {
@@ -389,14 +390,41 @@ void pod_manager_set_pod_cidr(pod_manager *pm, const char *cidr)
 
 /* ---- exits ---- */
 
-static const char *exit_reason(const hcs_exit *e)
+void pod_container_mark_exited(pod_manager *pm, pod_container *c, int known, int exit_code,
+                               int64_t finished_ns, int oom_killed)
 {
-    if (e->oom_killed)
-        return "OOMKilled";
-    return e->exit_code == 0 ? "Completed" : "Error";
+    wc_err err = {0};
+    pthread_mutex_lock(&pm->mu);
+    int first = c->state != POD_CONTAINER_EXITED;
+    if (!first && !(known && !c->exit_known)) {
+        pthread_mutex_unlock(&pm->mu);
+        return;
+    }
+    c->state = POD_CONTAINER_EXITED;
+    c->exit_known = known;
+    c->exit_code = known ? exit_code : 255;
+    if (first || !c->finished_ns)
+        c->finished_ns = finished_ns ? finished_ns : wc_clock_realtime_ns();
+    free(c->reason);
+    c->reason = strdup(!known       ? "Unknown"
+                       : oom_killed ? "OOMKilled"
+                       : exit_code  ? "Error"
+                                    : "Completed");
+    int rc = pod_store_put_container(pm, c, &err);
+    pthread_cond_broadcast(&c->changed);
+    int defer = first && c->starting;
+    c->stopped_deferred |= defer;
+    pthread_mutex_unlock(&pm->mu);
+    if (first && !defer)
+        pod_events_emit(pm, c->id, c->sandbox_id, POD_EVENT_STOPPED);
+    if (rc < 0)
+        wc_error("pod", "cannot record a container's exit", "container=%.12s error=\"%s\"", c->id,
+                 err.msg);
+    wc_info("pod", "container exited", "container=%.12s exit_code=%d reason=%s", c->id,
+            c->exit_code, c->reason);
 }
 
-/* Records that a container's init process ended. Runs on the backend's reaper thread. */
+/* A container's init process ended. Runs on the backend's reaper thread. */
 static void on_container_exit(void *ctx, const char *container_id, const char *exec_id,
                               const hcs_exit *e)
 {
@@ -407,25 +435,22 @@ static void on_container_exit(void *ctx, const char *container_id, const char *e
     pod_container *c = pod_container_find(pm, container_id, &err);
     if (!c)
         return;
-    pthread_mutex_lock(&pm->mu);
-    c->state = POD_CONTAINER_EXITED;
-    c->exit_code = e->exit_code;
-    c->finished_ns = e->finished_ns ? e->finished_ns : wc_clock_realtime_ns();
-    free(c->reason);
-    c->reason = strdup(exit_reason(e));
-    int rc = pod_store_put_container(pm, c, &err);
-    pthread_cond_broadcast(&c->changed);
-    int defer = c->starting;
-    c->stopped_deferred = defer;
-    pthread_mutex_unlock(&pm->mu);
-    if (!defer)
-        pod_events_emit(pm, c->id, c->sandbox_id, POD_EVENT_STOPPED);
-    if (rc < 0)
-        wc_error("pod", "cannot record a container's exit", "container=%s error=\"%s\"",
-                 container_id, err.msg);
-    wc_info("pod", "container exited", "container=%.12s exit_code=%d reason=%s", container_id,
-            e->exit_code, exit_reason(e));
+    pod_container_mark_exited(pm, c, e->exit_code != 255, e->exit_code, e->finished_ns,
+                              e->oom_killed);
     pod_container_unref(pm, c);
+}
+
+char **pod_container_ids(pod_manager *pm, size_t *n)
+{
+    pthread_mutex_lock(&pm->mu);
+    *n = pm->n_containers;
+    char **ids = calloc(*n + 1, sizeof *ids);
+    for (size_t i = 0; ids && i < *n; i++)
+        ids[i] = strdup(pm->containers[i]->id);
+    pthread_mutex_unlock(&pm->mu);
+    if (!ids)
+        *n = 0;
+    return ids;
 }
 
 static void open_runtimes(pod_manager *pm)
@@ -470,7 +495,7 @@ int pod_manager_open(const wc_config *cfg, img_store *images, const pod_legacy_d
         return -1;
     }
     open_runtimes(pm);
-    if (pod_store_load(pm, err) < 0) {
+    if (pod_platform_stdio_open(pm, err) < 0 || pod_store_load(pm, err) < 0) {
         pod_manager_close(pm);
         return -1;
     }
@@ -485,10 +510,9 @@ void pod_manager_close(pod_manager *pm)
         return;
     /* Containers keep running: a restart of wincrid must not touch them. Loggers stop when
      * their streams end; detach them here by dropping our ends. */
-    for (size_t i = 0; i < pm->n_containers; i++) {
-        pod_logger_free_now(pm->containers[i]->logger);
-        pm->containers[i]->logger = NULL;
-    }
+    for (size_t i = 0; i < pm->n_containers; i++)
+        pod_platform_stdio_forget(pm, pm->containers[i]);
+    pod_platform_stdio_close(pm);
     for (size_t i = 0; pm->runtimes && i < pm->cfg->n_handlers; i++)
         if (pm->runtimes[i])
             hcs_runtime_close(pm->runtimes[i]);

@@ -17,7 +17,8 @@
 /* POSIX signal numbers as hcs_kill takes them on every platform (Windows maps them). */
 enum { POD_SIGKILL = 9, POD_SIGTERM = 15 };
 
-typedef struct pod_logger pod_logger;
+typedef struct pod_cstdio pod_cstdio; /* a container's stdio: the platform's (platform.h) */
+typedef struct pod_keeper pod_keeper; /* the stdio keeper (Linux, keeper.h) */
 
 /* Locks, outermost first; never take an outer one while holding an inner one:
  *   pod_sandbox.op    one lifecycle operation on the pod (Run's set-up, Stop, Remove, and
@@ -53,6 +54,7 @@ typedef struct pod_container {
     pod_container_state state;                   /* mu */
     int64_t created_ns, started_ns, finished_ns; /* mu */
     int exit_code;                               /* mu */
+    int exit_known;                              /* mu: exit_code is real, not 255 for lost */
     char *reason;                                /* mu */
     char *message;                               /* mu */
     char *image;
@@ -63,7 +65,7 @@ typedef struct pod_container {
     pod_container_config *config; /* mu; a reference, replaced whole, never edited */
     char *spec_json;
     pod_linux_user user;  /* derived from spec_json's process.user */
-    pod_logger *logger;   /* op */
+    pod_cstdio *stdio;    /* op to replace; set under mu too, for the keeper's news */
     int removed;          /* mu */
     int starting;         /* mu; StartContainer in progress: its STARTED event is not out yet */
     int stopped_deferred; /* mu; it exited meanwhile: STOPPED goes out after STARTED */
@@ -89,6 +91,9 @@ struct pod_manager {
     size_t n_sandboxes;
     pod_container **containers;
     size_t n_containers;
+    pod_keeper *keeper;                   /* Linux: the stdio keeper's connection */
+    struct pod_keeper_entry *keeper_seen; /* what it knew when wincrid started (recovery) */
+    size_t n_keeper_seen;
     pod_name *names; /* every live sandbox and container name; guarded by mu */
     size_t n_names;
     char *pod_cidr;
@@ -150,6 +155,14 @@ void pod_container_free(pod_container *c);
 void pod_user_from_spec(const char *spec_json, pod_linux_user *out);
 void pod_user_clear(pod_linux_user *u);
 
+/* ---- manager.c: exits ---- */
+/* Records that the container's init ended, once: a second report (the reaper's and the
+ * keeper's both come) changes nothing, except that a known code replaces an unknown one. */
+void pod_container_mark_exited(pod_manager *pm, pod_container *c, int known, int exit_code,
+                               int64_t finished_ns, int oom_killed);
+/* IDs of every container (caller frees each and the array). */
+char **pod_container_ids(pod_manager *pm, size_t *n);
+
 /* ---- container_stop.c ---- */
 /* Sends the stop signal, waits up to timeout_s, then SIGKILL; called with c->op held. */
 int pod_container_stop_running(pod_manager *pm, pod_container *c, int64_t timeout_s, wc_err *err);
@@ -162,32 +175,14 @@ void pod_events_close(pod_manager *pm);
 /* ---- recover.c ---- */
 void pod_recover(pod_manager *pm);
 
-/* ---- logs.c: CRI log files ---- */
-/* Starts copying the container's output into its CRI log file. */
-pod_logger *pod_logger_start(const char *log_path, int out_fd, int err_fd, wc_err *err);
-/* Stops copying now (wincrid is stopping; the container may go on), then frees. */
-void pod_logger_free_now(pod_logger *l);
-/* Waits until both streams end (the container exited and its output is written), then frees. */
-void pod_logger_free_drained(pod_logger *l);
-int pod_logger_reopen(pod_logger *l, wc_err *err);
-
-/* ---- logs_*.c: attach fan-out and the container's stdin ---- */
-/* An attacher's view of the output: a pipe per wanted stream whose read end the caller gets.
- * The logger copies what it reads into the write ends without blocking and drops (closes) a
- * tap that falls behind rather than stall the log. A tap outlives its logger safely. */
+/* ---- attach taps (stdio_*.c) ---- */
+/* An attacher's view of the output (platform.h, pod_platform_stdio_tap). */
 typedef struct pod_tap pod_tap;
-int pod_logger_tap(pod_logger *l, int want_out, int want_err, int *out_fd, int *err_fd,
-                   pod_tap **tap, wc_err *err);
-/* 1 once the tap was dropped or the container's output ended. */
+/* 1 once the tap was dropped (its reader fell behind) or the container's output ended. */
 int pod_tap_ended(pod_tap *t);
-/* Closes the caller's side; never touches the logger. */
+/* Frees the caller's side. */
 void pod_tap_free(pod_tap *t);
-/* The daemon keeps the container's stdin (from hcs_open_stdin) in the logger, which closes
- * it when it is freed (or when another fd, -1 included, is kept); attachers get dups. */
-void pod_logger_keep_stdin(pod_logger *l, int fd);
-int pod_logger_has_stdin(pod_logger *l);
-int pod_logger_dup_stdin(pod_logger *l); /* -1 when there is none */
-/* Sets the terminal size through a descriptor of the container's pty (a stdin dup). */
+/* Sets the terminal size through a descriptor of the container's terminal. */
 int pod_tty_resize(int tty_fd, unsigned width, unsigned height);
 
 #endif

@@ -243,6 +243,7 @@ static pod_container *load_container(pod_manager *pm, sqlite3_stmt *st, int *leg
     c->finished_ns = sqlite3_column_int64(st, 5);
     c->exit_code = sqlite3_column_int(st, 6);
     c->reason = col_text(st, 7);
+    c->exit_known = c->state == POD_CONTAINER_EXITED && strcmp(c->reason, "Unknown") != 0;
     c->message = col_text(st, 8);
     c->image = col_text(st, 9);
     c->image_id = col_text(st, 10);

@@ -137,8 +137,30 @@ class Daemon:
             ch.close()
         self.channels = []
 
+    def keeper_pid(self):
+        """The stdio keeper's pid (it outlives wincrid), or None."""
+        try:
+            with open(os.path.join(self.state, "keeper", "keeper.lock")) as f:
+                pid = int(f.read().strip() or 0)
+        except (OSError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return None
+        return pid
+
+    def stop_keeper(self):
+        pid = self.keeper_pid()
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+            deadline = time.time() + 10
+            while time.time() < deadline and self.keeper_pid() == pid:
+                time.sleep(0.02)
+
     def cleanup(self):
         self.stop()
+        self.stop_keeper()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
