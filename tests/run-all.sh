@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: unit tests under ASan/UBSan and again under valgrind, the Windows
 # build (wincrid.exe, run under wine by tests/windows), formatting, the end-to-end tests
-# against a sanitized wincrid, and the Windows document and wine tests. Run as root.
+# against a sanitized wincrid, the Windows document and wine tests, and the deploy manifests
+# against the Kubernetes API schema. Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,4 +16,5 @@ make format-check
 # pytest runs from Debian's python3: the one first on PATH may not see python3-grpcio.
 dirs=(tests/e2e)
 [ -d tests/windows ] && dirs+=(tests/windows)
+[ -d tests/deploy ] && dirs+=(tests/deploy)
 WINCRID="$PWD/build/san/wincrid" /usr/bin/python3 -m pytest -q -p no:cacheprovider "${dirs[@]}" "$@"
