@@ -140,8 +140,7 @@ static void histogram_is_cumulative(void **state)
     assert_non_null(strstr(t, want));
     snprintf(want, sizeof want, "wincri_cri_request_duration_seconds_bucket%s,le=\"600\"} 2\n", l);
     assert_non_null(strstr(t, want));
-    snprintf(want, sizeof want, "wincri_cri_request_duration_seconds_bucket%s,le=\"+Inf\"} 3\n",
-             l);
+    snprintf(want, sizeof want, "wincri_cri_request_duration_seconds_bucket%s,le=\"+Inf\"} 3\n", l);
     assert_non_null(strstr(t, want));
     snprintf(want, sizeof want, "wincri_cri_request_duration_seconds_count%s} 3\n", l);
     assert_non_null(strstr(t, want));
