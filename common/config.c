@@ -1,5 +1,6 @@
 #include "common/config.h"
 #include "common/jsonpos.h"
+#include "common/net.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,6 +222,40 @@ static int fill_handlers(wc_config *cfg, const char *source, wc_err *err)
     return 0;
 }
 
+/* "IP:PORT" or "[IPv6]:PORT", an IP literal (no name lookups) and a port in 0..65535 (0 asks
+ * for an ephemeral one, which the daemon logs). */
+static int parse_metrics_address(wc_config *cfg, const char *source, wc_err *err)
+{
+    const char *a = cfg->metrics_address;
+    if (!*a)
+        return 0;
+    const char *colon = strrchr(a, ':');
+    const char *host = a;
+    size_t host_len = colon ? (size_t)(colon - a) : 0;
+    if (colon && host_len >= 2 && a[0] == '[' && a[host_len - 1] == ']') {
+        host++;
+        host_len -= 2;
+    } else if (colon && memchr(a, ':', host_len)) {
+        host_len = 0; /* a bare IPv6 address: the port would be ambiguous */
+    }
+    char *end = NULL;
+    long port = colon ? strtol(colon + 1, &end, 10) : -1;
+    if (host_len > 0 && host_len < sizeof cfg->metrics_host) {
+        memcpy(cfg->metrics_host, host, host_len);
+        cfg->metrics_host[host_len] = '\0';
+    } else {
+        cfg->metrics_host[0] = '\0';
+    }
+    if (!colon || !end || end == colon + 1 || *end || port < 0 || port > 65535 ||
+        !cfg->metrics_host[0] || wc_inet_family(cfg->metrics_host) == 0)
+        return wc_err_set(err, WC_INVALID_ARGUMENT,
+                          "%s: metrics.address \"%s\" is not IP:PORT (e.g. \"127.0.0.1:9505\", "
+                          "\"[::1]:9505\"; \"\" turns the endpoint off)",
+                          source, a);
+    cfg->metrics_port = (int)port;
+    return 0;
+}
+
 static int fill_fields(wc_config *cfg, const char *source, wc_err *err)
 {
     json_t *d = cfg->doc;
@@ -246,6 +281,12 @@ static int fill_fields(wc_config *cfg, const char *source, wc_err *err)
     cfg->cni_bin_dirs = calloc(cfg->n_cni_bin_dirs + 1, sizeof *cfg->cni_bin_dirs);
     for (size_t i = 0; i < cfg->n_cni_bin_dirs; i++)
         cfg->cni_bin_dirs[i] = json_string_value(json_array_get(bins, i));
+    cfg->metrics_address =
+        json_string_value(json_object_get(json_object_get(d, "metrics"), "address"));
+    if (!cfg->metrics_address)
+        cfg->metrics_address = "";
+    if (parse_metrics_address(cfg, source, err) < 0)
+        return -1;
     return fill_handlers(cfg, source, err);
 }
 

@@ -29,6 +29,11 @@ typedef struct wc_config {
     const char *cni_conf_dir;
     const char **cni_bin_dirs;
     size_t n_cni_bin_dirs;
+    /* metrics.address: "" when the Prometheus endpoint is off; else checked to be
+     * IP:PORT ("[v6]:PORT" for IPv6), split into these two. */
+    const char *metrics_address;
+    char metrics_host[64];
+    int metrics_port;
 } wc_config;
 
 /* The embedded defaults as JSON text (platform file). */

@@ -21,6 +21,7 @@ static const char default_text[] =
     "\"\"},\n"
     "  \"images\": {\"max_concurrent_downloads\": 4, \"progress_interval_seconds\": 5,\n"
     "                 \"stall_timeout_seconds\": 60},\n"
+    "  \"metrics\": {\"address\": \"\"},\n"
     "  \"registries\": {},\n"
     "  \"fault_injection\": {\"rpc_delay_ms\": {}}\n"
     "}\n";

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "cri/front.h"
 #include "cri/podconfig_pb.h"
+#include "cri/prometheus.h"
 #include "cri/server.h"
 #include "cri/streaming.h"
 #include "hns/hns.h"
@@ -90,6 +91,7 @@ typedef struct running {
     wc_lock *lock;
     cri_front *front;
     cri_server *server;
+    cri_prom *metrics; /* NULL when metrics.address is empty */
 } running;
 
 /* Root only: the root keeps every container's config (environment, secrets included). The
@@ -115,6 +117,11 @@ static void publish_internal_endpoint(const wc_config *cfg, int port)
     free(path);
 }
 
+static int stdio_holder_up(void *pods)
+{
+    return pod_manager_stdio_up(pods);
+}
+
 static int start(running *r, const wc_daemon_opts *opts, wc_err *err)
 {
     if (prepare_dirs(r->d.cfg, err) < 0)
@@ -131,6 +138,8 @@ static int start(running *r, const wc_daemon_opts *opts, wc_err *err)
         return -1;
     if (r->d.pod_cidr)
         pod_manager_set_pod_cidr(r->d.pods, r->d.pod_cidr);
+    cri_prom_start(&r->d, &r->metrics);
+    cri_prom_set_keeper_probe(stdio_holder_up, r->d.pods);
     cri_stream_backend sb;
     wincri_stream_backend(&r->d, &sb);
     if (cri_streaming_start(r->d.cfg, &sb, &r->d.streaming, err) < 0) {
@@ -168,6 +177,8 @@ static void stop(running *r)
     if (r->server)
         cri_server_shutdown(r->server, r->d.cfg->shutdown_grace_seconds * 1000);
     cri_front_free(r->front);
+    cri_prom_set_keeper_probe(NULL, NULL);
+    cri_prom_stop(r->metrics); /* its collector reads the pod manager */
     /* Sessions hold containers and processes of the pod manager: end them first. */
     if (r->d.streaming)
         cri_streaming_stop(r->d.streaming);

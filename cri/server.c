@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "cri/daemon.h"
 #include "cri/pbcheck.h"
+#include "cri/prometheus.h"
 #include "common/workers.h"
 
 /* kubelet's limit on CRI messages, both directions. */
@@ -322,7 +323,8 @@ static void run_call(void *arg)
 
     wc_err err = {0};
     ProtobufCMessage *req = NULL, *resp = NULL;
-    handle(c, lookup(c->srv, c->method), &req, &resp, &err);
+    const dispatch_entry *e = lookup(c->srv, c->method);
+    handle(c, e, &req, &resp, &err);
     send_status(c, err.code == WC_OK ? resp : NULL, &err);
     if (!c->close_done)
         pluck(c, &c->close_tag, gpr_inf_future(GPR_CLOCK_REALTIME));
@@ -335,6 +337,7 @@ static void run_call(void *arg)
         "cri", "rpc", "method=%s code=%s duration_ms=%.3f%s%s%s", c->method, wc_code_name(err.code),
         (double)(wc_clock_monotonic_ns() - t0) / 1e6, err.code == WC_OK ? "" : " error=\"",
         err.code == WC_OK ? "" : err.msg, err.code == WC_OK ? "" : "\"");
+    cri_prom_rpc(c->method, e != NULL, err.code, (double)(wc_clock_monotonic_ns() - t0) / 1e9);
     if (req)
         protobuf_c_message_free_unpacked(req, NULL);
     if (resp)

@@ -23,6 +23,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/metrics.h"
 
 #define COMP "image"
 #define CONFIG_MAX (8u << 20)
@@ -65,6 +66,7 @@ typedef struct pull {
     char manifest_digest[IMG_DIGEST_LEN + 1];
     char config_digest[IMG_DIGEST_LEN + 1];
     char *config;
+    int64_t fetched; /* blob bytes received from the registry (atomic) */
 } pull;
 
 /* ---- Leases ------------------------------------------------------------------------------ */
@@ -88,6 +90,13 @@ static void drop_leases(pull *p)
 }
 
 /* ---- Small blobs (manifests, config) ---------------------------------------------------- */
+
+/* Blob bytes that came over the network, for the progress lines and the metrics. */
+static void received(pull *p, int64_t n)
+{
+    __atomic_add_fetch(&p->fetched, n, __ATOMIC_RELAXED);
+    wc_metrics_add(WC_M_PULL_BYTES, NULL, (double)n);
+}
 
 /* DATA_LOSS: bytes that do not hash to the digest they were fetched by were changed on the
  * way or in the registry's storage; the image as published is not what arrived. */
@@ -146,6 +155,7 @@ static int download_small(pull *p, const char *what, const char *digest, int64_t
         }
         memcpy(buf + n, chunk, (size_t)got);
         n += (size_t)got;
+        received(p, got);
     }
     img_reader_close(rd);
     if (rc == 0)
@@ -228,6 +238,7 @@ static ssize_t ingest_read(void *ctx, const void **buf, wc_err *err)
         } else {
             g->count += n;
             __atomic_add_fetch(&g->l->done, n, __ATOMIC_RELAXED);
+            received(g->p, n);
         }
     }
     if (n < 0) {
@@ -505,7 +516,15 @@ static void *layer_worker(void *arg)
     }
 }
 
-static void log_progress(pull *p)
+/* Where the previous progress line left off, for the rate over the last interval. */
+typedef struct progress {
+    int64_t start_ns, last_ns, last_fetched;
+} progress;
+
+/* One progress line: layers finished (downloaded, or found verified in the store), bytes done
+ * of the layers' total (a layer found in the store counts whole), the rate at which bytes came
+ * from the registry since the previous line, and which layers are moving now. */
+static void log_progress(pull *p, progress *pr)
 {
     int64_t done = 0, total = 0;
     size_t finished = 0;
@@ -523,8 +542,32 @@ static void log_progress(pull *p)
                                   l->digest, (long long)d, (long long)l->size);
         }
     }
-    wc_info(COMP, "pulling", "image=\"%s\" layers_done=%zu/%zu bytes=%lld/%lld active=\"%s\"",
-            p->ref_text, finished, p->n_layers, (long long)done, (long long)total, active);
+    int64_t now = wc_clock_monotonic_ns();
+    int64_t fetched = __atomic_load_n(&p->fetched, __ATOMIC_RELAXED);
+    double dt = (double)(now - pr->last_ns) / 1e9;
+    double rate = dt > 0 ? (double)(fetched - pr->last_fetched) / dt : 0;
+    wc_info(COMP, "pull progress",
+            "image=\"%s\" layers=%zu/%zu bytes=%lld/%lld percent=%.1f bytes_per_second=%.0f "
+            "elapsed_s=%.1f active=\"%s\"",
+            p->ref_text, finished, p->n_layers, (long long)done, (long long)total,
+            total > 0 ? 100.0 * (double)done / (double)total : 100.0, rate,
+            (double)(now - pr->start_ns) / 1e9, active);
+    pr->last_ns = now;
+    pr->last_fetched = fetched;
+}
+
+/* Sleeps on the pull's condition until the monotonic time `until` (or a wake-up). */
+static void wait_until(pull *p, int64_t until)
+{
+    int64_t left = until - wc_clock_monotonic_ns();
+    if (left <= 0)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ns = (int64_t)ts.tv_nsec + left % 1000000000;
+    ts.tv_sec += (time_t)(left / 1000000000 + ns / 1000000000);
+    ts.tv_nsec = (long)(ns % 1000000000);
+    pthread_cond_timedwait(&p->cond, &p->lock, &ts);
 }
 
 static int fetch_layers(pull *p, wc_err *err)
@@ -545,14 +588,21 @@ static int fetch_layers(pull *p, wc_err *err)
         free(tids);
         return wc_err_set(err, WC_INTERNAL, "cannot start download threads");
     }
+    /* A line every interval from the start of the transfer, whatever wakes the wait. */
+    int64_t interval = (int64_t)p->s->progress_seconds * 1000000000;
+    progress pr = {.start_ns = wc_clock_monotonic_ns()};
+    pr.last_ns = pr.start_ns;
+    pr.last_fetched = __atomic_load_n(&p->fetched, __ATOMIC_RELAXED);
+    int64_t next = pr.start_ns + interval;
     while (p->running > 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += p->s->progress_seconds;
-        if (pthread_cond_timedwait(&p->cond, &p->lock, &ts) == ETIMEDOUT && p->running > 0) {
+        wait_until(p, next);
+        int64_t now = wc_clock_monotonic_ns();
+        if (p->running > 0 && now >= next) {
             pthread_mutex_unlock(&p->lock);
-            log_progress(p);
+            log_progress(p, &pr);
             pthread_mutex_lock(&p->lock);
+            while (next <= now)
+                next += interval;
         }
     }
     pthread_mutex_unlock(&p->lock);
@@ -906,16 +956,30 @@ int img_pull(img_store *s, const img_pull_opts *opts, char **image_id, wc_err *e
     }
     drop_staged(&p);
     drop_leases(&p);
+    double secs = (double)(wc_clock_monotonic_ns() - t0) / 1e9;
+    int64_t size = 0;
+    for (size_t i = 0; p.layers && i < p.n_layers; i++)
+        size += p.layers[i].size;
+    /* bytes: received from the registry by this pull; size: the layers' total (a layer
+     * already in the store, or fetched by a concurrent pull, is not received again). */
     if (rc < 0) {
         img_gc(s);
         wc_err_prefix(err, "pull image \"%s\"", opts->ref);
-        wc_warn(COMP, "pull failed", "image=\"%s\" code=%s error=\"%s\"", opts->ref,
-                wc_code_name(err->code), err->msg);
+        wc_warn(COMP, "pull failed", "image=\"%s\" code=%s bytes=%lld seconds=%.3f error=\"%s\"",
+                opts->ref, wc_code_name(err->code), (long long)p.fetched, secs, err->msg);
+        const char *code[] = {wc_code_name(err->code)};
+        wc_metrics_add(WC_M_PULL_FAILURES, code, 1);
     } else {
         *image_id = strdup(p.config_digest);
-        wc_info(COMP, "pull done", "image=\"%s\" id=%s layers=%zu ms=%lld", opts->ref,
-                p.config_digest, p.n_layers, (long long)((wc_clock_monotonic_ns() - t0) / 1000000));
+        wc_info(COMP, "pull done",
+                "image=\"%s\" id=%s layers=%zu bytes=%lld size=%lld seconds=%.3f "
+                "bytes_per_second=%.0f ms=%lld",
+                opts->ref, p.config_digest, p.n_layers, (long long)p.fetched, (long long)size, secs,
+                secs > 0 ? (double)p.fetched / secs : 0, (long long)(secs * 1000));
     }
+    const char *result[] = {rc < 0 ? "failure" : "success"};
+    wc_metrics_add(WC_M_PULLS, NULL, 1);
+    wc_metrics_observe(WC_M_PULL_DURATION, result, secs);
     img_session_free(p.sess);
     json_decref(p.manifest);
     free(p.layers);

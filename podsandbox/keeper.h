@@ -72,6 +72,8 @@ int pod_keeper_connect(const char *state_dir, const pod_keeper_client *cb, pod_k
                        wc_err *err);
 void pod_keeper_disconnect(pod_keeper *k); /* the keeper goes on */
 int pod_keeper_pid(const pod_keeper *k);
+/* 1 while a keeper answers on the socket, 0 while a new one is being found. */
+int pod_keeper_connected(pod_keeper *k);
 
 /* Hands a container's stdio to the keeper: out and err (a terminal's master as out, err -1
  * with tty), in (-1 when none). The descriptors are the caller's still (the keeper gets

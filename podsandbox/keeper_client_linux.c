@@ -366,6 +366,14 @@ int pod_keeper_pid(const pod_keeper *k)
     return k ? k->keeper_pid : 0;
 }
 
+int pod_keeper_connected(pod_keeper *k)
+{
+    pthread_mutex_lock(&k->mu);
+    int up = k->fd >= 0;
+    pthread_mutex_unlock(&k->mu);
+    return up;
+}
+
 int pod_keeper_add(pod_keeper *k, const char *id, const char *log_path, int pid,
                    uint64_t start_time, int tty, int out_fd, int err_fd, int in_fd, wc_err *err)
 {

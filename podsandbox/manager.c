@@ -504,6 +504,11 @@ int pod_manager_open(const wc_config *cfg, img_store *images, const pod_legacy_d
     return 0;
 }
 
+int pod_manager_stdio_up(pod_manager *pm)
+{
+    return pod_platform_stdio_up(pm);
+}
+
 void pod_manager_close(pod_manager *pm)
 {
     if (!pm)

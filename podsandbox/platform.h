@@ -59,6 +59,8 @@ int pod_platform_stdio_recorded_exit(pod_manager *pm, const char *id, int *exit_
 /* Recovery done: lets go of what the platform's stdio holds for containers the model does not
  * have (their records were removed while it held them). */
 void pod_platform_stdio_prune(pod_manager *pm);
+/* 1 when whatever holds containers' stdio is there to hold it (the keeper on Linux). */
+int pod_platform_stdio_up(pod_manager *pm);
 
 /* The node's own host name: what a pod without PodSandboxConfig.hostname is called. */
 int pod_platform_node_hostname(char *buf, size_t len, wc_err *err);

@@ -79,6 +79,8 @@ typedef struct pod_legacy_decoder {
 int pod_manager_open(const wc_config *cfg, img_store *images, const pod_legacy_decoder *legacy,
                      pod_manager **out, wc_err *err);
 void pod_manager_close(pod_manager *pm);
+/* 1 while containers' stdio has a holder (the stdio keeper on Linux); for monitoring. */
+int pod_manager_stdio_up(pod_manager *pm);
 /* The pod CIDR handed to CNI (from UpdateRuntimeConfig). */
 void pod_manager_set_pod_cidr(pod_manager *pm, const char *cidr);
 

@@ -110,6 +110,11 @@ void pod_platform_stdio_close(pod_manager *pm)
     pm->n_keeper_seen = 0;
 }
 
+int pod_platform_stdio_up(pod_manager *pm)
+{
+    return pm->keeper && pod_keeper_connected(pm->keeper);
+}
+
 int pod_platform_stdio_recorded_exit(pod_manager *pm, const char *id, int *exit_code,
                                      int64_t *finished_ns)
 {

@@ -144,3 +144,9 @@ void pod_platform_stdio_prune(pod_manager *pm)
 {
     (void)pm;
 }
+
+int pod_platform_stdio_up(pod_manager *pm)
+{
+    (void)pm;
+    return 1; /* wincrid itself holds the stdio */
+}

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: unit tests under ASan/UBSan and again under valgrind, the Windows
 # build (wincrid.exe, run under wine by tests/windows), formatting, the end-to-end tests
-# against a sanitized wincrid, the Windows document and wine tests, and wincrid.exe end to
-# end on the simulated Windows host (make windows-e2e). Run as root.
+# against a sanitized wincrid, the Windows document and wine tests, the deploy manifests
+# against the Kubernetes API schema, and wincrid.exe end to end on the simulated Windows
+# host (make windows-e2e). Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -70,6 +71,7 @@ make format-check
 stage pytest
 dirs=(tests/e2e)
 [ -d tests/windows ] && dirs+=(tests/windows)
+[ -d tests/deploy ] && dirs+=(tests/deploy)
 WINCRID="$PWD/build/san/wincrid" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
     --ignore=tests/windows/e2e "${dirs[@]}" "$@"
 # wincrid.exe end to end on the simulated Windows host (its own target: doubles + pytest).

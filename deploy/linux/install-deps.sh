@@ -7,7 +7,8 @@ BUILD=(gcc make pkg-config libgrpc-dev protobuf-c-compiler libprotobuf-c-dev lib
        libcurl4-openssl-dev libsqlite3-dev libarchive-dev libssl-dev zlib1g-dev)
 RUN=(runc containernetworking-plugins iproute2 iptables)
 TEST=(libcmocka-dev protobuf-compiler protobuf-compiler-grpc python3 python3-grpcio
-      python3-protobuf python3-pytest python3-jsonschema python3-websocket python3-cryptography docker-registry zstd iputils-ping
+      python3-protobuf python3-pytest python3-jsonschema python3-yaml python3-prometheus-client
+      python3-websocket python3-cryptography docker-registry zstd iputils-ping
       busybox-static apache2-utils mingw-w64 wine wine64 clang-format valgrind
       golang-go golang-github-docker-spdystream-dev openssl file procps)
 

@@ -7,7 +7,7 @@
 * CountingProxy an HTTP proxy in front of a registry that counts requests per path and can
                 slow blob transfers down.
 * BadRegistry   a registry in Python serving in-memory images whose blobs misbehave on
-                purpose (500, stall, truncation, wrong bytes).
+                purpose (500, stall, truncation, wrong bytes) or come slowly but steadily.
 * image builders: layers made with tarfile/gzip from a busybox-static rootfs, OCI configs,
   manifests and indexes, pushed with plain HTTP (urllib).
 """
@@ -512,12 +512,14 @@ class CountingProxy:
 
 class BadRegistry:
     """Serves manifests and blobs from memory. modes[digest] is one of "500", "stall",
-    "truncate", "corrupt", "404"; other blobs are served correctly."""
+    "truncate", "corrupt", "404", or "slow" (the whole blob, slow_chunk bytes every slow_delay
+    seconds); other blobs are served correctly."""
 
-    def __init__(self):
+    def __init__(self, slow_chunk=32 * 1024, slow_delay=0.1):
         self.manifests = {}  # (repo, ref) -> (body, media_type)
         self.blobs = {}
         self.modes = {}
+        self.slow_chunk, self.slow_delay = slow_chunk, slow_delay
         self.requests = []
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
@@ -582,6 +584,18 @@ class BadRegistry:
             h.wfile.write(blob[: len(blob) // 2])
             h.wfile.flush()
             h.close_connection = True
+            return
+        if mode == "slow":
+            h.send_response(200)
+            h.send_header("Content-Type", "application/octet-stream")
+            h.send_header("Content-Length", str(len(blob)))
+            h.end_headers()
+            for i in range(0, len(blob), self.slow_chunk):
+                if self.stop_event.is_set():
+                    break
+                h.wfile.write(blob[i:i + self.slow_chunk])
+                h.wfile.flush()
+                time.sleep(self.slow_delay)
             return
         if mode == "stall":
             h.send_response(200)
