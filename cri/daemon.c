@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/crash.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "cri/front.h"
@@ -206,6 +207,7 @@ int wc_daemon_run(const wc_daemon_opts *opts)
         return 2;
     }
     wc_log_set_level(level);
+    wc_crash_init();
     pthread_mutex_init(&r.d.lock, NULL);
     grpc_init();
     int code = 0;

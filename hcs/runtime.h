@@ -66,6 +66,13 @@ int hcs_kill(hcs_runtime *rt, const char *id, int sig, int all, wc_err *err);
  * it is already gone. */
 int hcs_delete(hcs_runtime *rt, const char *id, wc_err *err);
 
+/* Every container the backend holds (ids; caller frees each and the array), for recovery
+ * to reclaim those no record owns. */
+int hcs_list(hcs_runtime *rt, char ***ids, size_t *n, wc_err *err);
+/* After a restart, before recovery: waits (bounded) for backend calls a killed wincrid left
+ * running (Linux: runtime processes on our root), so recovery does not race them. */
+void hcs_quiesce(hcs_runtime *rt);
+
 typedef enum { HCS_CREATED, HCS_RUNNING, HCS_PAUSED, HCS_STOPPED, HCS_MISSING } hcs_status;
 typedef struct hcs_state {
     hcs_status status;

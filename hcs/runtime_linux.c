@@ -393,6 +393,14 @@ static int mk_dirs(hcs_mk *m, wc_err *err)
             return -1;
         m->made_bundle = 1;
     }
+    /* The link first: whatever create leaves behind if wincrid dies midway (a mount, runc's
+     * state), hcs_delete finds it again through the link. */
+    char link[PATH_MAX];
+    link_path(m->rt, m->id, link, sizeof link);
+    unlink(link);
+    if (symlink(m->bundle, link) < 0)
+        return wc_err_sys(err, WC_INTERNAL, errno, "cannot link %s", link);
+    m->linked = 1;
     bundle_path(m->rootfs, sizeof m->rootfs, m->bundle, "rootfs");
     if (mkdir(m->rootfs, 0755) == 0)
         m->made_rootfs = 1;
@@ -527,10 +535,10 @@ static int mk_runc_create(hcs_mk *m, wc_err *err)
     return rc;
 }
 
-/* After a successful create: the init pid, its cgroup, the reaper's watch, the bundle link. */
+/* After a successful create: the init pid, its cgroup, the reaper's watch. */
 static int mk_register(hcs_mk *m, wc_err *err)
 {
-    char pidfile[PATH_MAX], link[PATH_MAX];
+    char pidfile[PATH_MAX];
     bundle_path(pidfile, sizeof pidfile, m->bundle, "init.pid");
     char *text = read_text(pidfile, NULL);
     m->pid = text ? atoi(text) : 0;
@@ -540,14 +548,7 @@ static int mk_register(hcs_mk *m, wc_err *err)
     wc_err cgerr = {0};
     if (hcs_cgroup_of_pid(m->pid, &m->cg, &cgerr) < 0)
         wc_warn("hcs", "no cgroup for container", "container=%s err=\"%s\"", m->id, cgerr.msg);
-    if (hcs_reaper_watch(m->rt->reaper, m->pid, m->id, NULL, m->cg.memory, err) < 0)
-        return -1;
-    link_path(m->rt, m->id, link, sizeof link);
-    unlink(link);
-    if (symlink(m->bundle, link) < 0)
-        return wc_err_sys(err, WC_INTERNAL, errno, "cannot link %s", link);
-    m->linked = 1;
-    return 0;
+    return hcs_reaper_watch(m->rt->reaper, m->pid, m->id, NULL, m->cg.memory, err);
 }
 
 static int mk_publish(hcs_mk *m, const hcs_io *io, wc_err *err)

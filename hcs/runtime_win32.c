@@ -1404,3 +1404,36 @@ int hcs_stats_of(hcs_runtime *rt, const char *id, hcs_stats *out, wc_err *err)
     out->memory_limit_bytes = c->memory_limit;
     return 0;
 }
+
+/* Containers HCS runs for us (Owner "wincri"); utility VMs are the pods' and are released
+ * with them. */
+int hcs_list(hcs_runtime *rt, char ***ids, size_t *n, wc_err *err)
+{
+    (void)rt;
+    json_t *list = NULL;
+    *ids = NULL;
+    *n = 0;
+    if (hcs_enumerate_owned(NULL, HCS_DEFAULT_TIMEOUT_MS, &list, err) < 0)
+        return -1;
+    char **v = calloc(json_array_size(list) + 1, sizeof *v);
+    size_t k = 0;
+    for (size_t i = 0; v && i < json_array_size(list); i++) {
+        json_t *e = json_array_get(list, i);
+        const char *type = json_string_value(json_object_get(e, "SystemType"));
+        const char *id = json_string_value(json_object_get(e, "Id"));
+        if (id && type && strcmp(type, "Container") == 0 && (v[k] = strdup(id)))
+            k++;
+    }
+    json_decref(list);
+    if (!v)
+        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+    *ids = v;
+    *n = k;
+    return 0;
+}
+
+/* HCS calls end with the process that made them: nothing of a killed wincrid runs on. */
+void hcs_quiesce(hcs_runtime *rt)
+{
+    (void)rt;
+}

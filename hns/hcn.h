@@ -14,7 +14,8 @@
 int hns_hcn_available(wc_err *err);
 
 /* Creates a namespace from `settings` (hns_hcn_namespace_doc); id_out gets its GUID. */
-int hns_hcn_namespace_create(const char *settings, char id_out[37], wc_err *err);
+/* Creates the namespace of that GUID (the caller names it, so it can record the name first). */
+int hns_hcn_namespace_create(const char *settings, const char *id, wc_err *err);
 int hns_hcn_namespace_delete(const char *id, wc_err *err);
 /* Sends a ModifyNamespaceSettingRequest (hns_hcn_namespace_modify_doc). */
 int hns_hcn_namespace_modify(const char *id, const char *request, wc_err *err);

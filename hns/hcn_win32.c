@@ -165,13 +165,11 @@ static int check(HRESULT hr, PWSTR record, wc_err *err, const char *fmt, ...)
 
 /* ---- namespaces ---- */
 
-int hns_hcn_namespace_create(const char *settings, char id_out[37], wc_err *err)
+int hns_hcn_namespace_create(const char *settings, const char *id, wc_err *err)
 {
-    if (hns_hcn_available(err) != 0)
-        return -1;
     GUID g;
-    if (CoCreateGuid(&g) != S_OK)
-        return wc_err_set(err, WC_INTERNAL, "CoCreateGuid failed");
+    if (hns_hcn_available(err) != 0 || to_guid(id, &g, err) != 0)
+        return -1;
     WCHAR *ws = wide(settings);
     void *h = NULL;
     PWSTR rec = NULL;
@@ -180,7 +178,6 @@ int hns_hcn_namespace_create(const char *settings, char id_out[37], wc_err *err)
     if (check(hr, rec, err, "HcnCreateNamespace") != 0)
         return -1;
     api.close_namespace(h);
-    from_guid(&g, id_out);
     return 0;
 }
 

@@ -12,6 +12,9 @@ typedef struct hns_guid {
 
 /* Accepts "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", with or without braces, any case. */
 int hns_guid_parse(const char *s, hns_guid *g);
+/* A GUID named by a wincri id (hex, at least 32 digits): its first 128 bits with the RFC 4122
+ * version 4 and variant bits set, so the same pod always names the same HCN object. */
+int hns_guid_from_hex_id(const char *id, hns_guid *g);
 /* Uppercase, no braces (the spelling HNS itself returns). out holds 37 bytes. */
 void hns_guid_format(const hns_guid *g, char out[37]);
 

@@ -65,8 +65,12 @@ typedef struct hns_attach_result {
 int hns_network_open(const wc_config *cfg, hns_network **out, wc_err *err);
 void hns_network_close(hns_network *net);
 
-/* A network namespace for a pod. Linux: /run/netns/wincri-<pod_id> bind-mounted, loopback up.
- * Windows: an HCN namespace, whose GUID is the returned string. */
+/* The name of the pod's network namespace, known before it exists so a pod's record can name
+ * it before it is made (caller frees; NULL for a pod id that names none). Linux:
+ * /run/netns/wincri-<pod_id>. Windows: the GUID of an HCN namespace, from the pod id. */
+char *hns_netns_name(hns_network *net, const char *pod_id);
+/* Creates it, bind-mounted with loopback up (Linux) or an HCN HostDefault namespace
+ * (Windows); *netns gets hns_netns_name's string. */
 int hns_netns_create(hns_network *net, const char *pod_id, char **netns, wc_err *err);
 /* Succeeds if it is already gone. */
 int hns_netns_remove(hns_network *net, const char *netns, wc_err *err);

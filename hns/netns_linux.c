@@ -112,16 +112,28 @@ static void netns_unmount(const char *path)
     unlink(path);
 }
 
-int hns_netns_create(hns_network *net, const char *pod_id, char **netns, wc_err *err)
+char *hns_netns_name(hns_network *net, const char *pod_id)
 {
-    if (!pod_id || !*pod_id || strchr(pod_id, '/'))
-        return wc_err_set(err, WC_INVALID_ARGUMENT, "network namespace: bad pod id \"%s\"",
-                          pod_id ? pod_id : "");
-    if (netns_dir_ready(err) < 0)
-        return -1;
+    (void)net;
+    if (!pod_id || !*pod_id || strchr(pod_id, '/') || strcmp(pod_id, "..") == 0)
+        return NULL;
     size_t n = sizeof NETNS_DIR "/" NETNS_PREFIX + strlen(pod_id);
     char *path = malloc(n);
-    snprintf(path, n, "%s/%s%s", NETNS_DIR, NETNS_PREFIX, pod_id);
+    if (path)
+        snprintf(path, n, "%s/%s%s", NETNS_DIR, NETNS_PREFIX, pod_id);
+    return path;
+}
+
+int hns_netns_create(hns_network *net, const char *pod_id, char **netns, wc_err *err)
+{
+    char *path = hns_netns_name(net, pod_id);
+    if (!path)
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "network namespace: bad pod id \"%s\"",
+                          pod_id ? pod_id : "");
+    if (netns_dir_ready(err) < 0) {
+        free(path);
+        return -1;
+    }
     if (is_netns_mount(path)) {
         wc_err_set(err, WC_ALREADY_EXISTS, "network namespace %s already exists", path);
         free(path);

@@ -18,24 +18,38 @@
 #include "hns/hns.h"
 
 #include "hns/hcndoc.h"
+#include "hns/hcnguid.h"
+
+char *hns_netns_name(hns_network *net, const char *pod_id)
+{
+    (void)net;
+    hns_guid g;
+    char text[37];
+    if (hns_guid_from_hex_id(pod_id, &g) != 0)
+        return NULL;
+    hns_guid_format(&g, text);
+    return strdup(text);
+}
 
 int hns_netns_create(hns_network *net, const char *pod_id, char **netns, wc_err *err)
 {
-    (void)net;
     *netns = NULL;
+    char *id = hns_netns_name(net, pod_id);
+    if (!id)
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "network namespace: bad pod id \"%s\"",
+                          pod_id ? pod_id : "");
     /* ReadyOnCreate is left out: HNS before 15.2 (Windows Server 2019) refuses it. */
     json_t *doc = hns_hcn_namespace_doc(HNS_NS_HOST_DEFAULT, 0);
     char *text = doc ? hns_hcn_dump(doc) : NULL;
     json_decref(doc);
-    if (!text)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "pod %s: namespace document: out of memory",
-                          pod_id);
-    char id[37];
-    int rc = hns_hcn_namespace_create(text, id, err);
+    int rc = text ? hns_hcn_namespace_create(text, id, err)
+                  : wc_err_set(err, WC_RESOURCE_EXHAUSTED, "namespace document: out of memory");
     free(text);
-    if (rc < 0)
+    if (rc < 0) {
+        free(id);
         return wc_err_prefix(err, "pod %s: creating its HCN namespace", pod_id);
-    *netns = strdup(id);
+    }
+    *netns = id;
     return 0;
 }
 

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/crash.h"
 #include "common/log.h"
 #include "common/metrics.h"
 
@@ -330,6 +331,8 @@ static int commit_verified(pull *p, layer_job *l, const char *tmpdir, const char
     if (r > 0 && !img_layer_verified(p->s, l->chain, l->diff_id))
         rc = img_layer_install(p->s, tmpdir, l->chain, l->diff_id, parents, n_parents,
                                l->index == 0, err);
+    if (r > 0 && rc == 0)
+        WC_CRASH_POINT("image.pull.layer");
     if (r > 0)
         img_flight_end(p->s, key);
     wc_err ignored = {0};
@@ -903,6 +906,8 @@ static int commit(pull *p, int64_t config_size, wc_err *err)
         .n_layers = p->n_layers,
     };
     int rc = img_db_commit(p->s, &rec, err);
+    if (rc == 0)
+        WC_CRASH_POINT("image.pull.committed");
     free(blobs);
     free(recs);
     return rc;

@@ -7,6 +7,7 @@
 
 #include "common/cleanup.h"
 #include "common/clock.h"
+#include "common/crash.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "image/image.h"
@@ -66,7 +67,9 @@ static pod_container *new_container(const pod_sandbox *s, const char *id, pod_co
     k->image_id = strdup(img->id);
     k->image_ref = image_ref_of(img);
     k->log_path = log_path_for(s, c);
+    k->spec_json = strdup("");
     k->config = pod_container_config_ref(c);
+    snprintf(k->intent, sizeof k->intent, "%s", POD_INTENT_CREATE);
     return k;
 }
 
@@ -91,6 +94,7 @@ static int create_in_backend(pod_manager *pm, const pod_sandbox *s, pod_containe
     if (rc == 0)
         rc = hcs_create(rt, k->id, s->id, bundle, spec, &rootfs, &io, err);
     if (rc == 0) {
+        free(k->spec_json);
         k->spec_json = json_dumps(spec, JSON_COMPACT);
         pod_user_from_spec(k->spec_json, &k->user);
     } else {
@@ -101,30 +105,42 @@ static int create_in_backend(pod_manager *pm, const pod_sandbox *s, pod_containe
     return rc;
 }
 
+/* The record first (intent "create"), so a crash at any later step leaves one that recovery
+ * rolls back; then the backend's container, the image hold, and the intent cleared. */
+static int create_recorded(pod_manager *pm, pod_sandbox *s, pod_container *k, const img_image *img,
+                           hcs_runtime *rt, wc_err *err)
+{
+    if (pod_store_put_container(pm, k, err) < 0)
+        return -1;
+    WC_CRASH_POINT("container.create.recorded");
+    int rc = create_in_backend(pm, s, k, img, rt, err);
+    if (rc == 0) {
+        WC_CRASH_POINT("container.create.backend");
+        k->intent[0] = '\0';
+        /* The image's layers are the container's lower dirs: they must outlive RemoveImage. */
+        rc = img_hold(pm->images, k->id, img->id, err);
+        if (rc == 0)
+            rc = pod_store_put_container(pm, k, err);
+    }
+    if (rc < 0)
+        pod_container_discard(pm, k);
+    return rc;
+}
+
 /* Everything after the name is ours; called with the sandbox's op lock held. */
 static int create_locked(pod_manager *pm, pod_sandbox *s, const char *id,
                          pod_container_config *config, wc_err *err)
 {
     img_image *img = NULL;
-    pod_container *k = NULL;
     hcs_runtime *rt = pod_runtime_for(pm, s->handler, err);
     if (!rt)
         return -1;
     if (img_image_lookup(pm->images, config->image, &img, err) < 0)
         return -1;
-    int rc = 0;
-    k = new_container(s, id, config, img);
-    if (create_in_backend(pm, s, k, img, rt, err) < 0) {
-        rc = -1;
-    } else if (img_hold(pm->images, k->id, img->id, err) < 0 ||
-               pod_store_put_container(pm, k, err) < 0) {
-        /* The image's layers are the container's lower dirs: they must outlive RemoveImage. */
-        wc_err ignored = {0};
-        hcs_delete(rt, k->id, &ignored);
-        img_release(pm->images, k->id, &ignored);
-        rc = -1;
-    }
+    pod_container *k = new_container(s, id, config, img);
+    int rc = create_recorded(pm, s, k, img, rt, err);
     if (rc == 0) {
+        WC_CRASH_POINT("container.create.committed");
         pod_index_add_container(pm, k);
         pod_events_emit(pm, k->id, k->sandbox_id, POD_EVENT_CREATED);
         wc_info("pod", "container created", "container=%.12s name=%s sandbox=%.12s image=%s", k->id,

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/crash.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "image/image.h"
@@ -22,6 +23,8 @@ int pod_container_reopen_log(pod_manager *pm, const char *id, wc_err *err)
                         "ReopenContainerLog: container %s is not running", c->id);
     else
         rc = pod_platform_stdio_reopen(pm, c, err);
+    if (rc == 0)
+        WC_CRASH_POINT("container.reopen.done");
     pthread_mutex_unlock(&c->op);
     pod_container_unref(pm, c);
     return rc;

@@ -3,12 +3,43 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cleanup.h"
 #include "common/clock.h"
+#include "common/crash.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "image/image.h"
 #include "podsandbox/model.h"
 #include "podsandbox/platform.h"
+
+/* Called with c->op held (or before c is indexed). */
+int pod_container_reclaim(pod_manager *pm, pod_container *c, wc_err *err)
+{
+    pod_platform_stdio_end(pm, c);
+    hcs_runtime *rt = pod_runtime_of_container(pm, c, err);
+    if (!rt || hcs_delete(rt, c->id, err) < 0)
+        return -1;
+    WC_AUTOFREE char *layer = wc_path_join(pm->containers_dir, c->id);
+    WC_AUTOFREE char *bundle = wc_path_join(pm->bundles_dir, c->id);
+    if (pod_platform_remove_tree(layer, err) < 0 || pod_platform_remove_tree(bundle, err) < 0)
+        return -1;
+    if (img_release(pm->images, c->id, err) < 0) {
+        wc_warn("pod", "cannot release the container's image", "container=%.12s error=\"%s\"",
+                c->id, err->msg);
+        wc_err_clear(err);
+    }
+    return 0;
+}
+
+void pod_container_discard(pod_manager *pm, pod_container *c)
+{
+    wc_err err = {0};
+    if (pod_container_reclaim(pm, c, &err) == 0)
+        pod_store_delete_container(pm, c->id, &err);
+    if (err.code)
+        wc_warn("pod", "cannot undo a half-made container", "container=%.12s error=\"%s\"", c->id,
+                err.msg);
+}
 
 int pod_container_remove(pod_manager *pm, const char *id, wc_err *err)
 {
@@ -16,27 +47,17 @@ int pod_container_remove(pod_manager *pm, const char *id, wc_err *err)
     if (!c)
         return err->code == WC_NOT_FOUND ? (wc_err_clear(err), 0) : -1;
     pthread_mutex_lock(&c->op);
-    int rc = c->state == POD_CONTAINER_RUNNING ? pod_container_stop_running(pm, c, 0, err) : 0;
-    if (rc == 0)
-        pod_platform_stdio_end(pm, c);
-    hcs_runtime *rt = rc == 0 ? pod_runtime_of_container(pm, c, err) : NULL;
-    if (rc == 0 && (!rt || hcs_delete(rt, c->id, err) < 0))
-        rc = -1;
+    int rc = pod_container_record_intent(pm, c, POD_INTENT_REMOVE, err);
     if (rc == 0) {
-        char *layer = wc_path_join(pm->containers_dir, c->id);
-        char *bundle = wc_path_join(pm->bundles_dir, c->id);
-        rc = pod_platform_remove_tree(layer, err);
-        if (rc == 0)
-            rc = pod_platform_remove_tree(bundle, err);
-        free(layer);
-        free(bundle);
+        WC_CRASH_POINT("container.remove.recorded");
+        if (c->state == POD_CONTAINER_RUNNING)
+            rc = pod_container_stop_running(pm, c, 0, err);
     }
     if (rc == 0)
+        rc = pod_container_reclaim(pm, c, err);
+    if (rc == 0) {
+        WC_CRASH_POINT("container.remove.reclaimed");
         rc = pod_store_delete_container(pm, c->id, err);
-    if (rc == 0 && img_release(pm->images, c->id, err) < 0) {
-        wc_warn("pod", "cannot release the container's image", "container=%.12s error=\"%s\"",
-                c->id, err->msg);
-        wc_err_clear(err);
     }
     pthread_mutex_unlock(&c->op);
     if (rc == 0) {

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/crash.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "image/image.h"
@@ -32,6 +33,7 @@ static void mark_start_failed(pod_manager *pm, pod_container *c, const wc_err *w
     c->reason = strdup("StartError");
     free(c->message);
     c->message = strdup(why->msg);
+    c->intent[0] = '\0';
     pod_store_put_container(pm, c, &ignored);
     pthread_mutex_unlock(&pm->mu);
 }
@@ -47,6 +49,46 @@ static void flush_deferred_stop(pod_manager *pm, pod_container *c)
         pod_events_emit(pm, c->id, c->sandbox_id, POD_EVENT_STOPPED);
 }
 
+/* Intent "start" first: a crash after the runtime's start leaves a record that recovery
+ * corrects from the runtime's state. Called with c->op held, c CREATED. */
+static int start_created(pod_manager *pm, pod_container *c, wc_err *err)
+{
+    hcs_runtime *rt = NULL;
+    if (sandbox_ready(pm, c->sandbox_id, err) < 0 || !(rt = pod_runtime_of_container(pm, c, err)) ||
+        pod_container_record_intent(pm, c, POD_INTENT_START, err) < 0)
+        return -1;
+    WC_CRASH_POINT("container.start.recorded");
+    if (!c->stdio && pod_platform_stdio_begin(pm, c, rt, err) < 0) {
+        wc_err ignored = {0};
+        pod_container_record_intent(pm, c, NULL, &ignored);
+        return -1;
+    }
+    WC_CRASH_POINT("container.start.stdio");
+    pthread_mutex_lock(&pm->mu);
+    c->starting = 1;
+    pthread_mutex_unlock(&pm->mu);
+    int rc = -1;
+    if (hcs_start(rt, c->id, err) < 0) {
+        mark_start_failed(pm, c, err);
+    } else {
+        WC_CRASH_POINT("container.start.started");
+        hcs_state st = {0};
+        wc_err ignored = {0};
+        hcs_state_of(rt, c->id, &st, &ignored);
+        pthread_mutex_lock(&pm->mu);
+        if (c->state == POD_CONTAINER_CREATED) /* it may have exited already */
+            c->state = POD_CONTAINER_RUNNING;
+        c->started_ns = wc_clock_realtime_ns();
+        c->pid = st.pid;
+        c->intent[0] = '\0';
+        rc = pod_store_put_container(pm, c, err);
+        pthread_mutex_unlock(&pm->mu);
+        pod_events_emit(pm, c->id, c->sandbox_id, POD_EVENT_STARTED);
+    }
+    flush_deferred_stop(pm, c);
+    return rc;
+}
+
 int pod_container_start(pod_manager *pm, const char *id, wc_err *err)
 {
     pod_container *c = pod_container_find(pm, id, err);
@@ -54,32 +96,10 @@ int pod_container_start(pod_manager *pm, const char *id, wc_err *err)
         return -1;
     int rc = -1;
     pthread_mutex_lock(&c->op);
-    hcs_runtime *rt = NULL;
-    if (c->state != POD_CONTAINER_CREATED) {
+    if (c->state != POD_CONTAINER_CREATED)
         wc_err_set(err, WC_FAILED_PRECONDITION, "container %s is not in the created state", c->id);
-    } else if (sandbox_ready(pm, c->sandbox_id, err) == 0 &&
-               (rt = pod_runtime_of_container(pm, c, err)) &&
-               (c->stdio || pod_platform_stdio_begin(pm, c, rt, err) == 0)) {
-        pthread_mutex_lock(&pm->mu);
-        c->starting = 1;
-        pthread_mutex_unlock(&pm->mu);
-        if (hcs_start(rt, c->id, err) < 0) {
-            mark_start_failed(pm, c, err);
-        } else {
-            hcs_state st = {0};
-            wc_err ignored = {0};
-            hcs_state_of(rt, c->id, &st, &ignored);
-            pthread_mutex_lock(&pm->mu);
-            if (c->state == POD_CONTAINER_CREATED) /* it may have exited already */
-                c->state = POD_CONTAINER_RUNNING;
-            c->started_ns = wc_clock_realtime_ns();
-            c->pid = st.pid;
-            rc = pod_store_put_container(pm, c, err);
-            pthread_mutex_unlock(&pm->mu);
-            pod_events_emit(pm, c->id, c->sandbox_id, POD_EVENT_STARTED);
-        }
-        flush_deferred_stop(pm, c);
-    }
+    else
+        rc = start_created(pm, c, err);
     pthread_mutex_unlock(&c->op);
     pod_container_unref(pm, c);
     return rc < 0 ? wc_err_prefix(err, "StartContainer %.12s", id) : 0;

@@ -1,10 +1,12 @@
 /* StopContainer: the stop signal, the grace period, then SIGKILL. */
 #include <time.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/crash.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "image/image.h"
@@ -71,8 +73,22 @@ int pod_container_stop(pod_manager *pm, const char *id, int64_t timeout_s, wc_er
         return err->code == WC_NOT_FOUND ? (wc_err_clear(err), 0) : -1;
     pthread_mutex_lock(&c->op);
     int rc = 0;
-    if (c->state == POD_CONTAINER_RUNNING)
-        rc = pod_container_stop_running(pm, c, timeout_s, err);
+    if (c->state == POD_CONTAINER_RUNNING) {
+        /* The deadline goes with the intent: recovery knows whether the grace was over. */
+        char intent[POD_INTENT_MAX];
+        snprintf(
+            intent, sizeof intent, "%s@%lld", POD_INTENT_STOP,
+            (long long)(wc_clock_realtime_ns() + (timeout_s > 0 ? timeout_s : 0) * 1000000000LL));
+        rc = pod_container_record_intent(pm, c, intent, err);
+        if (rc == 0) {
+            WC_CRASH_POINT("container.stop.recorded");
+            rc = pod_container_stop_running(pm, c, timeout_s, err);
+        }
+        if (rc == 0) {
+            WC_CRASH_POINT("container.stop.exited");
+            rc = pod_container_record_intent(pm, c, NULL, err);
+        }
+    }
     /* What it wrote before it ended is in the log when StopContainer returns. */
     if (rc == 0 && c->state == POD_CONTAINER_EXITED)
         pod_platform_stdio_drain(pm, c, wc_clock_monotonic_ns() + STOP_DRAIN_WAIT_NS);

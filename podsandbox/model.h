@@ -17,6 +17,17 @@
 /* POSIX signal numbers as hcs_kill takes them on every platform (Windows maps them). */
 enum { POD_SIGKILL = 9, POD_SIGTERM = 15 };
 
+/* Intents: a mutating verb records what it is about to do before its first side effect and
+ * clears it with its outcome; recovery (recover.c) finds a crashed verb's intent and rolls it
+ * forward or back. Sandboxes: "run", "stop", "remove". Containers: "create", "start",
+ * "stop@<deadline, realtime ns>", "remove". */
+#define POD_INTENT_MAX 40
+#define POD_INTENT_RUN "run"
+#define POD_INTENT_CREATE "create"
+#define POD_INTENT_START "start"
+#define POD_INTENT_STOP "stop"
+#define POD_INTENT_REMOVE "remove"
+
 typedef struct pod_cstdio pod_cstdio; /* a container's stdio: the platform's (platform.h) */
 typedef struct pod_keeper pod_keeper; /* the stdio keeper (Linux, keeper.h) */
 
@@ -37,12 +48,13 @@ typedef struct pod_sandbox {
     pod_sandbox_state state; /* op + mu to write; either to read */
     int64_t created_ns;
     char *handler;
-    char *netns;                /* op; "" for host network */
-    char *cni_result;           /* op; "" when not attached */
-    char *dir;                  /* <root>/sandboxes/<id>: resolv.conf, hosts, hostname */
-    char *ips_json;             /* op; JSON array of strings */
-    pod_sandbox_config *config; /* mu; a reference, replaced whole, never edited */
-    int removed;                /* mu */
+    char *netns;                 /* op; "" for host network */
+    char *cni_result;            /* op; "" when not attached */
+    char *dir;                   /* <root>/sandboxes/<id>: resolv.conf, hosts, hostname */
+    char *ips_json;              /* op; JSON array of strings */
+    pod_sandbox_config *config;  /* mu; a reference, replaced whole, never edited */
+    int removed;                 /* mu */
+    char intent[POD_INTENT_MAX]; /* op; the operation under way as the store has it */
 } pod_sandbox;
 
 typedef struct pod_container {
@@ -71,6 +83,7 @@ typedef struct pod_container {
     int stopped_deferred; /* mu; it exited meanwhile: STOPPED goes out after STARTED */
     uint64_t last_cpu_ns; /* mu; previous stats sample, for the CPU rate */
     int64_t last_cpu_at;  /* mu */
+    char intent[POD_INTENT_MAX]; /* op; the operation under way as the store has it */
 } pod_container;
 
 typedef struct pod_name {
@@ -120,6 +133,11 @@ int pod_store_delete_sandbox(pod_manager *pm, const char *id, wc_err *err);
 int pod_store_put_container(pod_manager *pm, const pod_container *c, wc_err *err);
 int pod_store_delete_container(pod_manager *pm, const char *id, wc_err *err);
 int pod_store_load(pod_manager *pm, wc_err *err);
+/* 1 when table ("sandboxes" or "containers") has a row of that id, readable or not. */
+int pod_store_has_row(pod_manager *pm, const char *table, const char *id);
+/* Sets the intent (NULL or "" clears it) and writes the record, under mu. */
+int pod_sandbox_record_intent(pod_manager *pm, pod_sandbox *s, const char *intent, wc_err *err);
+int pod_container_record_intent(pod_manager *pm, pod_container *c, const char *intent, wc_err *err);
 
 /* ---- manager.c: names ----
  * A pod's name (namespace, name, attempt) and a container's (sandbox, name, attempt) are
@@ -162,6 +180,17 @@ void pod_container_mark_exited(pod_manager *pm, pod_container *c, int known, int
                                int64_t finished_ns, int oom_killed);
 /* IDs of every container (caller frees each and the array). */
 char **pod_container_ids(pod_manager *pm, size_t *n);
+
+/* ---- container_remove.c ---- */
+/* Takes down all of the container but its record: stdio, the backend's container, its
+ * writable layer and bundle, its hold on the image. With c->op held or c not indexed. */
+int pod_container_reclaim(pod_manager *pm, pod_container *c, wc_err *err);
+/* Reclaims and deletes the record of a container that never was (a failed or crashed
+ * CreateContainer); failures are logged. */
+void pod_container_discard(pod_manager *pm, pod_container *c);
+
+/* ---- sandbox.c: undoing a RunPodSandbox ---- */
+void pod_sandbox_roll_back(pod_manager *pm, pod_sandbox *s);
 
 /* ---- container_stop.c ---- */
 /* Sends the stop signal, waits up to timeout_s, then SIGKILL; called with c->op held. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/crash.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "podsandbox/model.h"
@@ -167,13 +168,14 @@ static char *ips_to_json(char **ips, size_t n)
     return text;
 }
 
+/* The namespace has the name the record gave it (run_reserved) before it is made. */
 static int attach_network(pod_manager *pm, pod_sandbox *s, wc_err *err)
 {
     char *netns = NULL;
     if (hns_netns_create(pm->net, s->id, &netns, err) < 0)
         return -1;
-    free(s->netns);
-    s->netns = netns;
+    free(netns);
+    WC_CRASH_POINT("sandbox.run.netns");
     hns_pod_net net;
     hns_port_mapping *ports = NULL;
     pthread_mutex_lock(&pm->mu);
@@ -192,24 +194,26 @@ static int attach_network(pod_manager *pm, pod_sandbox *s, wc_err *err)
     hns_attach_result_clear(&res);
     free(ports);
     free(cidr);
+    if (rc == 0)
+        WC_CRASH_POINT("sandbox.run.cni");
     return rc;
 }
 
+/* CNI DEL whether or not ADD's result was recorded: a crash between the two leaves an address
+ * allocated with no result to show for it, and DEL is idempotent by the CNI spec. */
 static void detach_network(pod_manager *pm, pod_sandbox *s)
 {
     wc_err err = {0};
     if (!*s->netns)
         return;
-    if (*s->cni_result) {
-        hns_pod_net net;
-        hns_port_mapping *ports = NULL;
-        pod_net_from_config(pm, s, &net, &ports);
-        if (hns_detach(pm->net, s->netns, &net, s->cni_result, &err) < 0)
-            wc_warn("pod", "CNI DEL failed", "sandbox=%.12s error=\"%s\"", s->id, err.msg);
-        free(ports);
-        free(s->cni_result);
-        s->cni_result = strdup("");
-    }
+    hns_pod_net net;
+    hns_port_mapping *ports = NULL;
+    pod_net_from_config(pm, s, &net, &ports);
+    if (hns_detach(pm->net, s->netns, &net, s->cni_result, &err) < 0)
+        wc_warn("pod", "CNI DEL failed", "sandbox=%.12s error=\"%s\"", s->id, err.msg);
+    free(ports);
+    free(s->cni_result);
+    s->cni_result = strdup("");
     if (hns_netns_remove(pm->net, s->netns, &err) < 0)
         wc_warn("pod", "cannot remove network namespace", "sandbox=%.12s error=\"%s\"", s->id,
                 err.msg);
@@ -218,7 +222,7 @@ static void detach_network(pod_manager *pm, pod_sandbox *s)
 }
 
 /* Undoes a half-made sandbox: nothing of it stays behind. */
-static void roll_back(pod_manager *pm, pod_sandbox *s)
+void pod_sandbox_roll_back(pod_manager *pm, pod_sandbox *s)
 {
     wc_err ignored = {0};
     detach_network(pm, s);
@@ -251,22 +255,35 @@ static int set_up(pod_manager *pm, pod_sandbox *s, wc_err *err)
 {
     if (write_sandbox_files(s, err) < 0 || pod_platform_sandbox_setup(pm, s, err) < 0)
         return -1;
-    if (!host_network(s->config) && attach_network(pm, s, err) < 0)
+    WC_CRASH_POINT("sandbox.run.setup");
+    if (*s->netns && attach_network(pm, s, err) < 0)
         return -1;
     s->state = POD_SANDBOX_READY;
+    s->intent[0] = '\0';
     return pod_store_put_sandbox(pm, s, err);
 }
 
-/* Everything after the name is reserved: recorded first (not ready), so a crash midway leaves
- * a record recovery can clean, then set up, or rolled back whole. */
+/* Everything after the name is reserved: recorded first (not ready, intent "run", the network
+ * namespace named), so a crash midway leaves a record recovery rolls back; then set up, or
+ * rolled back whole. */
 static int run_reserved(pod_manager *pm, pod_sandbox *s, wc_err *err)
 {
+    if (!host_network(s->config)) {
+        char *netns = hns_netns_name(pm->net, s->id);
+        if (!netns)
+            return wc_err_set(err, WC_INTERNAL, "no network namespace name for %s", s->id);
+        free(s->netns);
+        s->netns = netns;
+    }
+    snprintf(s->intent, sizeof s->intent, "%s", POD_INTENT_RUN);
     if (pod_store_put_sandbox(pm, s, err) < 0)
         return -1;
+    WC_CRASH_POINT("sandbox.run.recorded");
     if (set_up(pm, s, err) < 0) {
-        roll_back(pm, s);
+        pod_sandbox_roll_back(pm, s);
         return -1;
     }
+    WC_CRASH_POINT("sandbox.run.committed");
     pod_index_add_sandbox(pm, s);
     return 0;
 }
@@ -318,11 +335,12 @@ static void stop_containers(pod_manager *pm, const char *sandbox_id)
 /* Stop and remove hold the sandbox's op lock throughout, and mark it not ready first:
  * CreateContainer takes the same lock and checks readiness, so no container is made in a pod
  * that is going away, and none outlives its pod. */
-static void mark_not_ready(pod_manager *pm, pod_sandbox *s)
+static int mark_not_ready(pod_manager *pm, pod_sandbox *s, const char *intent, wc_err *err)
 {
     pthread_mutex_lock(&pm->mu);
     s->state = POD_SANDBOX_NOTREADY;
     pthread_mutex_unlock(&pm->mu);
+    return pod_sandbox_record_intent(pm, s, intent, err);
 }
 
 int pod_sandbox_stop(pod_manager *pm, const char *id, wc_err *err)
@@ -331,12 +349,20 @@ int pod_sandbox_stop(pod_manager *pm, const char *id, wc_err *err)
     if (!s)
         return err->code == WC_NOT_FOUND ? (wc_err_clear(err), 0) : -1;
     pthread_mutex_lock(&s->op);
-    mark_not_ready(pm, s);
-    stop_containers(pm, s->id);
-    detach_network(pm, s);
-    wc_err ignored = {0};
-    pod_platform_sandbox_teardown(pm, s, &ignored); /* pinned namespaces, PID holder */
-    int rc = pod_store_put_sandbox(pm, s, err);
+    /* A pod being removed stays so: its intent is the stronger one. */
+    int removing = strcmp(s->intent, POD_INTENT_REMOVE) == 0;
+    int rc = mark_not_ready(pm, s, removing ? POD_INTENT_REMOVE : POD_INTENT_STOP, err);
+    if (rc == 0) {
+        WC_CRASH_POINT("sandbox.stop.recorded");
+        stop_containers(pm, s->id);
+        WC_CRASH_POINT("sandbox.stop.containers");
+        detach_network(pm, s);
+        WC_CRASH_POINT("sandbox.stop.network");
+        wc_err ignored = {0};
+        pod_platform_sandbox_teardown(pm, s, &ignored); /* pinned namespaces, PID holder */
+        if (!removing)
+            rc = pod_sandbox_record_intent(pm, s, NULL, err);
+    }
     pthread_mutex_unlock(&s->op);
     pod_sandbox_unref(pm, s);
     return rc;
@@ -362,16 +388,23 @@ int pod_sandbox_remove(pod_manager *pm, const char *id, wc_err *err)
     if (!s)
         return err->code == WC_NOT_FOUND ? (wc_err_clear(err), 0) : -1;
     pthread_mutex_lock(&s->op);
-    mark_not_ready(pm, s);
-    int rc = remove_containers(pm, s->id, err);
+    int rc = mark_not_ready(pm, s, POD_INTENT_REMOVE, err);
     if (rc == 0) {
+        WC_CRASH_POINT("sandbox.remove.recorded");
+        rc = remove_containers(pm, s->id, err);
+    }
+    if (rc == 0) {
+        WC_CRASH_POINT("sandbox.remove.containers");
         detach_network(pm, s);
+        WC_CRASH_POINT("sandbox.remove.network");
         rc = pod_platform_sandbox_teardown(pm, s, err);
     }
     if (rc == 0)
         rc = pod_platform_remove_tree(s->dir, err);
     if (rc == 0)
         rc = pod_store_delete_sandbox(pm, s->id, err);
+    if (rc == 0)
+        WC_CRASH_POINT("sandbox.remove.deleted");
     pthread_mutex_unlock(&s->op);
     if (rc == 0)
         pod_index_remove_sandbox(pm, s);

@@ -16,7 +16,8 @@ static const char schema[] =
     " id TEXT PRIMARY KEY, name TEXT NOT NULL, namespace TEXT NOT NULL, uid TEXT NOT NULL,"
     " attempt INTEGER NOT NULL, state INTEGER NOT NULL, created_ns INTEGER NOT NULL,"
     " handler TEXT NOT NULL, netns TEXT NOT NULL, cni_result TEXT NOT NULL,"
-    " dir TEXT NOT NULL, ips TEXT NOT NULL, config BLOB NOT NULL);"
+    " dir TEXT NOT NULL, ips TEXT NOT NULL, config BLOB NOT NULL,"
+    " intent TEXT NOT NULL DEFAULT '');"
     "CREATE UNIQUE INDEX IF NOT EXISTS sandbox_names ON sandboxes(name, namespace, attempt);"
     "CREATE TABLE IF NOT EXISTS containers ("
     " id TEXT PRIMARY KEY, sandbox_id TEXT NOT NULL, name TEXT NOT NULL,"
@@ -24,13 +25,30 @@ static const char schema[] =
     " started_ns INTEGER NOT NULL, finished_ns INTEGER NOT NULL, exit_code INTEGER NOT NULL,"
     " reason TEXT NOT NULL, message TEXT NOT NULL, image TEXT NOT NULL,"
     " image_id TEXT NOT NULL, image_ref TEXT NOT NULL, log_path TEXT NOT NULL,"
-    " pid INTEGER NOT NULL, spec TEXT NOT NULL, config BLOB NOT NULL);"
+    " pid INTEGER NOT NULL, spec TEXT NOT NULL, config BLOB NOT NULL,"
+    " intent TEXT NOT NULL DEFAULT '');"
     "CREATE UNIQUE INDEX IF NOT EXISTS container_names ON containers(sandbox_id, name, attempt);";
 
 static int db_fail(pod_manager *pm, wc_err *err, const char *what)
 {
     return wc_err_set(err, WC_INTERNAL, "pod store (%s/pods.db): %s: %s", pm->cfg->root_dir, what,
                       sqlite3_errmsg(pm->db));
+}
+
+/* Stores written before intents were recorded get the column (empty: nothing in progress). */
+static int ensure_intent_column(pod_manager *pm, const char *table, wc_err *err)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT intent FROM %s LIMIT 0", table);
+    sqlite3_stmt *st = NULL;
+    int have = sqlite3_prepare_v2(pm->db, sql, -1, &st, NULL) == SQLITE_OK;
+    sqlite3_finalize(st);
+    if (have)
+        return 0;
+    snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN intent TEXT NOT NULL DEFAULT ''", table);
+    if (sqlite3_exec(pm->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(pm, err, "adding the intent column");
+    return 0;
 }
 
 int pod_store_open(pod_manager *pm, wc_err *err)
@@ -52,6 +70,9 @@ int pod_store_open(pod_manager *pm, wc_err *err)
         sqlite3_free(msg);
         return -1;
     }
+    if (ensure_intent_column(pm, "sandboxes", err) < 0 ||
+        ensure_intent_column(pm, "containers", err) < 0)
+        return -1;
     pthread_mutex_init(&pm->db_mu, NULL);
     return 0;
 }
@@ -86,7 +107,7 @@ static int step_write(pod_manager *pm, sqlite3_stmt *st, wc_err *err, const char
 
 #define SANDBOX_COLUMNS                                                                            \
     "id, name, namespace, uid, attempt, state, created_ns, handler, netns, cni_result, dir, ips, " \
-    "config"
+    "config, intent"
 
 int pod_store_put_sandbox(pod_manager *pm, const pod_sandbox *s, wc_err *err)
 {
@@ -98,7 +119,7 @@ int pod_store_put_sandbox(pod_manager *pm, const pod_sandbox *s, wc_err *err)
     sqlite3_stmt *st = NULL;
     sqlite3_prepare_v2(pm->db,
                        "INSERT OR REPLACE INTO sandboxes (" SANDBOX_COLUMNS
-                       ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                       ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                        -1, &st, NULL);
     sqlite3_bind_text(st, 1, s->id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, md->name, -1, SQLITE_STATIC);
@@ -113,6 +134,7 @@ int pod_store_put_sandbox(pod_manager *pm, const pod_sandbox *s, wc_err *err)
     sqlite3_bind_text(st, 11, s->dir, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 12, s->ips_json, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 13, cfg, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 14, s->intent, -1, SQLITE_STATIC);
     int rc = step_write(pm, st, err, "saving pod sandbox");
     pthread_mutex_unlock(&pm->db_mu);
     free(cfg);
@@ -121,7 +143,7 @@ int pod_store_put_sandbox(pod_manager *pm, const pod_sandbox *s, wc_err *err)
 
 #define CONTAINER_COLUMNS                                                                          \
     "id, sandbox_id, name, attempt, state, created_ns, started_ns, finished_ns, exit_code, "       \
-    "reason, message, image, image_id, image_ref, log_path, pid, spec, config"
+    "reason, message, image, image_id, image_ref, log_path, pid, spec, config, intent"
 
 int pod_store_put_container(pod_manager *pm, const pod_container *c, wc_err *err)
 {
@@ -133,7 +155,7 @@ int pod_store_put_container(pod_manager *pm, const pod_container *c, wc_err *err
     sqlite3_stmt *st = NULL;
     sqlite3_prepare_v2(pm->db,
                        "INSERT OR REPLACE INTO containers (" CONTAINER_COLUMNS
-                       ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                       ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                        -1, &st, NULL);
     sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, c->sandbox_id, -1, SQLITE_STATIC);
@@ -153,9 +175,28 @@ int pod_store_put_container(pod_manager *pm, const pod_container *c, wc_err *err
     sqlite3_bind_int(st, 16, c->pid);
     sqlite3_bind_text(st, 17, c->spec_json, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 18, cfg, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 19, c->intent, -1, SQLITE_STATIC);
     int rc = step_write(pm, st, err, "saving container");
     pthread_mutex_unlock(&pm->db_mu);
     free(cfg);
+    return rc;
+}
+
+int pod_sandbox_record_intent(pod_manager *pm, pod_sandbox *s, const char *intent, wc_err *err)
+{
+    pthread_mutex_lock(&pm->mu);
+    snprintf(s->intent, sizeof s->intent, "%s", intent ? intent : "");
+    int rc = pod_store_put_sandbox(pm, s, err);
+    pthread_mutex_unlock(&pm->mu);
+    return rc;
+}
+
+int pod_container_record_intent(pod_manager *pm, pod_container *c, const char *intent, wc_err *err)
+{
+    pthread_mutex_lock(&pm->mu);
+    snprintf(c->intent, sizeof c->intent, "%s", intent ? intent : "");
+    int rc = pod_store_put_container(pm, c, err);
+    pthread_mutex_unlock(&pm->mu);
     return rc;
 }
 
@@ -180,10 +221,31 @@ int pod_store_delete_container(pod_manager *pm, const char *id, wc_err *err)
     return delete_row(pm, "DELETE FROM containers WHERE id = ?", id, err);
 }
 
+int pod_store_has_row(pod_manager *pm, const char *table, const char *id)
+{
+    char sql[80];
+    snprintf(sql, sizeof sql, "SELECT 1 FROM %s WHERE id = ?",
+             strcmp(table, "sandboxes") == 0 ? "sandboxes" : "containers");
+    pthread_mutex_lock(&pm->db_mu);
+    sqlite3_stmt *st = NULL;
+    sqlite3_prepare_v2(pm->db, sql, -1, &st, NULL);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&pm->db_mu);
+    return found;
+}
+
 static char *col_text(sqlite3_stmt *st, int i)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
     return strdup(t ? (const char *)t : "");
+}
+
+static void col_copy(sqlite3_stmt *st, int i, char *out, size_t cap)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    snprintf(out, cap, "%s", t ? (const char *)t : "");
 }
 
 /* The config column: JSON, or (a 0.1 row) protobuf bytes for the legacy decoder. */
@@ -221,6 +283,7 @@ static pod_sandbox *load_sandbox(pod_manager *pm, sqlite3_stmt *st, int *legacy,
     s->cni_result = col_text(st, 5);
     s->dir = col_text(st, 6);
     s->ips_json = col_text(st, 7);
+    col_copy(st, 9, s->intent, sizeof s->intent);
     void *cfg = NULL;
     if (col_config(pm, st, 8, 0, &cfg, legacy, err) < 0) {
         pod_sandbox_free(s);
@@ -252,6 +315,7 @@ static pod_container *load_container(pod_manager *pm, sqlite3_stmt *st, int *leg
     c->pid = sqlite3_column_int(st, 13);
     c->spec_json = col_text(st, 14);
     pod_user_from_spec(c->spec_json, &c->user);
+    col_copy(st, 16, c->intent, sizeof c->intent);
     void *cfg = NULL;
     if (col_config(pm, st, 15, 1, &cfg, legacy, err) < 0) {
         pod_container_free(c);
@@ -274,7 +338,7 @@ int pod_store_load(pod_manager *pm, wc_err *err)
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(pm->db,
                            "SELECT id, state, created_ns, handler, netns, cni_result, dir, ips, "
-                           "config FROM sandboxes ORDER BY created_ns",
+                           "config, intent FROM sandboxes ORDER BY created_ns",
                            -1, &st, NULL) != SQLITE_OK)
         return db_fail(pm, err, "reading sandboxes");
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -294,7 +358,7 @@ int pod_store_load(pod_manager *pm, wc_err *err)
     if (sqlite3_prepare_v2(pm->db,
                            "SELECT id, sandbox_id, state, created_ns, started_ns, finished_ns, "
                            "exit_code, reason, message, image, image_id, image_ref, log_path, "
-                           "pid, spec, config FROM containers ORDER BY created_ns",
+                           "pid, spec, config, intent FROM containers ORDER BY created_ns",
                            -1, &st, NULL) != SQLITE_OK)
         return db_fail(pm, err, "reading containers");
     while (sqlite3_step(st) == SQLITE_ROW) {

@@ -67,9 +67,11 @@ class Daemon:
         self.proc = None
         self.channels = []
 
-    def start(self, wait=True):
+    def start(self, wait=True, env_extra=None):
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        env.pop("WINCRI_CRASH_AT", None)
+        env.update(env_extra or {})
         self.log_file = open(self.log_path, "ab")
         self.proc = subprocess.Popen([WINCRID, "--config", self.config_path] + self.args,
                                      stdout=self.log_file, stderr=subprocess.STDOUT, env=env,

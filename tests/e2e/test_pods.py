@@ -81,6 +81,8 @@ def pod_env(registries, tmp_path_factory, **daemon_kw):  # noqa: F811
 
     e = Env()
     e.d, e.ref, e.log_dir = d, ref, tempfile.mkdtemp(prefix="wclogs")
+    e.ipam_dir = os.path.join(ipam_dir, "wincri-e2e")  # host-local: a file per address
+    e.registries = registries
     yield e
     rt = d.runtime()
     for s in rt.ListPodSandbox(PB.ListPodSandboxRequest()).items:

@@ -126,3 +126,58 @@ def test_keeper_killed_loses_nothing(env):  # noqa: F811
     assert status(rt, tty).state == PB.CONTAINER_RUNNING
     rt.StopContainer(PB.StopContainerRequest(container_id=ticker, timeout=1), timeout=30)
     assert_every_line_once(numbers(env, scfg, "ticker2"))
+
+
+def finite_ticker(lines, code):
+    return ["/bin/sh", "-c",
+            f"sh -c 'i=0; while [ $i -lt {lines} ]; do echo line $i; i=$((i+1)); sleep 0.1; "
+            f"done'; exit {code}"]
+
+
+def kill_keeper(env):  # noqa: F811
+    old = env.d.keeper_pid()
+    os.kill(old, signal.SIGKILL)
+    deadline = time.time() + 10
+    while time.time() < deadline and env.d.keeper_pid() in (None, old):
+        time.sleep(0.05)
+    assert env.d.keeper_pid() not in (None, old), "wincrid did not start a new keeper"
+
+
+def test_soak_twenty_containers_through_three_kills_and_a_keeper_kill(env):  # noqa: F811
+    """20 containers writing a numbered line every 100 ms (16 forever, 4 ending with their own
+    exit codes at different moments, some while wincrid is down), a stdin and a TTY container;
+    wincrid killed -9 three times and the keeper once. Every line is in its log once, in
+    order; every exit code is the container's; stdin and TTY containers still run."""
+    sid, scfg = run_pod(env)
+    forever = [start_container(env, sid, scfg, f"t{i}", TICKER) for i in range(16)]
+    finite = {start_container(env, sid, scfg, f"f{k}", finite_ticker(lines, 20 + k)):
+              (f"f{k}", lines, 20 + k)
+              for k, lines in enumerate((40, 70, 100, 130))}
+    cat = start_container(env, sid, scfg, "cat", ["cat"], stdin=True)
+    tty = start_container(env, sid, scfg, "tty", ["/bin/sh", "-c", "sleep 600"], stdin=True,
+                          tty=True)
+    for c in forever + list(finite) + [cat, tty]:
+        wait_state(env, c, PB.CONTAINER_RUNNING, timeout=60)
+    time.sleep(2)
+    rt = restart(env, signal.SIGKILL, down_s=2)
+    time.sleep(2)
+    kill_keeper(env)
+    time.sleep(2)
+    rt = restart(env, signal.SIGKILL, down_s=2)
+    time.sleep(2)
+    rt = restart(env, signal.SIGKILL, down_s=2)
+    for cid, (name, lines, code) in finite.items():
+        st = wait_state(env, cid, PB.CONTAINER_EXITED, timeout=30)
+        assert (st.exit_code, st.reason) == (code, "Error"), (name, st)
+        assert numbers(env, scfg, name) == list(range(lines)), name
+    for c in (cat, tty):
+        assert status(rt, c).state == PB.CONTAINER_RUNNING
+    r = rt.ExecSync(PB.ExecSyncRequest(container_id=cat, cmd=["echo", "alive"], timeout=10))
+    assert r.stdout == b"alive\n"
+    for i, cid in enumerate(forever):
+        assert status(rt, cid).state == PB.CONTAINER_RUNNING, f"t{i}"
+        rt.StopContainer(PB.StopContainerRequest(container_id=cid, timeout=0), timeout=30)
+    for i in range(16):
+        nums = numbers(env, scfg, f"t{i}")
+        assert len(nums) > 100, (f"t{i}", len(nums))
+        assert_every_line_once(nums)

@@ -37,7 +37,7 @@ static void check_unavailable(const char *name, int rc, const wc_err *err, const
 int main(void)
 {
     wc_err err;
-    char id[37];
+    const char *id = "5F0B1190-63BE-4E0C-B974-BD0F55675A43";
     char *text = NULL;
 
     memset(&err, 0, sizeof err);
