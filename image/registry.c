@@ -752,22 +752,6 @@ static char *token_key(const endpoint *ep, const img_challenge *ch, const char *
     return k;
 }
 
-static char *token_query(const img_challenge *ch, const char *scope, int form)
-{
-    char *svc = img_url_escape(ch->service ? ch->service : "");
-    char *sc = img_url_escape(scope);
-    size_t n = strlen(ch->realm) + strlen(svc) + strlen(sc) + 64;
-    char *q = malloc(n);
-    if (form)
-        snprintf(q, n, "service=%s&scope=%s&client_id=wincri", svc, sc);
-    else
-        snprintf(q, n, "%s%sservice=%s&scope=%s", ch->realm, strchr(ch->realm, '?') ? "&" : "?",
-                 svc, sc);
-    free(svc);
-    free(sc);
-    return q;
-}
-
 static int token_request(img_session *s, const endpoint *ep, const img_challenge *ch,
                          const char *scope, char **token, int64_t *expires, wc_err *err)
 {
@@ -777,7 +761,7 @@ static int token_request(img_session *s, const endpoint *ep, const img_challenge
     char *post = NULL;
     if (ep->identity_token) {
         x = xfer_new(s->reg, ep, ch->realm, what, s->cancel);
-        char *q = token_query(ch, scope, 1);
+        char *q = img_token_query(ch, scope, 1);
         char *rt = img_url_escape(ep->identity_token);
         size_t n = strlen(q) + strlen(rt) + 64;
         post = malloc(n);
@@ -787,7 +771,7 @@ static int token_request(img_session *s, const endpoint *ep, const img_challenge
         curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, post);
         xfer_header(x, "Content-Type: application/x-www-form-urlencoded");
     } else {
-        char *url = token_query(ch, scope, 0);
+        char *url = img_token_query(ch, scope, 0);
         x = xfer_new(s->reg, ep, url, what, s->cancel);
         free(url);
         if (ep->user) {
