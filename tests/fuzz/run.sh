@@ -7,6 +7,7 @@
 #
 #   tests/fuzz/run.sh SECONDS [NAME...]
 set -euo pipefail
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 cd "$(dirname "$0")/../.."
 
 secs=${1:?usage: $0 SECONDS [TARGET...]}

@@ -1,0 +1,194 @@
+#!/usr/bin/python3
+"""Writes the seed corpora under tests/fuzz/corpus/<target>/ (run from anywhere with
+/usr/bin/python3; files named regress-* are inputs that once found a bug and are kept by
+hand, never rewritten here). Seeds are small valid examples of each input kind, so the
+fuzzers start past the first checks."""
+import base64
+import gzip
+import hashlib
+import io
+import json
+import os
+import re
+import struct
+import tarfile
+import zlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+SEP = b"\n--\n"
+
+
+def put(target, name, data):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+# ---- websocket -------------------------------------------------------------------------
+
+
+def ws_frame(opcode, payload, fin=True, mask=b"\x01\x02\x03\x04"):
+    head = bytes([(0x80 if fin else 0) | opcode])
+    n = len(payload)
+    if n < 126:
+        head += bytes([0x80 | n])
+    elif n < 65536:
+        head += bytes([0x80 | 126]) + struct.pack(">H", n)
+    else:
+        head += bytes([0x80 | 127]) + struct.pack(">Q", n)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return head + mask + masked
+
+
+def websocket():
+    put("websocket", "stdin-then-close",
+        b"dGhlIHNhbXBsZSBub25jZQ==" + ws_frame(2, b"\x00echo hi\n") + ws_frame(8, b"\x03\xe8"))
+    put("websocket", "fragments-ping",
+        ws_frame(2, b"\x00ab", fin=False) + ws_frame(9, b"ping") + ws_frame(0, b"cd"))
+    put("websocket", "resize-b64", ws_frame(1, b"4" + base64.b64encode(b'{"Width":80,"Height":24}')))
+    put("websocket", "long16", ws_frame(2, b"\x00" + b"x" * 300))
+
+
+# ---- spdy ------------------------------------------------------------------------------
+
+
+def spdy_dictionary():
+    text = open(os.path.join(ROOT, "cri", "spdy_dict.c")).read()
+    body = text[text.index("cri_spdy_dictionary[] = {"):]
+    body = body[:body.index("};")]
+    return bytes(int(x, 16) for x in re.findall(r"0x([0-9a-fA-F]{2})", body))
+
+
+class Spdy:
+    """One direction of a SPDY/3 connection: one zlib stream for every header block."""
+
+    def __init__(self):
+        self.z = zlib.compressobj(zdict=spdy_dictionary())
+
+    def headers(self, pairs):
+        raw = struct.pack(">I", len(pairs))
+        for k, v in pairs:
+            raw += struct.pack(">I", len(k)) + k.encode() + struct.pack(">I", len(v)) + v.encode()
+        return self.z.compress(raw) + self.z.flush(zlib.Z_SYNC_FLUSH)
+
+    @staticmethod
+    def control(ftype, flags, payload):
+        return struct.pack(">HHB", 0x8003, ftype, flags) + len(payload).to_bytes(3, "big") + payload
+
+    def syn_stream(self, sid, pairs, flags=0):
+        return self.control(1, flags, struct.pack(">IIH", sid, 0, 0) + self.headers(pairs))
+
+    @staticmethod
+    def data(sid, payload, flags=0):
+        return struct.pack(">IB", sid, flags) + len(payload).to_bytes(3, "big") + payload
+
+
+def spdy_exec_stream(tty=False, stdin=True):
+    """What kubectl exec sends after the upgrade: error, stdin, stdout (and resize) streams."""
+    s = Spdy()
+    out = s.syn_stream(1, [("streamtype", "error")])
+    sid = 3
+    if stdin:
+        out += s.syn_stream(sid, [("streamtype", "stdin")])
+        stdin_sid = sid
+        sid += 2
+    out += s.syn_stream(sid, [("streamtype", "stdout")])
+    sid += 2
+    if tty:
+        out += s.syn_stream(sid, [("streamtype", "resize")])
+        out += Spdy.data(sid, b'{"Width":100,"Height":30}')
+        sid += 2
+    else:
+        out += s.syn_stream(sid, [("streamtype", "stderr")])
+        sid += 2
+    if stdin:
+        out += Spdy.data(stdin_sid, b"hello\n", flags=1)
+    out += Spdy.control(9, 0, struct.pack(">II", 3, 65536))  # WINDOW_UPDATE
+    out += Spdy.control(4, 0, struct.pack(">I", 1) + struct.pack(">II", 7, 1 << 20))  # SETTINGS
+    out += Spdy.control(6, 0, struct.pack(">I", 1))  # PING
+    out += Spdy.control(3, 0, struct.pack(">II", 3, 5))  # RST_STREAM
+    return out
+
+
+def spdy_pf_stream():
+    s = Spdy()
+    out = s.syn_stream(1, [("streamtype", "error"), ("port", "80"), ("requestid", "0")])
+    out += s.syn_stream(3, [("streamtype", "data"), ("port", "80"), ("requestid", "0")])
+    out += Spdy.data(3, b"GET / HTTP/1.0\r\n\r\n")
+    out += s.syn_stream(5, [("streamtype", "error"), ("port", "8080")])
+    out += s.syn_stream(7, [("streamtype", "data"), ("port", "8080")])
+    out += Spdy.data(7, b"x" * 40, flags=1)
+    out += Spdy.control(7, 0, struct.pack(">II", 7, 0))  # GOAWAY
+    return out
+
+
+def spdy():
+    put("spdy", "exec", spdy_exec_stream())
+    put("spdy", "exec-tty", spdy_exec_stream(tty=True))
+    put("spdy", "portforward", spdy_pf_stream())
+
+
+# ---- config, image references, registry auth ------------------------------------------
+
+
+def config():
+    put("config", "minimal", "{}")
+    put("config", "full", json.dumps({
+        "root": "/var/lib/wincri", "state": "/run/wincri", "listen": "tcp://127.0.0.1:1234",
+        "log_level": "debug", "shutdown_grace_seconds": 3,
+        "default_runtime_handler": "fast",
+        "runtime_handlers": {"fast": {"runtime": "crun"}, "vm": {"runtime": "runc",
+                                                                 "isolation": "hyperv"}},
+        "cni_conf_dir": "/etc/cni/net.d", "cni_bin_dirs": ["/usr/lib/cni"],
+        "windows_nat": {"enabled": True, "network": "nat", "subnet": "10.9.0.0/24",
+                        "gateway": "10.9.0.1"},
+        "streaming": {"address": "127.0.0.1", "port": 0, "tls_cert": "", "tls_key": ""},
+        "images": {"max_concurrent_downloads": 2},
+        "registries": {
+            "127.0.0.1:5000": {"mirrors": ["http://127.0.0.1:5001/prefix/", "localhost:5002"],
+                               "plain_http": True, "username": "u", "password": "p"},
+            "localhost:5000": {"auth": "dXNlcjpwYXNz", "skip_verify": True, "ca_file": "/x"},
+            "[::1]:5000": {"identity_token": "tok"}},
+        "fault_injection": {"rpc_delay_ms": {"/runtime.v1.RuntimeService/Status": 10}},
+    }, indent=1))
+    put("config", "bad-type", '{\n  "images": {"max_concurrent_downloads": "4"}\n}')
+    put("config", "unknown-nested", '{"registries": {"127.0.0.1:5000": {"mirors": []}}}')
+
+
+def image_ref():
+    for i, r in enumerate([
+            "busybox", "127.0.0.1:5000/fuzz/image:v1.2",
+            "localhost:5000/a/b-c__d.e@sha256:" + "ab" * 32,
+            "[::1]:5000/x/y:latest@sha256:" + "0f" * 32,
+            "index.docker.io/library/alpine:3", "Registry.Example:443/UPPER/x",
+            "./a/../../b", "a" * 64]):
+        put("image_ref", "ref%d" % i, r)
+
+
+def registry_auth():
+    put("registry_auth", "bearer", SEP.join([
+        b'Bearer realm="http://127.0.0.1:5000/token?x=1",service="registry",'
+        b'scope="repository:fuzz/image:pull",error="insufficient_scope"',
+        b'{"token":"abc","expires_in":300}', b"dXNlcjpwYXNzOndvcmQ="]))
+    put("registry_auth", "basic-and-bearer", SEP.join([
+        b'Basic realm="x", Bearer realm=http://127.0.0.1/t,service=s\\"q',
+        b'{"access_token":"zz","expires_in":-5}', b"dTpw\n"]))
+
+
+# ---- main ------------------------------------------------------------------------------
+
+
+def main():
+    websocket()
+    spdy()
+    config()
+    image_ref()
+    registry_auth()
+
+
+if __name__ == "__main__":
+    main()
