@@ -109,6 +109,11 @@ int cri_listener_start(cri_streaming *s, const cri_streaming_opts *o, cri_listen
                        wc_err *err);
 void cri_listener_stop(cri_listener *l);
 
+/* A server without a listener, for driving sessions directly (tests, fuzzing): it hands
+ * out URLs (on "http://127.0.0.1:0") and tokens like a listening one, and the caller moves
+ * the bytes through cri_sess_* as a platform layer would. Freed with cri_streaming_stop. */
+cri_streaming *cri_streaming_new_detached(const cri_stream_backend *b, int token_ttl_ms);
+
 /* Random bytes from the OS / OpenSSL. */
 int cri_random_bytes(void *buf, size_t n);
 
