@@ -132,6 +132,56 @@ def spdy():
     put("spdy", "portforward", spdy_pf_stream())
 
 
+# ---- http and the streaming session -----------------------------------------------------
+
+
+def ws_head(verb, protocol, extra=""):
+    return ("GET /%s/@TOKEN@%s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
+            "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: %s\r\n\r\n"
+            % (verb, extra, protocol)).encode()
+
+
+def spdy_head(verb, protocol):
+    return ("POST /%s/@TOKEN@ HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
+            "X-Stream-Protocol-Version: %s\r\n\r\n" % (verb, protocol)).encode()
+
+
+def http():
+    put("http", "ws-exec", ws_head("exec", "v5.channel.k8s.io, v4.channel.k8s.io").replace(
+        b"@TOKEN@", b"abc"))
+    put("http", "spdy-pf", b"POST /portforward/tok?port=80&port=8080 HTTP/1.1\r\n"
+        b"Connection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
+        b"X-Stream-Protocol-Version: portforward.k8s.io\r\n\r\n")
+
+
+def stream_session():
+    # Setup bytes: kind (0 exec, 1 attach, 2 port-forward) | tty 4 | stdin 8 | stdout 16 |
+    # stderr 32 | ports (bits 6-7); backend/platform mode; read size.
+    exec_io = bytes([0 | 8 | 16 | 32, 4 | 8, 200])
+    tty = bytes([0 | 4 | 8 | 16, 4 | 8, 3])
+    attach = bytes([1 | 16, 8, 0])
+    pf = bytes([2 | (1 << 6), 4, 100])
+    put("stream_session", "ws-exec-v5", exec_io + ws_head("exec", "v5.channel.k8s.io") +
+        ws_frame(2, b"\x00echo hi\n") + ws_frame(2, b"\xff\x00") + ws_frame(9, b"p") +
+        ws_frame(8, b"\x03\xe8"))
+    put("stream_session", "ws-exec-b64-tty", tty + ws_head("exec", "v4.base64.channel.k8s.io") +
+        ws_frame(1, b"0" + base64.b64encode(b"ls\n")) +
+        ws_frame(1, b"4" + base64.b64encode(b'{"Width":80,"Height":24}')))
+    put("stream_session", "ws-attach-v1", attach + ws_head("attach", "channel.k8s.io") +
+        ws_frame(2, b"\x00x", fin=False) + ws_frame(0, b"y"))
+    put("stream_session", "ws-pf", pf + ws_head("portforward", "v4.channel.k8s.io",
+                                               "?port=80&port=443") +
+        ws_frame(2, b"\x00GET / HTTP/1.0\r\n\r\n") + ws_frame(2, b"\x02abc"))
+    put("stream_session", "spdy-exec", exec_io + spdy_head("exec", "v4.channel.k8s.io") +
+        spdy_exec_stream())
+    put("stream_session", "spdy-exec-tty", tty + spdy_head("exec", "v3.channel.k8s.io") +
+        spdy_exec_stream(tty=True))
+    put("stream_session", "spdy-pf", pf + spdy_head("portforward", "portforward.k8s.io") +
+        spdy_pf_stream())
+    put("stream_session", "bad-protocol", exec_io + spdy_head("exec", "v9.channel.k8s.io"))
+
+
 # ---- config, image references, registry auth ------------------------------------------
 
 
@@ -185,6 +235,8 @@ def registry_auth():
 def main():
     websocket()
     spdy()
+    http()
+    stream_session()
     config()
     image_ref()
     registry_auth()
