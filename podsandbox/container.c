@@ -16,7 +16,7 @@
 
 #define EXEC_OUTPUT_MAX (16 * 1024 * 1024)
 
-static int validate_config(const Runtime__V1__ContainerConfig *c, wc_err *err)
+int pod_container_config_check(const Runtime__V1__ContainerConfig *c, wc_err *err)
 {
     if (!c || !c->metadata || !*c->metadata->name)
         return wc_err_set(err, WC_INVALID_ARGUMENT, "container config: metadata.name is required");
@@ -134,7 +134,7 @@ int pod_container_create(pod_manager *pm, const char *sandbox_id,
                          const Runtime__V1__PodSandboxConfig *sandbox_config, char **id,
                          wc_err *err)
 {
-    if (validate_config(config, err) < 0)
+    if (pod_container_config_check(config, err) < 0)
         return -1;
     pod_sandbox *s = pod_sandbox_find(pm, sandbox_id, err);
     if (!s)

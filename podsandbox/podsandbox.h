@@ -57,6 +57,11 @@ void pod_manager_close(pod_manager *pm);
 /* The pod CIDR handed to CNI (from UpdateRuntimeConfig). */
 void pod_manager_set_pod_cidr(pod_manager *pm, const char *cidr);
 
+/* The checks RunPodSandbox and CreateContainer make on a config before anything else
+ * (WC_INVALID_ARGUMENT naming the field); pure, for tests and fuzzing. */
+int pod_sandbox_config_check(const Runtime__V1__PodSandboxConfig *c, wc_err *err);
+int pod_container_config_check(const Runtime__V1__ContainerConfig *c, wc_err *err);
+
 int pod_sandbox_run(pod_manager *pm, const Runtime__V1__PodSandboxConfig *config,
                     const char *handler, char **id, wc_err *err);
 int pod_sandbox_stop(pod_manager *pm, const char *id, wc_err *err);

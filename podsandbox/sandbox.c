@@ -18,7 +18,7 @@ static const char default_hosts[] = "127.0.0.1\tlocalhost\n"
                                     "ff02::1\tip6-allnodes\n"
                                     "ff02::2\tip6-allrouters\n";
 
-static int validate_config(const Runtime__V1__PodSandboxConfig *c, wc_err *err)
+int pod_sandbox_config_check(const Runtime__V1__PodSandboxConfig *c, wc_err *err)
 {
     if (!c || !c->metadata)
         return wc_err_set(err, WC_INVALID_ARGUMENT, "pod sandbox config: metadata is required");
@@ -260,7 +260,7 @@ static int set_up(pod_manager *pm, pod_sandbox *s, wc_err *err)
 int pod_sandbox_run(pod_manager *pm, const Runtime__V1__PodSandboxConfig *config,
                     const char *handler, char **id, wc_err *err)
 {
-    if (validate_config(config, err) < 0 || !pod_runtime_for(pm, handler, err))
+    if (pod_sandbox_config_check(config, err) < 0 || !pod_runtime_for(pm, handler, err))
         return -1;
     char other[POD_ID_LEN + 1];
     if (find_duplicate(pm, config->metadata, other))

@@ -229,6 +229,111 @@ def registry_auth():
         b'{"access_token":"zz","expires_in":-5}', b"dTpw\n"]))
 
 
+# ---- CRI requests ----------------------------------------------------------------------
+
+
+def cri_module():
+    """api_pb2 generated from cri/api.proto by protoc into a temporary directory."""
+    import importlib
+    import subprocess
+    import sys
+    import tempfile
+    out = tempfile.mkdtemp(prefix="wincri-seeds-")
+    subprocess.run(["protoc", "-I", os.path.join(ROOT, "cri"), "--python_out", out, "api.proto"],
+                   check=True)
+    sys.path.insert(0, out)
+    return importlib.import_module("api_pb2")
+
+
+def cri_request():
+    pb = cri_module()
+    methods = []  # the fuzz target's order: RuntimeService methods, then ImageService's
+    for svc in ("RuntimeService", "ImageService"):
+        methods += [m.name for m in pb.DESCRIPTOR.services_by_name[svc].methods]
+
+    def put_req(name, method, msg):
+        put("cri_request", name, bytes([methods.index(method)]) + msg.SerializeToString())
+
+    sandbox = pb.PodSandboxConfig(
+        metadata=pb.PodSandboxMetadata(name="web", uid="u-1", namespace="default", attempt=1),
+        hostname="web-0", log_directory="/var/log/pods/default_web_u-1",
+        dns_config=pb.DNSConfig(servers=["10.96.0.10"], searches=["default.svc.cluster.local"],
+                                options=["ndots:5"]),
+        port_mappings=[pb.PortMapping(protocol=pb.TCP, container_port=80, host_port=8080,
+                                      host_ip="127.0.0.1")],
+        labels={"app": "web"}, annotations={"io.microsoft.virtualmachine.computetopology."
+                                            "memory.sizeinmb": "2048"},
+        linux=pb.LinuxPodSandboxConfig(
+            cgroup_parent="/kubepods/burstable/podu-1",
+            security_context=pb.LinuxSandboxSecurityContext(
+                namespace_options=pb.NamespaceOption(network=pb.POD, pid=pb.CONTAINER),
+                run_as_user=pb.Int64Value(value=1000), supplemental_groups=[2000],
+                seccomp=pb.SecurityProfile(profile_type=pb.SecurityProfile.RuntimeDefault)),
+            sysctls={"net.ipv4.ip_unprivileged_port_start": "0"}),
+        windows=pb.WindowsPodSandboxConfig(security_context=pb.WindowsSandboxSecurityContext(
+            run_as_username="ContainerUser")))
+    put_req("run-pod-sandbox", "RunPodSandbox",
+            pb.RunPodSandboxRequest(config=sandbox, runtime_handler="runhcs-wcow-hypervisor"))
+    res = pb.LinuxContainerResources(cpu_period=100000, cpu_quota=50000, cpu_shares=512,
+                                     memory_limit_in_bytes=64 << 20, oom_score_adj=-999,
+                                     cpuset_cpus="0-1", cpuset_mems="0",
+                                     hugepage_limits=[pb.HugepageLimit(page_size="2MB",
+                                                                       limit=1 << 21)],
+                                     unified={"memory.high": "max"},
+                                     memory_swap_limit_in_bytes=128 << 20)
+    config = pb.ContainerConfig(
+        metadata=pb.ContainerMetadata(name="app", attempt=0),
+        image=pb.ImageSpec(image="127.0.0.1:5000/fuzz/image:latest"),
+        command=["/bin/sh"], args=["-c", "echo hi"], working_dir="/srv",
+        envs=[pb.KeyValue(key="A", value="1"), pb.KeyValue(key="PATH", value="/bin")],
+        mounts=[pb.Mount(container_path="/data", host_path="/var/lib/data", readonly=True,
+                         propagation=pb.PROPAGATION_HOST_TO_CONTAINER),
+                pb.Mount(container_path="C:\\data", host_path="C:\\host\\data")],
+        devices=[pb.Device(container_path="/dev/fuse", host_path="/dev/fuse", permissions="rwm")],
+        labels={"io.kubernetes.container.name": "app"}, annotations={"a": "b"},
+        log_path="app/0.log", stdin=True, tty=True,
+        linux=pb.LinuxContainerConfig(resources=res, security_context=pb.LinuxContainerSecurityContext(
+            capabilities=pb.Capability(add_capabilities=["NET_ADMIN"], drop_capabilities=["ALL"]),
+            namespace_options=pb.NamespaceOption(pid=pb.TARGET, target_id="c0ffee"),
+            run_as_user=pb.Int64Value(value=0), run_as_username="", readonly_rootfs=True,
+            no_new_privs=True, masked_paths=["/proc/kcore"], readonly_paths=["/proc/sys"],
+            seccomp=pb.SecurityProfile(profile_type=pb.SecurityProfile.Unconfined),
+            apparmor=pb.SecurityProfile(profile_type=pb.SecurityProfile.Unconfined))),
+        windows=pb.WindowsContainerConfig(
+            resources=pb.WindowsContainerResources(cpu_count=2, cpu_maximum=5000,
+                                                   memory_limit_in_bytes=1 << 30),
+            security_context=pb.WindowsContainerSecurityContext(run_as_username="ContainerAdministrator")),
+        stop_signal=pb.SIGTERM)
+    put_req("create-container", "CreateContainer",
+            pb.CreateContainerRequest(pod_sandbox_id="5a9d", config=config, sandbox_config=sandbox))
+    plain = pb.ContainerConfig(metadata=pb.ContainerMetadata(name="x"),
+                               image=pb.ImageSpec(image="busybox"))
+    put_req("create-container-plain", "CreateContainer",
+            pb.CreateContainerRequest(pod_sandbox_id="5a9d", config=plain))
+    put_req("exec-sync", "ExecSync",
+            pb.ExecSyncRequest(container_id="c0", cmd=["cmd", "/c", "echo \"a b\""], timeout=3))
+    put_req("update-resources", "UpdateContainerResources",
+            pb.UpdateContainerResourcesRequest(container_id="c0", linux=res))
+    put_req("update-pod-resources", "UpdatePodSandboxResources",
+            pb.UpdatePodSandboxResourcesRequest(pod_sandbox_id="p", overhead=res, resources=res))
+    put_req("update-runtime-config", "UpdateRuntimeConfig", pb.UpdateRuntimeConfigRequest(
+        runtime_config=pb.RuntimeConfig(network_config=pb.NetworkConfig(
+            pod_cidr="10.244.0.0/16,fd00::/64"))))
+    put_req("exec", "Exec", pb.ExecRequest(container_id="c0", cmd=["sh"], tty=True, stdin=True,
+                                           stdout=True))
+    put_req("attach", "Attach", pb.AttachRequest(container_id="c0", stdin=True, stdout=True,
+                                                 stderr=True))
+    put_req("port-forward", "PortForward", pb.PortForwardRequest(pod_sandbox_id="p",
+                                                                 port=[80, 65536]))
+    put_req("pull-image", "PullImage", pb.PullImageRequest(
+        image=pb.ImageSpec(image="127.0.0.1:5000/fuzz/image@sha256:" + "ab" * 32),
+        auth=pb.AuthConfig(auth="dXNlcjpwYXNz", identity_token="t")))
+    put_req("image-status", "ImageStatus", pb.ImageStatusRequest(
+        image=pb.ImageSpec(image="localhost:5000/a:b"), verbose=True))
+    put_req("list-containers", "ListContainers", pb.ListContainersRequest(
+        filter=pb.ContainerFilter(id="c", label_selector={"a": "b"})))
+
+
 # ---- main ------------------------------------------------------------------------------
 
 
@@ -240,6 +345,7 @@ def main():
     config()
     image_ref()
     registry_auth()
+    cri_request()
 
 
 if __name__ == "__main__":
