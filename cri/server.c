@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/pbcopy.h"
 #include "cri/daemon.h"
 #include "common/workers.h"
 
@@ -188,10 +189,19 @@ static ProtobufCMessage *unpack(const char *method, const ProtobufCMessageDescri
                                 const uint8_t *data, size_t len, wc_err *err)
 {
     ProtobufCMessage *req = protobuf_c_message_unpack(input, NULL, len, data);
-    if (!req)
-        wc_err_set(err, WC_INVALID_ARGUMENT, "%s: malformed request: the bytes do not decode as %s",
-                   method, input->name);
-    return req;
+    /* protobuf-c reads some encodings it does not read back once it has written them (field
+     * number 0 in a tag of two bytes or more): the model keeps re-encoded copies of requests,
+     * so a request that does not survive one is malformed as well. */
+    ProtobufCMessage *copy = req ? wc_pb_copy(req) : NULL;
+    if (copy) {
+        protobuf_c_message_free_unpacked(copy, NULL);
+        return req;
+    }
+    if (req)
+        protobuf_c_message_free_unpacked(req, NULL);
+    wc_err_set(err, WC_INVALID_ARGUMENT, "%s: malformed request: the bytes do not decode as %s",
+               method, input->name);
+    return NULL;
 }
 
 ProtobufCMessage *cri_request_decode(const char *path, const uint8_t *data, size_t len, wc_err *err)
