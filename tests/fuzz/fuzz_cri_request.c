@@ -12,6 +12,7 @@
  *                                   (for a loopback registry; no request is made)
  * Input: one byte choosing the RPC, then the request message bytes. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,13 @@
 #include "podsandbox/ocispec_wcow.h"
 #include "podsandbox/podsandbox.h"
 #include "tests/fuzz/fuzz.h"
+
+/* An unexpected kind of error is a finding: say which before stopping. */
+static void unexpected(const char *what, const wc_err *err)
+{
+    fprintf(stderr, "fuzz: %s: unexpected %s: %s\n", what, wc_code_name(err->code), err->msg);
+    abort();
+}
 
 static char *paths[128];
 static size_t n_paths;
@@ -107,7 +115,7 @@ static json_t *linux_spec(const Runtime__V1__PodSandboxConfig *sb,
     wc_err err = {0};
     if (pod_spec_build_linux(&in, &spec, &err) < 0 && err.code != WC_INVALID_ARGUMENT &&
         err.code != WC_FAILED_PRECONDITION)
-        abort();
+        unexpected("pod_spec_build_linux", &err);
     return spec;
 }
 
@@ -132,7 +140,7 @@ static json_t *wcow_spec(const Runtime__V1__PodSandboxConfig *sb,
     json_t *spec = NULL;
     wc_err err = {0};
     if (pod_spec_build_wcow(&in, &spec, &err) < 0 && err.code != WC_INVALID_ARGUMENT)
-        abort();
+        unexpected("pod_spec_build_wcow", &err);
     return spec;
 }
 
@@ -231,7 +239,7 @@ static void stream_url(const cri_stream_request *r)
     if (cri_streaming_url(streaming, r, &url, &err) == 0)
         free(url);
     else if (err.code != WC_INVALID_ARGUMENT)
-        abort();
+        unexpected("cri_streaming_url", &err);
 }
 
 /* A pull gets as far as its registry session; any registry becomes a loopback one. */
@@ -331,7 +339,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ProtobufCMessage *req = cri_request_decode(path, data + 1, size - 1, &err);
     if (!req) {
         if (err.code != WC_INVALID_ARGUMENT)
-            abort();
+            unexpected("cri_request_decode", &err);
         return 0;
     }
     /* The pod store keeps requests re-encoded; a copy packs to the same bytes. */
