@@ -25,6 +25,11 @@ void cri_map_copy(size_t *n, void *entries_field, const ProtobufCMessageDescript
 /* Deep copy of any message (NULL stays NULL), freeable like the rest of a response. */
 void *cri_copy(const void *msg);
 
+/* Every string of a request (in sub-messages, lists and maps too) is valid UTF-8, as proto3
+ * requires of strings; otherwise -1 with WC_INVALID_ARGUMENT naming the first field that is
+ * not, e.g. "config.labels[2].value is not valid UTF-8". */
+int cri_check_utf8(const ProtobufCMessage *m, wc_err *err);
+
 typedef struct cri_call cri_call;
 /* Streams items[0..n) (messages of the response's one repeated field) in responses of at
  * most `batch` items each; at least one response goes out, even for n == 0. The caller

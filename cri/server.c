@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/pbcopy.h"
 #include "cri/daemon.h"
+#include "cri/pbutil.h"
 #include "common/workers.h"
 
 /* kubelet's limit on CRI messages, both directions. */
@@ -195,7 +196,13 @@ static ProtobufCMessage *unpack(const char *method, const ProtobufCMessageDescri
     ProtobufCMessage *copy = req ? wc_pb_copy(req) : NULL;
     if (copy) {
         protobuf_c_message_free_unpacked(copy, NULL);
-        return req;
+        /* proto3 strings are UTF-8; the model's JSON (OCI specs, HCS documents) cannot hold
+         * anything else, so other bytes are refused here rather than dropped later. */
+        if (cri_check_utf8(req, err) == 0)
+            return req;
+        wc_err_prefix(err, "%s: malformed request", method);
+        protobuf_c_message_free_unpacked(req, NULL);
+        return NULL;
     }
     if (req)
         protobuf_c_message_free_unpacked(req, NULL);
