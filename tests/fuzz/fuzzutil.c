@@ -98,7 +98,7 @@ static void sandbox(int argc, char **argv)
     for (size_t i = 0; i < n_keep; i++)
         if (mount_setattr(AT_FDCWD, keep[i], 0, &rw, sizeof rw) < 0)
             die("keep the corpus or artifact directory writable");
-    if (mount("wincri-fuzz", scratch, "tmpfs", MS_NOSUID, "size=512m,mode=0700") < 0)
+    if (mount("wincri-fuzz", scratch, "tmpfs", MS_NOSUID | MS_NODEV, "size=512m,mode=0700") < 0)
         die("mount the scratch tmpfs");
 }
 

@@ -334,6 +334,121 @@ def cri_request():
         filter=pb.ContainerFilter(id="c", label_selector={"a": "b"})))
 
 
+# ---- layers --------------------------------------------------------------------------
+
+
+def tar_bytes(entries, fmt=tarfile.PAX_FORMAT):
+    """entries: (TarInfo, data or None)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as t:
+        for info, data in entries:
+            if data is not None:
+                info.size = len(data)
+                t.addfile(info, io.BytesIO(data))
+            else:
+                t.addfile(info)
+    # Without tarfile's padding to 10 KiB records: the data and the two zero end blocks.
+    data = buf.getvalue()
+    end = (len(data.rstrip(b"\0")) + 511) // 512 * 512 + 1024
+    return data[:end]
+
+
+def ti(name, kind=tarfile.REGTYPE, link="", mode=0o644, pax=None, **kw):
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = link
+    info.mode = mode
+    info.mtime = 1700000000
+    if pax:
+        info.pax_headers = pax
+    for k, v in kw.items():
+        setattr(info, k, v)
+    return info
+
+
+def zstd(data):
+    import subprocess
+    return subprocess.run(["zstd", "-q", "-c"], input=data, stdout=subprocess.PIPE,
+                          check=True).stdout
+
+
+def linux_layers():
+    d = tarfile.DIRTYPE
+    base = tar_bytes([
+        (ti("etc/", d, mode=0o755), None),
+        (ti("etc/passwd"), b"root:x:0:0::/root:/bin/sh\n"),
+        (ti("bin/", d, mode=0o755), None),
+        (ti("bin/busybox", mode=0o755, uid=0, gid=0), b"\x7fELF" + b"\0" * 60),
+        (ti("bin/sh", tarfile.SYMTYPE, "busybox"), None),
+        (ti("bin/ls", tarfile.LNKTYPE, "bin/busybox"), None),
+        (ti("etc/.wh.old"), b""),
+        (ti("usr/", d), None),
+        (ti("usr/.wh..wh..opq"), b""),
+        (ti("var/run", tarfile.SYMTYPE, "../run"), None),
+        (ti("tmp/", d, mode=0o1777), None),
+        (ti("tmp/fifo", tarfile.FIFOTYPE), None),
+        (ti("dev/null", tarfile.CHRTYPE, devmajor=1, devminor=3), None),
+        (ti("x", pax={"SCHILY.xattr.user.k": "v",
+                      "SCHILY.xattr.trusted.overlay.opaque": "y"}), b"xattrs"),
+        (ti("./a/./b//c"), b"odd names"),
+    ])
+    # setup byte: media type (bits 0-1) | devices (bit 2) | read size (bits 3-7)
+    put("linux_layer", "base-tar", bytes([0 | 4 | (3 << 3)]) + base)
+    put("linux_layer", "base-gzip", bytes([1 | (200 << 3 & 0xf8)]) + gzip.compress(base, mtime=0))
+    put("linux_layer", "base-zstd", bytes([2]) + zstd(base))
+    put("linux_layer", "gnu-longname", bytes([0]) + tar_bytes(
+        [(ti("d/" + "n" * 150), b"long"), (ti("l" * 120, tarfile.SYMTYPE, "t" * 130), None)],
+        fmt=tarfile.GNU_FORMAT))
+    for name, entries in {
+        "escape-dotdot": [(ti("../evil"), b"x")],
+        "escape-symlink-dir": [(ti("link", tarfile.SYMTYPE, "/etc"), None),
+                               (ti("link/passwd"), b"owned")],
+        "escape-symlink-rel": [(ti("a", tarfile.SYMTYPE, "../../.."), None),
+                               (ti("a/tmp/x"), b"x")],
+        "escape-hardlink": [(ti("h", tarfile.LNKTYPE, "/etc/passwd"), None)],
+        "escape-hardlink-rel": [(ti("h", tarfile.LNKTYPE, "../canary/keep"), None)],
+        "whiteout-dotdot": [(ti("d/.wh.."), b"")],
+        "dir-over-symlink": [(ti("s", tarfile.SYMTYPE, "/tmp"), None), (ti("s/", d), None)],
+    }.items():
+        put("linux_layer", name, bytes([0]) + tar_bytes(entries))
+
+
+def windows_layers():
+    d = tarfile.DIRTYPE
+    sd = base64.b64encode(bytes([1, 0, 0, 0x80]) + bytes(16)).decode()
+    ea = base64.b64encode(b"value").decode()
+    layer = tar_bytes([
+        (ti("Files", d, pax={"MSWINDOWS.fileattr": "16"}), None),
+        (ti("Files/Windows", d), None),
+        (ti("Files/Windows/System32/cmd.exe", pax={
+            "MSWINDOWS.fileattr": "32", "MSWINDOWS.rawsd": sd,
+            "MSWINDOWS.xattr.user": ea, "LIBARCHIVE.creationtime": "1600000000.5"}),
+         b"MZ" + b"\0" * 100),
+        (ti("Files/Windows/System32/cmd.exe:Zone.Identifier"), b"[ZoneTransfer]\r\n"),
+        (ti("Files/link", tarfile.SYMTYPE, "C:\\Windows",
+            pax={"MSWINDOWS.mountpoint": "1"}), None),
+        (ti("Files/rel", tarfile.SYMTYPE, "Windows\\System32"), None),
+        (ti("Files/hard", tarfile.LNKTYPE, "Files/Windows/System32/cmd.exe"), None),
+        (ti("Files/.wh.gone"), b""),
+        (ti("Hives", d), None),
+        (ti("Hives/Software_Delta"), b"regf" + b"\0" * 60),
+        (ti("UtilityVM", d), None),
+        (ti("UtilityVM/Files", d), None),
+        (ti("UtilityVM/Files/EFI/boot.efi", pax={"MSWINDOWS.sd": "O:BAG:SY"}), b"efi"),
+    ])
+    # setup byte: bit 0 pull form (decompressing), bits 1-7 piece size
+    put("windows_layer", "layer-push", bytes([0 | (5 << 1)]) + layer)
+    put("windows_layer", "layer-gzip", bytes([1]) + gzip.compress(layer, mtime=0))
+    put("windows_layer", "legacy-schily", bytes([0]) + tar_bytes([
+        (ti("Files", d), None),
+        (ti("Files/a", pax={"SCHILY.xattr.MSWINDOWS.fileattr": "1",
+                            "MSWINDOWS.writetime": "132000000000000000"}), b"a")]))
+    put("windows_layer", "escapes", bytes([0]) + tar_bytes([
+        (ti("Files", d), None), (ti("Files/../x"), b"x"), (ti("C:/x"), b"x"),
+        (ti("Files/u", tarfile.SYMTYPE, "\\\\server\\share"), None),
+        (ti("Files/h", tarfile.LNKTYPE, "Hives/x"), None)]))
+
+
 # ---- main ------------------------------------------------------------------------------
 
 
@@ -346,6 +461,8 @@ def main():
     image_ref()
     registry_auth()
     cri_request()
+    linux_layers()
+    windows_layers()
 
 
 if __name__ == "__main__":
