@@ -96,22 +96,6 @@ struct img_reader {
     xfer *x;
 };
 
-/* ---- Cancellation ---------------------------------------------------------------------- */
-
-int img_cancel_check(const img_cancel *c, wc_err *err)
-{
-    if (!c)
-        return 0;
-    if (c->abort_flag && *c->abort_flag)
-        return wc_err_set(err, WC_ABORTED, "abandoned because another part of the pull failed");
-    if (c->deadline_ns > 0 && c->deadline_ns != INT64_MAX &&
-        wc_clock_monotonic_ns() > c->deadline_ns)
-        return wc_err_set(err, WC_DEADLINE_EXCEEDED, "deadline exceeded");
-    if (c->fn && c->fn(c->ctx))
-        return wc_err_set(err, WC_CANCELLED, "cancelled by the client");
-    return 0;
-}
-
 /* ---- Registry (shared) ----------------------------------------------------------------- */
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
