@@ -167,6 +167,10 @@ $(B)/bin/%: tests/fuzz/fuzz_%.c $(B)/tests/fuzz/fuzzutil.o $(B)/libwincri.a test
 		$(LDLIBS)
 
 .SECONDARY: $(B)/tests/fuzz/fuzzutil.o $(B)/tests/fuzz/fake_registry.o
+# The pull target links a registry double instead of image/registry.c.
+$(B)/bin/image_pull: FUZZ_EXTRA = $(B)/tests/fuzz/fake_registry.o
+$(B)/bin/image_pull: $(B)/tests/fuzz/fake_registry.o tests/fuzz/fake_registry.h
+
 fuzz-bins: $(FUZZ_BIN)
 
 fuzz-build:

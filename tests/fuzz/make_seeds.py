@@ -449,6 +449,93 @@ def windows_layers():
         (ti("Files/h", tarfile.LNKTYPE, "Hives/x"), None)]))
 
 
+# ---- image pulls ----------------------------------------------------------------------
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_TAR = "application/vnd.oci.image.layer.v1.tar"
+OCI_TGZ = "application/vnd.oci.image.layer.v1.tar+gzip"
+
+
+def pull_input(setup, parts):
+    """parts: (content type, body); see fuzz_image_pull.c for {{dN}} and {{sN}}."""
+    out = bytes([setup])
+    for i, (ctype, body) in enumerate(parts):
+        if isinstance(body, str):
+            body = body.encode()
+        assert SEP not in body and b"\n" not in ctype.encode()
+        out += (SEP if i else b"") + ctype.encode() + b"\n" + body
+    return out
+
+
+def sha(data):
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def image_config(diff_ids, os_name="linux"):
+    return json.dumps({"architecture": "amd64", "os": os_name,
+                       "config": {"Env": ["PATH=/bin"], "Cmd": ["sh"], "User": "1000"},
+                       "rootfs": {"type": "layers", "diff_ids": diff_ids}})
+
+
+def manifest(layers, config_part, mtype=OCI_MANIFEST, ctype=OCI_CONFIG):
+    return json.dumps({"schemaVersion": 2, "mediaType": mtype,
+                       "config": {"mediaType": ctype, "digest": "{{d%d}}" % config_part,
+                                  "size": 0},
+                       "layers": [{"mediaType": mt, "digest": "{{d%d}}" % i, "size": 0}
+                                  for mt, i in layers]}).replace(
+        '"size": 0}', '"size": {{s%d}}}')
+
+
+def image_pull():
+    d = tarfile.DIRTYPE
+    tar1 = tar_bytes([(ti("bin/", d), None), (ti("bin/sh", mode=0o755), b"#!sh\n"),
+                      (ti("etc/hosts"), b"127.0.0.1 localhost\n")])
+    tar2 = tar_bytes([(ti("etc/.wh.hosts"), b""), (ti("app"), b"app"),
+                      (ti("applink", tarfile.LNKTYPE, "app"), None)])
+    tgz2 = gzip.compress(tar2, mtime=0)
+    assert SEP not in tar1 and SEP not in tgz2
+
+    def fill_sizes(m, parts):
+        # manifest() leaves "{{s%d}}" with a literal %d: number them in layer order
+        for i in parts:
+            m = m.replace("{{s%d}}", "{{s%d}}" % i, 1)
+        return m
+
+    m = fill_sizes(manifest([(OCI_TAR, 2), (OCI_TGZ, 3)], 1), [1, 2, 3])
+    parts = [(OCI_MANIFEST, m), ("", image_config(["{{d2}}", sha(tar2)])),
+             ("", tar1), ("", tgz2)]
+    put("image_pull", "oci-manifest", pull_input(0 | (3 << 2), parts))
+    put("image_pull", "oci-manifest-by-digest", pull_input(1 | 2, parts))
+    index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": OCI_MANIFEST, "digest": "sha256:" + "0" * 64, "size": 1,
+         "platform": {"os": "windows", "architecture": "amd64", "os.version": "10.0.20348.1"}},
+        {"mediaType": OCI_MANIFEST, "digest": "sha256:" + "1" * 64, "size": 1,
+         "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
+        {"mediaType": OCI_MANIFEST, "digest": "{{d1}}", "size": "{{s1}}",
+         "platform": {"os": "linux", "architecture": "amd64"}}]}).replace('"{{s1}}"', "{{s1}}")
+    m = fill_sizes(manifest([(OCI_TAR, 3)], 2), [2, 3])
+    put("image_pull", "oci-index", pull_input(0, [(OCI_INDEX, index), (OCI_MANIFEST, m),
+                                                   ("", image_config(["{{d3}}"])), ("", tar1)]))
+    docker = fill_sizes(manifest([("application/vnd.docker.image.rootfs.diff.tar.gzip", 2)], 1,
+                                 mtype="application/vnd.docker.distribution.manifest.v2+json",
+                                 ctype="application/vnd.docker.container.image.v1+json"), [1, 2])
+    put("image_pull", "docker-v2", pull_input(0, [
+        ("application/vnd.docker.distribution.manifest.v2+json", docker),
+        ("", image_config([sha(tar2)])), ("", tgz2)]))
+    put("image_pull", "schema1", pull_input(0, [
+        ("application/vnd.docker.distribution.manifest.v1+prettyjws",
+         '{"schemaVersion":1,"fsLayers":[]}')]))
+    put("image_pull", "wrong-diff-id", pull_input(0, [
+        (OCI_MANIFEST, fill_sizes(manifest([(OCI_TAR, 2)], 1), [1, 2])),
+        ("", image_config(["sha256:" + "ab" * 32])), ("", tar1)]))
+    put("image_pull", "escape-layer", pull_input(0, [
+        (OCI_MANIFEST, fill_sizes(manifest([(OCI_TAR, 2)], 1), [1, 2])),
+        ("", image_config(["{{d2}}"])),
+        ("", tar_bytes([(ti("l", tarfile.SYMTYPE, "/"), None), (ti("l/x"), b"x")]))]))
+
+
 # ---- main ------------------------------------------------------------------------------
 
 
@@ -463,6 +550,7 @@ def main():
     cri_request()
     linux_layers()
     windows_layers()
+    image_pull()
 
 
 if __name__ == "__main__":
