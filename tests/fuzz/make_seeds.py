@@ -536,6 +536,35 @@ def image_pull():
         ("", tar_bytes([(ti("l", tarfile.SYMTYPE, "/"), None), (ti("l/x"), b"x")]))]))
 
 
+def image_config_seeds():
+    def plat(os_name, arch, variant=None, osv=None):
+        p = {"os": os_name, "architecture": arch}
+        if variant:
+            p["variant"] = variant
+        if osv:
+            p["os.version"] = osv
+        return {"mediaType": OCI_MANIFEST, "digest": "sha256:" + "1" * 64, "size": 1,
+                "platform": p}
+    index = json.dumps({"schemaVersion": 2, "manifests": [
+        plat("linux", "amd64"), plat("linux", "arm64", "v8"), plat("linux", "arm", "v6"),
+        plat("linux", "arm", "v7"), plat("windows", "amd64", osv="10.0.17763.5329"),
+        plat("windows", "amd64", osv="10.0.20348.2227"), plat("windows", "amd64",
+                                                            osv="10.0.26100.1742"),
+        plat("windows", "amd64", osv="10.0.20348")]})
+    linux = json.dumps({"architecture": "amd64", "os": "linux", "config": {
+        "User": "nobody:nogroup", "Env": ["PATH=/usr/bin", "HOME=/root", "EMPTY="],
+        "Entrypoint": ["/entry.sh"], "Cmd": ["run", "--x"], "WorkingDir": "/srv",
+        "ExposedPorts": {"80/tcp": {}}, "Volumes": {"/data": {}}, "StopSignal": "SIGTERM",
+        "Labels": {"a": "b"}}, "rootfs": {"type": "layers", "diff_ids": []}})
+    windows = json.dumps({"architecture": "amd64", "os": "windows",
+                          "os.version": "10.0.20348.2227", "config": {
+                              "User": "ContainerUser", "Env": ["Path=C:\\Windows", "PATH=x"],
+                              "Cmd": ["cmd", "/S", "/C", "echo \"hi there\""],
+                              "WorkingDir": "C:\\app"}})
+    put("image_config", "index-linux", (index + "\n--\n" + linux).encode())
+    put("image_config", "windows", (index + "\n--\n" + windows).encode())
+
+
 # ---- main ------------------------------------------------------------------------------
 
 
@@ -551,6 +580,7 @@ def main():
     linux_layers()
     windows_layers()
     image_pull()
+    image_config_seeds()
 
 
 if __name__ == "__main__":
