@@ -20,9 +20,12 @@ typedef struct cri_buf {
 void cri_buf_add(cri_buf *b, const void *data, size_t n);
 void cri_buf_addc(cri_buf *b, unsigned char c);
 void cri_buf_consume(cri_buf *b, size_t n);
+/* Never NULL: a queue that has held nothing yet has no storage, and arithmetic on a NULL
+ * pointer (even "+ 0") is undefined, so its data is an empty byte of its own. */
 static inline unsigned char *cri_buf_data(const cri_buf *b)
 {
-    return b->p + b->off;
+    static unsigned char none[1];
+    return b->p ? b->p + b->off : none;
 }
 void cri_buf_free(cri_buf *b);
 
