@@ -7,6 +7,7 @@
  * cut into reads), then what the client sends. "@TOKEN@" in it becomes the URL token the
  * request was given, so that the session gets past its token check. */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -110,6 +111,9 @@ static unsigned char *with_token(const uint8_t *p, size_t n, const char *token, 
 static void platform_round(cri_sess *s, int produce)
 {
     cri_buf *out = cri_sess_out(s);
+    if (getenv("FUZZ_VERBOSE")) /* to see what a seed gets to */
+        for (size_t i = 0; i < out->len; i++)
+            fprintf(stderr, i + 1 < out->len ? "%02x" : "%02x\n", cri_buf_data(out)[i]);
     cri_buf_consume(out, out->len);
     size_t n;
     cri_slot *slots = cri_sess_slots(s, &n);
@@ -130,7 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const char *const cmd[] = {"sh", "-c", "echo hi"};
     static const int ports[] = {80, 8080};
     cri_stream_request req = {
-        .kind = (cri_stream_kind)(kind % 3),
+        .kind = (cri_stream_kind)((kind & 3) % 3),
         .id = "0123456789abcdef",
         .cmd = cmd,
         .n_cmd = 3,
