@@ -3,9 +3,13 @@
  * portforward over WebSocket or SPDY/3.1, against a backend whose processes and forwarded
  * ports are plain descriptors (/dev/null, a socketpair). No socket is listened on.
  *
- * Input: 3 bytes of setup (request kind and stdio flags; backend failures; how the bytes are
- * cut into reads), then what the client sends. "@TOKEN@" in it becomes the URL token the
- * request was given, so that the session gets past its token check. */
+ * Input: 3 setup bytes, then what the client sends. Setup: the request (kind in bits 0-1:
+ * exec, attach, port-forward; tty 4, stdin 8, stdout 16, stderr 32; ports in bits 6-7), the
+ * platform's behaviour (1 exec/attach fails, 2 port-forward fails, 4 descriptors produce
+ * output, 8 the process exits, 16 a descriptor's reader goes away, 32 the deadlines pass,
+ * 64 the client leaves, 128 reads drain the connection), and the read/write size.
+ * "@TOKEN@" in the client's bytes becomes the URL token the request was given, so that the
+ * session gets past its token check. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,13 +112,38 @@ static unsigned char *with_token(const uint8_t *p, size_t n, const char *token, 
 
 /* One round of the platform layer: the client reads everything, descriptors take what was
  * queued for them, and readable descriptors produce a little output. */
-static void platform_round(cri_sess *s, int produce)
+/* The client connection: reads hand out the input a chunk at a time, writes take at most a
+ * chunk (so the session keeps what the client has not taken yet). */
+typedef struct conn {
+    const unsigned char *p;
+    size_t n, chunk;
+} conn;
+
+static long conn_read(void *ctx, void *buf, size_t cap)
 {
-    cri_buf *out = cri_sess_out(s);
+    conn *c = ctx;
+    size_t k = c->n < c->chunk ? c->n : c->chunk;
+    if (k > cap)
+        k = cap;
+    memcpy(buf, c->p, k);
+    c->p += k;
+    c->n -= k;
+    return (long)k;
+}
+
+static long conn_write(void *ctx, const void *buf, size_t n)
+{
+    const conn *c = ctx;
     if (getenv("FUZZ_VERBOSE")) /* to see what a seed gets to */
-        for (size_t i = 0; i < out->len; i++)
-            fprintf(stderr, i + 1 < out->len ? "%02x" : "%02x\n", cri_buf_data(out)[i]);
-    cri_buf_consume(out, out->len);
+        for (size_t i = 0; i < n; i++)
+            fprintf(stderr, i + 1 < n ? "%02x" : "%02x\n", ((const unsigned char *)buf)[i]);
+    return (long)(n < c->chunk ? n : c->chunk);
+}
+
+static void platform_round(cri_sess *s, conn *client, int produce)
+{
+    while (cri_sess_flush_client(s, conn_write, client))
+        ;
     size_t n;
     cri_slot *slots = cri_sess_slots(s, &n);
     for (size_t i = 0; i < n; i++) {
@@ -162,9 +191,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     cri_sess *s = cri_sess_new(srv, 0);
     size_t chunk = 1 + (size_t)cut * 37 % 4096;
-    for (size_t off = 0; off < n && !cri_sess_done(s); off += chunk) {
-        cri_sess_input(s, bytes + off, off + chunk <= n ? chunk : n - off);
-        platform_round(s, mode & 4);
+    conn client = {bytes, n, chunk};
+    while (client.n && !cri_sess_done(s)) {
+        /* Nothing read: the session is done or holds back (its queues are full). */
+        if (!cri_sess_read_client(s, conn_read, &client, mode & 128))
+            break;
+        platform_round(s, &client, mode & 4);
     }
     int64_t now = wc_clock_monotonic_ns();
     if (mode & 8) {
@@ -181,7 +213,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (mode & 16 && n_slots)
         cri_sess_slot_write_error(s, (size_t)(mode >> 4) % n_slots); /* a reader went away */
     cri_sess_tick(s, now + (mode & 32 ? 120LL * 1000000000 : 0));
-    platform_round(s, 0);
+    platform_round(s, &client, 0);
     if (mode & 64)
         cri_sess_client_gone(s);
     cri_stream_proc *proc = cri_sess_proc(s);
