@@ -48,16 +48,23 @@ static void die(const char *what)
     exit(1);
 }
 
-/* Makes path a mount of its own (so it can stay writable when the rest turns read-only). */
+/* Adds the real path of a directory to the list of those that stay writable. */
 static void keep_writable(const char *path, char (*keep)[PATH_MAX], size_t *n)
 {
     char real[PATH_MAX];
     struct stat st;
     if (!realpath(path, real) || stat(real, &st) < 0 || !S_ISDIR(st.st_mode) || *n >= 4)
         return;
-    if (mount(real, real, NULL, MS_BIND, NULL) < 0)
-        die("bind-mount a writable directory");
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp(keep[i], real) == 0)
+            return;
     snprintf(keep[(*n)++], PATH_MAX, "%s", real);
+}
+
+static int by_length(const void *a, const void *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    return la < lb ? -1 : la > lb;
 }
 
 static void sandbox(int argc, char **argv)
@@ -91,6 +98,12 @@ static void sandbox(int argc, char **argv)
         }
     }
     keep_writable(artifacts, keep, &n_keep);
+    /* Each becomes a mount of its own, parents before what lies inside them, so that it can
+     * stay writable when the rest turns read-only. */
+    qsort(keep, n_keep, sizeof keep[0], by_length);
+    for (size_t i = 0; i < n_keep; i++)
+        if (mount(keep[i], keep[i], NULL, MS_BIND, NULL) < 0)
+            die("bind-mount a writable directory");
     struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
     if (mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &ro, sizeof ro) < 0)
         die("make every mount read-only");
