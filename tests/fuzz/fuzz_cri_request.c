@@ -148,10 +148,10 @@ static json_t *wcow_spec(const Runtime__V1__PodSandboxConfig *sb,
 static void hcs_documents(json_t *spec, const char *const *cmd, size_t n_cmd, int tty)
 {
     wc_err err = {0};
-    json_t *root = json_object_get(spec, "root");
-    if (root)
-        json_object_set_new(root, "path",
-                            json_string("\\\\?\\Volume{01234567-89ab-cdef-0123-456789abcdef}\\"));
+    /* As the backend sets it once the scratch is mounted (hcs/runtime_win32.c). */
+    json_object_set_new(
+        spec, "root",
+        json_pack("{s:s}", "path", "\\\\?\\Volume{01234567-89ab-cdef-0123-456789abcdef}\\"));
     hcs_container_opts o = {.layer_ids = layer_ids, .n_layer_ids = 2, .host_cpus = 2};
     json_t *doc = NULL;
     if (hcs_doc_container(spec, &o, &doc, &err) == 0)
