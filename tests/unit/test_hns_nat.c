@@ -233,7 +233,7 @@ static void linux_needs_cni_config(void **state)
     char dir[] = "/tmp/wincri-nat-XXXXXX";
     assert_non_null(mkdtemp(dir));
     char text[256];
-    snprintf(text, sizeof text, "{\"cni\":{\"conf_dir\":\"%s\"}}", dir);
+    snprintf(text, sizeof text, "{\"cni_conf_dir\":\"%s\"}", dir);
     wc_config *cfg = config(text);
     wc_err err = {0};
     char *detail = NULL;
