@@ -19,7 +19,8 @@ void fuzz_init(void);
 /* For targets that write files (layer unpacking, the image store). Returns an empty
  * directory on a private tmpfs (FUZZ_SCRATCH names its mount point when set, else a
  * temporary directory under /tmp); every other mount is read-only for this process except
- * the first corpus directory and the artifact directory named in argv, so whatever a
+ * the first corpus directory and the artifact directory named in argv (and TMPDIR when
+ * set), so whatever a
  * fuzzed layer manages to write outside its place fails instead of landing on the host.
  * Exits when running as root and that cannot be arranged. */
 const char *fuzz_scratch_dir(int argc, char **argv);

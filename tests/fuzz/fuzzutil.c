@@ -69,12 +69,15 @@ static int by_length(const void *a, const void *b)
 
 static void sandbox(int argc, char **argv)
 {
+    char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof cwd))
+        die("getcwd");
     if (unshare(CLONE_NEWNS) < 0)
         die("unshare(CLONE_NEWNS)");
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         die("make mounts private");
-    /* libFuzzer writes new inputs into the first corpus directory and crashes into the
-     * artifact prefix (the current directory by default). */
+    /* libFuzzer writes new inputs into the first corpus directory, crashes into the artifact
+     * prefix (the current directory by default) and temporary files into TMPDIR. */
     char keep[4][PATH_MAX];
     size_t n_keep = 0;
     const char *artifacts = ".";
@@ -98,6 +101,9 @@ static void sandbox(int argc, char **argv)
         }
     }
     keep_writable(artifacts, keep, &n_keep);
+    /* libFuzzer's own temporary files (-merge's control file) go to TMPDIR. */
+    if (getenv("TMPDIR"))
+        keep_writable(getenv("TMPDIR"), keep, &n_keep);
     /* Each becomes a mount of its own, parents before what lies inside them, so that it can
      * stay writable when the rest turns read-only. */
     qsort(keep, n_keep, sizeof keep[0], by_length);
@@ -113,6 +119,10 @@ static void sandbox(int argc, char **argv)
             die("keep the corpus or artifact directory writable");
     if (mount("wincri-fuzz", scratch, "tmpfs", MS_NOSUID | MS_NODEV, "size=512m,mode=0700") < 0)
         die("mount the scratch tmpfs");
+    /* The working directory still points into the mounts as they were: enter it again so
+     * relative paths (corpus, artifacts, TMPDIR) see the writable ones. */
+    if (chdir(cwd) < 0)
+        die("re-enter the working directory");
 }
 
 const char *fuzz_scratch_dir(int argc, char **argv)

@@ -35,6 +35,21 @@ run_one() {
     FUZZ_SCRATCH="$out/scratch/$t" "$bin" -max_total_time="$secs" -timeout=20 \
         -rss_limit_mb=2560 -print_final_stats=1 -artifact_prefix="$out/artifacts/$t/" \
         "${extra[@]}" "$out/corpus/$t" "tests/fuzz/corpus/$t" >"$log" 2>&1 || rc=$?
+    if [ "$rc" -eq 0 ] && [ "$secs" -ge 60 ]; then
+        # After a long run, keep only the inputs that still add coverage: the corpus is
+        # replayed at every start, and the short runs should not spend their time on that.
+        local min=$out/corpus/$t.min
+        rm -rf "$min"
+        mkdir -p "$min"
+        mkdir -p "$out/tmp"
+        if TMPDIR="$out/tmp" FUZZ_SCRATCH="$out/scratch/$t" "$bin" -merge=1 -timeout=20 -rss_limit_mb=2560 \
+            "$min" "$out/corpus/$t" >>"$log" 2>&1; then
+            rm -rf "$out/corpus/$t"
+            mv "$min" "$out/corpus/$t"
+        else
+            rm -rf "$min"
+        fi
+    fi
     rmdir "$out/scratch/$t" 2>/dev/null || true
     local execs
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
