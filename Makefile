@@ -5,7 +5,8 @@ PKGS := grpc jansson libprotobuf-c libcurl sqlite3 libarchive libcrypto libssl z
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
-# VARIANT=release (default) or VARIANT=san (ASan + UBSan, what the tests run).
+# VARIANT=release (default), VARIANT=san (ASan + UBSan, what the tests run) or VARIANT=fuzz
+# (clang, libFuzzer coverage + ASan + UBSan; `make fuzz` and `make fuzz-smoke` use it).
 VARIANT ?= release
 B := build/$(VARIANT)
 GEN := build/gen
@@ -18,6 +19,10 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 ifeq ($(VARIANT),san)
 OPT := -O1 -fno-omit-frame-pointer $(SAN_FLAGS)
 LDFLAGS := $(SAN_FLAGS)
+else ifeq ($(VARIANT),fuzz)
+CC := clang
+OPT := -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link $(SAN_FLAGS)
+LDFLAGS := -fsanitize=fuzzer $(SAN_FLAGS)
 else
 OPT := -O2
 LDFLAGS :=
@@ -38,7 +43,8 @@ LIB_OBJ := $(patsubst %.c,$(B)/%.o,$(LIB_SRC)) $(B)/gen/api.pb-c.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps run test unit e2e windows windows-check windows-link windows-e2e bench clean format format-check valgrind
+.PHONY: all deps run test unit e2e windows windows-check windows-link windows-e2e bench clean format \
+	format-check valgrind fuzz fuzz-smoke fuzz-build fuzz-bins
 
 all: $(B)/wincrid
 
@@ -71,7 +77,7 @@ $(B)/tests/%: tests/unit/%.c $(B)/libwincri.a tests/unit/testutil.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libwincri.a $(LDLIBS) -lcmocka
 
--include $(LIB_OBJ:.o=.d) $(B)/cri/main_linux.d
+-include $(LIB_OBJ:.o=.d) $(B)/cri/main_linux.d $(wildcard $(B)/tests/fuzz/*.d)
 
 # The README's commands. Both install what is missing first.
 run:
@@ -189,10 +195,41 @@ windows-e2e: windows
 	tests/windows/sim/build.sh build/winsim
 	/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/windows/e2e $(PYTEST_ARGS)
 
+# Fuzzing: one libFuzzer target per tests/fuzz/fuzz_NAME.c, built into build/fuzz/bin/NAME
+# (tests/fuzz/run.sh runs them; seeds in tests/fuzz/corpus/NAME). `make fuzz` runs each for
+# FUZZ_SECONDS, `make fuzz-smoke` (part of `make test`) for FUZZ_SMOKE_SECONDS; FUZZ_TARGETS
+# picks some by name.
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN := $(addprefix $(B)/bin/,$(FUZZ_NAMES))
+FUZZ_SECONDS ?= 300
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_TARGETS ?=
+
+$(B)/bin/%: tests/fuzz/fuzz_%.c $(B)/tests/fuzz/fuzzutil.o $(B)/libwincri.a tests/fuzz/fuzz.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/tests/fuzz/fuzzutil.o $(FUZZ_EXTRA) $(B)/libwincri.a \
+		$(LDLIBS)
+
+.SECONDARY: $(B)/tests/fuzz/fuzzutil.o $(B)/tests/fuzz/fake_registry.o
+# The pull target links a registry double instead of image/registry.c.
+$(B)/bin/image_pull: FUZZ_EXTRA = $(B)/tests/fuzz/fake_registry.o
+$(B)/bin/image_pull: $(B)/tests/fuzz/fake_registry.o tests/fuzz/fake_registry.h
+
+fuzz-bins: $(FUZZ_BIN)
+
+fuzz-build:
+	$(MAKE) VARIANT=fuzz fuzz-bins
+
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-smoke: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
+
 clean:
 	rm -rf build
 
-FMT_SRC := $(ALL_SRC) $(wildcard */*.h tests/unit/*.c tests/unit/*.h)
+FMT_SRC := $(ALL_SRC) $(wildcard */*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h)
 format:
 	clang-format -i $(FMT_SRC)
 format-check:

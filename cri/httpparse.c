@@ -85,6 +85,9 @@ long cri_http_parse(const char *buf, size_t n, cri_http_req *out)
     if (!end)
         return n >= CRI_HTTP_HEAD_MAX ? -1 : 0;
     size_t len = (size_t)(end - buf);
+    /* HTTP has no NUL in a head; one would also cut a line short of its CRLF below. */
+    if (memchr(buf, '\0', len))
+        return -1;
     out->head = malloc(len + 1);
     if (!out->head)
         return -1;

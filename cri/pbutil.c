@@ -1,5 +1,7 @@
 #include "cri/pbutil.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -19,6 +19,7 @@
 #include "cri/daemon.h"
 #include "cri/pbcheck.h"
 #include "cri/prometheus.h"
+#include "cri/pbutil.h"
 #include "common/workers.h"
 
 /* kubelet's limit on CRI messages, both directions. */
@@ -186,6 +187,48 @@ int cri_call_send(cri_call *c, const ProtobufCMessage *msg, wc_err *err)
     return 0;
 }
 
+static ProtobufCMessage *unpack(const char *method, const ProtobufCMessageDescriptor *input,
+                                const uint8_t *data, size_t len, wc_err *err)
+{
+    /* Strings are checked on the wire: protobuf-c would cut one at a NUL without a word. */
+    if (cri_check_strings(input, data, len, err) < 0) {
+        wc_err_prefix(err, "%s: malformed request", method);
+        return NULL;
+    }
+    ProtobufCMessage *req = protobuf_c_message_unpack(input, NULL, len, data);
+    /* protobuf-c reads some encodings it does not read back once it has written them (field
+     * number 0 in a tag of two bytes or more); responses echo parts of requests, so such a
+     * request is malformed as well. */
+    ProtobufCMessage *copy = req ? cri_copy(req) : NULL;
+    if (copy) {
+        protobuf_c_message_free_unpacked(copy, NULL);
+        return req;
+    }
+    if (req)
+        protobuf_c_message_free_unpacked(req, NULL);
+    wc_err_set(err, WC_INVALID_ARGUMENT, "%s: malformed request: the bytes do not decode as %s",
+               method, input->name);
+    return NULL;
+}
+
+ProtobufCMessage *cri_request_decode(const char *path, const uint8_t *data, size_t len, wc_err *err)
+{
+    static const ProtobufCServiceDescriptor *const services[] = {
+        &runtime__v1__runtime_service__descriptor, &runtime__v1__image_service__descriptor};
+    for (size_t i = 0; i < sizeof services / sizeof services[0]; i++) {
+        const ProtobufCServiceDescriptor *svc = services[i];
+        size_t n = strlen(svc->name);
+        if (path[0] != '/' || strncmp(path + 1, svc->name, n) != 0 || path[n + 1] != '/')
+            continue;
+        const ProtobufCMethodDescriptor *m =
+            protobuf_c_service_descriptor_get_method_by_name(svc, path + n + 2);
+        if (m)
+            return unpack(path, m->input, data, len, err);
+    }
+    wc_err_set(err, WC_UNIMPLEMENTED, "unknown method %s", path);
+    return NULL;
+}
+
 static ProtobufCMessage *receive_request(cri_call *c, const dispatch_entry *e, wc_err *err)
 {
     grpc_byte_buffer *bb = NULL;
@@ -204,17 +247,9 @@ static ProtobufCMessage *receive_request(cri_call *c, const dispatch_entry *e, w
     grpc_slice all = grpc_byte_buffer_reader_readall(&reader);
     grpc_byte_buffer_reader_destroy(&reader);
     grpc_byte_buffer_destroy(bb);
-    if (cri_check_strings(e->input, GRPC_SLICE_START_PTR(all), GRPC_SLICE_LENGTH(all), err) < 0) {
-        grpc_slice_unref(all);
-        wc_err_prefix(err, "%s", c->method);
-        return NULL;
-    }
-    ProtobufCMessage *req = protobuf_c_message_unpack(e->input, NULL, GRPC_SLICE_LENGTH(all),
-                                                      GRPC_SLICE_START_PTR(all));
+    ProtobufCMessage *req =
+        unpack(c->method, e->input, GRPC_SLICE_START_PTR(all), GRPC_SLICE_LENGTH(all), err);
     grpc_slice_unref(all);
-    if (!req)
-        wc_err_set(err, WC_INVALID_ARGUMENT, "%s: malformed request: the bytes do not decode as %s",
-                   c->method, e->input->name);
     return req;
 }
 

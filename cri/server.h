@@ -51,6 +51,13 @@ typedef struct cri_server_opts {
 } cri_server_opts;
 
 int cri_server_start(const cri_server_opts *opts, cri_server **out, wc_err *err);
+
+/* Decodes request bytes for the method at `path` ("/runtime.v1.RuntimeService/Version") as
+ * the server does for every call: UNIMPLEMENTED for a path that names no CRI method,
+ * INVALID_ARGUMENT for bytes that are not its input message. Free the message with
+ * protobuf_c_message_free_unpacked. */
+ProtobufCMessage *cri_request_decode(const char *path, const uint8_t *data, size_t len,
+                                     wc_err *err);
 /* The bound internal port (after "127.0.0.1:0"). */
 int cri_server_port(const cri_server *srv);
 /* Stops taking new calls, lets calls in flight finish for up to grace_ms, then cancels the

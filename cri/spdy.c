@@ -169,6 +169,8 @@ int cri_spdy_headers_decode(cri_spdy_zlib *z, const unsigned char *blk, size_t n
     memset(out, 0, sizeof *out);
     cri_buf plain = {0};
     int rc = inflate_block(&z->in, blk, n, &plain);
+    if (rc == 0 && plain.len < 4)
+        rc = -1; /* not even the pair count (and an empty buffer has no data pointer) */
     if (rc == 0)
         rc = decode_pairs(cri_buf_data(&plain), cri_buf_data(&plain) + plain.len, out);
     cri_buf_free(&plain);

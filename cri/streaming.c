@@ -249,6 +249,22 @@ int cri_streaming_start(const wc_config *cfg, const cri_stream_backend *b, cri_s
     return cri_streaming_start_opts(&o, b, out, err);
 }
 
+static cri_streaming *streaming_new(const cri_stream_backend *b, int token_ttl_ms)
+{
+    cri_streaming *s = calloc(1, sizeof *s);
+    s->be = *b;
+    s->ttl_ns = (int64_t)(token_ttl_ms > 0 ? token_ttl_ms : TTL_DEFAULT_MS) * 1000000;
+    pthread_mutex_init(&s->lock, NULL);
+    return s;
+}
+
+cri_streaming *cri_streaming_new_detached(const cri_stream_backend *b, int token_ttl_ms)
+{
+    cri_streaming *s = streaming_new(b, token_ttl_ms);
+    snprintf(s->base_url, sizeof s->base_url, "http://127.0.0.1:0");
+    return s;
+}
+
 int cri_streaming_start_opts(const cri_streaming_opts *o, const cri_stream_backend *b,
                              cri_streaming **out, wc_err *err)
 {
@@ -262,10 +278,7 @@ int cri_streaming_start_opts(const cri_streaming_opts *o, const cri_stream_backe
     if (opts.port < 0 || opts.port > 65535)
         return wc_err_set(err, WC_INVALID_ARGUMENT, "streaming: port %d is not in 0..65535",
                           opts.port);
-    cri_streaming *s = calloc(1, sizeof *s);
-    s->be = *b;
-    s->ttl_ns = (int64_t)(opts.token_ttl_ms > 0 ? opts.token_ttl_ms : TTL_DEFAULT_MS) * 1000000;
-    pthread_mutex_init(&s->lock, NULL);
+    cri_streaming *s = streaming_new(b, opts.token_ttl_ms);
     int port = 0;
     if (cri_listener_start(s, &opts, &s->listener, &port, err) < 0) {
         pthread_mutex_destroy(&s->lock);

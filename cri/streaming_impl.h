@@ -20,9 +20,12 @@ typedef struct cri_buf {
 void cri_buf_add(cri_buf *b, const void *data, size_t n);
 void cri_buf_addc(cri_buf *b, unsigned char c);
 void cri_buf_consume(cri_buf *b, size_t n);
+/* Never NULL: a queue that has held nothing yet has no storage, and arithmetic on a NULL
+ * pointer (even "+ 0") is undefined, so its data is an empty byte of its own. */
 static inline unsigned char *cri_buf_data(const cri_buf *b)
 {
-    return b->p + b->off;
+    static unsigned char none[1];
+    return b->p ? b->p + b->off : none;
 }
 void cri_buf_free(cri_buf *b);
 
@@ -108,6 +111,11 @@ typedef struct cri_listener cri_listener;
 int cri_listener_start(cri_streaming *s, const cri_streaming_opts *o, cri_listener **out, int *port,
                        wc_err *err);
 void cri_listener_stop(cri_listener *l);
+
+/* A server without a listener, for driving sessions directly (tests, fuzzing): it hands
+ * out URLs (on "http://127.0.0.1:0") and tokens like a listening one, and the caller moves
+ * the bytes through cri_sess_* as a platform layer would. Freed with cri_streaming_stop. */
+cri_streaming *cri_streaming_new_detached(const cri_stream_backend *b, int token_ttl_ms);
 
 /* Random bytes from the OS / OpenSSL. */
 int cri_random_bytes(void *buf, size_t n);

@@ -32,23 +32,25 @@ struct hcs_procexit {
     size_t next;
 };
 
-/* The subscription message: a netlink header, a connector header, and the op. */
+/* The subscription message: a netlink header, a connector header, and the op, laid out in a
+ * byte buffer (cn_msg ends in a flexible array, so it cannot sit inside a struct). */
 static int subscribe(int fd, enum proc_cn_mcast_op op)
 {
-    struct {
-        struct nlmsghdr nl;
-        struct cn_msg cn;
-        enum proc_cn_mcast_op op;
-    } __attribute__((packed)) msg;
-    memset(&msg, 0, sizeof msg);
-    msg.nl.nlmsg_len = sizeof msg;
-    msg.nl.nlmsg_pid = (uint32_t)getpid();
-    msg.nl.nlmsg_type = NLMSG_DONE;
-    msg.cn.id.idx = CN_IDX_PROC;
-    msg.cn.id.val = CN_VAL_PROC;
-    msg.cn.len = sizeof op;
-    msg.op = op;
-    return send(fd, &msg, sizeof msg, 0) == (ssize_t)sizeof msg ? 0 : -1;
+    union {
+        struct nlmsghdr align;
+        unsigned char bytes[NLMSG_SPACE(sizeof(struct cn_msg) + sizeof op)];
+    } buf;
+    memset(&buf, 0, sizeof buf);
+    struct nlmsghdr *nl = &buf.align;
+    struct cn_msg *cn = NLMSG_DATA(nl);
+    nl->nlmsg_len = NLMSG_LENGTH(sizeof *cn + sizeof op);
+    nl->nlmsg_pid = (uint32_t)getpid();
+    nl->nlmsg_type = NLMSG_DONE;
+    cn->id.idx = CN_IDX_PROC;
+    cn->id.val = CN_VAL_PROC;
+    cn->len = sizeof op;
+    memcpy(cn->data, &op, sizeof op);
+    return send(fd, nl, nl->nlmsg_len, 0) == (ssize_t)nl->nlmsg_len ? 0 : -1;
 }
 
 int hcs_procexit_open(hcs_procexit **out, wc_err *err)

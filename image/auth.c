@@ -187,6 +187,22 @@ int img_token_parse(const char *body, char **token, int64_t *expires_in, wc_err 
     return 0;
 }
 
+char *img_token_query(const img_challenge *ch, const char *scope, int form)
+{
+    char *svc = img_url_escape(ch->service ? ch->service : "");
+    char *sc = img_url_escape(scope);
+    size_t n = strlen(ch->realm) + strlen(svc) + strlen(sc) + 64;
+    char *q = malloc(n);
+    if (form)
+        snprintf(q, n, "service=%s&scope=%s&client_id=wincri", svc, sc);
+    else
+        snprintf(q, n, "%s%sservice=%s&scope=%s", ch->realm, strchr(ch->realm, '?') ? "&" : "?",
+                 svc, sc);
+    free(svc);
+    free(sc);
+    return q;
+}
+
 char *img_url_escape(const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";

@@ -103,6 +103,10 @@ char *img_base64(const void *p, size_t n);
 int img_token_parse(const char *body, char **token, int64_t *expires_in, wc_err *err);
 /* %-encodes for a query string (caller frees). */
 char *img_url_escape(const char *s);
+/* The token server request for a Bearer challenge and a scope: the URL to GET (the realm
+ * with service and scope query parameters added), or with `form` set the body to POST
+ * (service, scope, client_id). Values are %-encoded. Caller frees. */
+char *img_token_query(const img_challenge *ch, const char *scope, int form);
 
 /* ---- Cancellation -------------------------------------------------------------------- */
 

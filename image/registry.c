@@ -96,22 +96,6 @@ struct img_reader {
     xfer *x;
 };
 
-/* ---- Cancellation ---------------------------------------------------------------------- */
-
-int img_cancel_check(const img_cancel *c, wc_err *err)
-{
-    if (!c)
-        return 0;
-    if (c->abort_flag && *c->abort_flag)
-        return wc_err_set(err, WC_ABORTED, "abandoned because another part of the pull failed");
-    if (c->deadline_ns > 0 && c->deadline_ns != INT64_MAX &&
-        wc_clock_monotonic_ns() > c->deadline_ns)
-        return wc_err_set(err, WC_DEADLINE_EXCEEDED, "deadline exceeded");
-    if (c->fn && c->fn(c->ctx))
-        return wc_err_set(err, WC_CANCELLED, "cancelled by the client");
-    return 0;
-}
-
 /* ---- Registry (shared) ----------------------------------------------------------------- */
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -752,22 +736,6 @@ static char *token_key(const endpoint *ep, const img_challenge *ch, const char *
     return k;
 }
 
-static char *token_query(const img_challenge *ch, const char *scope, int form)
-{
-    char *svc = img_url_escape(ch->service ? ch->service : "");
-    char *sc = img_url_escape(scope);
-    size_t n = strlen(ch->realm) + strlen(svc) + strlen(sc) + 64;
-    char *q = malloc(n);
-    if (form)
-        snprintf(q, n, "service=%s&scope=%s&client_id=wincri", svc, sc);
-    else
-        snprintf(q, n, "%s%sservice=%s&scope=%s", ch->realm, strchr(ch->realm, '?') ? "&" : "?",
-                 svc, sc);
-    free(svc);
-    free(sc);
-    return q;
-}
-
 static int token_request(img_session *s, const endpoint *ep, const img_challenge *ch,
                          const char *scope, char **token, int64_t *expires, wc_err *err)
 {
@@ -777,7 +745,7 @@ static int token_request(img_session *s, const endpoint *ep, const img_challenge
     char *post = NULL;
     if (ep->identity_token) {
         x = xfer_new(s->reg, ep, ch->realm, what, s->cancel);
-        char *q = token_query(ch, scope, 1);
+        char *q = img_token_query(ch, scope, 1);
         char *rt = img_url_escape(ep->identity_token);
         size_t n = strlen(q) + strlen(rt) + 64;
         post = malloc(n);
@@ -787,7 +755,7 @@ static int token_request(img_session *s, const endpoint *ep, const img_challenge
         curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, post);
         xfer_header(x, "Content-Type: application/x-www-form-urlencoded");
     } else {
-        char *url = token_query(ch, scope, 0);
+        char *url = img_token_query(ch, scope, 0);
         x = xfer_new(s->reg, ep, url, what, s->cancel);
         free(url);
         if (ep->user) {

@@ -14,7 +14,7 @@
 #include "podsandbox/model.h"
 #include "podsandbox/platform.h"
 
-static int validate_config(const pod_container_config *c, wc_err *err)
+int pod_container_config_check(const pod_container_config *c, wc_err *err)
 {
     if (!c || !*c->name)
         return wc_err_set(err, WC_INVALID_ARGUMENT, "container config: metadata.name is required");
@@ -155,7 +155,7 @@ static int create_locked(pod_manager *pm, pod_sandbox *s, const char *id,
 int pod_container_create(pod_manager *pm, const char *sandbox_id, pod_container_config *config,
                          char **id, wc_err *err)
 {
-    if (validate_config(config, err) < 0)
+    if (pod_container_config_check(config, err) < 0)
         return -1;
     pod_sandbox *s = pod_sandbox_find(pm, sandbox_id, err);
     if (!s)

@@ -235,7 +235,8 @@ int pod_oci_mounts(pod_build *b, json_t *spec, wc_err *err)
     json_t *mounts = json_array();
     json_object_set_new(spec, "mounts", mounts);
     default_mounts(b, &bs, mounts);
-    qsort(bs.v, bs.n, sizeof *bs.v, by_depth);
+    if (bs.n > 1) /* with none, bs.v is NULL, which qsort must not be given */
+        qsort(bs.v, bs.n, sizeof *bs.v, by_depth);
     for (size_t i = 0; i < bs.n; i++)
         json_array_append_new(mounts, mount_json(bs.v[i].dst, "bind", bs.v[i].src, bs.v[i].opts));
     free_binds(&bs);

@@ -1,7 +1,11 @@
 /* Localhost seccomp profiles: a JSON file in the OCI form or in Docker's form (archMap,
  * per-rule includes/excludes by capability and architecture), turned into the OCI
  * linux.seccomp object for this host (x86_64) and this container's capabilities. */
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "podsandbox/ocispec_int_linux.h"
 
@@ -136,13 +140,37 @@ static int convert(const json_t *prof, uint64_t caps, json_t **out, wc_err *err)
     return 0;
 }
 
+/* Profiles are small JSON files; anything else named by a request (a FIFO, a device, a huge
+ * file) is refused without blocking or reading it. */
+#define SECCOMP_PROFILE_MAX (4 * 1024 * 1024)
+
+static json_t *load_profile(const char *path, wc_err *err)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        wc_err_sys(err, WC_INVALID_ARGUMENT, errno, "profile %s: cannot open", path);
+        return NULL;
+    }
+    struct stat st;
+    json_t *prof = NULL;
+    json_error_t jerr;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+        wc_err_set(err, WC_INVALID_ARGUMENT, "profile %s: not a regular file", path);
+    else if (st.st_size > SECCOMP_PROFILE_MAX)
+        wc_err_set(err, WC_INVALID_ARGUMENT, "profile %s: larger than %d bytes", path,
+                   SECCOMP_PROFILE_MAX);
+    else if (!(prof = json_loadfd(fd, JSON_REJECT_DUPLICATES, &jerr)))
+        wc_err_set(err, WC_INVALID_ARGUMENT, "profile %s: cannot load: %s", path, jerr.text);
+    close(fd);
+    return prof;
+}
+
 int pod_seccomp_load(const char *path, uint64_t caps, json_t **out, wc_err *err)
 {
-    json_error_t jerr;
     *out = NULL;
-    json_t *prof = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *prof = load_profile(path, err);
     if (!prof)
-        return wc_err_set(err, WC_INVALID_ARGUMENT, "profile %s: cannot load: %s", path, jerr.text);
+        return -1;
     int rc = convert(prof, caps, out, err);
     json_decref(prof);
     if (rc < 0)

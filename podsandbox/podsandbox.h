@@ -84,6 +84,11 @@ int pod_manager_stdio_up(pod_manager *pm);
 /* The pod CIDR handed to CNI (from UpdateRuntimeConfig). */
 void pod_manager_set_pod_cidr(pod_manager *pm, const char *cidr);
 
+/* The checks RunPodSandbox and CreateContainer make on a config before anything else
+ * (WC_INVALID_ARGUMENT naming the field); pure, for tests and fuzzing. */
+int pod_sandbox_config_check(const pod_sandbox_config *c, wc_err *err);
+int pod_container_config_check(const pod_container_config *c, wc_err *err);
+
 /* The model takes its own reference to config. */
 int pod_sandbox_run(pod_manager *pm, pod_sandbox_config *config, const char *handler, char **id,
                     wc_err *err);

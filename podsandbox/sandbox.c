@@ -18,7 +18,7 @@ static const char default_hosts[] = "127.0.0.1\tlocalhost\n"
                                     "ff02::1\tip6-allnodes\n"
                                     "ff02::2\tip6-allrouters\n";
 
-static int validate_config(const pod_sandbox_config *c, wc_err *err)
+int pod_sandbox_config_check(const pod_sandbox_config *c, wc_err *err)
 {
     if (!c)
         return wc_err_set(err, WC_INVALID_ARGUMENT, "pod sandbox config: metadata is required");
@@ -291,7 +291,7 @@ static int run_reserved(pod_manager *pm, pod_sandbox *s, wc_err *err)
 int pod_sandbox_run(pod_manager *pm, pod_sandbox_config *config, const char *handler, char **id,
                     wc_err *err)
 {
-    if (validate_config(config, err) < 0 || !pod_runtime_for(pm, handler, err))
+    if (pod_sandbox_config_check(config, err) < 0 || !pod_runtime_for(pm, handler, err))
         return -1;
     pod_sandbox *s = new_sandbox(pm, config, handler, err);
     if (!s)

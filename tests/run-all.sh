@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: unit tests under ASan/UBSan and again under valgrind, the Windows
-# build (wincrid.exe, run under wine by tests/windows), formatting, the end-to-end tests
-# against a sanitized wincrid, the Windows document and wine tests, the deploy manifests
-# against the Kubernetes API schema, and wincrid.exe end to end on the simulated Windows
-# host (make windows-e2e). Run as root.
+# build (wincrid.exe, run under wine by tests/windows), formatting, a short run of every
+# libFuzzer target, the end-to-end tests against a sanitized wincrid, the Windows document
+# and wine tests, the deploy manifests against the Kubernetes API schema, and wincrid.exe end
+# to end on the simulated Windows host (make windows-e2e). Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -66,6 +66,10 @@ make -j"$jobs" valgrind
 # wincrid.exe, linked against the mingw dependency cache (built once, ~20 min cold).
 make -j"$jobs" windows
 make format-check
+stage fuzz
+# Every fuzz target for FUZZ_SMOKE_SECONDS (10 s by default), from its seeds and what
+# earlier runs found; `make fuzz` is the long run.
+make -j"$jobs" fuzz-smoke
 
 # pytest runs from Debian's python3: the one first on PATH may not see python3-grpcio.
 stage pytest

@@ -10,7 +10,8 @@ TEST=(libcmocka-dev protobuf-compiler protobuf-compiler-grpc python3 python3-grp
       python3-protobuf python3-pytest python3-jsonschema python3-yaml python3-prometheus-client
       python3-websocket python3-cryptography docker-registry zstd iputils-ping
       busybox-static apache2-utils mingw-w64 wine wine64 clang-format valgrind
-      golang-go golang-github-docker-spdystream-dev openssl file procps)
+      golang-go golang-github-docker-spdystream-dev openssl file procps
+      clang libclang-rt-14-dev)
 
 want=("${BUILD[@]}" "${RUN[@]}")
 case "${1:-all}" in

@@ -185,3 +185,31 @@ def test_exec_sync_output_at_the_cap_fits_one_message(env):  # noqa: F811
         assert small.stdout == b"hi\n" and small.stderr == b""
     finally:
         ch.close()
+
+
+# ---- a Localhost seccomp profile is read only if it is a small regular file ----
+
+@pytest.mark.parametrize("kind", ["fifo", "dir", "huge"])
+def test_seccomp_profile_that_is_not_a_small_file_is_refused(env, tmp_path, kind):  # noqa: F811
+    """Found by review during fuzzing: the profile path comes from the request; a FIFO there
+    blocked a handler thread forever."""
+    path = str(tmp_path / "profile.json")
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "dir":
+        os.mkdir(path)
+    else:
+        with open(path, "wb") as f:
+            f.truncate(8 * 1024 * 1024)
+    sid, scfg = run_pod(env)
+    ccfg = PB.ContainerConfig(
+        metadata=PB.ContainerMetadata(name="sc-" + kind), image=PB.ImageSpec(image=env.ref),
+        command=["sleep", "600"],
+        linux=PB.LinuxContainerConfig(security_context=PB.LinuxContainerSecurityContext(
+            seccomp=PB.SecurityProfile(profile_type=PB.SecurityProfile.Localhost,
+                                       localhost_ref=path))))
+    with pytest.raises(grpc.RpcError) as e:
+        env.d.runtime().CreateContainer(PB.CreateContainerRequest(
+            pod_sandbox_id=sid, config=ccfg, sandbox_config=scfg), timeout=20)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT, e.value
+    assert path in e.value.details()

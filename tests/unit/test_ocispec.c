@@ -937,6 +937,21 @@ static void sysctls_annotations(void **state)
     json_decref(s);
 }
 
+/* Found by fuzzing: with no bind mount at all (no sandbox files, no CRI mounts) the empty
+ * list of binds went to qsort as a NULL array. */
+static void no_bind_mounts(void **state)
+{
+    fx f;
+    fx_init(&f);
+    f.in.resolv_conf_path = f.in.hosts_path = f.in.hostname_path = NULL;
+    json_t *s = build_ok(&f);
+    json_t *m;
+    size_t i;
+    json_array_foreach(json_object_get(s, "mounts"), i, m)
+        assert_string_not_equal(json_string_value(json_object_get(m, "type")), "bind");
+    json_decref(s);
+}
+
 static void exec_process(void **state)
 {
     fx f;
@@ -1058,6 +1073,7 @@ int main(void)
         cmocka_unit_test(seccomp_modes),
         cmocka_unit_test(masked_readonly),
         cmocka_unit_test(sysctls_annotations),
+        cmocka_unit_test(no_bind_mounts),
         cmocka_unit_test(exec_process),
         cmocka_unit_test(runc_accepts_spec),
     };

@@ -118,6 +118,9 @@ static void http_upgrade_head(void **state)
     assert_int_equal(cri_http_parse("GET nopath HTTP/1.1\r\n\r\n", 23, &r), -1);
     assert_int_equal(cri_http_parse("GET / HTTP/2\r\n\r\n", 16, &r), -1);
     assert_int_equal(cri_http_parse("GET / HTTP/1.1\r\n folded\r\n\r\n", 27, &r), -1);
+    /* Found by fuzzing: a NUL inside the head hid the line's CRLF from the line splitter. */
+    assert_int_equal(cri_http_parse("GET / HTTP/1.1\0\r\n\r\n", 19, &r), -1);
+    assert_int_equal(cri_http_parse("GET / HTTP/1.1\r\nA: \0b\r\n\r\n", 26, &r), -1);
 }
 
 static int no_exec(void *ctx, const char *id, const char *const *cmd, size_t n, int tty, int i,
