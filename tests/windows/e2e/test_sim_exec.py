@@ -42,12 +42,7 @@ def test_exec_sync_output_and_exit_codes(host, running):
     j = host.journal(m)
     procs = calls(j, "HcsCreateProcess")
     assert len(procs) == 2
-    # hcsshim internal/cmd: exec'd processes get the container process's user, cwd and env
-    assert procs[0]["doc"]["CommandLine"] == \
-        'C:\\app\\ctr.exe echo "out line" ; err "err line" ; exit 7'
-    assert procs[0]["doc"]["WorkingDirectory"] == "C:\\app"
-    assert procs[0]["doc"]["CreateStdOutPipe"] and procs[0]["doc"]["CreateStdErrPipe"]
-    assert "CreateStdInPipe" not in procs[0]["doc"]
+    assert_golden("process_exec.json", procs[0]["doc"])
     assert len(calls(j, "HcsCloseProcess")) == 2
 
 

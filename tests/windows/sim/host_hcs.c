@@ -1543,6 +1543,18 @@ void hcs_stats(sb *out)
     sb_add(out, "]");
 }
 
+const char *hcs_describe(void *obj)
+{
+    static char buf[400];
+    proc *p = obj;
+    snprintf(buf, sizeof buf, "%s/%lu %s %s", p->sys->id, (unsigned long)p->pid, p->image,
+             p->exited ? "exited" : "running");
+    for (char *c = buf; *c; c++)
+        if (*c == '\\' || *c == '"')
+            *c = '/';
+    return buf;
+}
+
 void hcs_shutdown_all(void)
 {
     for (hsys *s = systems; s; s = s->next)

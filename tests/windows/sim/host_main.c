@@ -623,9 +623,6 @@ static void control_stats(req *r)
     sb_add(&r->out, ",\"clients\":[");
     int first = 1;
     for (client *c = clients; c; c = c->next) {
-        DWORD os_handles = 0;
-        if (c->proc)
-            GetProcessHandleCount(c->proc, &os_handles);
         size_t systems = 0, procs = 0, cbs = 0;
         for (size_t i = 0; i < c->n; i++) {
             systems += strcmp(c->hs[i].kind, "system") == 0;
@@ -634,11 +631,21 @@ static void control_stats(req *r)
         }
         sb_addf(&r->out,
                 "%s{\"pid\":%lu,\"system_handles\":%zu,\"process_handles\":%zu,\"callbacks\":%zu,"
-                "\"os_handles\":%lu,\"threads\":%zu,\"pipes_open\":%zu}",
-                first ? "" : ",", (unsigned long)c->pid, systems, procs, cbs,
-                (unsigned long)os_handles, thread_count(c->pid), pipes_open(c));
+                "\"threads\":%zu,\"pipes_open\":%zu}",
+                first ? "" : ",", (unsigned long)c->pid, systems, procs, cbs, thread_count(c->pid),
+                pipes_open(c));
         first = 0;
     }
+    sb_add(&r->out, "]");
+    /* which objects the clients' process handles name (for a failing leak check) */
+    sb_add(&r->out, ",\"process_handle_targets\":[");
+    int firstp = 1;
+    for (client *c = clients; c; c = c->next)
+        for (size_t i = 0; i < c->n; i++)
+            if (strcmp(c->hs[i].kind, "process") == 0) {
+                sb_addf(&r->out, "%s\"%s\"", firstp ? "" : ",", hcs_describe(c->hs[i].obj));
+                firstp = 0;
+            }
     sb_add(&r->out, "]");
     hcs_stats(&r->out);
     storage_stats(&r->out);
