@@ -172,3 +172,17 @@ def test_update_container_resources(host, pods):
             container_id=cid, linux=PB.LinuxContainerResources(cpu_shares=10)), timeout=60)
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert not calls(host.journal(m), "HcsModifyComputeSystem")
+
+
+def test_exit_before_the_exit_callback_is_registered(host, pods):
+    """A container whose process ends before wincrid has registered its exit callback
+    (HcsSetProcessCallback held 1.5 s by the double) is still seen to exit, with its code:
+    whether HCS replays an exit to a late callback is not documented."""
+    sid, scfg = pods.run_pod()
+    host.fault("HcsSetProcessCallback=delay:1500*1")
+    try:
+        cid = pods.run(sid, scfg, name="fast", command=["C:\\app\\ctr.exe"], args=["exit", "7"])
+    finally:
+        host.fault("")
+    st = pods.wait_state(cid, PB.CONTAINER_EXITED, timeout=20)
+    assert st.exit_code == 7

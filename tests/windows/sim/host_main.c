@@ -11,8 +11,9 @@
  *
  * Failure injection: WINSIM_FAIL="Call=0x80370118[*count][;Call2=...]" (or the _fault op)
  * makes the named call fail with that HRESULT without doing anything; "*count" limits how
- * many times. The DLL hands the HRESULT back the way the real API does (operation result
- * with a ResultError document for HCS operations, return value elsewhere). */
+ * many times. "Call=delay:MS" holds the call that long, then does it (races, timeouts). The DLL
+ * hands the HRESULT back the way the real API does (operation result with a ResultError document
+ * for HCS operations, return value elsewhere). */
 #include "host.h"
 
 #include <ws2tcpip.h>
@@ -197,7 +198,8 @@ char *result_error(HRESULT hr, const char *message)
 typedef struct fault {
     char call[64];
     HRESULT hr;
-    int count; /* -1: every time */
+    DWORD delay_ms; /* "Call=delay:MS": the call is held, then done (hr unused) */
+    int count;      /* -1: every time */
 } fault;
 static fault faults[32];
 static size_t n_faults;
@@ -217,7 +219,8 @@ static void faults_set(const char *spec)
         snprintf(f->call, sizeof f->call, "%s", tok);
         char *star = strchr(eq + 1, '*');
         f->count = star ? atoi(star + 1) : -1;
-        f->hr = (HRESULT)strtoul(eq + 1, NULL, 0);
+        f->delay_ms = strncmp(eq + 1, "delay:", 6) == 0 ? (DWORD)atoi(eq + 7) : 0;
+        f->hr = f->delay_ms ? S_OK : (HRESULT)strtoul(eq + 1, NULL, 0);
         n_faults++;
         host_log("fault armed: %s -> 0x%08lx count=%d", f->call, (unsigned long)f->hr, f->count);
     }
@@ -227,13 +230,27 @@ HRESULT host_fault(const char *call)
 {
     for (size_t i = 0; i < n_faults; i++) {
         fault *f = &faults[i];
-        if (strcmp(f->call, call) != 0 || f->count == 0)
+        if (strcmp(f->call, call) != 0 || f->count == 0 || f->delay_ms)
             continue;
         if (f->count > 0)
             f->count--;
         return f->hr;
     }
     return S_OK;
+}
+
+/* How long to hold the call first ("Call=delay:MS"), 0 for none. */
+static DWORD fault_delay(const char *call)
+{
+    for (size_t i = 0; i < n_faults; i++) {
+        fault *f = &faults[i];
+        if (strcmp(f->call, call) != 0 || f->count == 0 || !f->delay_ms)
+            continue;
+        if (f->count > 0)
+            f->count--;
+        return f->delay_ms;
+    }
+    return 0;
 }
 
 /* ---- clients, their handles and event streams ---- */
@@ -536,6 +553,13 @@ static char *dispatch(sj *in, SOCKET s, int *keep_as_sink)
         host_log("no handler for %s", op);
         r.hr = E_NOTIMPL;
     } else {
+        EnterCriticalSection(&g_lock);
+        DWORD delay = fault_delay(op);
+        LeaveCriticalSection(&g_lock);
+        if (delay) {
+            Sleep(delay);
+            snprintf(r.note, sizeof r.note, "held %lu ms by WINSIM_FAIL", (unsigned long)delay);
+        }
         EnterCriticalSection(&g_lock);
         client_get(r.pid);
         HRESULT inj = host_fault(op);
