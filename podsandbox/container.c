@@ -251,6 +251,9 @@ int pod_container_start(pod_manager *pm, const char *id, wc_err *err)
         pthread_mutex_lock(&pm->mu);
         c->starting = 1;
         pthread_mutex_unlock(&pm->mu);
+        /* Taken before the start: an exit reported while hcs_start runs (a command that
+         * ends at once) must not finish before the container started. */
+        int64_t started_ns = wc_clock_realtime_ns();
         if (hcs_start(rt, c->id, err) < 0) {
             mark_start_failed(pm, c, err);
         } else {
@@ -260,7 +263,7 @@ int pod_container_start(pod_manager *pm, const char *id, wc_err *err)
             pthread_mutex_lock(&pm->mu);
             if (c->state == POD_CONTAINER_CREATED) /* it may have exited already */
                 c->state = POD_CONTAINER_RUNNING;
-            c->started_ns = wc_clock_realtime_ns();
+            c->started_ns = started_ns;
             c->pid = st.pid;
             rc = pod_store_put_container(pm, c, err);
             pthread_mutex_unlock(&pm->mu);
