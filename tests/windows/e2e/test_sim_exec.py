@@ -197,8 +197,11 @@ def test_attach_two_watchers_and_stdin(host, pods):
     """Attach (built for Windows with these tests): the container's stdin from one attacher
     reaches the process; its output goes to every attacher and to the log."""
     sid, scfg = pods.run_pod()
+    m = host.mark()
     cid = pods.run(sid, scfg, name="cat", command=["C:\\app\\ctr.exe"], args=["cat"],
                    stdin=True)
+    assert_golden("process_stdin.json", only(host.journal(m), "HcsCreateProcess")["doc"],
+                  {"command_line": "C:\\app\\ctr.exe cat"})
     a = attach_ws(pods, cid, stdin=True, stdout=True, stderr=True)
     b = attach_ws(pods, cid, stdout=True)
     a.send_binary(b"\x00hello attach\n")
