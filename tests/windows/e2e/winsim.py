@@ -205,6 +205,16 @@ class SimHost:
 
     def destroy(self):
         self.stop()
+        keep = os.environ.get("WINSIM_KEEP")  # a directory to keep the journal and logs in
+        if keep:
+            os.makedirs(keep, exist_ok=True)
+            for name in ("journal.jsonl", "host.log"):
+                if os.path.exists(os.path.join(self.root, name)):
+                    shutil.copy(os.path.join(self.root, name),
+                                os.path.join(keep, self.session + "-" + name))
+            for name in os.listdir(self.dir):
+                if name.endswith(".log") or name.endswith(".jsonl") or name.endswith(".out"):
+                    shutil.copy(os.path.join(self.dir, name), os.path.join(keep, name))
         subprocess.run(["wineserver", "-k"], env=self.env, capture_output=True, timeout=60)
         shutil.rmtree(self.dir, ignore_errors=True)
 

@@ -583,11 +583,14 @@ static void h_open_process(req *r)
     host_handle_add(r->pid, sj_int(sj_get(r->in, "ph"), 0), "process", p);
 }
 
+/* Closing never fails: a handle whose create failed was never registered here. */
 static void h_close_process(req *r)
 {
-    proc *p = proc_of(r);
-    if (!p)
+    if (!host_handle_get(r->pid, arg_h(r, "h"), "process")) {
+        snprintf(r->note, sizeof r->note, "handle of a process that was never created");
         return;
+    }
+    proc_of(r);
     host_handle_del(r->pid, arg_h(r, "h"));
 }
 
@@ -831,6 +834,10 @@ static void h_open_system(req *r)
 
 static void h_close_system(req *r)
 {
+    if (!host_handle_get(r->pid, arg_h(r, "h"), "system")) {
+        snprintf(r->note, sizeof r->note, "handle of a system that was never created");
+        return;
+    }
     hsys *s = sys_of(r);
     if (!s)
         return;
