@@ -158,6 +158,17 @@ static void report_exit(ctr *c, int code)
     c->rt->on_exit(c->rt->exit_ctx, c->id, NULL, &e);
 }
 
+/* An init process that ended before its exit callback was registered (or while wincrid
+ * was not running) is reported now; whether HCS replays an exit to a callback registered
+ * later is not documented, and report_exit reports once whichever comes first. */
+static void report_if_exited(ctr *c)
+{
+    hcs_process_status st = {0};
+    wc_err werr = {0};
+    if (c->init && hcs_process_wait(c->init, 0, &st, &werr) == 0 && st.exited)
+        report_exit(c, (int)st.exit_code);
+}
+
 static void on_process_exit(void *ctx, const char *id, const hcs_process_status *st)
 {
     (void)id;
@@ -840,6 +851,7 @@ static int start_init(ctr *c, wc_err *err)
     } else if (std[0]) {
         CloseHandle(std[0]);
     }
+    report_if_exited(c);
     return 0;
 }
 
@@ -1024,10 +1036,7 @@ int hcs_adopt(hcs_runtime *rt, const char *id, wc_err *err)
     }
     add(rt, c);
     /* It may have ended while nobody watched: its exit code is still there to report. */
-    hcs_process_status st = {0};
-    wc_err werr = {0};
-    if (c->init && hcs_process_wait(c->init, 0, &st, &werr) == 0 && st.exited)
-        report_exit(c, (int)st.exit_code);
+    report_if_exited(c);
     return 0;
 }
 

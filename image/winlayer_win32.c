@@ -394,7 +394,8 @@ static int set_dir_info(const WCHAR *dir, const FILE_BASIC_INFO *info, wc_err *e
     return ok ? 0 : wfail(err, "setting times on", dir);
 }
 
-static int restore_tree(const WCHAR *src, const WCHAR *dst, int hives, wc_err *err)
+/* hives: src is the layer's Hives\ folder or inside it (its files hold plain data). */
+static int restore_tree(const WCHAR *src, const WCHAR *dst, int top, int hives, wc_err *err)
 {
     WCHAR *pattern = wjoin(src, L"*");
     WIN32_FIND_DATAW fd;
@@ -434,9 +435,9 @@ static int restore_tree(const WCHAR *src, const WCHAR *dst, int hives, wc_err *e
             if (has_rec)
                 rc = restore_record(rec, d, 1, &info, err);
             free(rec);
-            int child_hives = hives || _wcsicmp(fd.cFileName, L"Hives") == 0;
+            int child_hives = hives || (top && _wcsicmp(fd.cFileName, L"Hives") == 0);
             if (rc == 0)
-                rc = restore_tree(s, d, child_hives, err);
+                rc = restore_tree(s, d, 0, child_hives, err);
             /* Directory times last: creating the children moved them. */
             if (rc == 0 && has_rec)
                 rc = set_dir_info(d, &info, err);
@@ -468,7 +469,7 @@ int img_wl_restore_base(const char *staging_root, const char *layer_path, wc_err
         else if (!CreateDirectoryW(l, NULL) && GetLastError() != ERROR_ALREADY_EXISTS)
             rc = wfail(err, "creating", l);
         else
-            rc = restore_tree(s, l, 0, err);
+            rc = restore_tree(s, l, 1, 0, err);
         free(tomb);
     }
     free(s);

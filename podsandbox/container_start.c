@@ -68,6 +68,9 @@ static int start_created(pod_manager *pm, pod_container *c, wc_err *err)
     c->starting = 1;
     pthread_mutex_unlock(&pm->mu);
     int rc = -1;
+    /* Taken before the start: an exit reported while hcs_start runs (a command that ends at
+     * once) must not finish before the container started. */
+    int64_t started_ns = wc_clock_realtime_ns();
     if (hcs_start(rt, c->id, err) < 0) {
         mark_start_failed(pm, c, err);
     } else {
@@ -78,7 +81,7 @@ static int start_created(pod_manager *pm, pod_container *c, wc_err *err)
         pthread_mutex_lock(&pm->mu);
         if (c->state == POD_CONTAINER_CREATED) /* it may have exited already */
             c->state = POD_CONTAINER_RUNNING;
-        c->started_ns = wc_clock_realtime_ns();
+        c->started_ns = started_ns;
         c->pid = st.pid;
         c->intent[0] = '\0';
         rc = pod_store_put_container(pm, c, err);

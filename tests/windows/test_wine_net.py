@@ -20,6 +20,8 @@ SOURCES = [
     "hns/hcnguid.c",
     "image/wclayer_win32.c",
     "image/wclayer.c",
+    "image/winlayer_win32.c",  # img_wl_restore_base (base layers), with its codec
+    "image/winlayer_codec.c",
     "common/err.c",
 ]
 CC = "x86_64-w64-mingw32-gcc"

@@ -74,18 +74,25 @@ def test_container_lifecycle_documents(host, pods):
     assert e.value.code() == grpc.StatusCode.NOT_FOUND
 
 
+IMAGE_ENV = {"PATH": "C:\\Windows\\system32;C:\\Windows;C:\\app", "APP_MODE": "winsim"}
+
+
 @pytest.mark.parametrize("code,reason", [(0, "Completed"), (3, "Error")])
-def test_exit_code_and_reason(pods, code, reason):
+def test_exit_code_and_reason(host, pods, code, reason):
     sid, scfg = pods.run_pod()
+    m = host.mark()
     cid = pods.run(sid, scfg, name="c", command=["C:\\app\\ctr.exe"],
                    args=["echo", "bye", ";", "exit", str(code)])
+    assert_golden("process_command.json", only(host.journal(m), "HcsCreateProcess")["doc"],
+                  {"command_line": f"C:\\app\\ctr.exe echo bye ; exit {code}",
+                   "environment": IMAGE_ENV})
     st = pods.wait_state(cid, PB.CONTAINER_EXITED)
     assert (st.exit_code, st.reason) == (code, reason)
     assert st.finished_at >= st.started_at > 0
     assert "stdout F bye" in pods.wait_log(scfg, "c", "bye")
 
 
-def test_image_files_env_and_workdir(pods):
+def test_image_files_env_and_workdir(host, pods):
     """The process sees the image's merged layers (the top layer's file, the base layer's
     file its whiteout removed is gone), the image's and CRI's environment, the image's
     working directory. (The double maps the program and the working directory into the
@@ -93,11 +100,16 @@ def test_image_files_env_and_workdir(pods):
     working directory.)"""
     sid, scfg = pods.run_pod()
     envs = [PB.KeyValue(key="FROM_CRI", value="yes please")]
+    m = host.mark()
     cid = pods.run(sid, scfg, name="c", command=["C:\\app\\ctr.exe"],
                    args=["type", "config.txt", ";", "type", "removed.txt",
                          ";", "env", "FROM_CRI", ";", "env", "APP_MODE", ";", "pwd"],
                    envs=envs)
     pods.wait_state(cid, PB.CONTAINER_EXITED)
+    doc = only(host.journal(m), "HcsCreateProcess")["doc"]
+    assert_golden("process_command.json", doc,
+                  {"command_line": doc["CommandLine"],
+                   "environment": dict(IMAGE_ENV, FROM_CRI="yes please")})
     log = pods.wait_log(scfg, "c", "APP_MODE=")
     lines = [l.split(" ", 3)[3] for l in log.splitlines() if " stdout " in l]
     assert lines[0] == "marker=v1"
@@ -172,3 +184,17 @@ def test_update_container_resources(host, pods):
             container_id=cid, linux=PB.LinuxContainerResources(cpu_shares=10)), timeout=60)
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert not calls(host.journal(m), "HcsModifyComputeSystem")
+
+
+def test_exit_before_the_exit_callback_is_registered(host, pods):
+    """A container whose process ends before wincrid has registered its exit callback
+    (HcsSetProcessCallback held 1.5 s by the double) is still seen to exit, with its code:
+    whether HCS replays an exit to a late callback is not documented."""
+    sid, scfg = pods.run_pod()
+    host.fault("HcsSetProcessCallback=delay:1500*1")
+    try:
+        cid = pods.run(sid, scfg, name="fast", command=["C:\\app\\ctr.exe"], args=["exit", "7"])
+    finally:
+        host.fault("")
+    st = pods.wait_state(cid, PB.CONTAINER_EXITED, timeout=20)
+    assert st.exit_code == 7

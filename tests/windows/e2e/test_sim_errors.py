@@ -5,8 +5,7 @@ call, and what the failed request had done is undone."""
 import grpc
 import pytest
 
-from conftest import Pods
-from winsim import PB, SimHost, WinCrid, calls
+from winsim import Pods, PB, SimHost, WinCrid, calls
 
 
 def names_call(e, call, hr):

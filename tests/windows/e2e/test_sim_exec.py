@@ -42,12 +42,7 @@ def test_exec_sync_output_and_exit_codes(host, running):
     j = host.journal(m)
     procs = calls(j, "HcsCreateProcess")
     assert len(procs) == 2
-    # hcsshim internal/cmd: exec'd processes get the container process's user, cwd and env
-    assert procs[0]["doc"]["CommandLine"] == \
-        'C:\\app\\ctr.exe echo "out line" ; err "err line" ; exit 7'
-    assert procs[0]["doc"]["WorkingDirectory"] == "C:\\app"
-    assert procs[0]["doc"]["CreateStdOutPipe"] and procs[0]["doc"]["CreateStdErrPipe"]
-    assert "CreateStdInPipe" not in procs[0]["doc"]
+    assert_golden("process_exec.json", procs[0]["doc"])
     assert len(calls(j, "HcsCloseProcess")) == 2
 
 
@@ -168,11 +163,14 @@ def test_port_forward_reaches_the_pod_ip(host, running):
     for _ in range(2):  # each channel opens with its port number
         assert len(ws.recv()) == 3
     ws.send_binary(b"\x00ping over port-forward")
-    got = b""
+    got, errors = b"", b""
     while b"ping over port-forward" not in got:
         data = ws.recv()
+        assert data, f"the stream ended: data {got!r}, errors {errors!r}"
         if data[:1] == b"\x00":
             got += data[1:]
+        elif data[:1] == b"\x01":
+            errors += data[1:]
     ws.close()
     # the pod's IP is its HCN endpoint's address, which the test can reach directly too
     st = pods.rt.PodSandboxStatus(PB.PodSandboxStatusRequest(pod_sandbox_id=sid), timeout=30)
@@ -202,8 +200,11 @@ def test_attach_two_watchers_and_stdin(host, pods):
     """Attach (built for Windows with these tests): the container's stdin from one attacher
     reaches the process; its output goes to every attacher and to the log."""
     sid, scfg = pods.run_pod()
+    m = host.mark()
     cid = pods.run(sid, scfg, name="cat", command=["C:\\app\\ctr.exe"], args=["cat"],
                    stdin=True)
+    assert_golden("process_stdin.json", only(host.journal(m), "HcsCreateProcess")["doc"],
+                  {"command_line": "C:\\app\\ctr.exe cat"})
     a = attach_ws(pods, cid, stdin=True, stdout=True, stderr=True)
     b = attach_ws(pods, cid, stdout=True)
     a.send_binary(b"\x00hello attach\n")

@@ -2,10 +2,7 @@
 import os
 import time
 
-import grpc
-import pytest
-
-from winsim import PB, assert_golden, calls
+from winsim import PB, assert_golden, calls, only
 
 
 def log_lines(path):
@@ -13,12 +10,18 @@ def log_lines(path):
         return [l.rstrip("\n") for l in f]
 
 
-def test_logs_survive_rotation(pods):
+def test_logs_survive_rotation(host, pods):
     """kubelet's rotation: the log file is renamed away, ReopenContainerLog opens a new one;
     every line lands in one of the two files, in order, none lost or repeated."""
     sid, scfg = pods.run_pod()
+    m = host.mark()
     cid = pods.run(sid, scfg, name="rot", command=["C:\\app\\ctr.exe"],
                    args=["log", "60", "50", "n"])
+    # the output the log is written from: HCS's stdout and stderr pipes
+    assert_golden("process_command.json", only(host.journal(m), "HcsCreateProcess")["doc"],
+                  {"command_line": "C:\\app\\ctr.exe log 60 50 n",
+                   "environment": {"PATH": "C:\\Windows\\system32;C:\\Windows;C:\\app",
+                                   "APP_MODE": "winsim"}})
     path = pods.log_file(scfg, "rot")
     pods.wait_log(scfg, "rot", "n-10")
     os.rename(path, path + ".1")

@@ -5,8 +5,7 @@ import time
 
 import pytest
 
-from conftest import Pods
-from winsim import PB, WinCrid, calls, only
+from winsim import Pods, PB, WinCrid, calls, only
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import os
 import grpc
 import pytest
 
-from winsim import PB, R, IMAGE_OS_VERSION, calls, only, windows_image
+from winsim import PB, R, calls, only, windows_image
 
 
 def test_version_and_status_runtime_ready(daemon):

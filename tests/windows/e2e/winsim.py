@@ -205,6 +205,16 @@ class SimHost:
 
     def destroy(self):
         self.stop()
+        keep = os.environ.get("WINSIM_KEEP")  # a directory to keep the journal and logs in
+        if keep:
+            os.makedirs(keep, exist_ok=True)
+            for name in ("journal.jsonl", "host.log"):
+                if os.path.exists(os.path.join(self.root, name)):
+                    shutil.copy(os.path.join(self.root, name),
+                                os.path.join(keep, self.session + "-" + name))
+            for name in os.listdir(self.dir):
+                if name.endswith(".log") or name.endswith(".jsonl") or name.endswith(".out"):
+                    shutil.copy(os.path.join(self.dir, name), os.path.join(keep, name))
         subprocess.run(["wineserver", "-k"], env=self.env, capture_output=True, timeout=60)
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -295,6 +305,110 @@ class WinCrid:
 
     def path(self, win):
         return self.host.path(win)
+
+
+# ---- the local registry, pods and containers ----
+
+class Reg:
+    def __init__(self):
+        self.storage = tempfile.mkdtemp(prefix="winsim-reg-")
+        self.reg = R.Registry(self.storage)
+        self.pusher = R.Pusher(self.reg.url)
+        self.host = self.reg.host
+
+    def push(self, repo, tag, img):
+        self.pusher.image(repo, tag, img)
+        return f"{self.host}/{repo}:{tag}"
+
+    def stop(self):
+        self.reg.stop()
+        shutil.rmtree(self.storage, ignore_errors=True)
+
+
+class Pods:
+    """Makes pods and containers on a daemon and removes what is left after the test."""
+
+    def __init__(self, d, image):
+        self.d, self.rt, self.image = d, d.runtime(), image
+        self.sandboxes = []
+
+    def sandbox_config(self, name=None, handler="", **kw):
+        name = name or "p" + uuid.uuid4().hex[:6]
+        logdir = self.d.base + "\\logs\\" + name
+        os.makedirs(self.d.path(logdir), exist_ok=True)
+        cfg = PB.PodSandboxConfig(
+            metadata=PB.PodSandboxMetadata(name=name, namespace="winsim", uid=uuid.uuid4().hex,
+                                           attempt=0),
+            hostname=name, log_directory=logdir, **kw)
+        return cfg
+
+    def run_pod(self, handler="", **kw):
+        cfg = self.sandbox_config(**kw)
+        sid = self.rt.RunPodSandbox(PB.RunPodSandboxRequest(config=cfg, runtime_handler=handler),
+                                    timeout=120).pod_sandbox_id
+        self.sandboxes.append(sid)
+        return sid, cfg
+
+    def container_config(self, name="c", command=None, args=None, tty=False, stdin=False,
+                         **kw):
+        return PB.ContainerConfig(
+            metadata=PB.ContainerMetadata(name=name, attempt=0),
+            image=PB.ImageSpec(image=self.image), command=command or [], args=args or [],
+            log_path=name + ".log", tty=tty, stdin=stdin, **kw)
+
+    def create(self, sid, scfg, **kw):
+        cfg = self.container_config(**kw)
+        return self.rt.CreateContainer(PB.CreateContainerRequest(
+            pod_sandbox_id=sid, config=cfg, sandbox_config=scfg), timeout=120).container_id
+
+    def start(self, cid):
+        self.rt.StartContainer(PB.StartContainerRequest(container_id=cid), timeout=120)
+
+    def run(self, sid, scfg, **kw):
+        cid = self.create(sid, scfg, **kw)
+        self.start(cid)
+        return cid
+
+    def status(self, cid):
+        return self.rt.ContainerStatus(PB.ContainerStatusRequest(container_id=cid),
+                                       timeout=60).status
+
+    def wait_state(self, cid, state, timeout=60):
+        deadline = time.time() + timeout
+        while True:
+            st = self.status(cid)
+            if st.state == state:
+                return st
+            if time.time() > deadline:
+                raise AssertionError(f"container {cid} is {st.state}, not {state}")
+            time.sleep(0.2)
+
+    def log_file(self, scfg, cid_name):
+        return self.d.path(scfg.log_directory + "\\" + cid_name + ".log")
+
+    def wait_log(self, scfg, name, needle, timeout=30):
+        path = self.log_file(scfg, name)
+        deadline = time.time() + timeout
+        text = ""
+        while time.time() < deadline:
+            try:
+                with open(path, errors="replace") as f:
+                    text = f.read()
+            except FileNotFoundError:
+                text = ""
+            if needle in text:
+                return text
+            time.sleep(0.2)
+        raise AssertionError(f"{needle!r} not in {path}:\n{text}")
+
+    def cleanup(self):
+        for sid in self.sandboxes:
+            try:
+                self.rt.StopPodSandbox(PB.StopPodSandboxRequest(pod_sandbox_id=sid), timeout=120)
+                self.rt.RemovePodSandbox(PB.RemovePodSandboxRequest(pod_sandbox_id=sid),
+                                         timeout=120)
+            except grpc.RpcError:
+                pass
 
 
 # ---- Windows image layers ----

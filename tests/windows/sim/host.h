@@ -55,6 +55,7 @@ void hcs_register(void);
 void hcs_client_gone(DWORD pid);
 void hcs_stats(sb *out); /* ,"systems":n,"live_processes":n ... */
 void hcs_shutdown_all(void);
+const char *hcs_describe(void *process); /* "<system>/<pid> running|exited" (static) */
 
 /* ---- host_storage.c ---- */
 void storage_register(void);

@@ -27,6 +27,7 @@
 #include "host.h"
 
 #include <psapi.h>
+#include <tlhelp32.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,8 +59,9 @@ typedef struct proc {
     HANDLE in_src, in_dst, relay; /* stdin relay: client's pipe → child's pipe */
     char image[MAX_PATH];
     long long created;
-    int tty, rows, cols; /* EmulateConsole and the size last asked for */
-    int counted;         /* its CPU time moved to the system's total */
+    int tty, rows, cols;                       /* EmulateConsole and the size last asked for */
+    int counted;                               /* its CPU time moved to the system's total */
+    unsigned long long seen_user, seen_kernel; /* the highest CPU times read (100 ns) */
     struct proc *next;
 } proc;
 
@@ -191,15 +193,44 @@ static void process_status(proc *p, sb *b)
 
 /* ---- processes ---- */
 
+/* The process's CPU time from its threads' counters. wine answers GetProcessTimes for another
+ * process with almost nothing, but GetThreadTimes of each of its threads from the kernel's
+ * per-thread counters; an exited thread's time is kept through the highest total seen. */
+static void proc_cpu(proc *p, unsigned long long *user, unsigned long long *kernel)
+{
+    unsigned long long u = 0, k = 0;
+    HANDLE snap = CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0);
+    THREADENTRY32 te = {.dwSize = sizeof te};
+    if (snap != INVALID_HANDLE_VALUE && Thread32First(snap, &te)) {
+        do {
+            if (te.th32OwnerProcessID != p->pid)
+                continue;
+            HANDLE t = OpenThread(THREAD_QUERY_LIMITED_INFORMATION, FALSE, te.th32ThreadID);
+            FILETIME c, e, kt, ut;
+            if (t && GetThreadTimes(t, &c, &e, &kt, &ut)) {
+                u += ((unsigned long long)ut.dwHighDateTime << 32) | ut.dwLowDateTime;
+                k += ((unsigned long long)kt.dwHighDateTime << 32) | kt.dwLowDateTime;
+            }
+            if (t)
+                CloseHandle(t);
+        } while (Thread32Next(snap, &te));
+    }
+    if (snap != INVALID_HANDLE_VALUE)
+        CloseHandle(snap);
+    if (u > p->seen_user)
+        p->seen_user = u;
+    if (k > p->seen_kernel)
+        p->seen_kernel = k;
+    *user = p->seen_user;
+    *kernel = p->seen_kernel;
+}
+
 static void account(proc *p)
 {
     if (p->counted || !p->h)
         return;
-    FILETIME c, e, k, u;
-    if (GetProcessTimes(p->h, &c, &e, &k, &u)) {
-        p->sys->cpu_kernel += ((unsigned long long)k.dwHighDateTime << 32) | k.dwLowDateTime;
-        p->sys->cpu_user += ((unsigned long long)u.dwHighDateTime << 32) | u.dwLowDateTime;
-    }
+    p->sys->cpu_user += p->seen_user;
+    p->sys->cpu_kernel += p->seen_kernel;
     p->counted = 1;
 }
 
@@ -207,7 +238,13 @@ static void account(proc *p)
 static DWORD WINAPI proc_wait(void *arg)
 {
     proc *p = arg;
-    WaitForSingleObject(p->h, INFINITE);
+    /* sample the CPU time now and then: after the exit its threads are gone */
+    while (WaitForSingleObject(p->h, 500) == WAIT_TIMEOUT) {
+        unsigned long long u, k;
+        EnterCriticalSection(&g_lock);
+        proc_cpu(p, &u, &k);
+        LeaveCriticalSection(&g_lock);
+    }
     EnterCriticalSection(&g_lock);
     GetExitCodeProcess(p->h, &p->exit_code);
     account(p);
@@ -546,11 +583,14 @@ static void h_open_process(req *r)
     host_handle_add(r->pid, sj_int(sj_get(r->in, "ph"), 0), "process", p);
 }
 
+/* Closing never fails: a handle whose create failed was never registered here. */
 static void h_close_process(req *r)
 {
-    proc *p = proc_of(r);
-    if (!p)
+    if (!host_handle_get(r->pid, arg_h(r, "h"), "process")) {
+        snprintf(r->note, sizeof r->note, "handle of a process that was never created");
         return;
+    }
+    proc_of(r);
     host_handle_del(r->pid, arg_h(r, "h"));
 }
 
@@ -794,6 +834,10 @@ static void h_open_system(req *r)
 
 static void h_close_system(req *r)
 {
+    if (!host_handle_get(r->pid, arg_h(r, "h"), "system")) {
+        snprintf(r->note, sizeof r->note, "handle of a system that was never created");
+        return;
+    }
     hsys *s = sys_of(r);
     if (!s)
         return;
@@ -908,11 +952,10 @@ static void add_stats(hsys *s, unsigned long long *user, unsigned long long *ker
     for (proc *p = s->procs; p; p = p->next) {
         if (p->exited)
             continue;
-        FILETIME c, e, k, u;
-        if (GetProcessTimes(p->h, &c, &e, &k, &u)) {
-            *kernel += ((unsigned long long)k.dwHighDateTime << 32) | k.dwLowDateTime;
-            *user += ((unsigned long long)u.dwHighDateTime << 32) | u.dwLowDateTime;
-        }
+        unsigned long long pu, pk;
+        proc_cpu(p, &pu, &pk);
+        *kernel += pk;
+        *user += pu;
         PROCESS_MEMORY_COUNTERS_EX m = {.cb = sizeof m};
         if (GetProcessMemoryInfo(p->h, (PROCESS_MEMORY_COUNTERS *)&m, sizeof m)) {
             *commit += m.PrivateUsage;
@@ -951,12 +994,8 @@ static void process_list(hsys *s, sb *b)
     for (proc *p = s->procs; p; p = p->next) {
         if (p->exited)
             continue;
-        FILETIME c, e, k, u;
         unsigned long long kt = 0, ut = 0;
-        if (GetProcessTimes(p->h, &c, &e, &k, &u)) {
-            kt = ((unsigned long long)k.dwHighDateTime << 32) | k.dwLowDateTime;
-            ut = ((unsigned long long)u.dwHighDateTime << 32) | u.dwLowDateTime;
-        }
+        proc_cpu(p, &ut, &kt);
         PROCESS_MEMORY_COUNTERS_EX m = {.cb = sizeof m};
         GetProcessMemoryInfo(p->h, (PROCESS_MEMORY_COUNTERS *)&m, sizeof m);
         const char *base = strrchr(p->image, '\\');
@@ -1509,6 +1548,18 @@ void hcs_stats(sb *out)
         first = 0;
     }
     sb_add(out, "]");
+}
+
+const char *hcs_describe(void *obj)
+{
+    static char buf[400];
+    proc *p = obj;
+    snprintf(buf, sizeof buf, "%s/%lu %s %s", p->sys->id, (unsigned long)p->pid, p->image,
+             p->exited ? "exited" : "running");
+    for (char *c = buf; *c; c++)
+        if (*c == '\\' || *c == '"')
+            *c = '/';
+    return buf;
 }
 
 void hcs_shutdown_all(void)

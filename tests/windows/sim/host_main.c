@@ -11,8 +11,9 @@
  *
  * Failure injection: WINSIM_FAIL="Call=0x80370118[*count][;Call2=...]" (or the _fault op)
  * makes the named call fail with that HRESULT without doing anything; "*count" limits how
- * many times. The DLL hands the HRESULT back the way the real API does (operation result
- * with a ResultError document for HCS operations, return value elsewhere). */
+ * many times. "Call=delay:MS" holds the call that long, then does it (races, timeouts). The DLL
+ * hands the HRESULT back the way the real API does (operation result with a ResultError document
+ * for HCS operations, return value elsewhere). */
 #include "host.h"
 
 #include <ws2tcpip.h>
@@ -197,7 +198,8 @@ char *result_error(HRESULT hr, const char *message)
 typedef struct fault {
     char call[64];
     HRESULT hr;
-    int count; /* -1: every time */
+    DWORD delay_ms; /* "Call=delay:MS": the call is held, then done (hr unused) */
+    int count;      /* -1: every time */
 } fault;
 static fault faults[32];
 static size_t n_faults;
@@ -217,7 +219,8 @@ static void faults_set(const char *spec)
         snprintf(f->call, sizeof f->call, "%s", tok);
         char *star = strchr(eq + 1, '*');
         f->count = star ? atoi(star + 1) : -1;
-        f->hr = (HRESULT)strtoul(eq + 1, NULL, 0);
+        f->delay_ms = strncmp(eq + 1, "delay:", 6) == 0 ? (DWORD)atoi(eq + 7) : 0;
+        f->hr = f->delay_ms ? S_OK : (HRESULT)strtoul(eq + 1, NULL, 0);
         n_faults++;
         host_log("fault armed: %s -> 0x%08lx count=%d", f->call, (unsigned long)f->hr, f->count);
     }
@@ -227,13 +230,27 @@ HRESULT host_fault(const char *call)
 {
     for (size_t i = 0; i < n_faults; i++) {
         fault *f = &faults[i];
-        if (strcmp(f->call, call) != 0 || f->count == 0)
+        if (strcmp(f->call, call) != 0 || f->count == 0 || f->delay_ms)
             continue;
         if (f->count > 0)
             f->count--;
         return f->hr;
     }
     return S_OK;
+}
+
+/* How long to hold the call first ("Call=delay:MS"), 0 for none. */
+static DWORD fault_delay(const char *call)
+{
+    for (size_t i = 0; i < n_faults; i++) {
+        fault *f = &faults[i];
+        if (strcmp(f->call, call) != 0 || f->count == 0 || !f->delay_ms)
+            continue;
+        if (f->count > 0)
+            f->count--;
+        return f->delay_ms;
+    }
+    return 0;
 }
 
 /* ---- clients, their handles and event streams ---- */
@@ -537,6 +554,13 @@ static char *dispatch(sj *in, SOCKET s, int *keep_as_sink)
         r.hr = E_NOTIMPL;
     } else {
         EnterCriticalSection(&g_lock);
+        DWORD delay = fault_delay(op);
+        LeaveCriticalSection(&g_lock);
+        if (delay) {
+            Sleep(delay);
+            snprintf(r.note, sizeof r.note, "held %lu ms by WINSIM_FAIL", (unsigned long)delay);
+        }
+        EnterCriticalSection(&g_lock);
         client_get(r.pid);
         HRESULT inj = host_fault(op);
         if (inj != S_OK) {
@@ -623,9 +647,6 @@ static void control_stats(req *r)
     sb_add(&r->out, ",\"clients\":[");
     int first = 1;
     for (client *c = clients; c; c = c->next) {
-        DWORD os_handles = 0;
-        if (c->proc)
-            GetProcessHandleCount(c->proc, &os_handles);
         size_t systems = 0, procs = 0, cbs = 0;
         for (size_t i = 0; i < c->n; i++) {
             systems += strcmp(c->hs[i].kind, "system") == 0;
@@ -634,11 +655,21 @@ static void control_stats(req *r)
         }
         sb_addf(&r->out,
                 "%s{\"pid\":%lu,\"system_handles\":%zu,\"process_handles\":%zu,\"callbacks\":%zu,"
-                "\"os_handles\":%lu,\"threads\":%zu,\"pipes_open\":%zu}",
-                first ? "" : ",", (unsigned long)c->pid, systems, procs, cbs,
-                (unsigned long)os_handles, thread_count(c->pid), pipes_open(c));
+                "\"threads\":%zu,\"pipes_open\":%zu}",
+                first ? "" : ",", (unsigned long)c->pid, systems, procs, cbs, thread_count(c->pid),
+                pipes_open(c));
         first = 0;
     }
+    sb_add(&r->out, "]");
+    /* which objects the clients' process handles name (for a failing leak check) */
+    sb_add(&r->out, ",\"process_handle_targets\":[");
+    int firstp = 1;
+    for (client *c = clients; c; c = c->next)
+        for (size_t i = 0; i < c->n; i++)
+            if (strcmp(c->hs[i].kind, "process") == 0) {
+                sb_addf(&r->out, "%s\"%s\"", firstp ? "" : ",", hcs_describe(c->hs[i].obj));
+                firstp = 0;
+            }
     sb_add(&r->out, "]");
     hcs_stats(&r->out);
     storage_stats(&r->out);
