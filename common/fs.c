@@ -4,6 +4,17 @@
 #include <stdio.h>
 #include <string.h>
 
+long wc_read_head(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, cap - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return n ? (long)n : -1;
+}
+
 int wc_sqlite_private(const char *db_path, wc_err *err)
 {
     static const char *const suffixes[] = {"-wal", "-shm"};

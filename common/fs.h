@@ -29,6 +29,11 @@ void wc_lock_release(wc_lock *lock);
  * bind mounts). Windows: mode is ignored. */
 int wc_write_file_atomic(const char *path, const void *data, size_t len, int mode, wc_err *err);
 
+/* Reads up to cap - 1 bytes of the start of a small file (a /proc entry), NUL-terminated
+ * after what was read (the content may hold NULs: the length is returned). -1 when it cannot
+ * be opened or read or is empty. */
+long wc_read_head(const char *path, char *buf, size_t cap);
+
 /* Joins two path parts with the platform separator; caller frees. */
 char *wc_path_join(const char *a, const char *b);
 

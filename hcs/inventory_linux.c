@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "hcs/runtime_linux.h"
 
@@ -109,14 +110,9 @@ static int runs_on_root(int pid, const char *root)
 {
     char path[64], buf[4096];
     snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    long n = wc_read_head(path, buf, sizeof buf);
+    if (n < 0)
         return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
     for (const char *a = buf; a < buf + n; a += strlen(a) + 1)
         if (strcmp(a, "--root") == 0 && a + strlen(a) + 1 < buf + n &&
             strcmp(a + strlen(a) + 1, root) == 0)

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "hcs/procexit.h"
 
@@ -161,12 +162,7 @@ static int is_zombie(pid_t pid)
 {
     char path[64], buf[512];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return 0;
-    int ok = fgets(buf, sizeof buf, f) != NULL;
-    fclose(f);
-    const char *rp = ok ? strrchr(buf, ')') : NULL;
+    const char *rp = wc_read_head(path, buf, sizeof buf) > 0 ? strrchr(buf, ')') : NULL;
     return rp && rp[1] == ' ' && rp[2] == 'Z';
 }
 

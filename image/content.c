@@ -3,6 +3,8 @@
  * and the download slots that bound parallel transfers. */
 #include "image/store_priv.h"
 
+#include "common/clock.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,13 +58,7 @@ char *img_tmp_path(img_store *s, const char *prefix)
 /* Waits on the store's condition for up to 200 ms. Caller holds s->lock. */
 static void wait_a_little(img_store *s)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += 200 * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = wc_clock_deadline_in(200);
     pthread_cond_timedwait(&s->cond, &s->lock, &ts);
 }
 

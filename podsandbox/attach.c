@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "podsandbox/model.h"
 #include "podsandbox/platform.h"
@@ -197,11 +198,7 @@ int pod_attach_resize(pod_attach *a, unsigned width, unsigned height)
 
 static void wait_changed(pod_manager *pm, pod_container *c, int ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += (long)ms * 1000000L;
-    ts.tv_sec += ts.tv_nsec / 1000000000L;
-    ts.tv_nsec %= 1000000000L;
+    struct timespec ts = wc_clock_deadline_in(ms);
     pthread_cond_timedwait(&c->changed, &pm->mu, &ts);
 }
 

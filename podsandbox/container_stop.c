@@ -21,13 +21,7 @@ static int wait_exited(pod_manager *pm, pod_container *c, int64_t until_ns)
 {
     pthread_mutex_lock(&pm->mu);
     while (c->state == POD_CONTAINER_RUNNING && wc_clock_monotonic_ns() < until_ns) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 50 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = wc_clock_deadline_in(50);
         pthread_cond_timedwait(&c->changed, &pm->mu, &ts);
     }
     int exited = c->state != POD_CONTAINER_RUNNING;

@@ -67,14 +67,7 @@ void pod_events_emit(pod_manager *pm, const char *container_id, const char *sand
 
 int pod_events_next(pod_event_sub *sub, pod_event *out, int timeout_ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = wc_clock_deadline_in(timeout_ms);
     pthread_mutex_lock(sub->mu);
     int rc = 0;
     while (sub->len == 0 && rc == 0)

@@ -236,17 +236,6 @@ static void *reader_main(void *arg)
 
 /* ---- calls ---- */
 
-static void deadline_in(struct timespec *ts, int ms)
-{
-    clock_gettime(CLOCK_REALTIME, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 /* Sends req (its "seq" is set here) with fds and waits for the reply; the reply and its
  * descriptors are the caller's. A failed reply ("ok": false) is an error naming the op. */
 static int call(pod_keeper *k, json_t *req, const int *fds, size_t n_fds, json_t **reply,
@@ -254,8 +243,7 @@ static int call(pod_keeper *k, json_t *req, const int *fds, size_t n_fds, json_t
 {
     const char *op = json_string_value(json_object_get(req, "op"));
     pending p = {0};
-    struct timespec until;
-    deadline_in(&until, CALL_WAIT_MS);
+    struct timespec until = wc_clock_deadline_in(CALL_WAIT_MS);
     pthread_mutex_lock(&k->mu);
     while (k->fd < 0 && !k->closing)
         if (pthread_cond_timedwait(&k->changed, &k->mu, &until) != 0)

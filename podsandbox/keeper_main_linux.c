@@ -794,14 +794,8 @@ uint64_t pod_keeper_start_time(int pid)
 {
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (wc_read_head(path, buf, sizeof buf) < 0)
         return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
     /* Fields after the command name (which may hold spaces and parens): state is field 3,
      * starttime field 22. */
     char *p = strrchr(buf, ')');

@@ -112,13 +112,12 @@ static int live_holder(const char *sandbox_dir)
     if (fscanf(f, "%d", &pid) != 1)
         pid = 0;
     fclose(f);
-    char path[64], cmdline[256] = {0};
+    char path[64], cmdline[256];
     snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
-    FILE *c = pid > 0 ? fopen(path, "r") : NULL;
-    if (!c)
+    long n = pid > 0 ? wc_read_head(path, cmdline, sizeof cmdline) : -1;
+    if (n < 0)
         return 0;
-    size_t got = fread(cmdline, 1, sizeof cmdline - 1, c);
-    fclose(c);
+    size_t got = (size_t)n;
     /* argv[0] NUL argv[1]: the holder's marker is its first argument. */
     size_t first = strnlen(cmdline, got);
     if (first + 1 >= got || strcmp(cmdline + first + 1, POD_PID_HOLDER_ARG) != 0)

@@ -200,13 +200,7 @@ void pod_platform_stdio_drain(pod_manager *pm, pod_container *c, int64_t until_n
 {
     pthread_mutex_lock(&pm->mu);
     while (c->stdio && !c->stdio->drained && wc_clock_monotonic_ns() < until_ns) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 50 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = wc_clock_deadline_in(50);
         pthread_cond_timedwait(&c->changed, &pm->mu, &ts);
     }
     pthread_mutex_unlock(&pm->mu);

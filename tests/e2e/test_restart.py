@@ -103,6 +103,15 @@ def test_exit_codes_while_down_and_after_restart(env):  # noqa: F811
     assert (st.state, st.exit_code, st.reason) == (PB.CONTAINER_EXITED, 42, "Error"), st
 
 
+def kill_keeper(env):  # noqa: F811
+    old = env.d.keeper_pid()
+    os.kill(old, signal.SIGKILL)
+    deadline = time.time() + 10
+    while time.time() < deadline and env.d.keeper_pid() in (None, old):
+        time.sleep(0.05)
+    assert env.d.keeper_pid() not in (None, old), "wincrid did not start a new keeper"
+
+
 def test_keeper_killed_loses_nothing(env):  # noqa: F811
     sid, scfg = run_pod(env)
     ticker = start_container(env, sid, scfg, "ticker2", TICKER)
@@ -112,12 +121,7 @@ def test_keeper_killed_loses_nothing(env):  # noqa: F811
     for c in (ticker, tty, ends):
         wait_state(env, c, PB.CONTAINER_RUNNING)
     wait_log(env, scfg, "ticker2", "line 5")
-    old = env.d.keeper_pid()
-    os.kill(old, signal.SIGKILL)
-    deadline = time.time() + 10
-    while time.time() < deadline and env.d.keeper_pid() in (None, old):
-        time.sleep(0.05)
-    assert env.d.keeper_pid() not in (None, old), "wincrid did not start a new keeper"
+    kill_keeper(env)
     rt = env.d.runtime()
     wait_state(env, ends, PB.CONTAINER_EXITED, timeout=10)
     assert status(rt, ends).exit_code == 9
@@ -132,15 +136,6 @@ def finite_ticker(lines, code):
     return ["/bin/sh", "-c",
             f"sh -c 'i=0; while [ $i -lt {lines} ]; do echo line $i; i=$((i+1)); sleep 0.1; "
             f"done'; exit {code}"]
-
-
-def kill_keeper(env):  # noqa: F811
-    old = env.d.keeper_pid()
-    os.kill(old, signal.SIGKILL)
-    deadline = time.time() + 10
-    while time.time() < deadline and env.d.keeper_pid() in (None, old):
-        time.sleep(0.05)
-    assert env.d.keeper_pid() not in (None, old), "wincrid did not start a new keeper"
 
 
 def test_soak_twenty_containers_through_three_kills_and_a_keeper_kill(env):  # noqa: F811
