@@ -540,24 +540,17 @@ static const char *bad_reparse_target(const char *t)
 }
 
 /* Called with a complete, non-meta header block. */
-static int start_entry(img_wl_parser *p, const unsigned char *h, wc_err *err)
+/* The entry's name and link target: a PAX record, else a GNU long name, else the header's
+ * fields (ustar prefix + name). raw_name holds BLOCK bytes, raw_link 101. */
+static void entry_names(img_wl_parser *p, const unsigned char *h, char *raw_name, char *raw_link,
+                        const char **name, const char **linkname)
 {
-    char type = (char)h[156];
-    bool ustar = memcmp(h + 257, "ustar\0", 6) == 0;
     const pax_rec *r;
-    char raw_name[BLOCK];
-    const char *name;
-    const char *linkname;
-    char raw_link[101];
-    uint64_t size = 0, mtime = 0;
-    char *path = NULL, *target = NULL;
-    int rc = -1;
-
-    p->entry_no++;
+    bool ustar = memcmp(h + 257, "ustar\0", 6) == 0;
     if ((r = pax_get(p, "path")) != NULL) {
-        name = r->val;
+        *name = r->val;
     } else if (p->long_name) {
-        name = p->long_name;
+        *name = p->long_name;
     } else {
         size_t nl = field_len(h, 100);
         size_t pl = ustar ? field_len(h + 345, 155) : 0;
@@ -570,26 +563,33 @@ static int start_entry(img_wl_parser *p, const unsigned char *h, wc_err *err)
             memcpy(raw_name, h, nl);
             raw_name[nl] = '\0';
         }
-        name = raw_name;
+        *name = raw_name;
     }
     if ((r = pax_get(p, "linkpath")) != NULL) {
-        linkname = r->val;
+        *linkname = r->val;
     } else if (p->long_link) {
-        linkname = p->long_link;
+        *linkname = p->long_link;
     } else {
         size_t ll = field_len(h + 157, 100);
         memcpy(raw_link, h + 157, ll);
         raw_link[ll] = '\0';
-        linkname = raw_link;
+        *linkname = raw_link;
     }
-    if ((r = pax_get(p, "size")) != NULL) {
-        if (parse_u64(r->val, INT64_MAX, &size) != 0)
+}
+
+/* Size (PAX "size" or the header's) and mtime; sparse entries are refused. */
+static int entry_numbers(img_wl_parser *p, const unsigned char *h, const char *name, uint64_t *size,
+                         uint64_t *mtime, wc_err *err)
+{
+    const pax_rec *r = pax_get(p, "size");
+    if (r) {
+        if (parse_u64(r->val, INT64_MAX, size) != 0)
             return fail(p, err, WC_INVALID_ARGUMENT, "layer entry \"%s\": bad PAX size \"%s\"",
                         name, r->val);
-    } else if (parse_octal(h + 124, 12, &size) != 0) {
+    } else if (parse_octal(h + 124, 12, size) != 0) {
         return fail(p, err, WC_INVALID_ARGUMENT, "layer entry \"%s\": bad size field", name);
     }
-    if (parse_octal(h + 136, 12, &mtime) != 0 || mtime > INT64_MAX)
+    if (parse_octal(h + 136, 12, mtime) != 0 || *mtime > INT64_MAX)
         return fail(p, err, WC_INVALID_ARGUMENT, "layer entry \"%s\": bad mtime field", name);
     for (size_t i = 0; i < p->n_pax; i++)
         if (strncmp(p->pax[i].key, "GNU.sparse.", 11) == 0)
@@ -597,164 +597,182 @@ static int start_entry(img_wl_parser *p, const unsigned char *h, wc_err *err)
                         "layer entry \"%s\": sparse tar entries are not supported in Windows "
                         "layers",
                         name);
+    return 0;
+}
 
-    /* By default the body is skipped; files switch to streaming it. */
-    p->remaining = size;
-    p->pad = (size_t)((BLOCK - size % BLOCK) % BLOCK);
-    p->state = size ? ST_SKIP : ST_HEADER;
+/* "file:stream": an alternate data stream of the file just added. */
+static int start_stream(img_wl_parser *p, char *path, size_t colon, const char *name, uint64_t size,
+                        wc_err *err)
+{
+    path[colon] = '\0';
+    const char *stream = path + colon + 1;
+    if (!p->cur_open || strcmp(p->cur_path, path) != 0)
+        return fail(p, err, WC_INVALID_ARGUMENT,
+                    "layer entry \"%s\" refused: alternate data stream does not follow its file",
+                    name);
+    img_wl_op op = {.kind = IMG_WL_STREAM, .path = path, .stream = stream, .size = size};
+    if (emit(p, &op, name, err) != 0)
+        return -1;
+    p->sum.streams++;
+    p->sum.bytes += size;
+    if (size)
+        p->state = ST_DATA;
+    return 0;
+}
 
-    const char *why = NULL;
-    size_t colon;
-    bool regular = (type == '0' || type == '\0' || type == '7');
-    path = clean_path(name, regular, &colon, &why);
-    if (!path) {
-        fail(p, err, WC_INVALID_ARGUMENT, "layer entry \"%s\" refused: %s", name, why);
-        goto out;
-    }
+/* ".wh.<name>": a tombstone for <name>, written in place of base (base points into path). */
+static int start_whiteout(img_wl_parser *p, char *path, char *base, const char *name, wc_err *err)
+{
+    if (strcmp(base, ".wh..wh..opq") == 0)
+        return fail(p, err, WC_INVALID_ARGUMENT,
+                    "layer entry \"%s\" refused: opaque-directory whiteouts do not exist in "
+                    "Windows layers",
+                    name);
+    if (!base[4])
+        return fail(p, err, WC_INVALID_ARGUMENT, "layer entry \"%s\" refused: empty whiteout",
+                    name);
+    memmove(base, base + 4, strlen(base + 4) + 1);
+    int which;
+    if (!link_area(path, &which))
+        return fail(p, err, WC_INVALID_ARGUMENT,
+                    "layer entry \"%s\" refused: tombstones are allowed only under Files/ or "
+                    "UtilityVM/Files/",
+                    name);
+    img_wl_op op = {.kind = IMG_WL_REMOVE, .path = path};
+    if (emit(p, &op, name, err) != 0)
+        return -1;
+    p->sum.removes++;
+    return 0;
+}
+
+/* What one header describes, once its name is clean and its area known. */
+typedef struct wl_entry {
+    const char *name, *linkname;
+    char *path;
     img_wl_area area;
-    if (area_of(path, &area) != 0) {
+    uint64_t size, filetime;
+} wl_entry;
+
+static int start_file_or_dir(img_wl_parser *p, const wl_entry *e, bool dir, wc_err *err)
+{
+    if (!dir && e->area == IMG_WL_AREA_ROOT)
+        return fail(p, err, WC_INVALID_ARGUMENT,
+                    "layer entry \"%s\" refused: top-level layer folder is not a directory",
+                    e->name);
+    if (add_entry(p, e->path, e->area, dir ? IMG_WL_KIND_DIR : IMG_WL_KIND_FILE, dir ? 0 : e->size,
+                  e->filetime, NULL, err) != 0)
+        return -1;
+    if (!dir && e->size)
+        p->state = ST_DATA;
+    return 0;
+}
+
+static int start_symlink(img_wl_parser *p, const wl_entry *e, wc_err *err)
+{
+    const char *bad = bad_reparse_target(e->linkname);
+    if (bad)
+        return fail(p, err, WC_INVALID_ARGUMENT, "layer entry \"%s\" refused: reparse point: %s",
+                    e->name, bad);
+    if (e->area == IMG_WL_AREA_ROOT)
+        return fail(p, err, WC_INVALID_ARGUMENT,
+                    "layer entry \"%s\" refused: top-level layer folder is a link", e->name);
+    img_wl_kind kind =
+        pax_get(p, "MSWINDOWS.mountpoint") ? IMG_WL_KIND_MOUNTPOINT : IMG_WL_KIND_SYMLINK;
+    return add_entry(p, e->path, e->area, kind, 0, e->filetime, e->linkname, err);
+}
+
+static int start_hardlink(img_wl_parser *p, const wl_entry *e, wc_err *err)
+{
+    size_t tcolon;
+    const char *why = NULL;
+    char *target = clean_path(e->linkname, false, &tcolon, &why);
+    int a1, a2, rc = -1;
+    if (!target)
+        fail(p, err, WC_INVALID_ARGUMENT, "layer entry \"%s\" refused: hard link target: %s",
+             e->name, why);
+    else if (!link_area(e->path, &a1) || !link_area(target, &a2) || a1 != a2)
         fail(p, err, WC_INVALID_ARGUMENT,
-             "layer entry \"%s\" refused: outside Files/, Hives/ and UtilityVM/", name);
-        goto out;
+             "layer entry \"%s\" refused: hard link to \"%s\" leaves Files/ or UtilityVM/Files/",
+             e->name, e->linkname);
+    else if (strcmp(e->path, target) == 0)
+        fail(p, err, WC_INVALID_ARGUMENT, "layer entry \"%s\" refused: links to itself", e->name);
+    else {
+        img_wl_op op = {.kind = IMG_WL_LINK, .path = e->path, .target = target};
+        rc = emit(p, &op, e->name, err);
+        if (rc == 0)
+            p->sum.links++;
     }
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
+    free(target);
+    return rc;
+}
 
-    /* Alternate data stream of the entry just added. */
-    if (colon != SIZE_MAX) {
-        path[colon] = '\0';
-        const char *stream = path + colon + 1;
-        if (!p->cur_open || strcmp(p->cur_path, path) != 0) {
-            fail(p, err, WC_INVALID_ARGUMENT,
-                 "layer entry \"%s\" refused: alternate data stream does not follow its file",
-                 name);
-            goto out;
-        }
-        img_wl_op op = {.kind = IMG_WL_STREAM, .path = path, .stream = stream, .size = size};
-        if (emit(p, &op, name, err) != 0)
-            goto out;
-        p->sum.streams++;
-        p->sum.bytes += size;
-        if (size)
-            p->state = ST_DATA;
-        rc = 0;
-        goto out;
-    }
-
-    if (close_current(p, err) != 0)
-        goto out;
-
-    if (strncmp(base, ".wh.", 4) == 0) {
-        if (strcmp(base, ".wh..wh..opq") == 0) {
-            fail(p, err, WC_INVALID_ARGUMENT,
-                 "layer entry \"%s\" refused: opaque-directory whiteouts do not exist in "
-                 "Windows layers",
-                 name);
-            goto out;
-        }
-        if (!base[4]) {
-            fail(p, err, WC_INVALID_ARGUMENT, "layer entry \"%s\" refused: empty whiteout", name);
-            goto out;
-        }
-        memmove((char *)base, base + 4, strlen(base + 4) + 1);
-        int which;
-        if (!link_area(path, &which)) {
-            fail(p, err, WC_INVALID_ARGUMENT,
-                 "layer entry \"%s\" refused: tombstones are allowed only under Files/ or "
-                 "UtilityVM/Files/",
-                 name);
-            goto out;
-        }
-        img_wl_op op = {.kind = IMG_WL_REMOVE, .path = path};
-        if (emit(p, &op, name, err) != 0)
-            goto out;
-        p->sum.removes++;
-        rc = 0;
-        goto out;
-    }
-
+static int start_typed(img_wl_parser *p, char type, const wl_entry *e, wc_err *err)
+{
     switch (type) {
     case '0':
     case '\0':
     case '7':
-    case '5': {
-        bool dir = (type == '5');
-        if (!dir && area == IMG_WL_AREA_ROOT) {
-            fail(p, err, WC_INVALID_ARGUMENT,
-                 "layer entry \"%s\" refused: top-level layer folder is not a directory", name);
-            goto out;
-        }
-        if (add_entry(p, path, area, dir ? IMG_WL_KIND_DIR : IMG_WL_KIND_FILE, dir ? 0 : size,
-                      img_wl_unix_to_filetime((int64_t)mtime, 0), NULL, err) != 0)
-            goto out;
-        if (!dir && size)
-            p->state = ST_DATA;
-        rc = 0;
-        break;
-    }
-    case '2': {
-        const char *bad = bad_reparse_target(linkname);
-        if (bad) {
-            fail(p, err, WC_INVALID_ARGUMENT, "layer entry \"%s\" refused: reparse point: %s", name,
-                 bad);
-            goto out;
-        }
-        if (area == IMG_WL_AREA_ROOT) {
-            fail(p, err, WC_INVALID_ARGUMENT,
-                 "layer entry \"%s\" refused: top-level layer folder is a link", name);
-            goto out;
-        }
-        img_wl_kind kind =
-            pax_get(p, "MSWINDOWS.mountpoint") ? IMG_WL_KIND_MOUNTPOINT : IMG_WL_KIND_SYMLINK;
-        if (add_entry(p, path, area, kind, 0, img_wl_unix_to_filetime((int64_t)mtime, 0), linkname,
-                      err) != 0)
-            goto out;
-        rc = 0;
-        break;
-    }
-    case '1': {
-        size_t tcolon;
-        target = clean_path(linkname, false, &tcolon, &why);
-        if (!target) {
-            fail(p, err, WC_INVALID_ARGUMENT, "layer entry \"%s\" refused: hard link target: %s",
-                 name, why);
-            goto out;
-        }
-        int a1, a2;
-        if (!link_area(path, &a1) || !link_area(target, &a2) || a1 != a2) {
-            fail(p, err, WC_INVALID_ARGUMENT,
-                 "layer entry \"%s\" refused: hard link to \"%s\" leaves Files/ or "
-                 "UtilityVM/Files/",
-                 name, linkname);
-            goto out;
-        }
-        if (strcmp(path, target) == 0) {
-            fail(p, err, WC_INVALID_ARGUMENT, "layer entry \"%s\" refused: links to itself", name);
-            goto out;
-        }
-        img_wl_op op = {.kind = IMG_WL_LINK, .path = path, .target = target};
-        if (emit(p, &op, name, err) != 0)
-            goto out;
-        p->sum.links++;
-        rc = 0;
-        break;
-    }
+        return start_file_or_dir(p, e, false, err);
+    case '5':
+        return start_file_or_dir(p, e, true, err);
+    case '2':
+        return start_symlink(p, e, err);
+    case '1':
+        return start_hardlink(p, e, err);
     case '3':
     case '4':
     case '6':
-        fail(p, err, WC_INVALID_ARGUMENT,
-             "layer entry \"%s\" refused: device and fifo entries cannot be in a Windows layer",
-             name);
-        goto out;
+        return fail(p, err, WC_INVALID_ARGUMENT,
+                    "layer entry \"%s\" refused: device and fifo entries cannot be in a Windows "
+                    "layer",
+                    e->name);
     default:
-        fail(p, err, WC_INVALID_ARGUMENT,
-             "layer entry \"%s\" refused: unsupported tar entry type '%c'", name,
-             (type >= 0x20 && type < 0x7f) ? type : '?');
-        goto out;
+        return fail(p, err, WC_INVALID_ARGUMENT,
+                    "layer entry \"%s\" refused: unsupported tar entry type '%c'", e->name,
+                    (type >= 0x20 && type < 0x7f) ? type : '?');
     }
-out:
-    free(path);
-    free(target);
+}
+
+/* Where the entry goes, then by kind: a data stream, a tombstone, or a typed entry. */
+static int start_placed(img_wl_parser *p, char type, wl_entry *e, size_t colon, wc_err *err)
+{
+    if (area_of(e->path, &e->area) != 0)
+        return fail(p, err, WC_INVALID_ARGUMENT,
+                    "layer entry \"%s\" refused: outside Files/, Hives/ and UtilityVM/", e->name);
+    if (colon != SIZE_MAX)
+        return start_stream(p, e->path, colon, e->name, e->size, err);
+    if (close_current(p, err) != 0)
+        return -1;
+    char *base = strrchr(e->path, '/');
+    base = base ? base + 1 : e->path;
+    if (strncmp(base, ".wh.", 4) == 0)
+        return start_whiteout(p, e->path, base, e->name, err);
+    return start_typed(p, type, e, err);
+}
+
+static int start_entry(img_wl_parser *p, const unsigned char *h, wc_err *err)
+{
+    char type = (char)h[156];
+    char raw_name[BLOCK], raw_link[101];
+    wl_entry e = {0};
+    uint64_t mtime = 0;
+    p->entry_no++;
+    entry_names(p, h, raw_name, raw_link, &e.name, &e.linkname);
+    if (entry_numbers(p, h, e.name, &e.size, &mtime, err) != 0)
+        return -1;
+    e.filetime = img_wl_unix_to_filetime((int64_t)mtime, 0);
+    /* By default the body is skipped; files and streams switch to streaming it. */
+    p->remaining = e.size;
+    p->pad = (size_t)((BLOCK - e.size % BLOCK) % BLOCK);
+    p->state = e.size ? ST_SKIP : ST_HEADER;
+    const char *why = NULL;
+    size_t colon;
+    bool regular = (type == '0' || type == '\0' || type == '7');
+    e.path = clean_path(e.name, regular, &colon, &why);
+    int rc = e.path
+                 ? start_placed(p, type, &e, colon, err)
+                 : fail(p, err, WC_INVALID_ARGUMENT, "layer entry \"%s\" refused: %s", e.name, why);
+    free(e.path);
     pax_clear(p);
     return rc;
 }
