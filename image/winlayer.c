@@ -406,62 +406,78 @@ static int time_of(img_wl_parser *p, const char *pax_key, const char *legacy_key
     return 0;
 }
 
-/* Builds the ADD for a file, directory or reparse point and emits it. */
-static int add_entry(img_wl_parser *p, const char *path, img_wl_area area, img_wl_kind kind,
-                     uint64_t size, uint64_t mtime_ft, const char *linkname, wc_err *err)
-{
-    img_wl_file f = {.path = path, .area = area, .kind = kind, .size = size};
-    uint8_t *sd = NULL;
-    img_wl_ea *eas = NULL;
-    uint8_t **ea_vals = NULL;
-    size_t n_eas = 0;
-    int rc = -1;
+/* What an ADD owns beyond the parser's buffers: the decoded security descriptor and EAs. */
+typedef struct wl_owned {
+    uint8_t *sd;
+    img_wl_ea *eas;
+    uint8_t **ea_vals;
+    size_t n_eas;
+} wl_owned;
 
+static void wl_owned_clear(wl_owned *o)
+{
+    free(o->sd);
+    for (size_t i = 0; i < o->n_eas; i++)
+        free(o->ea_vals[i]);
+    free(o->ea_vals);
+    free(o->eas);
+}
+
+static int file_attributes(img_wl_parser *p, img_wl_file *f, wc_err *err)
+{
     const pax_rec *r = pax_get(p, "MSWINDOWS.fileattr");
     if (r) {
         uint64_t a;
-        if (parse_u64(r->val, UINT32_MAX, &a) != 0) {
-            fail(p, err, WC_INVALID_ARGUMENT, "layer entry \"%s\": bad MSWINDOWS.fileattr \"%s\"",
-                 path, r->val);
-            goto out;
-        }
-        f.attributes = (uint32_t)a;
+        if (parse_u64(r->val, UINT32_MAX, &a) != 0)
+            return fail(p, err, WC_INVALID_ARGUMENT,
+                        "layer entry \"%s\": bad MSWINDOWS.fileattr \"%s\"", f->path, r->val);
+        f->attributes = (uint32_t)a;
     }
-    if (kind == IMG_WL_KIND_DIR) {
-        f.attributes |= IMG_WL_ATTR_DIRECTORY;
-    } else if (kind == IMG_WL_KIND_FILE && (f.attributes & IMG_WL_ATTR_DIRECTORY)) {
-        fail(p, err, WC_INVALID_ARGUMENT,
-             "layer entry \"%s\": a regular file whose attributes say directory", path);
-        goto out;
-    }
+    if (f->kind == IMG_WL_KIND_DIR)
+        f->attributes |= IMG_WL_ATTR_DIRECTORY;
+    else if (f->kind == IMG_WL_KIND_FILE && (f->attributes & IMG_WL_ATTR_DIRECTORY))
+        return fail(p, err, WC_INVALID_ARGUMENT,
+                    "layer entry \"%s\": a regular file whose attributes say directory", f->path);
+    return 0;
+}
 
-    if (time_of(p, "mtime", "MSWINDOWS.writetime", mtime_ft, &f.last_write_time, path, err) ||
-        time_of(p, "atime", "MSWINDOWS.accesstime", f.last_write_time, &f.last_access_time, path,
+static int file_times(img_wl_parser *p, img_wl_file *f, uint64_t mtime_ft, wc_err *err)
+{
+    const char *path = f->path;
+    if (time_of(p, "mtime", "MSWINDOWS.writetime", mtime_ft, &f->last_write_time, path, err) ||
+        time_of(p, "atime", "MSWINDOWS.accesstime", f->last_write_time, &f->last_access_time, path,
                 err) ||
-        time_of(p, "ctime", "MSWINDOWS.changetime", f.last_write_time, &f.change_time, path, err) ||
-        time_of(p, "LIBARCHIVE.creationtime", "MSWINDOWS.createtime", f.last_write_time,
-                &f.creation_time, path, err))
-        goto out;
+        time_of(p, "ctime", "MSWINDOWS.changetime", f->last_write_time, &f->change_time, path,
+                err) ||
+        time_of(p, "LIBARCHIVE.creationtime", "MSWINDOWS.createtime", f->last_write_time,
+                &f->creation_time, path, err))
+        return -1;
+    return 0;
+}
 
-    /* rawsd wins over sd, as in go-winio's SecurityDescriptorFromTarHeader. */
-    if ((r = pax_get(p, "MSWINDOWS.rawsd")) != NULL) {
-        if (img_wl_base64_decode(r->val, r->len, &sd, &f.sd_len) != 0) {
-            fail(p, err, WC_INVALID_ARGUMENT,
-                 "layer entry \"%s\": MSWINDOWS.rawsd is not valid base64", path);
-            goto out;
-        }
-        if (img_wl_sd_check(sd, f.sd_len) != 0) {
-            fail(p, err, WC_INVALID_ARGUMENT,
-                 "layer entry \"%s\": MSWINDOWS.rawsd is not a self-relative security "
-                 "descriptor (%zu bytes)",
-                 path, f.sd_len);
-            goto out;
-        }
-        f.sd = sd;
+/* rawsd wins over sd, as in go-winio's SecurityDescriptorFromTarHeader. */
+static int file_security(img_wl_parser *p, img_wl_file *f, wl_owned *o, wc_err *err)
+{
+    const pax_rec *r = pax_get(p, "MSWINDOWS.rawsd");
+    if (r) {
+        if (img_wl_base64_decode(r->val, r->len, &o->sd, &f->sd_len) != 0)
+            return fail(p, err, WC_INVALID_ARGUMENT,
+                        "layer entry \"%s\": MSWINDOWS.rawsd is not valid base64", f->path);
+        if (img_wl_sd_check(o->sd, f->sd_len) != 0)
+            return fail(p, err, WC_INVALID_ARGUMENT,
+                        "layer entry \"%s\": MSWINDOWS.rawsd is not a self-relative security "
+                        "descriptor (%zu bytes)",
+                        f->path, f->sd_len);
+        f->sd = o->sd;
     } else if ((r = pax_get(p, "MSWINDOWS.sd")) != NULL) {
-        f.sddl = r->val;
+        f->sddl = r->val;
     }
+    return 0;
+}
 
+/* Extended attributes: MSWINDOWS.xattr.<name> (or SCHILY.xattr.MSWINDOWS.xattr.<name>). */
+static int file_eas(img_wl_parser *p, img_wl_file *f, wl_owned *o, wc_err *err)
+{
     for (size_t i = 0; i < p->n_pax; i++) {
         const char *k = p->pax[i].key;
         if (strncmp(k, "SCHILY.xattr.MSWINDOWS.", 23) == 0)
@@ -469,60 +485,66 @@ static int add_entry(img_wl_parser *p, const char *path, img_wl_area area, img_w
         if (strncmp(k, "MSWINDOWS.xattr.", 16) != 0)
             continue;
         const char *ea_name = k + 16;
-        if (!*ea_name || strlen(ea_name) > 255) {
-            fail(p, err, WC_INVALID_ARGUMENT,
-                 "layer entry \"%s\": extended attribute name must be 1..255 bytes", path);
-            goto out;
-        }
-        img_wl_ea *ne = realloc(eas, (n_eas + 1) * sizeof *ne);
-        uint8_t **nv = realloc(ea_vals, (n_eas + 1) * sizeof *nv);
+        if (!*ea_name || strlen(ea_name) > 255)
+            return fail(p, err, WC_INVALID_ARGUMENT,
+                        "layer entry \"%s\": extended attribute name must be 1..255 bytes",
+                        f->path);
+        img_wl_ea *ne = realloc(o->eas, (o->n_eas + 1) * sizeof *ne);
         if (ne)
-            eas = ne;
+            o->eas = ne;
+        uint8_t **nv = ne ? realloc(o->ea_vals, (o->n_eas + 1) * sizeof *nv) : NULL;
         if (nv)
-            ea_vals = nv;
-        if (!ne || !nv) {
-            fail(p, err, WC_RESOURCE_EXHAUSTED, "out of memory");
-            goto out;
-        }
-        ea_vals[n_eas] = NULL;
+            o->ea_vals = nv;
+        if (!ne || !nv)
+            return fail(p, err, WC_RESOURCE_EXHAUSTED, "out of memory");
+        o->ea_vals[o->n_eas] = NULL;
         size_t vlen;
-        if (img_wl_base64_decode(p->pax[i].val, p->pax[i].len, &ea_vals[n_eas], &vlen) != 0) {
-            fail(p, err, WC_INVALID_ARGUMENT,
-                 "layer entry \"%s\": extended attribute %s is not valid base64", path, ea_name);
-            n_eas++;
-            goto out;
-        }
-        eas[n_eas] = (img_wl_ea){.name = ea_name, .value = ea_vals[n_eas], .len = vlen};
-        n_eas++;
+        int bad = img_wl_base64_decode(p->pax[i].val, p->pax[i].len, &o->ea_vals[o->n_eas], &vlen);
+        o->eas[o->n_eas] = (img_wl_ea){.name = ea_name, .value = o->ea_vals[o->n_eas], .len = vlen};
+        o->n_eas++;
+        if (bad)
+            return fail(p, err, WC_INVALID_ARGUMENT,
+                        "layer entry \"%s\": extended attribute %s is not valid base64", f->path,
+                        ea_name);
     }
-    f.eas = eas;
-    f.n_eas = n_eas;
-    f.link_target = linkname;
+    f->eas = o->eas;
+    f->n_eas = o->n_eas;
+    return 0;
+}
 
-    img_wl_op op = {.kind = IMG_WL_ADD, .path = path, .file = &f};
-    if (emit(p, &op, path, err) != 0)
-        goto out;
+/* The ADD emitted: the entry is the current one (its streams may follow). */
+static int file_added(img_wl_parser *p, const img_wl_file *f, wc_err *err)
+{
     free(p->cur_path);
-    p->cur_path = xstrndup(path, strlen(path));
-    if (!p->cur_path) {
-        fail(p, err, WC_RESOURCE_EXHAUSTED, "out of memory");
-        goto out;
-    }
+    p->cur_path = xstrndup(f->path, strlen(f->path));
+    if (!p->cur_path)
+        return fail(p, err, WC_RESOURCE_EXHAUSTED, "out of memory");
     p->cur_open = true;
-    if (kind == IMG_WL_KIND_DIR)
+    if (f->kind == IMG_WL_KIND_DIR)
         p->sum.dirs++;
-    else if (kind == IMG_WL_KIND_FILE)
+    else if (f->kind == IMG_WL_KIND_FILE)
         p->sum.files++;
     else
         p->sum.reparse_points++;
-    p->sum.bytes += size;
-    rc = 0;
-out:
-    free(sd);
-    for (size_t i = 0; i < n_eas; i++)
-        free(ea_vals[i]);
-    free(ea_vals);
-    free(eas);
+    p->sum.bytes += f->size;
+    return 0;
+}
+
+/* Builds the ADD for a file, directory or reparse point and emits it. */
+static int add_entry(img_wl_parser *p, const char *path, img_wl_area area, img_wl_kind kind,
+                     uint64_t size, uint64_t mtime_ft, const char *linkname, wc_err *err)
+{
+    img_wl_file f = {
+        .path = path, .area = area, .kind = kind, .size = size, .link_target = linkname};
+    wl_owned o = {0};
+    int rc = -1;
+    if (file_attributes(p, &f, err) == 0 && file_times(p, &f, mtime_ft, err) == 0 &&
+        file_security(p, &f, &o, err) == 0 && file_eas(p, &f, &o, err) == 0) {
+        img_wl_op op = {.kind = IMG_WL_ADD, .path = path, .file = &f};
+        if (emit(p, &op, path, err) == 0)
+            rc = file_added(p, &f, err);
+    }
+    wl_owned_clear(&o);
     return rc;
 }
 
