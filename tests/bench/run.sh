@@ -5,10 +5,11 @@
 #   bench_pods.py       pod start/stop, List/Status latency, RSS, processes per pod (issue 4 item 8)
 #   bench_restart.py    memory with 50 pods (keeper and shims counted), kill -9 restart to ready
 #                       (issue 15 item 5)
+#   bench_ops.py        every CRI call's latency, both runtimes alternately (issue 18)
 #   bench_streaming.py  when present
 # and prints each one's summary at the end. Logs go to build/bench/. Extra arguments per
-# benchmark come from BENCH_PULL_ARGS, BENCH_PODS_ARGS, BENCH_RESTART_ARGS, BENCH_STREAMING_ARGS,
-# e.g. a quick run:
+# benchmark come from BENCH_PULL_ARGS, BENCH_PODS_ARGS, BENCH_RESTART_ARGS, BENCH_OPS_ARGS,
+# BENCH_STREAMING_ARGS, e.g. a quick run:
 #   BENCH_PULL_ARGS="--rounds 1 --mb 50" BENCH_PODS_ARGS="--pods 10 --per-pod 2 --calls 50" \
 #       tests/bench/run.sh
 # BENCH_ONLY="restart ops" runs only the benchmarks named (pull pods restart ops streaming).
@@ -61,6 +62,7 @@ run() { # name, script, extra args (a string, split on spaces)
 run pull tests/bench/bench_pull.py "${BENCH_PULL_ARGS:-}"
 run pods tests/bench/bench_pods.py "--out $OUT/pods-table.md --keep-wincrid-log $OUT/wincrid-pods.log ${BENCH_PODS_ARGS:-}"
 run restart tests/bench/bench_restart.py "--out $OUT/restart-table.md ${BENCH_RESTART_ARGS:-}"
+run ops tests/bench/bench_ops.py "--out $OUT/ops-table.md ${BENCH_OPS_ARGS:-}"
 if [ -f tests/bench/bench_streaming.py ]; then
     run streaming tests/bench/bench_streaming.py "${BENCH_STREAMING_ARGS:-}"
 fi
@@ -78,6 +80,10 @@ fi
 if [ -f "$OUT/restart.log" ]; then
     echo "-- restart (build/bench/restart.log, build/bench/restart-table.md)"
     sed -n '/^==== restart benchmark summary/,$p' "$OUT/restart.log" | sed '1d'
+fi
+if [ -f "$OUT/ops.log" ]; then
+    echo "-- CRI operations (build/bench/ops.log, build/bench/ops-table.md)"
+    sed -n '/^==== CRI operation benchmark summary/,$p' "$OUT/ops.log" | sed '1d' | grep -v '^\[' || true
 fi
 if [ -f "$OUT/streaming.log" ]; then
     echo "-- streaming (build/bench/streaming.log, last lines)"
