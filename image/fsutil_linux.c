@@ -202,7 +202,7 @@ int img_sync_fs(const char *path, wc_err *err)
     return rc;
 }
 
-int img_write_file_atomic(const char *path, const void *p, size_t n, wc_err *err)
+int img_write_file_atomic(const char *path, const void *p, size_t n, int sync, wc_err *err)
 {
     char tmp[PATH_MAX];
     snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path);
@@ -224,7 +224,7 @@ int img_write_file_atomic(const char *path, const void *p, size_t n, wc_err *err
         done += (size_t)w;
     }
     fchmod(fd, 0600); /* blobs of private images are private too */
-    if (fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
+    if ((sync && fsync(fd) < 0) || close(fd) < 0 || rename(tmp, path) < 0) {
         int e = errno;
         unlink(tmp);
         return wc_err_sys(err, WC_INTERNAL, e, "write %s", path);

@@ -177,8 +177,10 @@ int img_sync_fs(const char *path, wc_err *err)
     return 0;
 }
 
-int img_write_file_atomic(const char *path, const void *p, size_t n, wc_err *err)
+/* img_sync_fs does nothing here, so the data is committed whatever sync says. */
+int img_write_file_atomic(const char *path, const void *p, size_t n, int sync, wc_err *err)
 {
+    (void)sync;
     char tmp[MAX_PATH * 4];
     snprintf(tmp, sizeof tmp, "%s.tmp-%lu", path, (unsigned long)GetCurrentThreadId());
     int fd = _open(tmp, _O_WRONLY | _O_CREAT | _O_TRUNC | _O_BINARY | _O_NOINHERIT,

@@ -241,8 +241,10 @@ int img_fs_measure(const char *dir, img_fs_usage *out, wc_err *err);
 /* Makes what was written below path durable before the store records it as verified.
  * Linux: syncfs of its filesystem. Windows: nothing yet (see fsutil_win32.c). */
 int img_sync_fs(const char *path, wc_err *err);
-/* Writes data to path via a temp file beside it + rename. */
-int img_write_file_atomic(const char *path, const void *p, size_t n, wc_err *err);
+/* Writes data to path via a temp file beside it + rename. With sync the data is on disk
+ * before the rename; without, the caller makes it durable later with img_sync_fs (where
+ * img_sync_fs does nothing, Windows, the data is committed here regardless). */
+int img_write_file_atomic(const char *path, const void *p, size_t n, int sync, wc_err *err);
 /* Reads a whole file (at most max bytes). */
 int img_read_file(const char *path, size_t max, char **out, size_t *len, wc_err *err);
 
