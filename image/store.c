@@ -79,12 +79,34 @@ static int db_exec(img_store *s, const char *sql, wc_err *err)
     return 0;
 }
 
+/* A prepared statement for sql, from the store's cache (prepared on first use). Caller holds
+ * db_lock and hands it back with unprep before the next prep of the same SQL. */
 static sqlite3_stmt *prep(img_store *s, const char *sql)
 {
+    for (size_t i = 0; i < s->n_stmts; i++)
+        if (s->stmts[i].sql == sql || strcmp(s->stmts[i].sql, sql) == 0)
+            return s->stmts[i].st;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+    unsigned flags = s->n_stmts < IMG_STMT_CACHE ? SQLITE_PREPARE_PERSISTENT : 0;
+    if (sqlite3_prepare_v3(s->db, sql, -1, flags, &st, NULL) != SQLITE_OK)
         return NULL;
+    if (s->n_stmts < IMG_STMT_CACHE)
+        s->stmts[s->n_stmts++] = (img_stmt){sql, st};
     return st;
+}
+
+/* Done with a statement from prep: reset for the next use (this also ends its read), or
+ * finalized if the cache was full. Column values read from it are invalid afterwards. */
+static void unprep(img_store *s, sqlite3_stmt *st)
+{
+    for (size_t i = 0; i < s->n_stmts; i++) {
+        if (s->stmts[i].st == st) {
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            return;
+        }
+    }
+    sqlite3_finalize(st);
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *v)
@@ -105,7 +127,7 @@ static int run3(img_store *s, const char *sql, const char *a, const char *b, con
     if (c)
         bind_text(st, 3, c);
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    unprep(s, st);
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
 
@@ -117,7 +139,7 @@ static int has_row(img_store *s, const char *sql, const char *a)
         return 1; /* when in doubt, keep things */
     bind_text(st, 1, a);
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    unprep(s, st);
     return rc == SQLITE_ROW;
 }
 
@@ -214,6 +236,11 @@ void img_store_close(img_store *s)
 {
     if (!s)
         return;
+    for (size_t i = 0; i < s->n_stmts; i++)
+        sqlite3_finalize(s->stmts[i].st);
+    for (size_t i = 0; i < s->n_users; i++)
+        free(s->users[i].username);
+    free(s->users);
     if (s->db)
         sqlite3_close(s->db);
     img_registry_free(s->reg);
@@ -249,7 +276,7 @@ static int commit_rows(img_store *s, const img_record *r)
     bind_text(st, 4, r->config);
     sqlite3_bind_int64(st, 5, wc_clock_realtime_ns());
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    unprep(s, st);
     if (rc != SQLITE_DONE)
         return -1;
     if (run3(s, "DELETE FROM image_layers WHERE image_id = ?1", r->id, NULL, NULL) < 0 ||
@@ -280,7 +307,7 @@ static int commit_rows(img_store *s, const img_record *r)
         bind_text(st, 5, l->media_type);
         sqlite3_bind_int64(st, 6, l->size);
         rc = sqlite3_step(st);
-        sqlite3_finalize(st);
+        unprep(s, st);
         if (rc != SQLITE_DONE)
             return -1;
     }
@@ -316,7 +343,7 @@ int img_layer_verified(img_store *s, const char *chain, const char *diff_id)
         bind_text(st, 1, chain);
         bind_text(st, 2, diff_id);
         found = sqlite3_step(st) == SQLITE_ROW;
-        sqlite3_finalize(st);
+        unprep(s, st);
     }
     pthread_mutex_unlock(&s->db_lock);
     if (!found)
@@ -338,7 +365,7 @@ static int mark_verified(img_store *s, const char *chain, const char *diff_id, w
         bind_text(st, 2, diff_id);
         sqlite3_bind_int64(st, 3, wc_clock_realtime_ns());
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-        sqlite3_finalize(st);
+        unprep(s, st);
     }
     if (rc < 0)
         db_fail(s, err, "record verified layer");
@@ -420,7 +447,7 @@ static int id_by_hex(img_store *s, const char *q, char *id, size_t cap)
         snprintf(id, cap, "%s", (const char *)sqlite3_column_text(st, 0));
         found++;
     }
-    sqlite3_finalize(st);
+    unprep(s, st);
     return found == 1 ? 0 : 1;
 }
 
@@ -440,7 +467,7 @@ static int id_by_ref(img_store *s, const img_ref *ref, char *id, size_t cap)
         snprintf(id, cap, "%s", (const char *)sqlite3_column_text(st, 0));
         rc = 0;
     }
-    sqlite3_finalize(st);
+    unprep(s, st);
     return rc;
 }
 
@@ -485,12 +512,12 @@ static char **column_list(img_store *s, const char *sql, const char *id, size_t 
         v[(*n)++] = strdup((const char *)sqlite3_column_text(st, 0));
         v[*n] = NULL;
     }
-    sqlite3_finalize(st);
+    unprep(s, st);
     return v;
 }
 
 /* uid / username from the config's User ("1000", "1000:1000", "nobody", "nobody:x"). */
-static void user_of(img_image *img)
+static void parse_user(img_image *img)
 {
     img->uid = -1;
     json_t *cfg = json_loads(img->config_json, 0, NULL);
@@ -507,6 +534,46 @@ static void user_of(img_image *img)
     json_decref(cfg);
 }
 
+/* The image's user, parsed from its config once per image ID (the ID is the config's digest,
+ * so the answer never changes). Caller holds db_lock. */
+static void user_of(img_store *s, img_image *img)
+{
+    for (size_t i = 0; i < s->n_users; i++) {
+        if (strcmp(s->users[i].id, img->id) == 0) {
+            img->uid = s->users[i].uid;
+            img->username = strdup(s->users[i].username);
+            return;
+        }
+    }
+    parse_user(img);
+    if (strlen(img->id) >= sizeof s->users[0].id)
+        return;
+    if (s->n_users == s->cap_users) {
+        size_t cap = s->cap_users ? s->cap_users * 2 : 16;
+        img_user *u = realloc(s->users, cap * sizeof *u);
+        if (!u)
+            return;
+        s->users = u;
+        s->cap_users = cap;
+    }
+    img_user *u = &s->users[s->n_users++];
+    snprintf(u->id, sizeof u->id, "%s", img->id);
+    u->uid = img->uid;
+    u->username = strdup(img->username);
+}
+
+/* Forgets a removed image's user. Caller holds db_lock. */
+static void forget_user(img_store *s, const char *id)
+{
+    for (size_t i = 0; i < s->n_users; i++) {
+        if (strcmp(s->users[i].id, id) == 0) {
+            free(s->users[i].username);
+            s->users[i] = s->users[--s->n_users];
+            return;
+        }
+    }
+}
+
 static img_image *load_locked(img_store *s, const char *id)
 {
     sqlite3_stmt *st = prep(s, "SELECT manifest_digest, size, config FROM images WHERE id = ?1");
@@ -514,7 +581,7 @@ static img_image *load_locked(img_store *s, const char *id)
         return NULL;
     bind_text(st, 1, id);
     if (sqlite3_step(st) != SQLITE_ROW) {
-        sqlite3_finalize(st);
+        unprep(s, st);
         return NULL;
     }
     img_image *img = calloc(1, sizeof *img);
@@ -522,7 +589,7 @@ static img_image *load_locked(img_store *s, const char *id)
     img->manifest_digest = strdup((const char *)sqlite3_column_text(st, 0));
     img->size = (uint64_t)sqlite3_column_int64(st, 1);
     img->config_json = strdup((const char *)sqlite3_column_text(st, 2));
-    sqlite3_finalize(st);
+    unprep(s, st);
     img->repo_tags = column_list(s,
                                  "SELECT name FROM refs WHERE image_id = ?1 AND kind = 0"
                                  " ORDER BY name",
@@ -538,7 +605,7 @@ static img_image *load_locked(img_store *s, const char *id)
     img->layer_dirs = calloc(img->n_layers + 1, sizeof *img->layer_dirs);
     for (size_t i = 0; i < img->n_layers; i++)
         img->layer_dirs[i] = img_layer_path(s, img->chain_ids[i]);
-    user_of(img);
+    user_of(s, img);
     return img;
 }
 
@@ -634,6 +701,8 @@ int img_remove(img_store *s, const char *ref_or_id, wc_err *err)
     int rc = resolve_locked(s, ref_or_id, id, sizeof id, err);
     if (rc == 0 && run3(s, "DELETE FROM images WHERE id = ?1", id, NULL, NULL) < 0)
         rc = db_fail(s, err, "remove image");
+    if (rc == 0)
+        forget_user(s, id);
     pthread_mutex_unlock(&s->db_lock);
     if (rc < 0)
         return wc_err_prefix(err, "remove image \"%s\"", ref_or_id);

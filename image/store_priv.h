@@ -11,6 +11,20 @@
 typedef struct img_flight img_flight;
 typedef struct img_lease img_lease;
 
+/* Prepared statements, kept for the store's life: parsing SQL was most of a look-up's cost. */
+#define IMG_STMT_CACHE 48
+typedef struct img_stmt {
+    const char *sql;
+    sqlite3_stmt *st;
+} img_stmt;
+
+/* An image's user, from its config: a function of the image ID (the config's digest). */
+typedef struct img_user {
+    char id[72];
+    int64_t uid;
+    char *username;
+} img_user;
+
 struct img_store {
     const wc_config *cfg;
     char *dir;            /* <root>/images */
@@ -19,7 +33,11 @@ struct img_store {
     char *tmp_dir;        /* <root>/images/tmp */
     char *quarantine_dir; /* <root>/images/quarantine: unverified layer dirs moved aside */
     sqlite3 *db;
-    pthread_mutex_t db_lock;
+    pthread_mutex_t db_lock; /* guards db, stmts and users */
+    img_stmt stmts[IMG_STMT_CACHE];
+    size_t n_stmts;
+    img_user *users;
+    size_t n_users, cap_users;
     img_registry *reg;
     int max_downloads;
     int progress_seconds;

@@ -211,9 +211,46 @@ static void verified_marks(void **state)
     img_remove_tree(root, &err);
 }
 
+/* Looked up many times, an image is the same every time (statements are reused, the user is
+ * parsed once per image ID), and a removed image is not found. */
+static void repeated_lookups(void **state)
+{
+    (void)state;
+    snprintf(root, sizeof root, "/tmp/test_img_store.XXXXXX");
+    assert_non_null(mkdtemp(root));
+    wc_config *cfg = open_cfg();
+    img_store *s = NULL;
+    wc_err err = {0};
+    assert_int_equal(img_store_open(cfg, &s, &err), 0);
+    add_image(s, H("a"), "docker.io/library/one:latest", H("c"), H("b"));
+    add_image(s, H("e"), "docker.io/library/two:latest", H("d"), H("f"));
+    for (int i = 0; i < 200; i++) {
+        img_image *img = NULL;
+        assert_int_equal(img_image_lookup(s, i % 2 ? "one" : H("e"), &img, &err), 0);
+        assert_string_equal(img->id, i % 2 ? H("a") : H("e"));
+        assert_int_equal(img->uid, 7);
+        assert_string_equal(img->username, "");
+        assert_int_equal(img->n_repo_tags, 1);
+        img_image_free(img);
+        img_image **all = NULL;
+        size_t n = 0;
+        assert_int_equal(img_image_list(s, NULL, &all, &n, &err), 0);
+        assert_int_equal(n, 2);
+        img_image_list_free(all, n);
+    }
+    assert_int_equal(img_remove(s, "one", &err), 0);
+    img_image *img = NULL;
+    assert_int_equal(img_image_lookup(s, "one", &img, &err), -1);
+    assert_int_equal(err.code, WC_NOT_FOUND);
+    img_store_close(s);
+    wc_config_free(cfg);
+    img_remove_tree(root, &err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(lookup_remove_hold),
-                                       cmocka_unit_test(verified_marks)};
+                                       cmocka_unit_test(verified_marks),
+                                       cmocka_unit_test(repeated_lookups)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
