@@ -38,6 +38,12 @@ int img_mkdir_p(const char *path, wc_err *err)
     return 0;
 }
 
+int img_same_filesystem(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev;
+}
+
 int img_remove_tree(const char *path, wc_err *err)
 {
     struct stat st;

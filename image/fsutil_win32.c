@@ -158,6 +158,14 @@ int img_file_close(int fd)
     return _close(fd);
 }
 
+/* Not worked out for volumes and mount points yet: callers keep such things in one folder. */
+int img_same_filesystem(const char *a, const char *b)
+{
+    (void)a;
+    (void)b;
+    return 0;
+}
+
 int img_rename(const char *from, const char *to)
 {
     if (MoveFileExA(from, to, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH))

@@ -233,6 +233,8 @@ int img_file_close(int fd);
 int img_rename(const char *from, const char *to);
 
 int img_mkdir_p(const char *path, wc_err *err);
+/* Whether two existing paths are on one filesystem (a rename between them works). */
+int img_same_filesystem(const char *a, const char *b);
 /* Removes a file or a directory tree; a missing path is fine. */
 int img_remove_tree(const char *path, wc_err *err);
 int img_path_exists(const char *path);

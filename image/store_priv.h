@@ -32,6 +32,7 @@ struct img_store {
     char *layers_dir;     /* <root>/images/layers */
     char *tmp_dir;        /* <root>/images/tmp */
     char *quarantine_dir; /* <root>/images/quarantine: unverified layer dirs moved aside */
+    char *trash_dir;      /* <root>/images/trash: what GC took out, being removed */
     sqlite3 *db;
     pthread_mutex_t db_lock; /* guards db, stmts and users */
     img_stmt stmts[IMG_STMT_CACHE];
@@ -52,6 +53,16 @@ struct img_store {
     img_fs_usage usage;
     int64_t usage_at_ns;
     int usage_valid;
+
+    /* The reaper: a thread that removes what GC moved into trash/, so that a call that
+     * frees content (RemoveImage, a container's last hold) does not wait for the unlinks.
+     * Its queue is guarded by lock. */
+    pthread_t reaper;
+    int reaper_running;
+    pthread_cond_t reap_cond;
+    char **reap_q;
+    size_t reap_n, reap_cap;
+    int reaping, closing;
 };
 
 /* ---- content.c ---- */
