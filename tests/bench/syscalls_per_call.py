@@ -16,13 +16,21 @@ GC when asynchronous) is counted in whichever call's window it happens.
   containerd: containerd and every shim that exists when tracing starts, -f (new shims,
   runc, CNI plugins).
 
+--perf uses perf's tracepoints (process fork/exec/exit, and the sync, mount, unlink/rmdir
+and rename system calls) system-wide instead of ptrace, filtered to the runtime's process
+tree: the client ms and the programs' wall times are then what they are untraced (strace
+makes runc take 5-7 times as long); the other columns count only those system calls.
+--light is strace limited to those calls (--seccomp-bpf), for runc's arguments (its verb is
+shown: runc create, runc state ...).
+
 Usage: /usr/bin/python3 tests/bench/syscalls_per_call.py --runtime wincri --cycle image
-       [--cycle pod] [-n 10] [--warmup 3] [--keep-trace PATH]
+       [--cycle pod] [-n 10] [--warmup 3] [--perf | --light] [--top 4] [--keep-trace PATH]
 Env: WINCRID (default build/release/wincrid)."""
 import argparse
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -40,23 +48,31 @@ import containerd as C  # noqa: E402
 import registry as R  # noqa: E402
 
 PB = PB_GRPC = None
-LINE = re.compile(r"^(\d+)\s+(\d+\.\d+)\s+(?:<\.\.\. )?(\w+)(?:\(| resumed>)(.*?)(?:<(\d+\.\d+)>)?$")
+LINE = re.compile(r"^(\d+)\s+(\d+\.\d+)\s+(?:<\.\.\. )?(\w+)(?:\(| resumed>)(.*?)"
+                  r"(?:<(\d+\.\d+)>)?$")
 SYNC = {"fsync", "fdatasync", "syncfs", "sync_file_range", "sync"}
 REMOVE = {"unlink", "unlinkat", "rmdir"}
 RENAME = {"rename", "renameat", "renameat2"}
+TOP = 4  # system calls listed per CRI call (--top)
+RUNC_VERB = re.compile(r'\.*, "(create|start|state|delete|kill|ps|exec|update|events|features|'
+                       r'pause|resume|list|run|init)"')
+LIGHT = sorted(SYNC - {"sync"} | REMOVE | RENAME |
+               {"execve", "clone", "clone3", "fork", "vfork", "exit_group", "wait4", "mount",
+                "umount2"})
 
 
 class Cycle:
     def __init__(self, rt, img, ref, small_ref, log_root):
         self.rt, self.img, self.ref, self.small_ref = rt, img, ref, small_ref
         self.log_root = log_root
-        self.windows = []  # (op, t0, t1) wall clock
+        self.windows = []  # (op, t0, t1): wall clock for strace, CLOCK_MONOTONIC for perf
         self.ms = {}
+        self.clock = time.time
 
     def call(self, op, fn, req, timeout=120):
-        t0 = time.time()
+        t0 = self.clock()
         resp = fn(req, timeout=timeout)
-        t1 = time.time()
+        t1 = self.clock()
         self.windows.append((op, t0, t1))
         self.ms.setdefault(op, []).append((t1 - t0) * 1000)
         return resp
@@ -130,6 +146,81 @@ def parse(path):
     return out, life
 
 
+# ---- perf: tracepoints instead of ptrace --------------------------------------------------
+
+PERF_SYSCALLS = ["fsync", "fdatasync", "syncfs", "mount", "umount", "unlinkat", "unlink", "rmdir",
+                 "renameat2", "renameat", "rename"]  # umount: the tracepoint of umount2
+PERF_LINE = re.compile(r"^\s*(.+?)\s+(\d+)/(\d+)\s+(\d+\.\d+):\s+(\S+):\s*(.*)$")
+
+
+def perf_cmd(out):
+    events = ["sched:sched_process_fork", "sched:sched_process_exec", "sched:sched_process_exit"]
+    for sc in PERF_SYSCALLS:
+        events += [f"syscalls:sys_enter_{sc}", f"syscalls:sys_exit_{sc}"]
+    return ["perf", "record", "-a", "-k", "1", "-q", "-e", ",".join(events), "-o", out]
+
+
+def fd_paths(pids):
+    """{(pid, fd): path} of the runtime's open files now (the databases' -wal files)."""
+    out = {}
+    for pid in pids:
+        d = f"/proc/{pid}/fd"
+        for fd in os.listdir(d) if os.path.isdir(d) else []:
+            try:
+                out[(pid, int(fd))] = os.readlink(os.path.join(d, fd))
+            except OSError:
+                pass
+    return out
+
+
+def parse_perf(path, roots, fds):
+    """System calls (pid, t, name, args, dur) and process lives of the runtime's processes
+    (roots and everything they fork), from a perf record of perf_cmd's events. Times are
+    CLOCK_MONOTONIC seconds. args is what strace would show for the fd, when known."""
+    text = subprocess.run(["perf", "script", "-i", path, "-F", "comm,pid,tid,time,event,trace"],
+                          capture_output=True, text=True).stdout
+    members = set(roots)
+    for r in roots:
+        try:
+            members.update(int(t) for t in os.listdir(f"/proc/{r}/task"))
+        except OSError:
+            pass
+    calls, life, enter, progs = [], {}, {}, {}
+    for line in text.splitlines():
+        m = PERF_LINE.match(line)
+        if not m:
+            continue
+        comm, pid, tid, t, ev, rest = m.groups()
+        pid, tid, t = int(pid), int(tid), float(t)
+        if ev == "sched:sched_process_fork":
+            if pid in members or tid in members:
+                child = re.search(r"child_pid=(\d+)", rest)
+                if child:
+                    members.add(int(child.group(1)))
+            continue
+        if pid not in members and tid not in members:
+            continue
+        if ev == "sched:sched_process_exec":
+            fn = re.search(r"filename=(\S+)", rest)
+            life[str(pid)] = [t, t]
+            progs[pid] = fn.group(1) if fn else "?"
+            calls.append((str(pid), t, "execve", f'"{progs[pid]}"', 0.0))
+        elif ev == "sched:sched_process_exit":
+            if str(pid) in life:
+                life[str(pid)][1] = max(life[str(pid)][1], t)
+        elif ev.startswith("syscalls:sys_enter_"):
+            fd = re.search(r"fd: (0x[0-9a-f]+)", rest)
+            arg = fds.get((pid, int(fd.group(1), 16)), "") if fd else ""
+            name = ev[len("syscalls:sys_enter_"):].replace("umount", "umount2")
+            enter[tid] = (t, name, f"<{arg}>" if arg else rest)
+        elif ev.startswith("syscalls:sys_exit_") and tid in enter:
+            t0, name, args = enter.pop(tid)
+            ret = re.search(r"(0x[0-9a-f]+|-?\d+)\s*$", rest)
+            failed = ret and ret.group(1).startswith("0xffff")
+            calls.append((str(pid), t0, name, args + (" = -1" if failed else ""), t - t0))
+    return calls, life
+
+
 def attribute(calls, windows):
     windows = sorted(windows, key=lambda w: w[1])
     per = {}
@@ -168,6 +259,8 @@ def summarise(per, life, ms, runtime):
         for e in evs:
             if e[1] == "execve" and "= -1" not in e[2]:
                 prog = os.path.basename(e[2].split('"')[1]) if '"' in e[2] else "?"
+                verb = RUNC_VERB.search(e[2]) if prog == "runc" else None
+                prog += f" {verb.group(1)}" if verb else ""
                 execs[prog] = execs.get(prog, 0) + 1
                 span = life.get(e[0])
                 wall[prog] = wall.get(prog, 0) + (span[1] - span[0] if span else 0)
@@ -179,7 +272,7 @@ def summarise(per, life, ms, runtime):
                         "recvfrom", "accept4"):
                 continue  # waiting, not working
             tot[e[1]] = tot.get(e[1], 0) + e[3]
-        top = sorted(tot.items(), key=lambda kv: -kv[1])[:4]
+        top = sorted(tot.items(), key=lambda kv: -kv[1])[:TOP]
         ex = ", ".join(f"{k} {v / n:.1f} ({wall[k] * 1000 / n:.1f} ms)"
                        for k, v in sorted(execs.items()))
         tp = ", ".join(f"{k} {v * 1000 / n:.2f}ms" for k, v in top)
@@ -199,8 +292,19 @@ def main():
     ap.add_argument("-n", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--keep-trace", metavar="PATH")
+    ap.add_argument("--top", type=int, default=4, help="system calls listed per CRI call")
+    ap.add_argument("--perf", action="store_true",
+                    help="perf tracepoints instead of strace: no ptrace, so client ms and the "
+                         "programs' wall times are what they are untraced (counts: processes, "
+                         "syncs, mounts, unlink/rmdir/rename)")
+    ap.add_argument("--light", action="store_true",
+                    help="trace only processes, syncs, mounts, unlink/rmdir/rename "
+                         "(--seccomp-bpf): the rest runs at full speed, so the client ms and "
+                         "the programs' wall times are close to untraced ones")
     args = ap.parse_args()
     cycles = args.cycle or ["image", "pod"]
+    global TOP
+    TOP = args.top
     if os.geteuid() != 0:
         sys.exit("syscalls_per_call: needs root")
     import grpc
@@ -237,23 +341,34 @@ def main():
                 getattr(cyc, c)()
         cyc.windows, cyc.ms = [], {}
         pids = rt.pids()
-        cmd = ["strace", "-f", "-ttt", "-T", "-y", "-o", trace]
-        for p in pids:
-            cmd += ["-p", str(p)]
+        if args.perf:
+            fds = fd_paths(pids)
+            cmd = perf_cmd(trace)
+            cyc.clock = lambda: time.clock_gettime(time.CLOCK_MONOTONIC)
+        else:
+            cmd = ["strace", "-f", "-ttt", "-T", "-y", "-o", trace]
+            if args.light:
+                cmd += ["--seccomp-bpf", "-e", "trace=" + ",".join(LIGHT)]
+            for p in pids:
+                cmd += ["-p", str(p)]
         tracer = subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
-        time.sleep(1.5)  # strace attaches to every thread
+        time.sleep(1.5)  # strace attaches to every thread; perf sets up its buffers
         for _ in range(args.n):
             for c in cycles:
                 getattr(cyc, c)()
         time.sleep(0.5)
-        tracer.terminate()
+        tracer.send_signal(signal.SIGINT)
         tracer.wait()
         tracer = None
         ch.close()
-        calls, life = parse(trace)
+        calls, life = parse_perf(trace, pids, fds) if args.perf else parse(trace)
         per = attribute(calls, cyc.windows)
-        print(f"{args.runtime}: {args.n} cycles of {'+'.join(cycles)} under strace "
-              f"(traced: {len(pids)} processes at the start, -f); per CRI call: client "
+        how = "perf tracepoints (system-wide, the runtime's process tree)" if args.perf \
+            else "strace" + (" --seccomp-bpf (processes, syncs, mounts, removals)"
+                             if args.light else "")
+        print(f"{args.runtime}: {args.n} cycles of {'+'.join(cycles)} under {how} "
+              f"(traced: {len(pids)} processes at the start, and their children); per CRI "
+              f"call: client "
               f"median ms; fsync/fdatasync/syncfs count/ms; SQLite (wincri) or bolt "
               f"(containerd) write transactions; successful unlink/rmdir count/ms; renames")
         print("\n".join(summarise(per, life, cyc.ms, args.runtime)))
