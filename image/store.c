@@ -114,6 +114,29 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v)
     sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
 }
 
+/* One read transaction around a look-up's statements: each statement on its own would take
+ * and drop the WAL read lock (two fcntl calls on the -shm file) and set up a snapshot.
+ * Caller holds db_lock. */
+static void read_begin(img_store *s)
+{
+    sqlite3_stmt *st = prep(s, "BEGIN");
+    if (st) {
+        sqlite3_step(st);
+        unprep(s, st);
+    }
+}
+
+static void read_end(img_store *s)
+{
+    if (sqlite3_get_autocommit(s->db))
+        return; /* BEGIN failed, or an error ended the transaction */
+    sqlite3_stmt *st = prep(s, "COMMIT");
+    if (st) {
+        sqlite3_step(st);
+        unprep(s, st);
+    }
+}
+
 /* Runs a statement with up to three text parameters to completion. */
 static int run3(img_store *s, const char *sql, const char *a, const char *b, const char *c)
 {
@@ -731,9 +754,11 @@ int img_image_lookup(img_store *s, const char *ref_or_id, img_image **out, wc_er
     char id[IMG_DIGEST_LEN + 8];
     *out = NULL;
     pthread_mutex_lock(&s->db_lock);
+    read_begin(s);
     int rc = resolve_locked(s, ref_or_id, id, sizeof id, err);
     if (rc == 0)
         *out = load_locked(s, id);
+    read_end(s);
     pthread_mutex_unlock(&s->db_lock);
     if (rc < 0)
         return -1;
@@ -786,6 +811,7 @@ int img_image_list(img_store *s, const char *filter_ref, img_image ***out, size_
         return 0;
     }
     pthread_mutex_lock(&s->db_lock);
+    read_begin(s);
     size_t count = 0;
     char **ids = column_list(s, "SELECT id FROM images WHERE ?1 IS NOT NULL ORDER BY created_ns",
                              "", &count);
@@ -795,6 +821,7 @@ int img_image_list(img_store *s, const char *filter_ref, img_image ***out, size_
         if (img)
             (*out)[(*n)++] = img;
     }
+    read_end(s);
     pthread_mutex_unlock(&s->db_lock);
     free_strv(ids, count);
     return 0;
