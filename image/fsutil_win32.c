@@ -158,6 +158,14 @@ int img_file_close(int fd)
     return _close(fd);
 }
 
+/* Not worked out for volumes and mount points yet: callers keep such things in one folder. */
+int img_same_filesystem(const char *a, const char *b)
+{
+    (void)a;
+    (void)b;
+    return 0;
+}
+
 int img_rename(const char *from, const char *to)
 {
     if (MoveFileExA(from, to, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH))
@@ -177,8 +185,10 @@ int img_sync_fs(const char *path, wc_err *err)
     return 0;
 }
 
-int img_write_file_atomic(const char *path, const void *p, size_t n, wc_err *err)
+/* img_sync_fs does nothing here, so the data is committed whatever sync says. */
+int img_write_file_atomic(const char *path, const void *p, size_t n, int sync, wc_err *err)
 {
+    (void)sync;
     char tmp[MAX_PATH * 4];
     snprintf(tmp, sizeof tmp, "%s.tmp-%lu", path, (unsigned long)GetCurrentThreadId());
     int fd = _open(tmp, _O_WRONLY | _O_CREAT | _O_TRUNC | _O_BINARY | _O_NOINHERIT,

@@ -12,6 +12,8 @@
  *   quarantine/            unverified layer dirs a pull replaced, kept while a container
  *                          holds their chain
  *   tmp/                   downloads and unpacks in progress; emptied at open
+ * and beside it, <root>/images.trash/ (images/trash/ when images/ is a filesystem of its own):
+ * what GC took out of the store, deleted in the background (and at open, after a crash)
  *
  * Every function is thread-safe. Pulls run on the caller's thread and start their own
  * download threads; they never hold a lock other calls need for long. */
@@ -120,5 +122,10 @@ void img_fs_usage_clear(img_fs_usage *u);
 
 /* The store's directory (<root>/images). */
 const char *img_store_dir(const img_store *s);
+
+/* Content that GC collected (RemoveImage, img_release, a failed pull) leaves the store's
+ * namespace before the call returns and is deleted from disk by a background thread right
+ * after. This waits until that deletion has caught up (tests; shutdown does it itself). */
+void img_store_settle(img_store *s);
 
 #endif

@@ -237,6 +237,8 @@ int img_file_close(int fd);
 int img_rename(const char *from, const char *to);
 
 int img_mkdir_p(const char *path, wc_err *err);
+/* Whether two existing paths are on one filesystem (a rename between them works). */
+int img_same_filesystem(const char *a, const char *b);
 /* Removes a file or a directory tree; a missing path is fine. */
 int img_remove_tree(const char *path, wc_err *err);
 int img_path_exists(const char *path);
@@ -245,8 +247,10 @@ int img_fs_measure(const char *dir, img_fs_usage *out, wc_err *err);
 /* Makes what was written below path durable before the store records it as verified.
  * Linux: syncfs of its filesystem. Windows: nothing yet (see fsutil_win32.c). */
 int img_sync_fs(const char *path, wc_err *err);
-/* Writes data to path via a temp file beside it + rename. */
-int img_write_file_atomic(const char *path, const void *p, size_t n, wc_err *err);
+/* Writes data to path via a temp file beside it + rename. With sync the data is on disk
+ * before the rename; without, the caller makes it durable later with img_sync_fs (where
+ * img_sync_fs does nothing, Windows, the data is committed here regardless). */
+int img_write_file_atomic(const char *path, const void *p, size_t n, int sync, wc_err *err);
 /* Reads a whole file (at most max bytes). */
 int img_read_file(const char *path, size_t max, char **out, size_t *len, wc_err *err);
 

@@ -68,6 +68,8 @@ typedef struct pull {
     char config_digest[IMG_DIGEST_LEN + 1];
     char *config;
     int64_t fetched; /* blob bytes received from the registry (atomic) */
+    int wrote_small; /* manifests or config written by this pull, not synced yet */
+    int installed;   /* a layer installed (and so its filesystem synced) by this pull (atomic) */
 } pull;
 
 /* ---- Leases ------------------------------------------------------------------------------ */
@@ -118,12 +120,27 @@ static int verify_bytes(pull *p, const char *what, const char *digest, int64_t s
     return 0;
 }
 
+/* Not synced here: the syncfs of the first layer this pull installs covers it (manifests and
+ * config are written before any layer), or sync_small_blobs before the commit. */
 static int store_small_blob(pull *p, const char *digest, const char *data, size_t len, wc_err *err)
 {
     char *path = img_blob_path(p->s, digest);
-    int rc = img_path_exists(path) ? 0 : img_write_file_atomic(path, data, len, err);
+    int rc = 0;
+    if (!img_path_exists(path)) {
+        rc = img_write_file_atomic(path, data, len, 0, err);
+        p->wrote_small = 1;
+    }
     free(path);
     return rc;
+}
+
+/* Makes the small blobs this pull wrote durable when no layer install did (every layer was
+ * in the store already, or the image has none), before the image is recorded. */
+static int sync_small_blobs(pull *p, wc_err *err)
+{
+    if (!p->wrote_small || __atomic_load_n(&p->installed, __ATOMIC_RELAXED))
+        return 0;
+    return img_sync_fs(p->s->blobs_dir, err);
 }
 
 static int download_small(pull *p, const char *what, const char *digest, int64_t size, char **data,
@@ -328,11 +345,14 @@ static int commit_verified(pull *p, layer_job *l, const char *tmpdir, const char
         ;
     if (r < 0)
         rc = -1;
-    if (r > 0 && !img_layer_verified(p->s, l->chain, l->diff_id))
+    if (r > 0 && !img_layer_verified(p->s, l->chain, l->diff_id)) {
         rc = img_layer_install(p->s, tmpdir, l->chain, l->diff_id, parents, n_parents,
                                l->index == 0, err);
-    if (r > 0 && rc == 0)
-        WC_CRASH_POINT("image.pull.layer");
+        if (rc == 0) {
+            __atomic_store_n(&p->installed, 1, __ATOMIC_RELAXED);
+            WC_CRASH_POINT("image.pull.layer");
+        }
+    }
     if (r > 0)
         img_flight_end(p->s, key);
     wc_err ignored = {0};
@@ -956,6 +976,8 @@ int img_pull(img_store *s, const img_pull_opts *opts, char **image_id, wc_err *e
             rc = check_chains(&p, err);
         if (rc == 0)
             rc = commit_staged(&p, err);
+        if (rc == 0)
+            rc = sync_small_blobs(&p, err);
         if (rc == 0)
             rc = commit(&p, config_size, err);
     }

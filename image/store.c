@@ -79,17 +79,62 @@ static int db_exec(img_store *s, const char *sql, wc_err *err)
     return 0;
 }
 
+/* A prepared statement for sql, from the store's cache (prepared on first use). Caller holds
+ * db_lock and hands it back with unprep before the next prep of the same SQL. */
 static sqlite3_stmt *prep(img_store *s, const char *sql)
 {
+    for (size_t i = 0; i < s->n_stmts; i++)
+        if (s->stmts[i].sql == sql || strcmp(s->stmts[i].sql, sql) == 0)
+            return s->stmts[i].st;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+    unsigned flags = s->n_stmts < IMG_STMT_CACHE ? SQLITE_PREPARE_PERSISTENT : 0;
+    if (sqlite3_prepare_v3(s->db, sql, -1, flags, &st, NULL) != SQLITE_OK)
         return NULL;
+    if (s->n_stmts < IMG_STMT_CACHE)
+        s->stmts[s->n_stmts++] = (img_stmt){sql, st};
     return st;
+}
+
+/* Done with a statement from prep: reset for the next use (this also ends its read), or
+ * finalized if the cache was full. Column values read from it are invalid afterwards. */
+static void unprep(img_store *s, sqlite3_stmt *st)
+{
+    for (size_t i = 0; i < s->n_stmts; i++) {
+        if (s->stmts[i].st == st) {
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            return;
+        }
+    }
+    sqlite3_finalize(st);
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *v)
 {
     sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+}
+
+/* One read transaction around a look-up's statements: each statement on its own would take
+ * and drop the WAL read lock (two fcntl calls on the -shm file) and set up a snapshot.
+ * Caller holds db_lock. */
+static void read_begin(img_store *s)
+{
+    sqlite3_stmt *st = prep(s, "BEGIN");
+    if (st) {
+        sqlite3_step(st);
+        unprep(s, st);
+    }
+}
+
+static void read_end(img_store *s)
+{
+    if (sqlite3_get_autocommit(s->db))
+        return; /* BEGIN failed, or an error ended the transaction */
+    sqlite3_stmt *st = prep(s, "COMMIT");
+    if (st) {
+        sqlite3_step(st);
+        unprep(s, st);
+    }
 }
 
 /* Runs a statement with up to three text parameters to completion. */
@@ -105,7 +150,7 @@ static int run3(img_store *s, const char *sql, const char *a, const char *b, con
     if (c)
         bind_text(st, 3, c);
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    unprep(s, st);
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
 
@@ -117,7 +162,7 @@ static int has_row(img_store *s, const char *sql, const char *a)
         return 1; /* when in doubt, keep things */
     bind_text(st, 1, a);
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    unprep(s, st);
     return rc == SQLITE_ROW;
 }
 
@@ -151,6 +196,92 @@ static int open_db(img_store *s, wc_err *err)
     return 0;
 }
 
+/* ---- The reaper ------------------------------------------------------------------------ */
+
+static void *reaper_main(void *arg)
+{
+    img_store *s = arg;
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        while (s->reap_n == 0 && !s->closing)
+            pthread_cond_wait(&s->reap_cond, &s->lock);
+        if (s->reap_n == 0)
+            break; /* closing, and nothing left */
+        char *path = s->reap_q[--s->reap_n];
+        s->reaping = 1;
+        pthread_mutex_unlock(&s->lock);
+        wc_err ignored = {0};
+        img_remove_tree(path, &ignored);
+        free(path);
+        pthread_mutex_lock(&s->lock);
+        s->reaping = 0;
+        s->usage_valid = 0; /* ImageFsInfo may have counted it while it was in trash/ */
+        pthread_cond_broadcast(&s->reap_cond);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+/* Hands paths (in trash/, taken over) to the reaper; removes them here if there is none. */
+static void reap(img_store *s, char **paths, size_t n)
+{
+    pthread_mutex_lock(&s->lock);
+    if (s->reaper_running && s->reap_n + n > s->reap_cap) {
+        size_t cap = s->reap_cap ? s->reap_cap : 16;
+        while (cap < s->reap_n + n)
+            cap *= 2;
+        char **q = realloc(s->reap_q, cap * sizeof *q);
+        if (q) {
+            s->reap_q = q;
+            s->reap_cap = cap;
+        }
+    }
+    size_t queued = 0;
+    if (s->reaper_running && s->reap_n + n <= s->reap_cap) {
+        for (; queued < n; queued++)
+            s->reap_q[s->reap_n++] = paths[queued];
+        pthread_cond_broadcast(&s->reap_cond);
+    }
+    pthread_mutex_unlock(&s->lock);
+    for (size_t i = queued; i < n; i++) {
+        wc_err ignored = {0};
+        img_remove_tree(paths[i], &ignored);
+        free(paths[i]);
+    }
+}
+
+void img_store_settle(img_store *s)
+{
+    pthread_mutex_lock(&s->lock);
+    while (s->reaper_running && (s->reap_n > 0 || s->reaping))
+        pthread_cond_wait(&s->reap_cond, &s->lock);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Entries of a directory, as full paths (for trash/ left by a crash). */
+static size_t list_dir(const char *dir, char ***out)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    size_t n = 0, cap = 0;
+    *out = NULL;
+    while (d && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            char **v = realloc(*out, cap * sizeof *v);
+            if (!v)
+                break;
+            *out = v;
+        }
+        (*out)[n++] = path_join(dir, e->d_name);
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
 static void empty_tmp(img_store *s)
 {
     DIR *d = opendir(s->tmp_dir);
@@ -165,6 +296,21 @@ static void empty_tmp(img_store *s)
     }
     if (d)
         closedir(d);
+}
+
+/* Where GC moves what it takes out: beside the store (<root>/images.trash) when that is on
+ * the store's filesystem, so that images/ holds only what the store records; else inside it
+ * (images/trash), which a rename always reaches. */
+static int open_trash(img_store *s, wc_err *err)
+{
+    s->trash_dir = path_join(s->cfg->root_dir, "images.trash");
+    if (img_mkdir_p(s->trash_dir, err) == 0 && img_same_filesystem(s->trash_dir, s->dir))
+        return 0;
+    wc_err ignored = {0};
+    img_remove_tree(s->trash_dir, &ignored);
+    free(s->trash_dir);
+    s->trash_dir = path_join(s->dir, "trash");
+    return img_mkdir_p(s->trash_dir, err);
 }
 
 static int config_int(const wc_config *cfg, const char *key, int def, int lo, int hi)
@@ -192,19 +338,25 @@ int img_store_open(const wc_config *cfg, img_store **out, wc_err *err)
     pthread_mutex_init(&s->db_lock, NULL);
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
+    pthread_cond_init(&s->reap_cond, NULL);
     s->max_downloads = config_int(cfg, "max_concurrent_downloads", 4, 1, 64);
     s->progress_seconds = config_int(cfg, "progress_interval_seconds", 5, 1, 3600);
     s->slots_free = s->max_downloads;
     int stall = config_int(cfg, "stall_timeout_seconds", 60, 1, 3600);
     if (img_mkdir_p(s->blobs_dir, err) < 0 || img_mkdir_p(s->layers_dir, err) < 0 ||
         img_mkdir_p(s->tmp_dir, err) < 0 || img_mkdir_p(s->quarantine_dir, err) < 0 ||
-        open_db(s, err) < 0 ||
+        open_trash(s, err) < 0 || open_db(s, err) < 0 ||
         img_registry_new(json_object_get(cfg->doc, "registries"), stall, &s->reg, err) < 0) {
         wc_err_prefix(err, "open image store %s", s->dir);
         img_store_close(s);
         return -1;
     }
     empty_tmp(s);
+    s->reaper_running = pthread_create(&s->reaper, NULL, reaper_main, s) == 0;
+    char **left;
+    size_t n_left = list_dir(s->trash_dir, &left); /* a crash cut the last deletions short */
+    reap(s, left, n_left);
+    free(left);
     img_gc(s);
     *out = s;
     return 0;
@@ -214,6 +366,19 @@ void img_store_close(img_store *s)
 {
     if (!s)
         return;
+    if (s->reaper_running) { /* it finishes what is queued first */
+        pthread_mutex_lock(&s->lock);
+        s->closing = 1;
+        pthread_cond_broadcast(&s->reap_cond);
+        pthread_mutex_unlock(&s->lock);
+        pthread_join(s->reaper, NULL);
+    }
+    free(s->reap_q);
+    for (size_t i = 0; i < s->n_stmts; i++)
+        sqlite3_finalize(s->stmts[i].st);
+    for (size_t i = 0; i < s->n_users; i++)
+        free(s->users[i].username);
+    free(s->users);
     if (s->db)
         sqlite3_close(s->db);
     img_registry_free(s->reg);
@@ -221,6 +386,8 @@ void img_store_close(img_store *s)
     pthread_mutex_destroy(&s->db_lock);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->cond);
+    pthread_cond_destroy(&s->reap_cond);
+    free(s->trash_dir);
     free(s->dir);
     free(s->blobs_dir);
     free(s->layers_dir);
@@ -249,7 +416,7 @@ static int commit_rows(img_store *s, const img_record *r)
     bind_text(st, 4, r->config);
     sqlite3_bind_int64(st, 5, wc_clock_realtime_ns());
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    unprep(s, st);
     if (rc != SQLITE_DONE)
         return -1;
     if (run3(s, "DELETE FROM image_layers WHERE image_id = ?1", r->id, NULL, NULL) < 0 ||
@@ -280,7 +447,7 @@ static int commit_rows(img_store *s, const img_record *r)
         bind_text(st, 5, l->media_type);
         sqlite3_bind_int64(st, 6, l->size);
         rc = sqlite3_step(st);
-        sqlite3_finalize(st);
+        unprep(s, st);
         if (rc != SQLITE_DONE)
             return -1;
     }
@@ -316,7 +483,7 @@ int img_layer_verified(img_store *s, const char *chain, const char *diff_id)
         bind_text(st, 1, chain);
         bind_text(st, 2, diff_id);
         found = sqlite3_step(st) == SQLITE_ROW;
-        sqlite3_finalize(st);
+        unprep(s, st);
     }
     pthread_mutex_unlock(&s->db_lock);
     if (!found)
@@ -338,7 +505,7 @@ static int mark_verified(img_store *s, const char *chain, const char *diff_id, w
         bind_text(st, 2, diff_id);
         sqlite3_bind_int64(st, 3, wc_clock_realtime_ns());
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-        sqlite3_finalize(st);
+        unprep(s, st);
     }
     if (rc < 0)
         db_fail(s, err, "record verified layer");
@@ -420,7 +587,7 @@ static int id_by_hex(img_store *s, const char *q, char *id, size_t cap)
         snprintf(id, cap, "%s", (const char *)sqlite3_column_text(st, 0));
         found++;
     }
-    sqlite3_finalize(st);
+    unprep(s, st);
     return found == 1 ? 0 : 1;
 }
 
@@ -440,7 +607,7 @@ static int id_by_ref(img_store *s, const img_ref *ref, char *id, size_t cap)
         snprintf(id, cap, "%s", (const char *)sqlite3_column_text(st, 0));
         rc = 0;
     }
-    sqlite3_finalize(st);
+    unprep(s, st);
     return rc;
 }
 
@@ -485,12 +652,12 @@ static char **column_list(img_store *s, const char *sql, const char *id, size_t 
         v[(*n)++] = strdup((const char *)sqlite3_column_text(st, 0));
         v[*n] = NULL;
     }
-    sqlite3_finalize(st);
+    unprep(s, st);
     return v;
 }
 
 /* uid / username from the config's User ("1000", "1000:1000", "nobody", "nobody:x"). */
-static void user_of(img_image *img)
+static void parse_user(img_image *img)
 {
     img->uid = -1;
     json_t *cfg = json_loads(img->config_json, 0, NULL);
@@ -507,6 +674,46 @@ static void user_of(img_image *img)
     json_decref(cfg);
 }
 
+/* The image's user, parsed from its config once per image ID (the ID is the config's digest,
+ * so the answer never changes). Caller holds db_lock. */
+static void user_of(img_store *s, img_image *img)
+{
+    for (size_t i = 0; i < s->n_users; i++) {
+        if (strcmp(s->users[i].id, img->id) == 0) {
+            img->uid = s->users[i].uid;
+            img->username = strdup(s->users[i].username);
+            return;
+        }
+    }
+    parse_user(img);
+    if (strlen(img->id) >= sizeof s->users[0].id)
+        return;
+    if (s->n_users == s->cap_users) {
+        size_t cap = s->cap_users ? s->cap_users * 2 : 16;
+        img_user *u = realloc(s->users, cap * sizeof *u);
+        if (!u)
+            return;
+        s->users = u;
+        s->cap_users = cap;
+    }
+    img_user *u = &s->users[s->n_users++];
+    snprintf(u->id, sizeof u->id, "%s", img->id);
+    u->uid = img->uid;
+    u->username = strdup(img->username);
+}
+
+/* Forgets a removed image's user. Caller holds db_lock. */
+static void forget_user(img_store *s, const char *id)
+{
+    for (size_t i = 0; i < s->n_users; i++) {
+        if (strcmp(s->users[i].id, id) == 0) {
+            free(s->users[i].username);
+            s->users[i] = s->users[--s->n_users];
+            return;
+        }
+    }
+}
+
 static img_image *load_locked(img_store *s, const char *id)
 {
     sqlite3_stmt *st = prep(s, "SELECT manifest_digest, size, config FROM images WHERE id = ?1");
@@ -514,7 +721,7 @@ static img_image *load_locked(img_store *s, const char *id)
         return NULL;
     bind_text(st, 1, id);
     if (sqlite3_step(st) != SQLITE_ROW) {
-        sqlite3_finalize(st);
+        unprep(s, st);
         return NULL;
     }
     img_image *img = calloc(1, sizeof *img);
@@ -522,7 +729,7 @@ static img_image *load_locked(img_store *s, const char *id)
     img->manifest_digest = strdup((const char *)sqlite3_column_text(st, 0));
     img->size = (uint64_t)sqlite3_column_int64(st, 1);
     img->config_json = strdup((const char *)sqlite3_column_text(st, 2));
-    sqlite3_finalize(st);
+    unprep(s, st);
     img->repo_tags = column_list(s,
                                  "SELECT name FROM refs WHERE image_id = ?1 AND kind = 0"
                                  " ORDER BY name",
@@ -538,7 +745,7 @@ static img_image *load_locked(img_store *s, const char *id)
     img->layer_dirs = calloc(img->n_layers + 1, sizeof *img->layer_dirs);
     for (size_t i = 0; i < img->n_layers; i++)
         img->layer_dirs[i] = img_layer_path(s, img->chain_ids[i]);
-    user_of(img);
+    user_of(s, img);
     return img;
 }
 
@@ -547,9 +754,11 @@ int img_image_lookup(img_store *s, const char *ref_or_id, img_image **out, wc_er
     char id[IMG_DIGEST_LEN + 8];
     *out = NULL;
     pthread_mutex_lock(&s->db_lock);
+    read_begin(s);
     int rc = resolve_locked(s, ref_or_id, id, sizeof id, err);
     if (rc == 0)
         *out = load_locked(s, id);
+    read_end(s);
     pthread_mutex_unlock(&s->db_lock);
     if (rc < 0)
         return -1;
@@ -602,6 +811,7 @@ int img_image_list(img_store *s, const char *filter_ref, img_image ***out, size_
         return 0;
     }
     pthread_mutex_lock(&s->db_lock);
+    read_begin(s);
     size_t count = 0;
     char **ids = column_list(s, "SELECT id FROM images WHERE ?1 IS NOT NULL ORDER BY created_ns",
                              "", &count);
@@ -611,6 +821,7 @@ int img_image_list(img_store *s, const char *filter_ref, img_image ***out, size_
         if (img)
             (*out)[(*n)++] = img;
     }
+    read_end(s);
     pthread_mutex_unlock(&s->db_lock);
     free_strv(ids, count);
     return 0;
@@ -627,19 +838,125 @@ void img_image_list_free(img_image **imgs, size_t n)
 
 /* ---- Remove, holds --------------------------------------------------------------------- */
 
+typedef struct strlist {
+    char **v;
+    size_t n, cap;
+} strlist;
+
+static void strlist_add(strlist *l, char *s)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 8;
+        l->v = realloc(l->v, l->cap * sizeof *l->v);
+    }
+    l->v[l->n++] = s;
+}
+
+static void strlist_free(strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+static int layer_referenced(img_store *s, const char *chain)
+{
+    return has_row(s,
+                   "SELECT 1 FROM image_layers WHERE chain_id = ?1 UNION ALL"
+                   " SELECT 1 FROM holds WHERE chain_id = ?1 LIMIT 1",
+                   chain);
+}
+
+/* Moves path into trash/ (a rename: cheap, and the name is free again at once) and adds the
+ * new path to trash for the reaper. Caller holds s->lock. */
+static void trash_path(img_store *s, const char *path, strlist *trash)
+{
+    char name[128];
+    snprintf(name, sizeof name, "gc-%lu", ++s->seq);
+    char *to = path_join(s->trash_dir, name);
+    if (rename(path, to) == 0) {
+        strlist_add(trash, to);
+        return;
+    }
+    free(to);
+    wc_err ignored = {0}; /* in place, then */
+    img_remove_tree(path, &ignored);
+}
+
+/* Moves the dirs of chains (whose verified marks are gone) to trash. Caller holds s->lock. */
+static void trash_layers(img_store *s, const strlist *chains, strlist *trash)
+{
+    for (size_t i = 0; i < chains->n; i++) {
+        char *dir = img_layer_path(s, chains->v[i]);
+        if (img_path_exists(dir))
+            trash_path(s, dir, trash);
+        free(dir);
+    }
+}
+
+/* Deletes the image and, in the same transaction, the verified marks of its layers that
+ * nothing else uses (no other image, no hold, no pull's lease), whose chains go to gone.
+ * One commit, so one WAL sync, however many layers. Caller holds s->lock and db_lock. */
+static int remove_locked(img_store *s, const char *id, strlist *gone, wc_err *err)
+{
+    size_t n = 0;
+    char **chains = column_list(s, "SELECT chain_id FROM image_layers WHERE image_id = ?1", id, &n);
+    int rc = db_exec(s, "BEGIN IMMEDIATE", err);
+    if (rc == 0 && run3(s, "DELETE FROM images WHERE id = ?1", id, NULL, NULL) < 0)
+        rc = db_fail(s, err, "remove image");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (img_leased_locked(s, chains[i]) || layer_referenced(s, chains[i]))
+            continue;
+        if (run3(s, "DELETE FROM verified_layers WHERE chain_id = ?1", chains[i], NULL, NULL) < 0)
+            rc = db_fail(s, err, "remove image");
+        else
+            strlist_add(gone, strdup(chains[i]));
+    }
+    if (rc == 0 && db_exec(s, "COMMIT", err) < 0)
+        rc = -1;
+    if (rc < 0) {
+        db_exec(s, "ROLLBACK", NULL);
+        strlist_free(gone);
+    } else {
+        forget_user(s, id);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(chains[i]);
+    free(chains);
+    return rc;
+}
+
+static void reap_list(img_store *s, strlist *trash)
+{
+    reap(s, trash->v, trash->n);
+    free(trash->v);
+    memset(trash, 0, sizeof *trash);
+}
+
 int img_remove(img_store *s, const char *ref_or_id, wc_err *err)
 {
     char id[IMG_DIGEST_LEN + 8];
+    strlist gone = {0}, trash = {0};
+    /* s->lock first, as GC takes them: no pull can lease a layer between the check and the
+     * move of its dir. */
+    pthread_mutex_lock(&s->lock);
     pthread_mutex_lock(&s->db_lock);
     int rc = resolve_locked(s, ref_or_id, id, sizeof id, err);
-    if (rc == 0 && run3(s, "DELETE FROM images WHERE id = ?1", id, NULL, NULL) < 0)
-        rc = db_fail(s, err, "remove image");
+    if (rc == 0)
+        rc = remove_locked(s, id, &gone, err);
     pthread_mutex_unlock(&s->db_lock);
+    if (rc == 0)
+        trash_layers(s, &gone, &trash);
+    pthread_mutex_unlock(&s->lock);
+    size_t n_layers = trash.n;
+    strlist_free(&gone);
+    reap_list(s, &trash);
     if (rc < 0)
         return wc_err_prefix(err, "remove image \"%s\"", ref_or_id);
     if (rc == 0) {
-        wc_info(COMP, "image removed", "image=%s ref=\"%s\"", id, ref_or_id);
-        img_gc(s);
+        wc_info(COMP, "image removed", "image=%s ref=\"%s\" layers=%zu", id, ref_or_id, n_layers);
+        img_gc(s); /* its blobs, and anything else nothing uses */
     }
     return 0;
 }
@@ -683,47 +1000,24 @@ static int blob_referenced(img_store *s, const char *digest)
                    digest);
 }
 
-static int layer_referenced(img_store *s, const char *chain)
-{
-    return has_row(s,
-                   "SELECT 1 FROM image_layers WHERE chain_id = ?1 UNION ALL"
-                   " SELECT 1 FROM holds WHERE chain_id = ?1 LIMIT 1",
-                   chain);
-}
-
-typedef struct strlist {
-    char **v;
-    size_t n, cap;
-} strlist;
-
-static void strlist_add(strlist *l, char *s)
-{
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 8;
-        l->v = realloc(l->v, l->cap * sizeof *l->v);
-    }
-    l->v[l->n++] = s;
-}
-
-/* The mark goes before the dir, so a crash in between leaves an unmarked dir, not a mark
- * for a dir that is gone or half removed. */
-static int drop_verified_mark(img_store *s, const char *chain)
+/* The marks go before the dirs, so a crash in between leaves unmarked dirs, not marks for
+ * dirs that are gone or half removed; all of them in one transaction (one WAL sync), and
+ * none when no chain has a mark. 0 when the dirs may go. Caller holds s->lock. */
+static int drop_verified_marks(img_store *s, const strlist *chains)
 {
     pthread_mutex_lock(&s->db_lock);
-    int rc = run3(s, "DELETE FROM verified_layers WHERE chain_id = ?1", chain, NULL, NULL);
+    int marked = 0;
+    for (size_t i = 0; i < chains->n && !marked; i++)
+        marked = has_row(s, "SELECT 1 FROM verified_layers WHERE chain_id = ?1", chains->v[i]);
+    int rc = marked ? db_exec(s, "BEGIN IMMEDIATE", NULL) : 0;
+    for (size_t i = 0; marked && rc == 0 && i < chains->n; i++)
+        rc = run3(s, "DELETE FROM verified_layers WHERE chain_id = ?1", chains->v[i], NULL, NULL);
+    if (marked && rc == 0)
+        rc = db_exec(s, "COMMIT", NULL);
+    if (marked && rc < 0)
+        db_exec(s, "ROLLBACK", NULL);
     pthread_mutex_unlock(&s->db_lock);
     return rc;
-}
-
-static void trash_path(img_store *s, char *path, strlist *trash)
-{
-    char name[128];
-    snprintf(name, sizeof name, "gc-%lu", ++s->seq);
-    char *to = path_join(s->tmp_dir, name);
-    if (rename(path, to) == 0)
-        strlist_add(trash, to);
-    else
-        free(to);
 }
 
 /* Quarantined dirs go once no container holds their chain. Caller holds s->lock. */
@@ -750,9 +1044,9 @@ static void sweep_quarantine(img_store *s, strlist *trash, int *count)
         closedir(d);
 }
 
-/* Moves unreferenced, unleased entries of dir out of the store (into trash). Caller holds
- * s->lock. */
-static void sweep_dir(img_store *s, const char *dir, int layers, strlist *trash, int *count)
+/* Keys (sha256:<name>) of the entries of dir that nothing references or leases. Caller
+ * holds s->lock. */
+static void unused_entries(img_store *s, const char *dir, int layers, strlist *out)
 {
     DIR *d = opendir(dir);
     struct dirent *e;
@@ -766,18 +1060,8 @@ static void sweep_dir(img_store *s, const char *dir, int layers, strlist *trash,
         pthread_mutex_lock(&s->db_lock);
         int used = layers ? layer_referenced(s, key) : blob_referenced(s, key);
         pthread_mutex_unlock(&s->db_lock);
-        if (used)
-            continue;
-        if (layers && drop_verified_mark(s, key) < 0)
-            continue;
-        char *path = path_join(dir, e->d_name);
-        if (layers) {
-            trash_path(s, path, trash);
-        } else {
-            remove(path);
-        }
-        free(path);
-        (*count)++;
+        if (!used)
+            strlist_add(out, strdup(key));
     }
     if (d)
         closedir(d);
@@ -785,21 +1069,28 @@ static void sweep_dir(img_store *s, const char *dir, int layers, strlist *trash,
 
 void img_gc(img_store *s)
 {
-    strlist trash = {0};
-    int blobs = 0, layers = 0;
+    strlist trash = {0}, layers = {0}, blobs = {0};
+    int n_quarantine = 0;
     pthread_mutex_lock(&s->lock);
-    sweep_dir(s, s->layers_dir, 1, &trash, &layers);
-    sweep_dir(s, s->blobs_dir, 0, &trash, &blobs);
-    sweep_quarantine(s, &trash, &layers);
-    pthread_mutex_unlock(&s->lock);
-    for (size_t i = 0; i < trash.n; i++) {
-        wc_err ignored = {0};
-        img_remove_tree(trash.v[i], &ignored);
-        free(trash.v[i]);
+    unused_entries(s, s->layers_dir, 1, &layers);
+    if (layers.n && drop_verified_marks(s, &layers) == 0)
+        trash_layers(s, &layers, &trash);
+    size_t n_layers = trash.n;
+    unused_entries(s, s->blobs_dir, 0, &blobs);
+    for (size_t i = 0; i < blobs.n; i++) {
+        char *path = img_blob_path(s, blobs.v[i]);
+        trash_path(s, path, &trash);
+        free(path);
     }
-    free(trash.v);
-    if (blobs || layers)
-        wc_info(COMP, "garbage collected", "blobs=%d layers=%d", blobs, layers);
+    size_t n_blobs = trash.n - n_layers;
+    sweep_quarantine(s, &trash, &n_quarantine);
+    pthread_mutex_unlock(&s->lock);
+    if (n_blobs || n_layers || n_quarantine)
+        wc_info(COMP, "garbage collected", "blobs=%zu layers=%zu", n_blobs,
+                n_layers + (size_t)n_quarantine);
+    strlist_free(&layers);
+    strlist_free(&blobs);
+    reap_list(s, &trash);
     img_usage_invalidate(s);
 }
 

@@ -11,6 +11,20 @@
 typedef struct img_flight img_flight;
 typedef struct img_lease img_lease;
 
+/* Prepared statements, kept for the store's life: parsing SQL was most of a look-up's cost. */
+#define IMG_STMT_CACHE 48
+typedef struct img_stmt {
+    const char *sql;
+    sqlite3_stmt *st;
+} img_stmt;
+
+/* An image's user, from its config: a function of the image ID (the config's digest). */
+typedef struct img_user {
+    char id[72];
+    int64_t uid;
+    char *username;
+} img_user;
+
 struct img_store {
     const wc_config *cfg;
     char *dir;            /* <root>/images */
@@ -18,8 +32,13 @@ struct img_store {
     char *layers_dir;     /* <root>/images/layers */
     char *tmp_dir;        /* <root>/images/tmp */
     char *quarantine_dir; /* <root>/images/quarantine: unverified layer dirs moved aside */
+    char *trash_dir;      /* <root>/images/trash: what GC took out, being removed */
     sqlite3 *db;
-    pthread_mutex_t db_lock;
+    pthread_mutex_t db_lock; /* guards db, stmts and users */
+    img_stmt stmts[IMG_STMT_CACHE];
+    size_t n_stmts;
+    img_user *users;
+    size_t n_users, cap_users;
     img_registry *reg;
     int max_downloads;
     int progress_seconds;
@@ -34,6 +53,16 @@ struct img_store {
     img_fs_usage usage;
     int64_t usage_at_ns;
     int usage_valid;
+
+    /* The reaper: a thread that removes what GC moved into trash/, so that a call that
+     * frees content (RemoveImage, a container's last hold) does not wait for the unlinks.
+     * Its queue is guarded by lock. */
+    pthread_t reaper;
+    int reaper_running;
+    pthread_cond_t reap_cond;
+    char **reap_q;
+    size_t reap_n, reap_cap;
+    int reaping, closing;
 };
 
 /* ---- content.c ---- */

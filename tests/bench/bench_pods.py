@@ -26,13 +26,11 @@ Env: WINCRID (default build/release/wincrid)."""
 import argparse
 import concurrent.futures
 import datetime
-import json
 import math
 import os
 import random
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -66,68 +64,6 @@ def netns_names():
         return set(os.listdir("/run/netns"))
     except FileNotFoundError:
         return set()
-
-
-# ---- wincrid -------------------------------------------------------------------------------
-
-class Wincrid:
-    """wincrid on a private temp root, state dir and socket, with the benchmark's CNI dir."""
-
-    def __init__(self, binary, cni_dir, log_level):
-        self.dir = tempfile.mkdtemp(prefix="wcbench-wc-")
-        state = os.path.join(self.dir, "state")
-        self.endpoint = "unix://" + os.path.join(state, "wincri.sock")
-        cfg = {"root": os.path.join(self.dir, "root"), "state": state, "listen": self.endpoint,
-               "log_level": log_level, "shutdown_grace_seconds": 5,
-               "cni_conf_dir": cni_dir, "cni_bin_dirs": ["/usr/lib/cni"]}
-        path = os.path.join(self.dir, "config.json")
-        with open(path, "w") as f:
-            json.dump(cfg, f)
-        self.runc_root = os.path.join(state, "runc")
-        self.log_path = os.path.join(self.dir, "wincrid.log")
-        self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([binary, "--config", path], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        self._wait_ready()
-
-    def _wait_ready(self):
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"wincrid exited {self.proc.returncode}")
-            if C._cri_version_ok(self.endpoint):
-                return
-            time.sleep(0.05)
-        raise RuntimeError("wincrid not ready after 30s")
-
-    def pids(self):
-        return [self.proc.pid] if self.proc.poll() is None else []
-
-    def log_mark(self):
-        self.log.flush()
-        return os.path.getsize(self.log_path)
-
-    def log_text(self, start=0, end=None):
-        with open(self.log_path, "rb") as f:
-            f.seek(start)
-            data = f.read() if end is None else f.read(end - start)
-        return data.decode(errors="replace")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        if os.path.isdir(self.runc_root):  # only if pods were left behind
-            for cid in os.listdir(self.runc_root):
-                subprocess.run(["runc", "--root", self.runc_root, "delete", "-f", cid],
-                               capture_output=True, timeout=30)
-        C.unmount_under(self.dir)
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 # ---- measuring -----------------------------------------------------------------------------
@@ -224,7 +160,7 @@ def snapshot(runtime, pods):
     pids, names = processes(runtime)
     return {"rss_kb": C.rss_kb(pids), "pss_kb": C.pss_kb(pids), "procs": len(pids),
             "names": names,
-            "extra_per_pod": (len(pids) - 1) / pods if pods else 0.0}
+            "extra_per_pod": (len(pids) - runtime.node_level()) / pods if pods else 0.0}
 
 
 def phase_warmup(cl, ref, warmup, tag):
@@ -510,8 +446,8 @@ def main():
         ref = f"{reg.host}/bench/pod:v1"
         R.Pusher(reg.url).image("bench/pod", "v1", benchlib.busybox_image(APPLETS))
         for name in args.runtimes.split(","):
-            runtime = Wincrid(binary, cni_dir, args.wincri_log_level) if name == "wincri" \
-                else C.start(cni_dir, reg.port)
+            runtime = benchlib.Wincrid(binary, cni_dir, args.wincri_log_level) \
+                if name == "wincri" else C.start(cni_dir, reg.port)
             try:
                 res[name] = bench_runtime(name, runtime, ref, args, log_root)
             finally:

@@ -27,6 +27,7 @@ containerd-shim-runc-v2 processes, found by the -address they were given, since 
 re-parent away from containerd); tree(pids) adds their descendants in the host PID
 namespace (container processes live in their own PID namespaces and are left out);
 rss_kb(pids) sums VmRSS, pss_kb(pids) PSS. All of this works for wincrid too (pass its pid).
+kill9() and start() + wait_ready() restart containerd on the same root (bench_restart.py).
 """
 import os
 import shutil
@@ -116,19 +117,23 @@ def pss_kb(pids):
 
 # ---- the pause image -----------------------------------------------------------------------
 
-def pause_image():
-    """An image whose only file is the static pause binary built from tests/bench/pause.c."""
-    import registry as R
+def pause_binary():
+    """The static pause binary built from tests/bench/pause.c, as bytes."""
     out = tempfile.mkdtemp(prefix="wcbench-pause-")
     try:
         binary = os.path.join(out, "pause")
         subprocess.run(["gcc", "-static", "-O2", "-o", binary, os.path.join(HERE, "pause.c")],
                        check=True)
         with open(binary, "rb") as f:
-            data = f.read()
+            return f.read()
     finally:
         shutil.rmtree(out, ignore_errors=True)
-    layer = R.Layer(R.TarBuilder().file("pause", data, 0o755).bytes())
+
+
+def pause_image():
+    """An image whose only file is the static pause binary built from tests/bench/pause.c."""
+    import registry as R
+    layer = R.Layer(R.TarBuilder().file("pause", pause_binary(), 0o755).bytes())
     return R.Image([layer], cmd=["/pause"])
 
 
@@ -216,19 +221,37 @@ class Containerd:
         with open(cfg, "w") as f:
             f.write(_config(self.dir, cri, cni_dir, registry_port, self.sandbox_image))
         self.log_path = os.path.join(self.dir, "containerd.log")
-        self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(["containerd", "--config", cfg], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+        self.log = open(self.log_path, "ab")
+        self.cri = cri
+        self.config = cfg
+        self.start()
         try:
-            if cri:
-                _wait(lambda: _cri_version_ok(self.endpoint), 60, "containerd CRI", self.proc,
-                      self.log_path)
-            else:
-                _wait(lambda: self.ctr("version", check=False).returncode == 0, 60,
-                      "containerd", self.proc, self.log_path)
+            self.wait_ready()
         except Exception:
             self.stop()
             raise
+
+    def start(self):
+        """Starts containerd (again) on this root; returns at once."""
+        self.proc = subprocess.Popen(["containerd", "--config", self.config], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout=60):
+        if self.cri:
+            _wait(lambda: _cri_version_ok(self.endpoint), timeout, "containerd CRI", self.proc,
+                  self.log_path)
+        else:
+            _wait(lambda: self.ctr("version", check=False).returncode == 0, timeout,
+                  "containerd", self.proc, self.log_path)
+
+    def kill9(self):
+        """SIGKILL to containerd only (its shims and the containers go on); reaps it."""
+        self.proc.kill()
+        self.proc.wait()
+
+    def node_level(self):
+        """How many of the runtime's processes exist once per node, not per pod."""
+        return 1  # containerd; the rest are shims, one per pod
 
     def ctr(self, *args, check=True):
         return subprocess.run(["ctr", "--address", self.address, *args], check=check,

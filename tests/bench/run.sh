@@ -3,11 +3,16 @@
 # Builds the release wincrid, installs what the benchmarks need if missing, runs
 #   bench_pull.py       image pull + unpack time (issue 3 item 7)
 #   bench_pods.py       pod start/stop, List/Status latency, RSS, processes per pod (issue 4 item 8)
+#   bench_restart.py    memory with 50 pods (keeper and shims counted), kill -9 restart to ready
+#                       (issue 15 item 5)
+#   bench_ops.py        every CRI call's latency, both runtimes alternately (issue 18)
 #   bench_streaming.py  when present
 # and prints each one's summary at the end. Logs go to build/bench/. Extra arguments per
-# benchmark come from BENCH_PULL_ARGS, BENCH_PODS_ARGS, BENCH_STREAMING_ARGS, e.g. a quick run:
+# benchmark come from BENCH_PULL_ARGS, BENCH_PODS_ARGS, BENCH_RESTART_ARGS, BENCH_OPS_ARGS,
+# BENCH_STREAMING_ARGS, e.g. a quick run:
 #   BENCH_PULL_ARGS="--rounds 1 --mb 50" BENCH_PODS_ARGS="--pods 10 --per-pod 2 --calls 50" \
 #       tests/bench/run.sh
+# BENCH_ONLY="restart ops" runs only the benchmarks named (pull pods restart ops streaming).
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -41,6 +46,10 @@ failed=()
 
 run() { # name, script, extra args (a string, split on spaces)
     local name=$1 script=$2 args=$3
+    if [ -n "${BENCH_ONLY:-}" ] && [[ " $BENCH_ONLY " != *" $name "* ]]; then
+        rm -f "$OUT/$name.log" # not this time: no stale summary
+        return 0
+    fi
     echo
     echo "==== $name: $PY $script $args"
     # shellcheck disable=SC2086
@@ -52,6 +61,8 @@ run() { # name, script, extra args (a string, split on spaces)
 
 run pull tests/bench/bench_pull.py "${BENCH_PULL_ARGS:-}"
 run pods tests/bench/bench_pods.py "--out $OUT/pods-table.md --keep-wincrid-log $OUT/wincrid-pods.log ${BENCH_PODS_ARGS:-}"
+run restart tests/bench/bench_restart.py "--out $OUT/restart-table.md ${BENCH_RESTART_ARGS:-}"
+run ops tests/bench/bench_ops.py "--out $OUT/ops-table.md ${BENCH_OPS_ARGS:-}"
 if [ -f tests/bench/bench_streaming.py ]; then
     run streaming tests/bench/bench_streaming.py "${BENCH_STREAMING_ARGS:-}"
 fi
@@ -65,6 +76,14 @@ fi
 if [ -f "$OUT/pods.log" ]; then
     echo "-- pods (build/bench/pods.log)"
     sed -n '/^==== pod benchmark summary/,$p' "$OUT/pods.log" | sed '1d'
+fi
+if [ -f "$OUT/restart.log" ]; then
+    echo "-- restart (build/bench/restart.log, build/bench/restart-table.md)"
+    sed -n '/^==== restart benchmark summary/,$p' "$OUT/restart.log" | sed '1d'
+fi
+if [ -f "$OUT/ops.log" ]; then
+    echo "-- CRI operations (build/bench/ops.log, build/bench/ops-table.md)"
+    sed -n '/^==== CRI operation benchmark summary/,$p' "$OUT/ops.log" | sed '1d' | grep -v '^\[' || true
 fi
 if [ -f "$OUT/streaming.log" ]; then
     echo "-- streaming (build/bench/streaming.log, last lines)"

@@ -89,12 +89,12 @@ static void linux_commit_is_a_rename(void **state)
     assert_int_equal(img_mkdir_p(tmp, &err), 0);
     char f[160];
     snprintf(f, sizeof f, "%s/first", tmp);
-    assert_int_equal(img_write_file_atomic(f, "1", 1, &err), 0);
+    assert_int_equal(img_write_file_atomic(f, "1", 1, 1, &err), 0);
     assert_int_equal(img_commit_layer(tmp, dir, NULL, 0, 1, &err), 0);
     assert_true(img_path_exists(dir) && !img_path_exists(tmp));
     assert_int_equal(img_mkdir_p(tmp2, &err), 0);
     snprintf(f, sizeof f, "%s/x", tmp2);
-    assert_int_equal(img_write_file_atomic(f, "x", 1, &err), 0);
+    assert_int_equal(img_write_file_atomic(f, "x", 1, 1, &err), 0);
     assert_int_equal(img_commit_layer(tmp2, dir, NULL, 0, 0, &err), -1);
     assert_int_equal(err.code, WC_INTERNAL);
     assert_false(img_path_exists(tmp2));

@@ -211,9 +211,133 @@ static void verified_marks(void **state)
     img_remove_tree(root, &err);
 }
 
+static int entries(const char *dir)
+{
+    int n = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static int exists_blob(img_store *s, const char *digest)
+{
+    char *p = img_blob_path(s, digest);
+    int e = img_path_exists(p);
+    free(p);
+    return e;
+}
+
+/* RemoveImage takes the image, the verified marks of layers nothing else uses and their dirs
+ * and blobs out of the store before it returns; the bytes go in the background (trash/), and
+ * a crash's leftovers there go at the next open. A layer another image uses, or a pull has
+ * leased, keeps its dir and its mark. */
+static void remove_frees_in_background(void **state)
+{
+    (void)state;
+    snprintf(root, sizeof root, "/tmp/test_img_store.XXXXXX");
+    assert_non_null(mkdtemp(root));
+    wc_config *cfg = open_cfg();
+    img_store *s = NULL;
+    wc_err err = {0};
+    assert_int_equal(img_store_open(cfg, &s, &err), 0);
+    char expected_trash[PATH_MAX + 32];
+    snprintf(expected_trash, sizeof expected_trash, "%s/images.trash", root);
+    assert_string_equal(s->trash_dir, expected_trash); /* same filesystem: beside images/ */
+
+    img_lease_add(s, H("c"));
+    char *t = staged(s, "shared");
+    assert_int_equal(img_layer_install(s, t, H("c"), H("c"), NULL, 0, 1, &err), 0);
+    free(t);
+    img_lease_drop(s, H("c"));
+    add_image(s, H("a"), "docker.io/library/one:latest", H("c"), H("b"));
+    add_image(s, H("e"), "docker.io/library/two:latest", H("c"), H("f"));
+
+    assert_int_equal(img_remove(s, "one", &err), 0);
+    assert_false(exists_blob(s, H("b")));
+    assert_true(exists_blob(s, H("f")));
+    assert_true(img_layer_verified(s, H("c"), H("c"))); /* "two" still uses it */
+
+    assert_int_equal(img_remove(s, "two", &err), 0);
+    assert_false(img_layer_verified(s, H("c"), H("c")));
+    assert_false(exists_layer(s, H("c")));
+    assert_false(exists_blob(s, H("f")));
+    img_store_settle(s);
+    assert_int_equal(entries(s->trash_dir), 0);
+    img_image *img = NULL;
+    assert_int_equal(img_image_lookup(s, H("a"), &img, &err), -1);
+
+    /* a layer a pull is working with keeps its mark and its dir */
+    img_lease_add(s, H("d"));
+    t = staged(s, "leased");
+    assert_int_equal(img_layer_install(s, t, H("d"), H("d"), NULL, 0, 1, &err), 0);
+    free(t);
+    add_image(s, H("a"), "docker.io/library/one:latest", H("d"), H("b"));
+    assert_int_equal(img_remove(s, "one", &err), 0);
+    assert_true(img_layer_verified(s, H("d"), H("d")) && has(s, H("d"), "leased"));
+    img_lease_drop(s, H("d"));
+    img_gc(s);
+    assert_false(exists_layer(s, H("d")));
+    assert_false(img_layer_verified(s, H("d"), H("d")));
+
+    /* what a crash left in trash/ goes at the next open */
+    img_store_close(s);
+    char left[PATH_MAX + 64];
+    snprintf(left, sizeof left, "%s/gc-left", expected_trash);
+    assert_int_equal(mkdir(left, 0700), 0);
+    touch(left, "file");
+    assert_int_equal(img_store_open(cfg, &s, &err), 0);
+    img_store_settle(s);
+    assert_int_equal(entries(s->trash_dir), 0);
+
+    img_store_close(s);
+    wc_config_free(cfg);
+    img_remove_tree(root, &err);
+}
+
+/* Looked up many times, an image is the same every time (statements are reused, the user is
+ * parsed once per image ID), and a removed image is not found. */
+static void repeated_lookups(void **state)
+{
+    (void)state;
+    snprintf(root, sizeof root, "/tmp/test_img_store.XXXXXX");
+    assert_non_null(mkdtemp(root));
+    wc_config *cfg = open_cfg();
+    img_store *s = NULL;
+    wc_err err = {0};
+    assert_int_equal(img_store_open(cfg, &s, &err), 0);
+    add_image(s, H("a"), "docker.io/library/one:latest", H("c"), H("b"));
+    add_image(s, H("e"), "docker.io/library/two:latest", H("d"), H("f"));
+    for (int i = 0; i < 200; i++) {
+        img_image *img = NULL;
+        assert_int_equal(img_image_lookup(s, i % 2 ? "one" : H("e"), &img, &err), 0);
+        assert_string_equal(img->id, i % 2 ? H("a") : H("e"));
+        assert_int_equal(img->uid, 7);
+        assert_string_equal(img->username, "");
+        assert_int_equal(img->n_repo_tags, 1);
+        img_image_free(img);
+        img_image **all = NULL;
+        size_t n = 0;
+        assert_int_equal(img_image_list(s, NULL, &all, &n, &err), 0);
+        assert_int_equal(n, 2);
+        img_image_list_free(all, n);
+    }
+    assert_int_equal(img_remove(s, "one", &err), 0);
+    img_image *img = NULL;
+    assert_int_equal(img_image_lookup(s, "one", &img, &err), -1);
+    assert_int_equal(err.code, WC_NOT_FOUND);
+    img_store_close(s);
+    wc_config_free(cfg);
+    img_remove_tree(root, &err);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(lookup_remove_hold),
-                                       cmocka_unit_test(verified_marks)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(lookup_remove_hold), cmocka_unit_test(verified_marks),
+        cmocka_unit_test(remove_frees_in_background), cmocka_unit_test(repeated_lookups)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
