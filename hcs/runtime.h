@@ -55,16 +55,28 @@ typedef struct hcs_io {
 int hcs_pod_release(hcs_runtime *rt, const char *sandbox_id, wc_err *err);
 
 /* Writes <bundle>/config.json from spec (with root.path set to the mounted rootfs), mounts the
- * rootfs and creates the container (not started) for the pod sandbox_id (Windows: a Hyper-V
+ * rootfs and prepares the container (Linux: the bundle and its FIFOs; the runtime's container
+ * comes at hcs_spawn. Windows: the compute system) for the pod sandbox_id (Windows: a Hyper-V
  * pod's containers share its utility VM). On failure nothing is left behind. */
 int hcs_create(hcs_runtime *rt, const char *id, const char *sandbox_id, const char *bundle,
                json_t *spec, const hcs_rootfs *rootfs, const hcs_io *io, wc_err *err);
+/* Makes the container's init process exist, waiting to be started, and gives its pid
+ * (Linux: `runc create`, done here rather than in hcs_create so that CreateContainer stays
+ * cheap; Windows: nothing, *pid 0, the init is created by hcs_start). The caller hands the
+ * container's stdio over (hcs_open_output) between spawn and start. A container spawned by a
+ * wincrid that died before starting it is spawned afresh. */
+int hcs_spawn(hcs_runtime *rt, const char *id, int *pid, wc_err *err);
+/* Starts it, spawning it first if the caller did not. */
 int hcs_start(hcs_runtime *rt, const char *id, wc_err *err);
 /* Sends sig to the init process (all processes when all != 0). */
 int hcs_kill(hcs_runtime *rt, const char *id, int sig, int all, wc_err *err);
 /* Removes the container (killing it if still running) and unmounts its rootfs. Succeeds if
  * it is already gone. */
 int hcs_delete(hcs_runtime *rt, const char *id, wc_err *err);
+/* The container's init ended: the runtime lets go of what it holds for the processes (Linux:
+ * runc's state and cgroup) now rather than at hcs_delete, which then only takes down the files
+ * and mounts. Succeeds if there is nothing to let go of. */
+int hcs_release(hcs_runtime *rt, const char *id, wc_err *err);
 
 /* Every container the backend holds (ids; caller frees each and the array), for recovery
  * to reclaim those no record owns. */
@@ -72,6 +84,12 @@ int hcs_list(hcs_runtime *rt, char ***ids, size_t *n, wc_err *err);
 /* After a restart, before recovery: waits (bounded) for backend calls a killed wincrid left
  * running (Linux: runtime processes on our root), so recovery does not race them. */
 void hcs_quiesce(hcs_runtime *rt);
+/* Recovery asks after every container at once: between begin and end, hcs_state_of answers
+ * from one listing of the backend taken at begin (Linux: one `runc list` instead of a `runc
+ * state` per container) and a container deleted meanwhile is MISSING. A failed listing only
+ * means each question goes to the backend. */
+void hcs_survey_begin(hcs_runtime *rt);
+void hcs_survey_end(hcs_runtime *rt);
 
 typedef enum { HCS_CREATED, HCS_RUNNING, HCS_PAUSED, HCS_STOPPED, HCS_MISSING } hcs_status;
 typedef struct hcs_state {

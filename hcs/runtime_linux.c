@@ -26,8 +26,10 @@ struct hcs_ctr {
     /* Our holds on the FIFOs, kept from create until the caller opens its own ends: they keep
      * the pipes alive (no SIGPIPE, no early EOF) while nobody else has them. */
     int keep_out, keep_err, keep_in;
-    int pty; /* the terminal's master (stdout and stdin), -1 without a terminal */
+    int pty; /* the terminal's master (stdout and stdin), -1 without a terminal or before spawn */
+    int tty;
     int open_stdin;
+    int spawned;   /* the runtime's container exists (hcs_spawn) */
     hcs_cgroup cg; /* found at create, or on the first stats call after a restart */
 };
 
@@ -259,6 +261,7 @@ static void runtime_free(hcs_runtime *rt)
         rt->ctrs = c->next;
         ctr_free(c);
     }
+    json_decref(rt->survey);
     pthread_mutex_destroy(&rt->mu);
     free(rt->name);
     free(rt->binary);
@@ -450,8 +453,19 @@ static int mk_config(hcs_mk *m, json_t *spec, const hcs_rootfs *fs, const hcs_io
     return rc;
 }
 
-/* One FIFO: our hold on it (O_RDWR, so opening the other end never blocks) and the end the
- * container gets, blocking as programs expect. */
+/* Our hold on a FIFO of the bundle: O_RDWR, so opening the other end never blocks and the
+ * pipe never loses its last reader or writer while wincrid runs. */
+static int hold_fifo(const char *bundle, int which, int *fd, wc_err *err)
+{
+    char path[PATH_MAX];
+    bundle_path(path, sizeof path, bundle, hcs_fifo_names[which]);
+    *fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (*fd < 0)
+        return wc_err_sys(err, WC_INTERNAL, errno, "cannot open FIFO %s", path);
+    return 0;
+}
+
+/* One FIFO, made at create with our hold; the container's end comes at spawn. */
 static int mk_fifo(hcs_mk *m, int which, wc_err *err)
 {
     char path[PATH_MAX];
@@ -459,23 +473,41 @@ static int mk_fifo(hcs_mk *m, int which, wc_err *err)
     unlink(path);
     if (mkfifo(path, 0600) < 0)
         return wc_err_sys(err, WC_INTERNAL, errno, "cannot create FIFO %s", path);
-    m->keep[which] = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-    int mode = which == 0 ? O_RDONLY | O_NONBLOCK : O_WRONLY;
-    m->child[which] = m->keep[which] < 0 ? -1 : open(path, mode | O_CLOEXEC);
-    if (m->child[which] < 0)
-        return wc_err_sys(err, WC_INTERNAL, errno, "cannot open FIFO %s", path);
-    if (which == 0)
-        fcntl(m->child[0], F_SETFL, 0);
-    return 0;
+    return hold_fifo(m->bundle, which, &m->keep[which], err);
 }
 
-static int mk_stdio(hcs_mk *m, const hcs_io *io, wc_err *err)
+static int mk_fifos(hcs_mk *m, const hcs_io *io, wc_err *err)
 {
-    if (io->terminal)
-        return hcs_console_listen(m->bundle, &m->con_listen, &m->con_path, err);
+    if (io->terminal) /* the terminal comes at spawn; a stdin FIFO only marks it writable */
+        return io->open_stdin ? mk_fifo(m, 0, err) : 0;
     if (io->open_stdin && mk_fifo(m, 0, err) < 0)
         return -1;
     if (mk_fifo(m, 1, err) < 0 || mk_fifo(m, 2, err) < 0)
+        return -1;
+    return 0;
+}
+
+/* The end of a FIFO the container's init gets, blocking as programs expect. */
+static int open_child_end(hcs_mk *m, int which, wc_err *err)
+{
+    char path[PATH_MAX];
+    bundle_path(path, sizeof path, m->bundle, hcs_fifo_names[which]);
+    int mode = which == 0 ? O_RDONLY | O_NONBLOCK : O_WRONLY | O_NONBLOCK;
+    m->child[which] = open(path, mode | O_CLOEXEC);
+    if (m->child[which] < 0)
+        return wc_err_sys(err, WC_INTERNAL, errno, "cannot open FIFO %s", path);
+    fcntl(m->child[which], F_SETFL, 0);
+    return 0;
+}
+
+/* The init's stdio at spawn: the FIFOs' ends, or a console socket for the terminal. */
+static int mk_child_stdio(hcs_mk *m, int tty, int open_stdin, wc_err *err)
+{
+    if (tty)
+        return hcs_console_listen(m->bundle, &m->con_listen, &m->con_path, err);
+    if (open_stdin && open_child_end(m, 0, err) < 0)
+        return -1;
+    if (open_child_end(m, 1, err) < 0 || open_child_end(m, 2, err) < 0)
         return -1;
     return 0;
 }
@@ -559,11 +591,9 @@ static int mk_publish(hcs_mk *m, const hcs_io *io, wc_err *err)
     c->keep_in = m->keep[0];
     c->keep_out = m->keep[1];
     c->keep_err = m->keep[2];
-    c->pty = m->pty;
+    c->tty = io->terminal;
     c->open_stdin = io->open_stdin;
-    c->cg = m->cg;
-    m->keep[0] = m->keep[1] = m->keep[2] = m->pty = -1;
-    memset(&m->cg, 0, sizeof m->cg);
+    m->keep[0] = m->keep[1] = m->keep[2] = -1;
     pthread_mutex_lock(&m->rt->mu);
     c->next = m->rt->ctrs;
     m->rt->ctrs = c;
@@ -606,16 +636,10 @@ int hcs_create(hcs_runtime *rt, const char *id, const char *sandbox_id, const ch
     if (mk_dirs(&m, err) < 0 || hcs_rootfs_mount(m.rootfs, rootfs, err) < 0)
         goto fail;
     m.mounted = 1;
-    if (mk_config(&m, spec, rootfs, io, err) < 0 || mk_stdio(&m, io, err) < 0 ||
-        mk_runc_create(&m, err) < 0 || mk_register(&m, err) < 0 || mk_publish(&m, io, err) < 0)
+    if (mk_config(&m, spec, rootfs, io, err) < 0 || mk_fifos(&m, io, err) < 0 ||
+        mk_publish(&m, io, err) < 0)
         goto fail;
-    /* The container's init has its ends now; ours would only keep EOF from coming. */
-    for (int i = 0; i < 3; i++)
-        close_fd(&m.child[i]);
-    close_fd(&m.con_listen);
-    hcs_console_remove(m.con_path);
-    free(m.con_path);
-    wc_info("hcs", "container created", "container=%s pid=%d bundle=%s", id, m.pid, bundle);
+    wc_info("hcs", "container prepared", "container=%s bundle=%s", id, bundle);
     return 0;
 fail:
     mk_rollback(&m);
@@ -626,12 +650,23 @@ fail:
 
 /* ---- lifecycle verbs ---- */
 
+static int runc_state(hcs_runtime *rt, const char *id, hcs_state *out, wc_err *err);
+static int prepared(hcs_runtime *rt, const char *id);
+
 int hcs_start(hcs_runtime *rt, const char *id, wc_err *err)
 {
-    /* Created before a restart: watch it now, or its exit would never be reported. */
     pthread_mutex_lock(&rt->mu);
-    int known = valid_id(id) && ctr_find(rt, id) != NULL;
+    hcs_ctr *c = valid_id(id) ? ctr_find(rt, id) : NULL;
+    int known = c != NULL, spawned = c && c->spawned;
     pthread_mutex_unlock(&rt->mu);
+    int pid;
+    hcs_state st = {.status = HCS_RUNNING};
+    if (!spawned && valid_id(id) && !known && runc_state(rt, id, &st, err) < 0)
+        return -1;
+    if (!spawned && (known || (st.status == HCS_MISSING && prepared(rt, id))) &&
+        hcs_spawn(rt, id, &pid, err) < 0)
+        return -1;
+    /* Spawned before a restart: watch it now, or its exit would never be reported. */
     wc_err ignored = {0};
     if (!known && valid_id(id) && hcs_adopt(rt, id, &ignored) < 0)
         wc_debug("hcs", "not adopted before start", "container=%s err=\"%s\"", id, ignored.msg);
@@ -696,32 +731,7 @@ static int drop_bundle(hcs_runtime *rt, const char *id, const char *bundle, wc_e
     return 0;
 }
 
-int hcs_delete(hcs_runtime *rt, const char *id, wc_err *err)
-{
-    if (!valid_id(id))
-        return wc_err_set(err, WC_INVALID_ARGUMENT, "invalid container id \"%s\"", id ? id : "");
-    const char *args[] = {"delete", "--force", id, NULL};
-    hcs_run_result res;
-    if (runc_run(rt, args, NULL, &res, err) < 0)
-        return wc_err_prefix(err, "delete container %s", id);
-    int rc = 0;
-    if (res.status != 0) {
-        char msg[WC_ERR_MSG_MAX];
-        hcs_runc_message(res.err, res.err_len, msg, sizeof msg);
-        if (!says_missing(msg))
-            rc = runc_failed(rt, "delete", id, WC_INTERNAL, &res, err);
-    }
-    hcs_run_result_clear(&res);
-    if (rc < 0)
-        return -1;
-    char *bundle = bundle_of(rt, id);
-    if (bundle)
-        rc = drop_bundle(rt, id, bundle, err);
-    free(bundle);
-    if (rc == 0)
-        wc_info("hcs", "container deleted", "container=%s", id);
-    return rc;
-}
+/* ---- the runtime's view of its containers ---- */
 
 static hcs_status parse_status(const char *s)
 {
@@ -734,12 +744,132 @@ static hcs_status parse_status(const char *s)
     return HCS_STOPPED;
 }
 
-int hcs_state_of(hcs_runtime *rt, const char *id, hcs_state *out, wc_err *err)
+/* The runtime's own view: MISSING for a container it does not know. */
+void hcs_survey_begin(hcs_runtime *rt)
+{
+    const char *args[] = {"list", "--format", "json", NULL};
+    hcs_run_result res;
+    wc_err err = {0};
+    if (runc_run(rt, args, NULL, &res, &err) < 0 || res.status != 0) {
+        wc_warn("hcs", "cannot list the runtime's containers at once", "error=\"%s\"", err.msg);
+        if (!err.code)
+            hcs_run_result_clear(&res);
+        return;
+    }
+    /* runc prints `null` when it has none. */
+    json_t *list = json_loadb(res.out, res.out_len, 0, NULL);
+    hcs_run_result_clear(&res);
+    json_t *byid = json_object();
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e)
+    {
+        const char *id = json_string_value(json_object_get(e, "id"));
+        if (id)
+            json_object_set(byid, id, e);
+    }
+    json_decref(list);
+    pthread_mutex_lock(&rt->mu);
+    json_decref(rt->survey);
+    rt->survey = byid;
+    pthread_mutex_unlock(&rt->mu);
+}
+
+void hcs_survey_end(hcs_runtime *rt)
+{
+    pthread_mutex_lock(&rt->mu);
+    json_decref(rt->survey);
+    rt->survey = NULL;
+    pthread_mutex_unlock(&rt->mu);
+}
+
+/* 1 when the survey answered (out set), 0 when there is none. */
+static int surveyed_state(hcs_runtime *rt, const char *id, hcs_state *out)
+{
+    pthread_mutex_lock(&rt->mu);
+    int have = rt->survey != NULL;
+    json_t *e = have ? json_object_get(rt->survey, id) : NULL;
+    const char *status = json_string_value(json_object_get(e, "status"));
+    if (status) {
+        out->status = parse_status(status);
+        out->pid = (int)json_integer_value(json_object_get(e, "pid"));
+    }
+    pthread_mutex_unlock(&rt->mu);
+    return have;
+}
+
+static void survey_forget(hcs_runtime *rt, const char *id)
+{
+    pthread_mutex_lock(&rt->mu);
+    if (rt->survey)
+        json_object_del(rt->survey, id);
+    pthread_mutex_unlock(&rt->mu);
+}
+
+/* Whether runc still has a state directory for the container (it is gone once deleted). */
+static int runc_holds(const hcs_runtime *rt, const char *id)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", rt->root, id);
+    return access(path, F_OK) == 0;
+}
+
+/* `runc delete --force`: runc's state, the cgroup and any process left. */
+static int runc_forget(hcs_runtime *rt, const char *id, wc_err *err)
+{
+    survey_forget(rt, id);
+    const char *args[] = {"delete", "--force", id, NULL};
+    hcs_run_result res;
+    if (runc_run(rt, args, NULL, &res, err) < 0)
+        return wc_err_prefix(err, "delete container %s", id);
+    int rc = 0;
+    if (res.status != 0) {
+        char msg[WC_ERR_MSG_MAX];
+        hcs_runc_message(res.err, res.err_len, msg, sizeof msg);
+        if (!says_missing(msg))
+            rc = runc_failed(rt, "delete", id, WC_INTERNAL, &res, err);
+    }
+    hcs_run_result_clear(&res);
+    return rc;
+}
+
+int hcs_release(hcs_runtime *rt, const char *id, wc_err *err)
+{
+    if (!valid_id(id))
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "invalid container id \"%s\"", id ? id : "");
+    if (runc_holds(rt, id) && runc_forget(rt, id, err) < 0)
+        return -1;
+    /* Not prepared any more either: from now on hcs_state_of says MISSING, not CREATED. */
+    char *bundle = bundle_of(rt, id);
+    if (bundle) {
+        char path[PATH_MAX];
+        bundle_path(path, sizeof path, bundle, "config.json");
+        unlink(path);
+    }
+    free(bundle);
+    return 0;
+}
+
+int hcs_delete(hcs_runtime *rt, const char *id, wc_err *err)
+{
+    if (hcs_release(rt, id, err) < 0)
+        return -1;
+    char *bundle = bundle_of(rt, id);
+    int rc = bundle ? drop_bundle(rt, id, bundle, err) : 0;
+    free(bundle);
+    if (rc == 0)
+        wc_info("hcs", "container deleted", "container=%s", id);
+    return rc;
+}
+
+static int runc_state(hcs_runtime *rt, const char *id, hcs_state *out, wc_err *err)
 {
     out->status = HCS_MISSING;
     out->pid = 0;
     if (!valid_id(id))
         return wc_err_set(err, WC_INVALID_ARGUMENT, "invalid container id \"%s\"", id ? id : "");
+    if (surveyed_state(rt, id, out))
+        return 0;
     const char *args[] = {"state", id, NULL};
     hcs_run_result res;
     if (runc_run(rt, args, NULL, &res, err) < 0)
@@ -764,6 +894,152 @@ int hcs_state_of(hcs_runtime *rt, const char *id, hcs_state *out, wc_err *err)
         json_decref(doc);
     }
     hcs_run_result_clear(&res);
+    return rc;
+}
+
+/* Prepared by hcs_create, not yet spawned: its bundle has a config. */
+static int prepared(hcs_runtime *rt, const char *id)
+{
+    char *bundle = bundle_of(rt, id);
+    char path[PATH_MAX];
+    struct stat st;
+    int yes = 0;
+    if (bundle) {
+        bundle_path(path, sizeof path, bundle, "config.json");
+        yes = stat(path, &st) == 0;
+    }
+    free(bundle);
+    return yes;
+}
+
+int hcs_state_of(hcs_runtime *rt, const char *id, hcs_state *out, wc_err *err)
+{
+    if (runc_state(rt, id, out, err) < 0)
+        return -1;
+    if (out->status == HCS_MISSING && prepared(rt, id))
+        out->status = HCS_CREATED; /* the runtime's container comes at spawn */
+    return 0;
+}
+
+/* ---- spawn: the runtime's container, its init waiting for start ---- */
+
+static int has_fifo(const char *bundle, const char *name);
+
+static int config_terminal(const char *bundle)
+{
+    char path[PATH_MAX];
+    bundle_path(path, sizeof path, bundle, "config.json");
+    json_t *doc = json_load_file(path, 0, NULL);
+    int tty = json_is_true(json_object_get(json_object_get(doc, "process"), "terminal"));
+    json_decref(doc);
+    return tty;
+}
+
+/* The prepared container's record, with our FIFO holds; rebuilt from its bundle after a
+ * restart. Returns its bundle (caller frees) and its stdio shape. */
+static char *spawn_target(hcs_runtime *rt, const char *id, int *tty, int *open_stdin, wc_err *err)
+{
+    char *bundle = bundle_of(rt, id);
+    if (!bundle) {
+        wc_err_set(err, WC_NOT_FOUND, "container %s not found", id);
+        return NULL;
+    }
+    pthread_mutex_lock(&rt->mu);
+    hcs_ctr *c = ctr_find(rt, id);
+    if (!c && (c = ctr_new(id, bundle))) {
+        c->tty = config_terminal(bundle);
+        c->open_stdin = has_fifo(bundle, "stdin");
+        c->next = rt->ctrs;
+        rt->ctrs = c;
+    }
+    int rc = c ? 0 : wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+    if (rc == 0 && !c->tty && c->keep_out < 0)
+        rc = hold_fifo(bundle, 1, &c->keep_out, err) < 0 ||
+                     hold_fifo(bundle, 2, &c->keep_err, err) < 0 ||
+                     (c->open_stdin && c->keep_in < 0 && hold_fifo(bundle, 0, &c->keep_in, err) < 0)
+                 ? -1
+                 : 0;
+    if (rc == 0) {
+        *tty = c->tty;
+        *open_stdin = c->open_stdin;
+    }
+    pthread_mutex_unlock(&rt->mu);
+    if (rc < 0) {
+        free(bundle);
+        return NULL;
+    }
+    return bundle;
+}
+
+/* A runtime container left by a wincrid killed between spawn and start is made afresh: its
+ * terminal went with that wincrid. */
+static int clear_stale(hcs_runtime *rt, const char *id, wc_err *err)
+{
+    hcs_state st;
+    if (runc_state(rt, id, &st, err) < 0)
+        return -1;
+    if (st.status == HCS_MISSING)
+        return 0;
+    if (st.status != HCS_CREATED)
+        return wc_err_set(err, WC_FAILED_PRECONDITION, "container %s was already started", id);
+    const char *args[] = {"delete", "--force", id, NULL};
+    return runc_verb(rt, "delete", id, WC_INTERNAL, args, NULL, err);
+}
+
+static void spawn_done(hcs_mk *m)
+{
+    for (int i = 0; i < 3; i++)
+        close_fd(&m->child[i]);
+    close_fd(&m->con_listen);
+    hcs_console_remove(m->con_path);
+    free(m->con_path);
+    m->con_path = NULL;
+}
+
+int hcs_spawn(hcs_runtime *rt, const char *id, int *pid, wc_err *err)
+{
+    *pid = 0;
+    if (!valid_id(id))
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "invalid container id \"%s\"", id ? id : "");
+    int tty = 0, open_stdin = 0;
+    char *bundle = spawn_target(rt, id, &tty, &open_stdin, err);
+    if (!bundle || clear_stale(rt, id, err) < 0) {
+        free(bundle);
+        return -1;
+    }
+    hcs_mk m = {.rt = rt, .id = id, .bundle = bundle, .con_listen = -1, .pty = -1};
+    for (int i = 0; i < 3; i++)
+        m.keep[i] = m.child[i] = -1;
+    int rc = mk_child_stdio(&m, tty, open_stdin, err);
+    if (rc == 0)
+        rc = mk_runc_create(&m, err);
+    if (rc == 0)
+        rc = mk_register(&m, err);
+    if (rc == 0) {
+        pthread_mutex_lock(&rt->mu);
+        hcs_ctr *c = ctr_find(rt, id);
+        if (c) {
+            close_fd(&c->pty);
+            c->pty = m.pty;
+            hcs_cgroup_clear(&c->cg);
+            c->cg = m.cg;
+            c->spawned = 1;
+            m.pty = -1;
+            memset(&m.cg, 0, sizeof m.cg);
+        }
+        pthread_mutex_unlock(&rt->mu);
+        *pid = m.pid;
+    } else if (m.created) {
+        const char *args[] = {"delete", "--force", id, NULL};
+        wc_err ignored = {0};
+        runc_verb(rt, "delete", id, WC_INTERNAL, args, NULL, &ignored);
+    }
+    close_fd(&m.pty);
+    hcs_cgroup_clear(&m.cg);
+    spawn_done(&m);
+    free(bundle);
+    if (rc == 0)
+        wc_info("hcs", "container spawned", "container=%s pid=%d", id, *pid);
     return rc;
 }
 

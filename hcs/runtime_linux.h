@@ -9,6 +9,8 @@
 
 #include <pthread.h>
 
+#include <jansson.h>
+
 #include "common/err.h"
 #include "hcs/runtime.h"
 
@@ -26,8 +28,9 @@ struct hcs_runtime {
     void *exit_ctx;
     int oom_floor; /* the daemon's own oom_score_adj: containers cannot go below it */
     hcs_reaper *reaper;
-    pthread_mutex_t mu; /* guards ctrs */
+    pthread_mutex_t mu; /* guards ctrs and survey */
     hcs_ctr *ctrs;
+    json_t *survey; /* during recovery: id -> runc's list entry (hcs_survey_begin) */
 };
 
 /* Remembers a container found again after a restart (hcs_adopt), taking cg, unless it is

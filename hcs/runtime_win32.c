@@ -855,6 +855,14 @@ static int start_init(ctr *c, wc_err *err)
     return 0;
 }
 
+/* The compute system exists from hcs_create and its init process comes with hcs_start. */
+int hcs_spawn(hcs_runtime *rt, const char *id, int *pid, wc_err *err)
+{
+    ctr *c;
+    *pid = 0;
+    return find_or_fail(rt, id, &c, err);
+}
+
 int hcs_start(hcs_runtime *rt, const char *id, wc_err *err)
 {
     ctr *c;
@@ -920,6 +928,15 @@ int hcs_delete(hcs_runtime *rt, const char *id, wc_err *err)
     DeleteFileA(rec);
     free(rec);
     ctr_free(c);
+    return 0;
+}
+
+/* The compute system stays until hcs_delete: its storage and the VM's shares go with it. */
+int hcs_release(hcs_runtime *rt, const char *id, wc_err *err)
+{
+    (void)rt;
+    (void)id;
+    (void)err;
     return 0;
 }
 
@@ -1443,6 +1460,17 @@ int hcs_list(hcs_runtime *rt, char ***ids, size_t *n, wc_err *err)
 
 /* HCS calls end with the process that made them: nothing of a killed wincrid runs on. */
 void hcs_quiesce(hcs_runtime *rt)
+{
+    (void)rt;
+}
+
+/* HCS answers state questions from the handles this runtime holds: nothing to gather. */
+void hcs_survey_begin(hcs_runtime *rt)
+{
+    (void)rt;
+}
+
+void hcs_survey_end(hcs_runtime *rt)
 {
     (void)rt;
 }

@@ -58,7 +58,13 @@ static int start_created(pod_manager *pm, pod_container *c, wc_err *err)
         pod_container_record_intent(pm, c, POD_INTENT_START, err) < 0)
         return -1;
     WC_CRASH_POINT("container.start.recorded");
-    if (!c->stdio && pod_platform_stdio_begin(pm, c, rt, err) < 0) {
+    int pid = 0;
+    if (hcs_spawn(rt, c->id, &pid, err) < 0) {
+        mark_start_failed(pm, c, err);
+        return -1;
+    }
+    WC_CRASH_POINT("container.start.spawned");
+    if (pod_platform_stdio_begin(pm, c, rt, pid, err) < 0) {
         wc_err ignored = {0};
         pod_container_record_intent(pm, c, NULL, &ignored);
         return -1;
@@ -75,14 +81,17 @@ static int start_created(pod_manager *pm, pod_container *c, wc_err *err)
         mark_start_failed(pm, c, err);
     } else {
         WC_CRASH_POINT("container.start.started");
-        hcs_state st = {0};
-        wc_err ignored = {0};
-        hcs_state_of(rt, c->id, &st, &ignored);
+        if (!pid) { /* the platform's init came with the start */
+            hcs_state st = {0};
+            wc_err ignored = {0};
+            hcs_state_of(rt, c->id, &st, &ignored);
+            pid = st.pid;
+        }
         pthread_mutex_lock(&pm->mu);
         if (c->state == POD_CONTAINER_CREATED) /* it may have exited already */
             c->state = POD_CONTAINER_RUNNING;
         c->started_ns = started_ns;
-        c->pid = st.pid;
+        c->pid = pid;
         c->intent[0] = '\0';
         rc = pod_store_put_container(pm, c, err);
         pthread_mutex_unlock(&pm->mu);

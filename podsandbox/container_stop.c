@@ -60,6 +60,17 @@ int pod_container_stop_running(pod_manager *pm, pod_container *c, int64_t timeou
     return 0;
 }
 
+/* The runtime's hold on the exited processes goes now, while the caller waits for the stop
+ * anyway, so that RemoveContainer only takes down files. A failure leaves it to the removal. */
+static void release_runtime(pod_manager *pm, pod_container *c)
+{
+    wc_err err = {0};
+    hcs_runtime *rt = pod_runtime_of_container(pm, c, &err);
+    if (rt && hcs_release(rt, c->id, &err) < 0)
+        wc_warn("pod", "the runtime did not let go of a stopped container",
+                "container=%.12s error=\"%s\"", c->id, err.msg);
+}
+
 int pod_container_stop(pod_manager *pm, const char *id, int64_t timeout_s, wc_err *err)
 {
     pod_container *c = pod_container_find(pm, id, err);
@@ -80,6 +91,7 @@ int pod_container_stop(pod_manager *pm, const char *id, int64_t timeout_s, wc_er
         }
         if (rc == 0) {
             WC_CRASH_POINT("container.stop.exited");
+            release_runtime(pm, c);
             rc = pod_container_record_intent(pm, c, NULL, err);
         }
     }

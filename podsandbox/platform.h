@@ -31,9 +31,11 @@ int pod_platform_signal(int cri_signal);
  * is the platform's. Called with c->op held, except open and close. */
 int pod_platform_stdio_open(pod_manager *pm, wc_err *err);
 void pod_platform_stdio_close(pod_manager *pm);
-/* StartContainer, before the runtime starts it: its output to the CRI log (or nowhere when
- * it has no log path), its stdin kept for attachers. */
-int pod_platform_stdio_begin(pod_manager *pm, pod_container *c, hcs_runtime *rt, wc_err *err);
+/* StartContainer, between the runtime's spawn (pid: its init, 0 when the platform has none
+ * yet) and its start: its output to the CRI log (or nowhere when it has no log path), its
+ * stdin kept for attachers. */
+int pod_platform_stdio_begin(pod_manager *pm, pod_container *c, hcs_runtime *rt, int pid,
+                             wc_err *err);
 /* After a wincrid restart, for a container still there (init pid): the same hold again. */
 int pod_platform_stdio_recover(pod_manager *pm, pod_container *c, hcs_runtime *rt, int pid,
                                wc_err *err);

@@ -83,6 +83,10 @@ static void recover_state(pod_manager *pm, pod_container *c)
     }
     if (st.status == HCS_RUNNING || st.status == HCS_PAUSED)
         recover_running(pm, c, rt, st.pid);
+    else if (st.status == HCS_CREATED && c->state == POD_CONTAINER_CREATED)
+        /* A start cut short before the runtime started it: the retry spawns a new init, so
+         * the keeper must not report the old one's end (the retry kills it) as the exit. */
+        pod_platform_stdio_end(pm, c);
     else if (st.status == HCS_STOPPED &&
              (c->state == POD_CONTAINER_RUNNING || strcmp(c->intent, POD_INTENT_START) == 0))
         mark_lost(pm, c, "the container exited while wincrid and its stdio keeper were down");
@@ -274,11 +278,17 @@ void pod_recover(pod_manager *pm)
             hcs_quiesce(pm->runtimes[i]);
     size_t n = 0;
     pod_container **cs = containers_snapshot(pm, &n);
+    for (size_t i = 0; i < pm->cfg->n_handlers; i++)
+        if (pm->runtimes[i] && n)
+            hcs_survey_begin(pm->runtimes[i]);
     for (size_t i = 0; i < n; i++) {
         recover_container(pm, cs[i]);
         pod_container_unref(pm, cs[i]);
     }
     free(cs);
+    for (size_t i = 0; i < pm->cfg->n_handlers; i++)
+        if (pm->runtimes[i])
+            hcs_survey_end(pm->runtimes[i]);
     pod_sandbox **ss = sandboxes_snapshot(pm, &n);
     for (size_t i = 0; i < n; i++) {
         recover_sandbox(pm, ss[i]);

@@ -177,17 +177,17 @@ static int begin(pod_manager *pm, pod_container *c, hcs_runtime *rt, int pid, wc
         return -1;
     }
     pthread_mutex_lock(&pm->mu);
+    pod_cstdio *old = c->stdio; /* a start retried after a crash hands the stdio over again */
     c->stdio = s;
     pthread_mutex_unlock(&pm->mu);
+    cstdio_free(old);
     return 0;
 }
 
-int pod_platform_stdio_begin(pod_manager *pm, pod_container *c, hcs_runtime *rt, wc_err *err)
+int pod_platform_stdio_begin(pod_manager *pm, pod_container *c, hcs_runtime *rt, int pid,
+                             wc_err *err)
 {
-    hcs_state st = {0};
-    if (hcs_state_of(rt, c->id, &st, err) < 0)
-        return -1;
-    return begin(pm, c, rt, st.pid, err);
+    return begin(pm, c, rt, pid, err);
 }
 
 int pod_platform_stdio_recover(pod_manager *pm, pod_container *c, hcs_runtime *rt, int pid,

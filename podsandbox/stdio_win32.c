@@ -42,8 +42,10 @@ static int begin(pod_manager *pm, pod_container *c, hcs_runtime *rt, wc_err *err
     return 0;
 }
 
-int pod_platform_stdio_begin(pod_manager *pm, pod_container *c, hcs_runtime *rt, wc_err *err)
+int pod_platform_stdio_begin(pod_manager *pm, pod_container *c, hcs_runtime *rt, int pid,
+                             wc_err *err)
 {
+    (void)pid;
     return begin(pm, c, rt, err);
 }
 

@@ -657,7 +657,10 @@ def test_cni_failure_rolls_the_pod_back(env):
         PB.SANDBOX_READY
 
 
-def test_oci_runtime_failure_rolls_the_container_back(env):
+def test_oci_runtime_failure_fails_the_start_cleanly(env):
+    """The OCI runtime runs at StartContainer (as containerd's does): its failure fails the
+    start with its own words, the container is EXITED with reason StartError, and removing it
+    leaves nothing behind."""
     rt = env.d.runtime()
     sid, scfg = run_pod(env)
     missing = PB.Mount(container_path="/data", host_path="/nonexistent/wincri/source")
@@ -665,11 +668,18 @@ def test_oci_runtime_failure_rolls_the_container_back(env):
                               image=PB.ImageSpec(image=env.ref), command=["true"], mounts=[missing])
     layers = os.path.join(env.d.root, "containers")
     before = set(os.listdir(layers))
+    cid = rt.CreateContainer(PB.CreateContainerRequest(pod_sandbox_id=sid, config=ccfg,
+                                                       sandbox_config=scfg),
+                             timeout=60).container_id
     with pytest.raises(grpc.RpcError) as e:
-        rt.CreateContainer(PB.CreateContainerRequest(pod_sandbox_id=sid, config=ccfg,
-                                                     sandbox_config=scfg), timeout=60)
+        rt.StartContainer(PB.StartContainerRequest(container_id=cid), timeout=60)
     assert "/nonexistent/wincri/source" in e.value.details()  # runc's own words
-    left = rt.ListContainers(PB.ListContainersRequest(filter=PB.ContainerFilter(
-        pod_sandbox_id=sid))).containers
-    assert len(left) == 0
+    st = rt.ContainerStatus(PB.ContainerStatusRequest(container_id=cid)).status
+    assert (st.state, st.reason, st.exit_code) == (PB.CONTAINER_EXITED, "StartError", 128), st
+    assert "/nonexistent/wincri/source" in st.message
+    runc_root = os.path.join(env.d.state, "runtime", "runc")
+    out = subprocess.run(["runc", "--root", runc_root, "list", "-q"], capture_output=True,
+                         text=True).stdout.split()
+    assert cid not in out, "the failed runc container was left"
+    rt.RemoveContainer(PB.RemoveContainerRequest(container_id=cid), timeout=60)
     assert set(os.listdir(layers)) == before  # no writable layer left behind

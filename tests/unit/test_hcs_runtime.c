@@ -651,22 +651,27 @@ static void single_layer_readonly(void **state)
     assert_string_equal(buf, "base\n");
 }
 
-static void create_failure_leaves_nothing(void **state)
+static void spawn_failure_leaves_it_prepared(void **state)
 {
     NEED_ENV();
     env *e = *state;
     const char *id = new_id(e, "bad");
     ctr_dirs d;
     json_t *args = json_pack("[s]", "/no/such/program");
+    /* The runtime sees the program at spawn: its failure leaves the container prepared. */
+    CHECK(create_ctr(e, id, "bad", spec_new(id, args), 0, NULL, &d, err));
     wc_err err = {0};
-    assert_int_equal(create_ctr(e, id, "bad", spec_new(id, args), 0, NULL, &d, &err), -1);
+    int pid = -1;
+    assert_int_equal(hcs_spawn(e->rt, id, &pid, &err), -1);
     assert_true(err.code == WC_FAILED_PRECONDITION || err.code == WC_INTERNAL);
     assert_non_null(strstr(err.msg, id));
     assert_non_null(strstr(err.msg, "/no/such/program"));
+    assert_int_equal(pid, 0);
+    assert_int_equal(status_of(e, id), HCS_CREATED);
+    assert_int_equal(hcs_delete(e->rt, id, &err), 0);
     char rootfs[PATH_MAX];
     snprintf(rootfs, sizeof rootfs, "%s/rootfs", d.bundle);
     assert_false(is_mounted(rootfs));
-    assert_int_not_equal(access(d.bundle, F_OK), 0);
     assert_int_equal(status_of(e, id), HCS_MISSING);
 }
 
@@ -727,6 +732,9 @@ static void terminal_output(void **state)
     ctr_dirs d;
     hcs_io io = {.terminal = 1};
     CHECK(create_ctr(e, id, "tty", spec_new(id, sh("tty; echo on-tty")), 0, &io, &d, err));
+    int pid = 0;
+    CHECK(hcs_spawn(e->rt, id, &pid, err)); /* the terminal comes with the runtime's container */
+    assert_true(pid > 0);
     int out = -1, errfd = -1;
     CHECK(hcs_open_output(e->rt, id, &out, &errfd, err));
     assert_true(out >= 0);
@@ -832,7 +840,57 @@ static void adopt_after_restart(void **state)
     assert_int_equal(err.code, WC_NOT_FOUND);
 }
 
-/* Created before a restart, started after it: the exit still comes. */
+/* After its exit the runtime lets go (runc's state and cgroup); the files and mount wait for
+ * hcs_delete, which then needs no runtime call. */
+static void release_after_exit(void **state)
+{
+    NEED_ENV();
+    env *e = *state;
+    const char *id = new_id(e, "rel");
+    ctr_dirs d;
+    CHECK(create_ctr(e, id, "rel", spec_new(id, sh("exit 4")), 0, NULL, &d, err));
+    CHECK(hcs_start(e->rt, id, err));
+    assert_non_null(wait_exit(e, id, 10000));
+    assert_int_equal(status_of(e, id), HCS_STOPPED);
+    char runc_dir[PATH_MAX], rootfs[PATH_MAX];
+    snprintf(runc_dir, sizeof runc_dir, "%s/state/runc/%s", e->dir, id);
+    snprintf(rootfs, sizeof rootfs, "%s/rootfs", d.bundle);
+    assert_int_equal(access(runc_dir, F_OK), 0);
+    CHECK(hcs_release(e->rt, id, err));
+    assert_int_equal(access(runc_dir, F_OK), -1);
+    assert_int_equal(status_of(e, id), HCS_MISSING); /* not "prepared" either */
+    CHECK(hcs_release(e->rt, id, err));              /* again: nothing to let go of */
+    assert_true(is_mounted(rootfs));
+    CHECK(hcs_delete(e->rt, id, err));
+    assert_false(is_mounted(rootfs));
+}
+
+/* During a survey states come from one listing; a deletion meanwhile shows as MISSING. */
+static void survey_answers_states(void **state)
+{
+    NEED_ENV();
+    env *e = *state;
+    const char *run = new_id(e, "srun");
+    const char *made = new_id(e, "smade");
+    ctr_dirs d;
+    CHECK(create_ctr(e, run, "srun", spec_new(run, sh("sleep 1000")), 0, NULL, &d, err));
+    CHECK(hcs_start(e->rt, run, err));
+    CHECK(create_ctr(e, made, "smade", spec_new(made, sh("true")), 0, NULL, &d, err));
+    hcs_survey_begin(e->rt);
+    hcs_state st;
+    CHECK(hcs_state_of(e->rt, run, &st, err));
+    assert_int_equal(st.status, HCS_RUNNING);
+    assert_true(st.pid > 0);
+    assert_int_equal(status_of(e, made), HCS_CREATED); /* prepared, not in runc's list */
+    assert_int_equal(status_of(e, "wct-never-made"), HCS_MISSING);
+    CHECK(hcs_delete(e->rt, run, err));
+    assert_int_equal(status_of(e, run), HCS_MISSING);
+    hcs_survey_end(e->rt);
+    assert_int_equal(status_of(e, run), HCS_MISSING);
+    assert_int_equal(status_of(e, made), HCS_CREATED);
+}
+
+/* Prepared before a restart, started after it: the exit still comes. */
 static void start_after_restart(void **state)
 {
     NEED_ENV();
@@ -873,13 +931,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(readonly_rootfs, setup, teardown),
         cmocka_unit_test_setup_teardown(writable_layer_gets_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(single_layer_readonly, setup, teardown),
-        cmocka_unit_test_setup_teardown(create_failure_leaves_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(spawn_failure_leaves_it_prepared, setup, teardown),
         cmocka_unit_test_setup_teardown(duplicate_id_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(stdin_fifo, setup, teardown),
         cmocka_unit_test_setup_teardown(terminal_output, setup, teardown),
         cmocka_unit_test_setup_teardown(oom_score_clamped, setup, teardown),
         cmocka_unit_test_setup_teardown(output_reopened_by_path, setup, teardown),
         cmocka_unit_test_setup_teardown(adopt_after_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(release_after_exit, setup, teardown),
+        cmocka_unit_test_setup_teardown(survey_answers_states, setup, teardown),
         cmocka_unit_test_setup_teardown(start_after_restart, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
