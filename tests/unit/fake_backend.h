@@ -56,6 +56,8 @@ size_t fake_ctr_count(void);
 /* Puts a container there, as the backend would have it after a restart. */
 void fake_ctr_put(const char *id, const char *sandbox_id, const char *handler, hcs_status status,
                   int pid);
+/* The backend lost it (no exit is reported). */
+void fake_ctr_drop(const char *id);
 /* Its init ended with exit_code: STOPPED, and the exit reported to the runtime that holds it
  * (if one is open). */
 void fake_exit(const char *id, int exit_code);

@@ -1,6 +1,8 @@
 /* The compute backend (hcs/runtime.h), faked: containers are entries in the shared state; a
- * signal ends one (128+sig) unless fake_ignore_soft_signals; exits go to the exit callback of
- * the open runtime of the container's handler, on the calling thread. */
+ * signal ends one (128+sig) unless fake_ignore_soft_signals. As on Linux, an exit is reported
+ * only by the runtime that watches the container: the one that created it, or one that adopted it
+ * (hcs_adopt, or hcs_start of one it did not know) after a restart. Reports go to that runtime's
+ * exit callback, on the calling thread. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +10,7 @@
 #include "tests/unit/fake_int.h"
 
 struct hcs_runtime {
+    int serial;
     char handler[FAKE_NAME];
     hcs_exit_fn on_exit;
     void *ctx;
@@ -41,15 +44,16 @@ static fake_ctr *ctr_add(const char *id)
     return NULL;
 }
 
-/* Reports an exit to the runtime holding the container (none: wincrid is down, nobody hears). */
-static void report_exit(const char *id, const char *handler, int exit_code)
+/* Reports an exit to the runtime watching the container; none (wincrid is down, or restarted
+ * and has not adopted it): nobody hears of it. */
+static void report_exit(const char *id, int watcher, int exit_code)
 {
     hcs_exit e = {.pid = 0, .exit_code = exit_code, .finished_ns = wc_clock_realtime_ns()};
     hcs_exit_fn fn = NULL;
     void *ctx = NULL;
     pthread_mutex_lock(&rt_mu);
-    for (struct hcs_runtime *rt = open_runtimes; rt; rt = rt->next) {
-        if (strcmp(rt->handler, handler) == 0) {
+    for (struct hcs_runtime *rt = open_runtimes; watcher && rt; rt = rt->next) {
+        if (rt->serial == watcher) {
             fn = rt->on_exit;
             ctx = rt->ctx;
             break;
@@ -63,19 +67,18 @@ static void report_exit(const char *id, const char *handler, int exit_code)
 /* Ends the container if it runs; reports the exit outside every lock. */
 static void end_container(const char *id, int exit_code)
 {
-    char handler[FAKE_NAME] = "";
-    int ended = 0;
+    int watcher = 0, ended = 0;
     fake_lock();
     fake_ctr *c = ctr_find(id);
     if (c && (c->status == HCS_RUNNING || c->status == HCS_PAUSED)) {
         c->status = HCS_STOPPED;
         c->exit_code = exit_code;
-        snprintf(handler, sizeof handler, "%s", c->handler);
+        watcher = c->watcher;
         ended = 1;
     }
     fake_unlock();
     if (ended)
-        report_exit(id, handler, exit_code);
+        report_exit(id, watcher, exit_code);
 }
 
 void fake_exit(const char *id, int exit_code)
@@ -152,7 +155,17 @@ void fake_ctr_put(const char *id, const char *sandbox_id, const char *handler, h
         snprintf(c->handler, sizeof c->handler, "%s", handler);
         c->status = status;
         c->pid = pid;
+        c->watcher = 0;
     }
+    fake_unlock();
+}
+
+void fake_ctr_drop(const char *id)
+{
+    fake_lock();
+    fake_ctr *c = ctr_find(id);
+    if (c)
+        c->used = 0;
     fake_unlock();
 }
 
@@ -167,6 +180,9 @@ int hcs_runtime_open(const wc_config *cfg, const wc_runtime_handler *handler, co
     if (fake_enter("hcs_runtime_open", handler->name, 0, err) < 0)
         return -1;
     hcs_runtime *rt = calloc(1, sizeof *rt);
+    fake_lock();
+    rt->serial = ++fk->next_runtime;
+    fake_unlock();
     snprintf(rt->handler, sizeof rt->handler, "%s", handler->name);
     rt->on_exit = on_exit;
     rt->ctx = exit_ctx;
@@ -213,6 +229,8 @@ int hcs_create(hcs_runtime *rt, const char *id, const char *sandbox_id, const ch
         fake_copy(c->sandbox, sandbox_id);
         snprintf(c->handler, sizeof c->handler, "%s", rt->handler);
         c->status = HCS_CREATED;
+        c->pid = fk->next_pid++; /* the runtime's init, waiting for start */
+        c->watcher = rt->serial;
     }
     fake_unlock();
     if (!c)
@@ -223,7 +241,6 @@ int hcs_create(hcs_runtime *rt, const char *id, const char *sandbox_id, const ch
 
 int hcs_start(hcs_runtime *rt, const char *id, wc_err *err)
 {
-    (void)rt;
     if (fake_enter("hcs_start", id, 0, err) < 0)
         return -1;
     fake_lock();
@@ -235,7 +252,7 @@ int hcs_start(hcs_runtime *rt, const char *id, wc_err *err)
         rc = wc_err_set(err, WC_FAILED_PRECONDITION, "container %s is not created", id);
     else {
         c->status = HCS_RUNNING;
-        c->pid = fk->next_pid++;
+        c->watcher = rt->serial; /* one it did not know is adopted first */
     }
     fake_unlock();
     if (rc == 0)
@@ -316,14 +333,22 @@ int hcs_state_of(hcs_runtime *rt, const char *id, hcs_state *out, wc_err *err)
     return 0;
 }
 
+/* As on Linux: a container whose init is gone cannot be watched. */
 int hcs_adopt(hcs_runtime *rt, const char *id, wc_err *err)
 {
-    (void)rt;
     if (fake_enter("hcs_adopt", id, 0, err) < 0)
         return -1;
-    return fake_ctr_status(id) == HCS_MISSING
-               ? wc_err_set(err, WC_NOT_FOUND, "container %s does not exist", id)
-               : 0;
+    fake_lock();
+    fake_ctr *c = ctr_find(id);
+    int rc = 0;
+    if (!c)
+        rc = wc_err_set(err, WC_NOT_FOUND, "adopt container %s: not found", id);
+    else if (c->status == HCS_STOPPED)
+        rc = wc_err_set(err, WC_FAILED_PRECONDITION, "adopt container %s: not running", id);
+    else
+        c->watcher = rt->serial;
+    fake_unlock();
+    return rc;
 }
 
 int hcs_open_output(hcs_runtime *rt, const char *id, int *out_fd, int *err_fd, wc_err *err)

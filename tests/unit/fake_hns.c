@@ -79,10 +79,9 @@ void hns_network_close(hns_network *net)
     free(net);
 }
 
-char *hns_netns_name(hns_network *net, const char *pod_id)
+static char *netns_name(const char *pod_id)
 {
-    (void)net;
-    if (fake_enter("hns_netns_name", pod_id, 0, NULL) < 0 || !pod_id || !*pod_id)
+    if (!pod_id || !*pod_id)
         return NULL;
     size_t len = strlen(pod_id) + 32;
     char *name = malloc(len);
@@ -90,12 +89,21 @@ char *hns_netns_name(hns_network *net, const char *pod_id)
     return name;
 }
 
+char *hns_netns_name(hns_network *net, const char *pod_id)
+{
+    (void)net;
+    if (fake_enter("hns_netns_name", pod_id, 0, NULL) < 0)
+        return NULL;
+    return netns_name(pod_id);
+}
+
 int hns_netns_create(hns_network *net, const char *pod_id, char **netns, wc_err *err)
 {
     *netns = NULL;
     if (fake_enter("hns_netns_create", pod_id, 0, err) < 0)
         return -1;
-    char *name = hns_netns_name(net, pod_id);
+    (void)net;
+    char *name = netns_name(pod_id);
     if (!name)
         return wc_err_set(err, WC_INVALID_ARGUMENT, "no namespace name for \"%s\"", pod_id);
     int rc = 0;

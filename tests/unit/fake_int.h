@@ -21,6 +21,7 @@ typedef struct fake_ctr {
     hcs_status status;
     int pid;
     int exit_code;
+    int watcher; /* serial of the runtime that reports its exit; 0: none (not ours, or restarted) */
 } fake_ctr;
 
 typedef struct fake_ns {
@@ -90,6 +91,7 @@ typedef struct fake_state {
     int ignore_soft;
     int next_pid;
     int next_ip;
+    int next_runtime; /* runtime serials, unique across processes */
     size_t n_calls;
     fake_call calls[FAKE_CALLS];
 } fake_state;
