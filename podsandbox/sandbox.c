@@ -200,32 +200,36 @@ static int attach_network(pod_manager *pm, pod_sandbox *s, wc_err *err)
 }
 
 /* CNI DEL whether or not ADD's result was recorded: a crash between the two leaves an address
- * allocated with no result to show for it, and DEL is idempotent by the CNI spec. */
-static void detach_network(pod_manager *pm, pod_sandbox *s)
+ * allocated with no result to show for it, and DEL is idempotent by the CNI spec. What fails is
+ * not forgotten: the pod keeps the namespace and the result until DEL and the removal succeed,
+ * so the caller's retry (or recovery) does them again; dropping them would leak the address. */
+static int detach_network(pod_manager *pm, pod_sandbox *s, wc_err *err)
 {
-    wc_err err = {0};
     if (!*s->netns)
-        return;
+        return 0;
     hns_pod_net net;
     hns_port_mapping *ports = NULL;
     pod_net_from_config(pm, s, &net, &ports);
-    if (hns_detach(pm->net, s->netns, &net, s->cni_result, &err) < 0)
-        wc_warn("pod", "CNI DEL failed", "sandbox=%.12s error=\"%s\"", s->id, err.msg);
+    int rc = hns_detach(pm->net, s->netns, &net, s->cni_result, err);
     free(ports);
+    if (rc < 0)
+        return wc_err_prefix(err, "CNI DEL");
     free(s->cni_result);
     s->cni_result = strdup("");
-    if (hns_netns_remove(pm->net, s->netns, &err) < 0)
-        wc_warn("pod", "cannot remove network namespace", "sandbox=%.12s error=\"%s\"", s->id,
-                err.msg);
+    if (hns_netns_remove(pm->net, s->netns, err) < 0)
+        return -1;
     free(s->netns);
     s->netns = strdup("");
+    return 0;
 }
 
 /* Undoes a half-made sandbox: nothing of it stays behind. */
 void pod_sandbox_roll_back(pod_manager *pm, pod_sandbox *s)
 {
     wc_err ignored = {0};
-    detach_network(pm, s);
+    if (detach_network(pm, s, &ignored) < 0)
+        wc_warn("pod", "cannot take down a half-made pod's network", "sandbox=%.12s error=\"%s\"",
+                s->id, ignored.msg);
     pod_platform_sandbox_teardown(pm, s, &ignored);
     pod_platform_remove_tree(s->dir, &ignored);
     pod_store_delete_sandbox(pm, s->id, &ignored);
@@ -356,16 +360,16 @@ int pod_sandbox_stop(pod_manager *pm, const char *id, wc_err *err)
         WC_CRASH_POINT("sandbox.stop.recorded");
         stop_containers(pm, s->id);
         WC_CRASH_POINT("sandbox.stop.containers");
-        detach_network(pm, s);
+        rc = detach_network(pm, s, err); /* failed: the intent stays, for the retry */
         WC_CRASH_POINT("sandbox.stop.network");
         wc_err ignored = {0};
         pod_platform_sandbox_teardown(pm, s, &ignored); /* pinned namespaces, PID holder */
-        if (!removing)
+        if (rc == 0 && !removing)
             rc = pod_sandbox_record_intent(pm, s, NULL, err);
     }
     pthread_mutex_unlock(&s->op);
     pod_sandbox_unref(pm, s);
-    return rc;
+    return rc < 0 ? wc_err_prefix(err, "StopPodSandbox %.12s", id) : 0;
 }
 
 static int remove_containers(pod_manager *pm, const char *sandbox_id, wc_err *err)
@@ -395,7 +399,9 @@ int pod_sandbox_remove(pod_manager *pm, const char *id, wc_err *err)
     }
     if (rc == 0) {
         WC_CRASH_POINT("sandbox.remove.containers");
-        detach_network(pm, s);
+        rc = detach_network(pm, s, err);
+    }
+    if (rc == 0) {
         WC_CRASH_POINT("sandbox.remove.network");
         rc = pod_platform_sandbox_teardown(pm, s, err);
     }

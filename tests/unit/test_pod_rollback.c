@@ -286,6 +286,110 @@ static void remove_pod_that_fails_can_be_retried(void **state)
     free(sid);
 }
 
+/* ---- the pod's network, which must not be forgotten while it holds an address ---- */
+
+static void assert_network_kept(podtest *t, const char *sid, const char *intent)
+{
+    char netns[128];
+    snprintf(netns, sizeof netns, "/run/netns/fake-%s", sid);
+    assert_true(fake_netns_exists(netns));
+    assert_true(fake_netns_attached(netns));
+    char *rec = pt_db_text(t, "sandboxes", sid, "netns");
+    char *cni = pt_db_text(t, "sandboxes", sid, "cni_result");
+    char *in = pt_db_text(t, "sandboxes", sid, "intent");
+    assert_string_equal(rec, netns); /* so that a retry, or recovery, runs DEL again */
+    assert_non_null(strstr(cni, "10.88.0."));
+    assert_string_equal(in, intent);
+    free(rec);
+    free(cni);
+    free(in);
+}
+
+/* A failed CNI DEL is StopPodSandbox's failure (as in containerd): the pod keeps its namespace
+ * and the ADD result in its record, and the retry runs DEL again. Forgetting them would leak the
+ * pod's address for good (host-local IPAM frees it only on a DEL). */
+static void stop_pod_whose_cni_del_fails_fails_and_is_retried(void **state)
+{
+    podtest *t = *state;
+    char *sid = pt_run_pod(t, "web");
+    fake_fail("hns_detach", 1, WC_INTERNAL);
+    wc_err err = {0};
+    assert_int_equal(pod_sandbox_stop(t->pm, sid, &err), -1);
+    assert_int_equal(err.code, WC_INTERNAL);
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "StopPodSandbox %.12s: ", sid);
+    assert_memory_equal(err.msg, prefix, strlen(prefix));
+    assert_non_null(strstr(err.msg, "hns_detach: injected failure"));
+    assert_false(pt_sandbox_ready(t, sid));
+    assert_network_kept(t, sid, "stop");
+    wc_err_clear(&err);
+    assert_int_equal(pod_sandbox_stop(t->pm, sid, &err), 0);
+    assert_int_equal(fake_netns_count(), 0);
+    assert_int_equal(fake_attached_count(), 0);
+    char *intent = pt_db_text(t, "sandboxes", sid, "intent");
+    assert_string_equal(intent, "");
+    free(intent);
+    free(sid);
+}
+
+static void remove_pod_whose_cni_del_fails_keeps_its_record(void **state)
+{
+    podtest *t = *state;
+    char *sid = pt_run_pod(t, "web");
+    fake_fail("hns_detach", 1, WC_INTERNAL);
+    wc_err err = {0};
+    assert_int_equal(pod_sandbox_remove(t->pm, sid, &err), -1);
+    assert_int_equal(err.code, WC_INTERNAL);
+    assert_int_equal(pt_n_sandboxes(t), 1);
+    assert_network_kept(t, sid, "remove");
+    wc_err_clear(&err);
+    assert_int_equal(pod_sandbox_remove(t->pm, sid, &err), 0);
+    pt_assert_sandbox_gone(t, sid);
+    assert_int_equal(fake_attached_count(), 0);
+    free(sid);
+}
+
+/* The same for a namespace that cannot be removed. */
+static void stop_pod_whose_namespace_cannot_be_removed_is_retried(void **state)
+{
+    podtest *t = *state;
+    char *sid = pt_run_pod(t, "web");
+    fake_fail("hns_netns_remove", 1, WC_INTERNAL);
+    wc_err err = {0};
+    assert_int_equal(pod_sandbox_stop(t->pm, sid, &err), -1);
+    assert_int_equal(err.code, WC_INTERNAL);
+    char *rec = pt_db_text(t, "sandboxes", sid, "netns");
+    assert_string_not_equal(rec, "");
+    free(rec);
+    assert_int_equal(fake_netns_count(), 1);
+    wc_err_clear(&err);
+    assert_int_equal(pod_sandbox_remove(t->pm, sid, &err), 0);
+    pt_assert_sandbox_gone(t, sid);
+    assert_int_equal(fake_netns_count(), 0);
+    free(sid);
+}
+
+/* Recovery finishing a stop whose DEL fails leaves the stop under way for the next try. */
+static void stop_recovery_whose_cni_del_fails_is_finished_next_time(void **state)
+{
+    podtest *t = *state;
+    char *sid = pt_run_pod(t, "web");
+    pt_close(t);
+    char sql[160];
+    snprintf(sql, sizeof sql, "UPDATE sandboxes SET intent = 'stop' WHERE id = '%s'", sid);
+    pt_db_exec(t, sql);
+    fake_fail("hns_detach", 1, WC_INTERNAL);
+    pt_open(t);
+    assert_network_kept(t, sid, "stop");
+    pt_reopen(t);
+    assert_int_equal(fake_attached_count(), 0);
+    assert_int_equal(fake_netns_count(), 0);
+    char *intent = pt_db_text(t, "sandboxes", sid, "intent");
+    assert_string_equal(intent, "");
+    free(intent);
+    free(sid);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, pt_setup, pt_teardown)
@@ -305,6 +409,10 @@ int main(void)
         T(create_rollback_that_fails_is_finished_by_recovery),
         T(remove_container_that_fails_can_be_retried),
         T(remove_pod_that_fails_can_be_retried),
+        T(stop_pod_whose_cni_del_fails_fails_and_is_retried),
+        T(remove_pod_whose_cni_del_fails_keeps_its_record),
+        T(stop_pod_whose_namespace_cannot_be_removed_is_retried),
+        T(stop_recovery_whose_cni_del_fails_is_finished_next_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
