@@ -12,12 +12,28 @@
 #include "podsandbox/model.h"
 #include "podsandbox/platform.h"
 
+/* The backend's container. The record of a half-made container whose rollback failed waits for
+ * recovery, and its pod may be removed meanwhile: with no pod to name the handler, every runtime
+ * is asked (hcs_delete succeeds where there is nothing). */
+static int delete_in_backend(pod_manager *pm, pod_container *c, wc_err *err)
+{
+    hcs_runtime *rt = pod_runtime_of_container(pm, c, err);
+    if (rt)
+        return hcs_delete(rt, c->id, err);
+    if (err->code != WC_NOT_FOUND)
+        return -1;
+    wc_err_clear(err);
+    for (size_t i = 0; i < pm->cfg->n_handlers; i++)
+        if (pm->runtimes[i] && hcs_delete(pm->runtimes[i], c->id, err) < 0)
+            return -1;
+    return 0;
+}
+
 /* Called with c->op held (or before c is indexed). */
 int pod_container_reclaim(pod_manager *pm, pod_container *c, wc_err *err)
 {
     pod_platform_stdio_end(pm, c);
-    hcs_runtime *rt = pod_runtime_of_container(pm, c, err);
-    if (!rt || hcs_delete(rt, c->id, err) < 0)
+    if (delete_in_backend(pm, c, err) < 0)
         return -1;
     WC_AUTOFREE char *layer = wc_path_join(pm->containers_dir, c->id);
     WC_AUTOFREE char *bundle = wc_path_join(pm->bundles_dir, c->id);

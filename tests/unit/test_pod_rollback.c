@@ -226,6 +226,34 @@ static void create_rollback_that_fails_is_finished_by_recovery(void **state)
     free(sid);
 }
 
+/* The same, but the pod is removed before wincri restarts: the half-made container's record
+ * must not outlive its pod's and leak its backend container. */
+static void create_rollback_that_fails_then_pod_removed_leaves_nothing(void **state)
+{
+    podtest *t = *state;
+    char *sid = pt_run_pod(t, "web");
+    pod_container_config *c = pt_container_config("app", 0);
+    char *cid = NULL;
+    wc_err err = {0};
+    fake_fail("img_hold", 1, WC_UNAVAILABLE);
+    fake_fail("hcs_delete", 1, WC_INTERNAL);
+    assert_int_equal(pod_container_create(t->pm, sid, c, &cid, &err), -1);
+    pod_container_config_unref(c);
+    wc_err_clear(&err);
+    int rc = pod_sandbox_remove(t->pm, sid, &err);
+    pt_reopen(t);
+    if (rc < 0) { /* refused while it still has a record: then the restart finished both */
+        assert_int_equal(pod_sandbox_remove(t->pm, sid, &err), 0);
+    }
+    pt_assert_sandbox_gone(t, sid);
+    assert_int_equal(pt_db_count(t, "containers", NULL), 0);
+    if (fake_ctr_count() != 0)
+        fail_msg("the backend still holds the half-made container\n%s", fake_log_text());
+    assert_int_equal(dir_entries(t, "containers"), 0);
+    assert_int_equal(dir_entries(t, "bundles"), 0);
+    free(sid);
+}
+
 /* ---- removal that fails, retried ---- */
 
 static void remove_container_that_fails_can_be_retried(void **state)
@@ -407,6 +435,7 @@ int main(void)
         T(create_rolls_back_when_hcs_create_fails),
         T(create_rolls_back_when_img_hold_fails),
         T(create_rollback_that_fails_is_finished_by_recovery),
+        T(create_rollback_that_fails_then_pod_removed_leaves_nothing),
         T(remove_container_that_fails_can_be_retried),
         T(remove_pod_that_fails_can_be_retried),
         T(stop_pod_whose_cni_del_fails_fails_and_is_retried),
