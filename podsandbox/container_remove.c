@@ -57,6 +57,13 @@ void pod_container_discard(pod_manager *pm, pod_container *c)
                 err.msg);
 }
 
+static void set_removed(pod_manager *pm, pod_container *c, int removed)
+{
+    pthread_mutex_lock(&pm->mu);
+    c->removed = removed;
+    pthread_mutex_unlock(&pm->mu);
+}
+
 int pod_container_remove(pod_manager *pm, const char *id, wc_err *err)
 {
     pod_container *c = pod_container_find(pm, id, err);
@@ -73,7 +80,11 @@ int pod_container_remove(pod_manager *pm, const char *id, wc_err *err)
         rc = pod_container_reclaim(pm, c, err);
     if (rc == 0) {
         WC_CRASH_POINT("container.remove.reclaimed");
+        /* Marked first: an exit report on its way must not write the record back. */
+        set_removed(pm, c, 1);
         rc = pod_store_delete_container(pm, c->id, err);
+        if (rc < 0)
+            set_removed(pm, c, 0);
     }
     pthread_mutex_unlock(&c->op);
     if (rc == 0) {

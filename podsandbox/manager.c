@@ -396,7 +396,7 @@ void pod_container_mark_exited(pod_manager *pm, pod_container *c, int known, int
     wc_err err = {0};
     pthread_mutex_lock(&pm->mu);
     int first = c->state != POD_CONTAINER_EXITED;
-    if (!first && !(known && !c->exit_known)) {
+    if (c->removed || (!first && !(known && !c->exit_known))) { /* removed: its record is gone */
         pthread_mutex_unlock(&pm->mu);
         return;
     }

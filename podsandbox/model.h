@@ -175,7 +175,8 @@ void pod_user_clear(pod_linux_user *u);
 
 /* ---- manager.c: exits ---- */
 /* Records that the container's init ended, once: a second report (the reaper's and the
- * keeper's both come) changes nothing, except that a known code replaces an unknown one. */
+ * keeper's both come) changes nothing, except that a known code replaces an unknown one; a
+ * report for a removed container (c->removed) changes nothing at all. */
 void pod_container_mark_exited(pod_manager *pm, pod_container *c, int known, int exit_code,
                                int64_t finished_ns, int oom_killed);
 /* IDs of every container (caller frees each and the array). */

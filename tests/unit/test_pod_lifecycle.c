@@ -364,6 +364,63 @@ static void exit_right_after_start_is_kept(void **state)
     free(sid);
 }
 
+/* Exits are reported twice on Linux (the backend's reaper and the stdio keeper): the second
+ * changes nothing, except that a known code replaces an unknown one; STOPPED goes out once. */
+static void second_exit_report_only_improves_an_unknown_code(void **state)
+{
+    podtest *t = *state;
+    pod_event_sub *sub = pod_events_subscribe(t->pm);
+    char *sid = pt_run_pod(t, "web");
+    char *cid = pt_create_started(t, sid, "app");
+    fake_exit(cid, 255); /* the backend could not see the status */
+    char *reason = pt_reason(t, cid);
+    assert_string_equal(reason, "Unknown");
+    free(reason);
+    wc_err err = {0};
+    pod_container *c = pod_container_find(t->pm, cid, &err);
+    assert_non_null(c);
+    pod_container_mark_exited(t->pm, c, 1, 3, 0, 0); /* the keeper saw it */
+    assert_int_equal(pt_exit_code(t, cid), 3);
+    reason = pt_reason(t, cid);
+    assert_string_equal(reason, "Error");
+    free(reason);
+    pod_container_mark_exited(t->pm, c, 1, 9, 0, 0); /* a known code stays */
+    pod_container_mark_exited(t->pm, c, 0, 255, 0, 0);
+    pod_container_unref(t->pm, c);
+    assert_int_equal(pt_exit_code(t, cid), 3);
+    char *code = pt_db_text(t, "containers", cid, "exit_code");
+    assert_string_equal(code, "3");
+    free(code);
+    char ev[16];
+    pt_events(sub, cid, ev, sizeof ev);
+    assert_string_equal(ev, "CSX");
+    pod_events_unsubscribe(t->pm, sub);
+    free(cid);
+    free(sid);
+}
+
+/* The keeper's report can be on its way (holding the container) while RemoveContainer deletes
+ * the record: it must not write the record back, or the removed container comes back as a ghost
+ * at the next start. */
+static void exit_report_after_removal_does_not_bring_the_record_back(void **state)
+{
+    podtest *t = *state;
+    char *sid = pt_run_pod(t, "web");
+    char *cid = pt_create_started(t, sid, "app");
+    fake_exit(cid, 255);
+    wc_err err = {0};
+    pod_container *c = pod_container_find(t->pm, cid, &err); /* the report, on its way */
+    assert_non_null(c);
+    assert_int_equal(pod_container_remove(t->pm, cid, &err), 0);
+    pod_container_mark_exited(t->pm, c, 1, 0, 0, 0); /* it arrives */
+    pod_container_unref(t->pm, c);
+    assert_int_equal(pt_db_count(t, "containers", cid), 0);
+    pt_reopen(t);
+    assert_int_equal(pt_n_containers(t), 0);
+    free(cid);
+    free(sid);
+}
+
 static void failed_start_is_a_start_error(void **state)
 {
     podtest *t = *state;
@@ -531,6 +588,8 @@ int main(void)
         T(remove_of_running_kills_it_and_leaves_nothing),
         T(exit_during_start_is_reported_after_started),
         T(exit_right_after_start_is_kept),
+        T(second_exit_report_only_improves_an_unknown_code),
+        T(exit_report_after_removal_does_not_bring_the_record_back),
         T(failed_start_is_a_start_error),
         T(start_whose_stdio_fails_stays_created),
         T(stop_pod_stops_its_containers_and_network),
