@@ -70,6 +70,11 @@ int pod_container_remove(pod_manager *pm, const char *id, wc_err *err)
     if (!c)
         return err->code == WC_NOT_FOUND ? (wc_err_clear(err), 0) : -1;
     pthread_mutex_lock(&c->op);
+    if (pod_container_is_removed(pm, c)) { /* by a call that held it while this one waited */
+        pthread_mutex_unlock(&c->op);
+        pod_container_unref(pm, c);
+        return 0;
+    }
     int rc = pod_container_record_intent(pm, c, POD_INTENT_REMOVE, err);
     if (rc == 0) {
         WC_CRASH_POINT("container.remove.recorded");

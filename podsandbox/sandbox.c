@@ -353,6 +353,11 @@ int pod_sandbox_stop(pod_manager *pm, const char *id, wc_err *err)
     if (!s)
         return err->code == WC_NOT_FOUND ? (wc_err_clear(err), 0) : -1;
     pthread_mutex_lock(&s->op);
+    if (pod_sandbox_is_removed(pm, s)) { /* by a call that held it while this one waited */
+        pthread_mutex_unlock(&s->op);
+        pod_sandbox_unref(pm, s);
+        return 0;
+    }
     /* A pod being removed stays so: its intent is the stronger one. */
     int removing = strcmp(s->intent, POD_INTENT_REMOVE) == 0;
     int rc = mark_not_ready(pm, s, removing ? POD_INTENT_REMOVE : POD_INTENT_STOP, err);
@@ -392,6 +397,11 @@ int pod_sandbox_remove(pod_manager *pm, const char *id, wc_err *err)
     if (!s)
         return err->code == WC_NOT_FOUND ? (wc_err_clear(err), 0) : -1;
     pthread_mutex_lock(&s->op);
+    if (pod_sandbox_is_removed(pm, s)) { /* by a call that held it while this one waited */
+        pthread_mutex_unlock(&s->op);
+        pod_sandbox_unref(pm, s);
+        return 0;
+    }
     int rc = mark_not_ready(pm, s, POD_INTENT_REMOVE, err);
     if (rc == 0) {
         WC_CRASH_POINT("sandbox.remove.recorded");
@@ -409,8 +419,12 @@ int pod_sandbox_remove(pod_manager *pm, const char *id, wc_err *err)
         rc = pod_platform_remove_tree(s->dir, err);
     if (rc == 0)
         rc = pod_store_delete_sandbox(pm, s->id, err);
-    if (rc == 0)
+    if (rc == 0) {
         WC_CRASH_POINT("sandbox.remove.deleted");
+        pthread_mutex_lock(&pm->mu); /* before the op lock goes: see pod_sandbox_is_removed */
+        s->removed = 1;
+        pthread_mutex_unlock(&pm->mu);
+    }
     pthread_mutex_unlock(&s->op);
     if (rc == 0)
         pod_index_remove_sandbox(pm, s);

@@ -5,6 +5,7 @@
 #include "tests/unit/podtest.h"
 
 #include <string.h>
+#include <time.h>
 
 static void same_pod_twice_names_the_existing_one(void **state)
 {
@@ -318,6 +319,177 @@ static void create_racing_pod_removal_leaves_no_container(void **state)
     free(sid);
 }
 
+/* ---- verbs racing RemoveContainer on the same container ----
+ * The verb finds the container before the removal takes it out of the index, then waits for its
+ * lock until the removal is done: it must find it removed, not act on it (write its record back,
+ * or remove it a second time). */
+
+typedef struct verb_call {
+    podtest *t;
+    const char *id;
+    int (*verb)(podtest *t, const char *id, wc_err *err);
+    int rc;
+    wc_err err;
+} verb_call;
+
+static int do_remove(podtest *t, const char *id, wc_err *err)
+{
+    return pod_container_remove(t->pm, id, err);
+}
+
+static int do_start(podtest *t, const char *id, wc_err *err)
+{
+    return pod_container_start(t->pm, id, err);
+}
+
+static int do_update(podtest *t, const char *id, wc_err *err)
+{
+    pod_linux_resources r = {.set = 1, .cpu_shares = 512};
+    r.cpuset_cpus = "";
+    r.cpuset_mems = "";
+    return pod_container_update_resources(t->pm, id, &r, NULL, err);
+}
+
+static void *call_verb(void *arg)
+{
+    verb_call *v = arg;
+    v->rc = v->verb(v->t, v->id, &v->err);
+    return NULL;
+}
+
+/* Starts a removal that holds the container for 200 ms, runs `verb` on it meanwhile. */
+static void race_removal(podtest *t, const char *cid,
+                         int (*verb)(podtest *, const char *, wc_err *), verb_call *second)
+{
+    fake_delay("hcs_delete", 200);
+    verb_call first = {.t = t, .id = cid, .verb = do_remove};
+    pthread_t th;
+    pthread_create(&th, NULL, call_verb, &first);
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = 50 * 1000000L};
+    nanosleep(&ts, NULL);
+    *second = (verb_call){.t = t, .id = cid, .verb = verb};
+    call_verb(second);
+    pthread_join(th, NULL);
+    fake_delay("hcs_delete", 0);
+    if (first.rc != 0)
+        fail_msg("RemoveContainer: %s", first.err.msg);
+}
+
+static void removal_racing_removal_removes_once(void **state)
+{
+    podtest *t = *state;
+    char *sid = pt_run_pod(t, "web");
+    char *cid = pt_create_started(t, sid, "app");
+    verb_call second;
+    race_removal(t, cid, do_remove, &second);
+    assert_int_equal(second.rc, 0); /* idempotent */
+    pt_assert_container_gone(t, cid);
+    pt_reopen(t);
+    assert_int_equal(pt_n_containers(t), 0);
+    free(cid);
+    free(sid);
+}
+
+static void start_racing_removal_finds_it_gone(void **state)
+{
+    podtest *t = *state;
+    char *sid = pt_run_pod(t, "web");
+    char *cid = pt_create(t, sid, "app");
+    verb_call second;
+    race_removal(t, cid, do_start, &second);
+    assert_int_equal(second.rc, -1);
+    assert_int_equal(second.err.code, WC_NOT_FOUND);
+    assert_int_equal(fake_calls("hcs_start", cid), 0);
+    pt_assert_container_gone(t, cid);
+    pt_reopen(t);
+    assert_int_equal(pt_n_containers(t), 0);
+    free(cid);
+    free(sid);
+}
+
+static void update_racing_removal_finds_it_gone(void **state)
+{
+    podtest *t = *state;
+    char *sid = pt_run_pod(t, "web");
+    char *cid = pt_create_started(t, sid, "app");
+    verb_call second;
+    race_removal(t, cid, do_update, &second);
+    assert_int_equal(second.rc, -1);
+    assert_int_equal(second.err.code, WC_NOT_FOUND);
+    pt_assert_container_gone(t, cid);
+    pt_reopen(t);
+    assert_int_equal(pt_n_containers(t), 0);
+    free(cid);
+    free(sid);
+}
+
+/* The same for pods: RemovePodSandbox holding the pod (in CNI DEL) while another verb waits. */
+static int do_remove_pod(podtest *t, const char *id, wc_err *err)
+{
+    return pod_sandbox_remove(t->pm, id, err);
+}
+
+static int do_stop_pod(podtest *t, const char *id, wc_err *err)
+{
+    return pod_sandbox_stop(t->pm, id, err);
+}
+
+static int do_update_pod(podtest *t, const char *id, wc_err *err)
+{
+    pod_linux_resources r = {.set = 1, .cpu_shares = 256};
+    r.cpuset_cpus = "";
+    r.cpuset_mems = "";
+    return pod_sandbox_update_resources(t->pm, id, NULL, &r, err);
+}
+
+static void race_pod_removal(podtest *t, const char *sid,
+                             int (*verb)(podtest *, const char *, wc_err *), verb_call *second)
+{
+    fake_delay("hns_detach", 200);
+    verb_call first = {.t = t, .id = sid, .verb = do_remove_pod};
+    pthread_t th;
+    pthread_create(&th, NULL, call_verb, &first);
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = 50 * 1000000L};
+    nanosleep(&ts, NULL);
+    *second = (verb_call){.t = t, .id = sid, .verb = verb};
+    call_verb(second);
+    pthread_join(th, NULL);
+    fake_delay("hns_detach", 0);
+    if (first.rc != 0)
+        fail_msg("RemovePodSandbox: %s", first.err.msg);
+}
+
+static void pod_verb_racing_pod_removal(podtest *t, int (*verb)(podtest *, const char *, wc_err *),
+                                        int want_rc, wc_code want_code)
+{
+    char *sid = pt_run_pod(t, "web");
+    verb_call second;
+    race_pod_removal(t, sid, verb, &second);
+    if (second.rc != want_rc || second.err.code != want_code)
+        fail_msg("the racing call got %d, %s: %s", second.rc, wc_code_name(second.err.code),
+                 second.err.msg);
+    pt_assert_sandbox_gone(t, sid);
+    assert_int_equal(fake_calls("hns_detach", sid), 1);
+    pt_reopen(t);
+    assert_int_equal(pt_n_sandboxes(t), 0);
+    free(sid);
+}
+
+static void pod_removal_racing_pod_removal_removes_once(void **state)
+{
+    pod_verb_racing_pod_removal(*state, do_remove_pod, 0, WC_OK);
+}
+
+static void pod_stop_racing_pod_removal_finds_it_gone(void **state)
+{
+    pod_verb_racing_pod_removal(*state, do_stop_pod, 0, WC_OK);
+}
+
+static void pod_update_racing_pod_removal_finds_it_gone(void **state)
+{
+    pod_verb_racing_pod_removal(*state, do_update_pod, -1, WC_NOT_FOUND);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, pt_setup, pt_teardown)
@@ -332,6 +504,12 @@ int main(void)
         T(concurrent_duplicate_containers_one_wins),
         T(concurrent_distinct_names_all_win),
         T(create_racing_pod_removal_leaves_no_container),
+        T(removal_racing_removal_removes_once),
+        T(start_racing_removal_finds_it_gone),
+        T(update_racing_removal_finds_it_gone),
+        T(pod_removal_racing_pod_removal_removes_once),
+        T(pod_stop_racing_pod_removal_finds_it_gone),
+        T(pod_update_racing_pod_removal_finds_it_gone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
