@@ -322,18 +322,25 @@ int pod_sandbox_run(pod_manager *pm, pod_sandbox_config *config, const char *han
     return 0;
 }
 
-static void stop_containers(pod_manager *pm, const char *sandbox_id)
+/* Every container is tried; the first failure is the caller's. */
+static int stop_containers(pod_manager *pm, const char *sandbox_id, wc_err *err)
 {
     size_t n = 0;
     char **ids = pod_sandbox_container_ids(pm, sandbox_id, &n);
+    int rc = 0;
     for (size_t i = 0; i < n; i++) {
-        wc_err err = {0};
-        if (pod_container_stop(pm, ids[i], 0, &err) < 0)
+        wc_err one = {0};
+        if (pod_container_stop(pm, ids[i], 0, &one) < 0) {
             wc_warn("pod", "cannot stop container", "container=%.12s error=\"%s\"", ids[i],
-                    err.msg);
+                    one.msg);
+            if (rc == 0)
+                *err = one;
+            rc = -1;
+        }
         free(ids[i]);
     }
     free(ids);
+    return rc;
 }
 
 /* Stop and remove hold the sandbox's op lock throughout, and mark it not ready first:
@@ -363,7 +370,10 @@ int pod_sandbox_stop(pod_manager *pm, const char *id, wc_err *err)
     int rc = mark_not_ready(pm, s, removing ? POD_INTENT_REMOVE : POD_INTENT_STOP, err);
     if (rc == 0) {
         WC_CRASH_POINT("sandbox.stop.recorded");
-        stop_containers(pm, s->id);
+        /* One still running keeps the pod's network and namespaces, and the intent stays. */
+        rc = stop_containers(pm, s->id, err);
+    }
+    if (rc == 0) {
         WC_CRASH_POINT("sandbox.stop.containers");
         rc = detach_network(pm, s, err); /* failed: the intent stays, for the retry */
         WC_CRASH_POINT("sandbox.stop.network");

@@ -314,6 +314,36 @@ static void remove_pod_that_fails_can_be_retried(void **state)
     free(sid);
 }
 
+/* StopPodSandbox must stop every container (CRI: forcibly terminated): one it cannot kill makes
+ * it fail, before the network is taken from under the running container; the retry finishes. */
+static void stop_pod_whose_container_cannot_be_killed_fails_and_is_retried(void **state)
+{
+    podtest *t = *state;
+    char *sid = pt_run_pod(t, "web");
+    char *cid = pt_create_started(t, sid, "app");
+    fake_fail("hcs_kill", 1, WC_PERMISSION_DENIED);
+    wc_err err = {0};
+    assert_int_equal(pod_sandbox_stop(t->pm, sid, &err), -1);
+    assert_int_equal(err.code, WC_PERMISSION_DENIED);
+    char prefix[96];
+    snprintf(prefix, sizeof prefix, "StopPodSandbox %.12s: StopContainer %.12s: ", sid, cid);
+    if (strncmp(err.msg, prefix, strlen(prefix)) != 0)
+        fail_msg("%s", err.msg);
+    assert_false(pt_sandbox_ready(t, sid));
+    assert_int_equal(pt_state(t, cid), POD_CONTAINER_RUNNING);
+    assert_int_equal(fake_attached_count(), 1);
+    char *intent = pt_db_text(t, "sandboxes", sid, "intent");
+    assert_string_equal(intent, "stop");
+    free(intent);
+    wc_err_clear(&err);
+    assert_int_equal(pod_sandbox_stop(t->pm, sid, &err), 0);
+    assert_int_equal(pt_state(t, cid), POD_CONTAINER_EXITED);
+    assert_int_equal(fake_attached_count(), 0);
+    assert_int_equal(fake_netns_count(), 0);
+    free(cid);
+    free(sid);
+}
+
 /* ---- the pod's network, which must not be forgotten while it holds an address ---- */
 
 static void assert_network_kept(podtest *t, const char *sid, const char *intent)
@@ -438,6 +468,7 @@ int main(void)
         T(create_rollback_that_fails_then_pod_removed_leaves_nothing),
         T(remove_container_that_fails_can_be_retried),
         T(remove_pod_that_fails_can_be_retried),
+        T(stop_pod_whose_container_cannot_be_killed_fails_and_is_retried),
         T(stop_pod_whose_cni_del_fails_fails_and_is_retried),
         T(remove_pod_whose_cni_del_fails_keeps_its_record),
         T(stop_pod_whose_namespace_cannot_be_removed_is_retried),
