@@ -115,7 +115,8 @@ static int write_sandbox_files(const pod_sandbox *s, wc_err *err)
     char *resolv = c->dns.set ? resolv_conf_text(&c->dns) : read_small_file("/etc/resolv.conf");
     char hostname[POD_HOSTNAME_MAX + 2];
     int rc = pod_sandbox_hostname(s, hostname, sizeof hostname - 1, err);
-    strcat(hostname, "\n");
+    if (rc == 0) /* else hostname holds nothing to add to */
+        strcat(hostname, "\n");
     if (rc == 0)
         rc = write_text(s->dir, "resolv.conf", resolv, err);
     if (rc == 0)
