@@ -142,9 +142,12 @@ e2e: $(B)/wincrid
 	WINCRID=$(abspath $(B)/wincrid) /usr/bin/python3 -m pytest -q tests/e2e \
 		$(if $(K),-k '$(K)') $(PYTEST_ARGS)
 
+# Children forked without exec (test_pod_recovery.c's, killed at crash points) are not
+# reported: valgrind's exit report of a process killed midway is noise.
 valgrind: $(UNIT_RUN)
 	@set -e; for t in $(UNIT_RUN); do valgrind -q --error-exitcode=9 --leak-check=full \
-		--errors-for-leak-kinds=definite $$t >/dev/null; echo "valgrind clean: $$t"; done
+		--errors-for-leak-kinds=definite --child-silent-after-fork=yes $$t >/dev/null; \
+		echo "valgrind clean: $$t"; done
 
 bench: deps
 	tests/bench/run.sh
