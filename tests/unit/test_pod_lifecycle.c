@@ -289,6 +289,48 @@ static void stop_returns_when_the_container_exits_within_its_grace(void **state)
     free(sid);
 }
 
+typedef struct late_report {
+    podtest *t;
+    const char *id;
+} late_report;
+
+/* The backend's report of an exit that already happened, 50 ms late. */
+static void *report_late(void *arg)
+{
+    late_report *l = arg;
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = 50 * 1000000L};
+    nanosleep(&ts, NULL);
+    wc_err err = {0};
+    pod_container *c = pod_container_find(l->t->pm, l->id, &err);
+    if (c) {
+        pod_container_mark_exited(l->t->pm, c, 1, 0, 0, 0);
+        pod_container_unref(l->t->pm, c);
+    }
+    return NULL;
+}
+
+/* It exited on its own just before StopContainer: the kill finds it not running, and the stop
+ * waits for the report (which is on its way) instead of failing. */
+static void stop_of_a_container_that_just_exited_waits_for_its_report(void **state)
+{
+    podtest *t = *state;
+    char *sid = pt_run_pod(t, "web");
+    char *cid = pt_create_started(t, sid, "app");
+    fake_ctr_put(cid, sid, "runc", HCS_STOPPED, 0); /* ended; not reported yet */
+    late_report l = {t, cid};
+    pthread_t th;
+    pthread_create(&th, NULL, report_late, &l);
+    int64_t t0 = wc_clock_monotonic_ns();
+    wc_err err = {0};
+    assert_int_equal(pod_container_stop(t->pm, cid, 0, &err), 0);
+    assert_true(wc_clock_monotonic_ns() - t0 < 5000000000LL);
+    pthread_join(th, NULL);
+    assert_int_equal(pt_state(t, cid), POD_CONTAINER_EXITED);
+    assert_int_equal(pt_exit_code(t, cid), 0);
+    free(cid);
+    free(sid);
+}
+
 static void remove_of_running_kills_it_and_leaves_nothing(void **state)
 {
     podtest *t = *state;
@@ -585,6 +627,7 @@ int main(void)
         T(stop_sends_the_stop_signal_first),
         T(stop_kills_after_the_grace_period),
         T(stop_returns_when_the_container_exits_within_its_grace),
+        T(stop_of_a_container_that_just_exited_waits_for_its_report),
         T(remove_of_running_kills_it_and_leaves_nothing),
         T(exit_during_start_is_reported_after_started),
         T(exit_right_after_start_is_kept),
