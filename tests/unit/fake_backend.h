@@ -8,8 +8,10 @@
  * a child that dies at a crash point (common/crash.h) and reopen it over the same state.
  *
  * Scripting: fake_fail makes a call fail; fake_exit ends a container and reports it through the
- * exit callback of the runtime that holds it, on the calling thread (as the backend's own thread
- * would at that instant); fake_exit_during ends it inside a given call, to race the model. */
+ * exit callback of the runtime watching it, on the calling thread (as the backend's own thread
+ * would at that instant); fake_exit_during ends it inside a given call, to race the model. As on
+ * Linux, a runtime watches the containers it created, and those it adopted after a restart
+ * (hcs_adopt, or hcs_start of one it did not know): the exit of one nobody watches goes unheard. */
 #ifndef WINCRI_TESTS_FAKE_BACKEND_H
 #define WINCRI_TESTS_FAKE_BACKEND_H
 
@@ -53,13 +55,14 @@ void fake_log_clear(void);
 hcs_status fake_ctr_status(const char *id);
 int fake_ctr_pid(const char *id);
 size_t fake_ctr_count(void);
-/* Puts a container there, as the backend would have it after a restart. */
+/* Puts a container there (or changes it) as the backend would have it after a restart: watched
+ * by no runtime, so a change made here is reported to nobody. */
 void fake_ctr_put(const char *id, const char *sandbox_id, const char *handler, hcs_status status,
                   int pid);
 /* The backend lost it (no exit is reported). */
 void fake_ctr_drop(const char *id);
-/* Its init ended with exit_code: STOPPED, and the exit reported to the runtime that holds it
- * (if one is open). */
+/* Its init ended with exit_code: STOPPED, and the exit reported by the runtime watching it (if
+ * one is open in this process). */
 void fake_exit(const char *id, int exit_code);
 /* The next time `call` runs for any container, that container ends with exit_code right after
  * the call did its work, before it returns. */
