@@ -203,8 +203,10 @@ static int attach_network(pod_manager *pm, pod_sandbox *s, wc_err *err)
 /* CNI DEL whether or not ADD's result was recorded: a crash between the two leaves an address
  * allocated with no result to show for it, and DEL is idempotent by the CNI spec. What fails is
  * not forgotten: the pod keeps the namespace and the result until DEL and the removal succeed,
- * so the caller's retry (or recovery) does them again; dropping them would leak the address. */
-static int detach_network(pod_manager *pm, pod_sandbox *s, wc_err *err)
+ * so the caller's retry (or recovery) does them again; dropping them would leak the address.
+ * A rollback, whose record goes anyway, passes `forget`: failures are logged and the namespace
+ * is removed all the same (a plugin that failed ADD often fails DEL too). */
+static int detach_network(pod_manager *pm, pod_sandbox *s, int forget, wc_err *err)
 {
     if (!*s->netns)
         return 0;
@@ -213,12 +215,18 @@ static int detach_network(pod_manager *pm, pod_sandbox *s, wc_err *err)
     pod_net_from_config(pm, s, &net, &ports);
     int rc = hns_detach(pm->net, s->netns, &net, s->cni_result, err);
     free(ports);
-    if (rc < 0)
+    if (rc < 0 && !forget)
         return wc_err_prefix(err, "CNI DEL");
+    if (rc < 0)
+        wc_warn("pod", "CNI DEL failed", "sandbox=%.12s error=\"%s\"", s->id, err->msg);
     free(s->cni_result);
     s->cni_result = strdup("");
-    if (hns_netns_remove(pm->net, s->netns, err) < 0)
-        return -1;
+    if (hns_netns_remove(pm->net, s->netns, err) < 0) {
+        if (!forget)
+            return -1;
+        wc_warn("pod", "cannot remove network namespace", "sandbox=%.12s error=\"%s\"", s->id,
+                err->msg);
+    }
     free(s->netns);
     s->netns = strdup("");
     return 0;
@@ -228,9 +236,7 @@ static int detach_network(pod_manager *pm, pod_sandbox *s, wc_err *err)
 void pod_sandbox_roll_back(pod_manager *pm, pod_sandbox *s)
 {
     wc_err ignored = {0};
-    if (detach_network(pm, s, &ignored) < 0)
-        wc_warn("pod", "cannot take down a half-made pod's network", "sandbox=%.12s error=\"%s\"",
-                s->id, ignored.msg);
+    detach_network(pm, s, 1, &ignored);
     pod_platform_sandbox_teardown(pm, s, &ignored);
     pod_platform_remove_tree(s->dir, &ignored);
     pod_store_delete_sandbox(pm, s->id, &ignored);
@@ -376,7 +382,7 @@ int pod_sandbox_stop(pod_manager *pm, const char *id, wc_err *err)
     }
     if (rc == 0) {
         WC_CRASH_POINT("sandbox.stop.containers");
-        rc = detach_network(pm, s, err); /* failed: the intent stays, for the retry */
+        rc = detach_network(pm, s, 0, err); /* failed: the intent stays, for the retry */
         WC_CRASH_POINT("sandbox.stop.network");
         wc_err ignored = {0};
         pod_platform_sandbox_teardown(pm, s, &ignored); /* pinned namespaces, PID holder */
@@ -420,7 +426,7 @@ int pod_sandbox_remove(pod_manager *pm, const char *id, wc_err *err)
     }
     if (rc == 0) {
         WC_CRASH_POINT("sandbox.remove.containers");
-        rc = detach_network(pm, s, err);
+        rc = detach_network(pm, s, 0, err);
     }
     if (rc == 0) {
         WC_CRASH_POINT("sandbox.remove.network");

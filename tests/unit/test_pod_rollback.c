@@ -113,6 +113,26 @@ RUN_FAILS_AT(pod_platform_sandbox_setup, WC_INVALID_ARGUMENT)
 RUN_FAILS_AT(hns_netns_create, WC_RESOURCE_EXHAUSTED)
 RUN_FAILS_AT(hns_attach, WC_UNAVAILABLE)
 
+/* A plugin that is missing fails DEL as it failed ADD: the rollback, whose record goes, takes the
+ * namespace down all the same. */
+static void run_pod_whose_cni_add_and_del_both_fail_leaves_no_namespace(void **state)
+{
+    podtest *t = *state;
+    fake_fail("hns_attach", 1, WC_INTERNAL);
+    fake_fail("hns_detach", 1, WC_INTERNAL);
+    pod_sandbox_config *c = pod_config();
+    char *sid = NULL;
+    wc_err err = {0};
+    assert_int_equal(pod_sandbox_run(t->pm, c, "", &sid, &err), -1);
+    assert_int_equal(err.code, WC_INTERNAL);
+    assert_non_null(strstr(err.msg, "hns_attach"));
+    assert_int_equal(fake_calls("hns_detach", NULL), 1);
+    assert_int_equal(fake_netns_count(), 0);
+    assert_int_equal(fake_sandboxes_set_up(), 0);
+    assert_int_equal(pt_db_count(t, "sandboxes", NULL), 0);
+    pod_sandbox_config_unref(c);
+}
+
 static void run_pod_on_an_unusable_handler_touches_nothing(void **state)
 {
     podtest *t = *state;
@@ -458,6 +478,7 @@ int main(void)
         T(run_pod_rolls_back_when_pod_platform_sandbox_setup_fails),
         T(run_pod_rolls_back_when_hns_netns_create_fails),
         T(run_pod_rolls_back_when_hns_attach_fails),
+        T(run_pod_whose_cni_add_and_del_both_fail_leaves_no_namespace),
         T(run_pod_on_an_unusable_handler_touches_nothing),
         T(create_makes_the_calls_the_rollback_cases_cover),
         T(create_rolls_back_when_img_image_lookup_fails),
