@@ -357,6 +357,16 @@ static void *call_verb(void *arg)
     return NULL;
 }
 
+/* Until the removal is inside `call` (where the fake holds it 200 ms), with its lock held and
+ * the object still in the index. */
+static void wait_for_call(const char *call, const char *id)
+{
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = 1000000L};
+    for (int i = 0; i < 10000 && fake_calls(call, id) == 0; i++)
+        nanosleep(&ts, NULL);
+    assert_int_equal(fake_calls(call, id), 1);
+}
+
 /* Starts a removal that holds the container for 200 ms, runs `verb` on it meanwhile. */
 static void race_removal(podtest *t, const char *cid,
                          int (*verb)(podtest *, const char *, wc_err *), verb_call *second)
@@ -365,8 +375,7 @@ static void race_removal(podtest *t, const char *cid,
     verb_call first = {.t = t, .id = cid, .verb = do_remove};
     pthread_t th;
     pthread_create(&th, NULL, call_verb, &first);
-    struct timespec ts = {.tv_sec = 0, .tv_nsec = 50 * 1000000L};
-    nanosleep(&ts, NULL);
+    wait_for_call("hcs_delete", cid);
     *second = (verb_call){.t = t, .id = cid, .verb = verb};
     call_verb(second);
     pthread_join(th, NULL);
@@ -449,8 +458,7 @@ static void race_pod_removal(podtest *t, const char *sid,
     verb_call first = {.t = t, .id = sid, .verb = do_remove_pod};
     pthread_t th;
     pthread_create(&th, NULL, call_verb, &first);
-    struct timespec ts = {.tv_sec = 0, .tv_nsec = 50 * 1000000L};
-    nanosleep(&ts, NULL);
+    wait_for_call("hns_detach", sid);
     *second = (verb_call){.t = t, .id = sid, .verb = verb};
     call_verb(second);
     pthread_join(th, NULL);
