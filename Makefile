@@ -77,7 +77,26 @@ $(B)/tests/%: tests/unit/%.c $(B)/libwincri.a tests/unit/testutil.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libwincri.a $(LDLIBS) -lcmocka
 
--include $(LIB_OBJ:.o=.d) $(B)/cri/main_linux.d $(wildcard $(B)/tests/fuzz/*.d)
+# The pod model's tests (tests/unit/test_pod_*.c) run it against fakes of everything below it
+# (tests/unit/fake_*.c: hcs/runtime.h, hns/hns.h, the image store's look-up and holds, the
+# platform's sandbox and stdio seams). They link the model's shared objects, common/ and the
+# fakes, never libwincri.a, so no real backend can slip in: a symbol the fakes lack fails the link.
+POD_MODEL_OBJ := $(patsubst %.c,$(B)/%.o,$(filter-out podsandbox/ocispec%,\
+	$(filter-out %_linux.c %_win32.c,$(wildcard podsandbox/*.c))) \
+	$(filter-out %_win32.c,$(wildcard common/*.c)))
+POD_FAKE_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard tests/unit/fake_*.c) tests/unit/podtest.c)
+
+$(POD_FAKE_OBJ): $(B)/%.o: %.c $(PB_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/tests/test_pod_%: tests/unit/test_pod_%.c $(POD_MODEL_OBJ) $(POD_FAKE_OBJ) \
+		tests/unit/testutil.h tests/unit/podtest.h tests/unit/fake_backend.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(POD_MODEL_OBJ) $(POD_FAKE_OBJ) $(LDLIBS) -lcmocka
+
+-include $(LIB_OBJ:.o=.d) $(B)/cri/main_linux.d $(wildcard $(B)/tests/fuzz/*.d) \
+	$(POD_FAKE_OBJ:.o=.d)
 
 # The README's commands. Both install what is missing first.
 run:
@@ -123,9 +142,12 @@ e2e: $(B)/wincrid
 	WINCRID=$(abspath $(B)/wincrid) /usr/bin/python3 -m pytest -q tests/e2e \
 		$(if $(K),-k '$(K)') $(PYTEST_ARGS)
 
+# Children forked without exec (test_pod_recovery.c's, killed at crash points) are not
+# reported: valgrind's exit report of a process killed midway is noise.
 valgrind: $(UNIT_RUN)
 	@set -e; for t in $(UNIT_RUN); do valgrind -q --error-exitcode=9 --leak-check=full \
-		--errors-for-leak-kinds=definite $$t >/dev/null; echo "valgrind clean: $$t"; done
+		--errors-for-leak-kinds=definite --child-silent-after-fork=yes $$t >/dev/null; \
+		echo "valgrind clean: $$t"; done
 
 bench: deps
 	tests/bench/run.sh

@@ -108,7 +108,9 @@ int pod_container_start(pod_manager *pm, const char *id, wc_err *err)
         return -1;
     int rc = -1;
     pthread_mutex_lock(&c->op);
-    if (c->state != POD_CONTAINER_CREATED)
+    if (pod_container_is_removed(pm, c))
+        wc_err_set(err, WC_NOT_FOUND, "container %s not found", c->id);
+    else if (c->state != POD_CONTAINER_CREATED)
         wc_err_set(err, WC_FAILED_PRECONDITION, "container %s is not in the created state", c->id);
     else
         rc = start_created(pm, c, err);

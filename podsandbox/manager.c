@@ -240,6 +240,22 @@ void pod_container_unref(pod_manager *pm, pod_container *c)
         pod_container_free(c);
 }
 
+int pod_sandbox_is_removed(pod_manager *pm, pod_sandbox *s)
+{
+    pthread_mutex_lock(&pm->mu);
+    int removed = s->removed;
+    pthread_mutex_unlock(&pm->mu);
+    return removed;
+}
+
+int pod_container_is_removed(pod_manager *pm, pod_container *c)
+{
+    pthread_mutex_lock(&pm->mu);
+    int removed = c->removed;
+    pthread_mutex_unlock(&pm->mu);
+    return removed;
+}
+
 void pod_index_remove_sandbox(pod_manager *pm, pod_sandbox *s)
 {
     char *key = pod_sandbox_name_key(s->config);
@@ -396,7 +412,7 @@ void pod_container_mark_exited(pod_manager *pm, pod_container *c, int known, int
     wc_err err = {0};
     pthread_mutex_lock(&pm->mu);
     int first = c->state != POD_CONTAINER_EXITED;
-    if (!first && !(known && !c->exit_known)) {
+    if (c->removed || (!first && !(known && !c->exit_known))) { /* removed: its record is gone */
         pthread_mutex_unlock(&pm->mu);
         return;
     }

@@ -157,6 +157,12 @@ pod_sandbox *pod_sandbox_find(pod_manager *pm, const char *id_or_prefix, wc_err 
 pod_container *pod_container_find(pod_manager *pm, const char *id_or_prefix, wc_err *err);
 void pod_sandbox_unref(pod_manager *pm, pod_sandbox *s);
 void pod_container_unref(pod_manager *pm, pod_container *c);
+/* 1 once its removal is done (or its record deleted, for a container). A verb may find it just
+ * before the removal takes it out of the index and then wait for its op lock until the removal
+ * is over: after taking the lock it checks this and acts as if it had not been found, so that it
+ * neither writes the record back nor removes it twice. */
+int pod_sandbox_is_removed(pod_manager *pm, pod_sandbox *s);
+int pod_container_is_removed(pod_manager *pm, pod_container *c);
 void pod_index_add_sandbox(pod_manager *pm, pod_sandbox *s);
 void pod_index_remove_sandbox(pod_manager *pm, pod_sandbox *s);
 void pod_index_add_container(pod_manager *pm, pod_container *c);
@@ -175,7 +181,8 @@ void pod_user_clear(pod_linux_user *u);
 
 /* ---- manager.c: exits ---- */
 /* Records that the container's init ended, once: a second report (the reaper's and the
- * keeper's both come) changes nothing, except that a known code replaces an unknown one. */
+ * keeper's both come) changes nothing, except that a known code replaces an unknown one; a
+ * report for a removed container (c->removed) changes nothing at all. */
 void pod_container_mark_exited(pod_manager *pm, pod_container *c, int known, int exit_code,
                                int64_t finished_ns, int oom_killed);
 /* IDs of every container (caller frees each and the array). */

@@ -115,7 +115,8 @@ static int write_sandbox_files(const pod_sandbox *s, wc_err *err)
     char *resolv = c->dns.set ? resolv_conf_text(&c->dns) : read_small_file("/etc/resolv.conf");
     char hostname[POD_HOSTNAME_MAX + 2];
     int rc = pod_sandbox_hostname(s, hostname, sizeof hostname - 1, err);
-    strcat(hostname, "\n");
+    if (rc == 0) /* else hostname holds nothing to add to */
+        strcat(hostname, "\n");
     if (rc == 0)
         rc = write_text(s->dir, "resolv.conf", resolv, err);
     if (rc == 0)
@@ -200,32 +201,42 @@ static int attach_network(pod_manager *pm, pod_sandbox *s, wc_err *err)
 }
 
 /* CNI DEL whether or not ADD's result was recorded: a crash between the two leaves an address
- * allocated with no result to show for it, and DEL is idempotent by the CNI spec. */
-static void detach_network(pod_manager *pm, pod_sandbox *s)
+ * allocated with no result to show for it, and DEL is idempotent by the CNI spec. What fails is
+ * not forgotten: the pod keeps the namespace and the result until DEL and the removal succeed,
+ * so the caller's retry (or recovery) does them again; dropping them would leak the address.
+ * A rollback, whose record goes anyway, passes `forget`: failures are logged and the namespace
+ * is removed all the same (a plugin that failed ADD often fails DEL too). */
+static int detach_network(pod_manager *pm, pod_sandbox *s, int forget, wc_err *err)
 {
-    wc_err err = {0};
     if (!*s->netns)
-        return;
+        return 0;
     hns_pod_net net;
     hns_port_mapping *ports = NULL;
     pod_net_from_config(pm, s, &net, &ports);
-    if (hns_detach(pm->net, s->netns, &net, s->cni_result, &err) < 0)
-        wc_warn("pod", "CNI DEL failed", "sandbox=%.12s error=\"%s\"", s->id, err.msg);
+    int rc = hns_detach(pm->net, s->netns, &net, s->cni_result, err);
     free(ports);
+    if (rc < 0 && !forget)
+        return wc_err_prefix(err, "CNI DEL");
+    if (rc < 0)
+        wc_warn("pod", "CNI DEL failed", "sandbox=%.12s error=\"%s\"", s->id, err->msg);
     free(s->cni_result);
     s->cni_result = strdup("");
-    if (hns_netns_remove(pm->net, s->netns, &err) < 0)
+    if (hns_netns_remove(pm->net, s->netns, err) < 0) {
+        if (!forget)
+            return -1;
         wc_warn("pod", "cannot remove network namespace", "sandbox=%.12s error=\"%s\"", s->id,
-                err.msg);
+                err->msg);
+    }
     free(s->netns);
     s->netns = strdup("");
+    return 0;
 }
 
 /* Undoes a half-made sandbox: nothing of it stays behind. */
 void pod_sandbox_roll_back(pod_manager *pm, pod_sandbox *s)
 {
     wc_err ignored = {0};
-    detach_network(pm, s);
+    detach_network(pm, s, 1, &ignored);
     pod_platform_sandbox_teardown(pm, s, &ignored);
     pod_platform_remove_tree(s->dir, &ignored);
     pod_store_delete_sandbox(pm, s->id, &ignored);
@@ -318,18 +329,25 @@ int pod_sandbox_run(pod_manager *pm, pod_sandbox_config *config, const char *han
     return 0;
 }
 
-static void stop_containers(pod_manager *pm, const char *sandbox_id)
+/* Every container is tried; the first failure is the caller's. */
+static int stop_containers(pod_manager *pm, const char *sandbox_id, wc_err *err)
 {
     size_t n = 0;
     char **ids = pod_sandbox_container_ids(pm, sandbox_id, &n);
+    int rc = 0;
     for (size_t i = 0; i < n; i++) {
-        wc_err err = {0};
-        if (pod_container_stop(pm, ids[i], 0, &err) < 0)
+        wc_err one = {0};
+        if (pod_container_stop(pm, ids[i], 0, &one) < 0) {
             wc_warn("pod", "cannot stop container", "container=%.12s error=\"%s\"", ids[i],
-                    err.msg);
+                    one.msg);
+            if (rc == 0)
+                *err = one;
+            rc = -1;
+        }
         free(ids[i]);
     }
     free(ids);
+    return rc;
 }
 
 /* Stop and remove hold the sandbox's op lock throughout, and mark it not ready first:
@@ -349,23 +367,31 @@ int pod_sandbox_stop(pod_manager *pm, const char *id, wc_err *err)
     if (!s)
         return err->code == WC_NOT_FOUND ? (wc_err_clear(err), 0) : -1;
     pthread_mutex_lock(&s->op);
+    if (pod_sandbox_is_removed(pm, s)) { /* by a call that held it while this one waited */
+        pthread_mutex_unlock(&s->op);
+        pod_sandbox_unref(pm, s);
+        return 0;
+    }
     /* A pod being removed stays so: its intent is the stronger one. */
     int removing = strcmp(s->intent, POD_INTENT_REMOVE) == 0;
     int rc = mark_not_ready(pm, s, removing ? POD_INTENT_REMOVE : POD_INTENT_STOP, err);
     if (rc == 0) {
         WC_CRASH_POINT("sandbox.stop.recorded");
-        stop_containers(pm, s->id);
+        /* One still running keeps the pod's network and namespaces, and the intent stays. */
+        rc = stop_containers(pm, s->id, err);
+    }
+    if (rc == 0) {
         WC_CRASH_POINT("sandbox.stop.containers");
-        detach_network(pm, s);
+        rc = detach_network(pm, s, 0, err); /* failed: the intent stays, for the retry */
         WC_CRASH_POINT("sandbox.stop.network");
         wc_err ignored = {0};
         pod_platform_sandbox_teardown(pm, s, &ignored); /* pinned namespaces, PID holder */
-        if (!removing)
+        if (rc == 0 && !removing)
             rc = pod_sandbox_record_intent(pm, s, NULL, err);
     }
     pthread_mutex_unlock(&s->op);
     pod_sandbox_unref(pm, s);
-    return rc;
+    return rc < 0 ? wc_err_prefix(err, "StopPodSandbox %.12s", id) : 0;
 }
 
 static int remove_containers(pod_manager *pm, const char *sandbox_id, wc_err *err)
@@ -388,6 +414,11 @@ int pod_sandbox_remove(pod_manager *pm, const char *id, wc_err *err)
     if (!s)
         return err->code == WC_NOT_FOUND ? (wc_err_clear(err), 0) : -1;
     pthread_mutex_lock(&s->op);
+    if (pod_sandbox_is_removed(pm, s)) { /* by a call that held it while this one waited */
+        pthread_mutex_unlock(&s->op);
+        pod_sandbox_unref(pm, s);
+        return 0;
+    }
     int rc = mark_not_ready(pm, s, POD_INTENT_REMOVE, err);
     if (rc == 0) {
         WC_CRASH_POINT("sandbox.remove.recorded");
@@ -395,7 +426,9 @@ int pod_sandbox_remove(pod_manager *pm, const char *id, wc_err *err)
     }
     if (rc == 0) {
         WC_CRASH_POINT("sandbox.remove.containers");
-        detach_network(pm, s);
+        rc = detach_network(pm, s, 0, err);
+    }
+    if (rc == 0) {
         WC_CRASH_POINT("sandbox.remove.network");
         rc = pod_platform_sandbox_teardown(pm, s, err);
     }
@@ -403,8 +436,12 @@ int pod_sandbox_remove(pod_manager *pm, const char *id, wc_err *err)
         rc = pod_platform_remove_tree(s->dir, err);
     if (rc == 0)
         rc = pod_store_delete_sandbox(pm, s->id, err);
-    if (rc == 0)
+    if (rc == 0) {
         WC_CRASH_POINT("sandbox.remove.deleted");
+        pthread_mutex_lock(&pm->mu); /* before the op lock goes: see pod_sandbox_is_removed */
+        s->removed = 1;
+        pthread_mutex_unlock(&pm->mu);
+    }
     pthread_mutex_unlock(&s->op);
     if (rc == 0)
         pod_index_remove_sandbox(pm, s);

@@ -159,8 +159,10 @@ int pod_container_update_resources(pod_manager *pm, const char *id, const pod_li
         json_decref(res);
         return -1;
     }
-    int rc = 0;
     pthread_mutex_lock(&c->op);
+    int rc = pod_container_is_removed(pm, c)
+                 ? wc_err_set(err, WC_NOT_FOUND, "container %s not found", c->id)
+                 : 0;
     if (rc == 0 && (c->state == POD_CONTAINER_RUNNING || c->state == POD_CONTAINER_CREATED)) {
         hcs_runtime *rt = pod_runtime_of_container(pm, c, err);
         rc = rt ? hcs_update(rt, c->id, res, err) : -1;
@@ -186,9 +188,12 @@ int pod_sandbox_update_resources(pod_manager *pm, const char *id,
     if (!s)
         return -1;
     pthread_mutex_lock(&s->op);
+    int removed = pod_sandbox_is_removed(pm, s);
     pthread_mutex_lock(&pm->mu);
-    pod_sandbox_config *next = pod_sandbox_config_copy(s->config);
-    int rc = next ? 0 : wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+    pod_sandbox_config *next = removed ? NULL : pod_sandbox_config_copy(s->config);
+    int rc = removed ? wc_err_set(err, WC_NOT_FOUND, "pod sandbox %s not found", s->id)
+             : next  ? 0
+                     : wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
     if (rc == 0 && overhead)
         rc = copy_resources(&next->linux_overhead, overhead, err);
     if (rc == 0 && resources)
