@@ -264,10 +264,11 @@ void pod_platform_stdio_close(pod_manager *pm)
     fake_enter("pod_platform_stdio_close", NULL, 0, NULL);
 }
 
-int pod_platform_stdio_begin(pod_manager *pm, pod_container *c, hcs_runtime *rt, wc_err *err)
+int pod_platform_stdio_begin(pod_manager *pm, pod_container *c, hcs_runtime *rt, int pid,
+                             wc_err *err)
 {
     (void)rt;
-    if (fake_enter("pod_platform_stdio_begin", c->id, 0, err) < 0)
+    if (fake_enter("pod_platform_stdio_begin", c->id, pid, err) < 0)
         return -1;
     hold(pm, c);
     return 0;

@@ -393,7 +393,7 @@ static void exit_right_after_start_is_kept(void **state)
     pod_event_sub *sub = pod_events_subscribe(t->pm);
     char *sid = pt_run_pod(t, "web");
     char *cid = pt_create(t, sid, "app");
-    fake_exit_during("hcs_state_of", 0); /* after the runtime's start, before the record */
+    fake_exit_during("hcs_start", 0); /* right after the runtime started it, before the record */
     wc_err err = {0};
     assert_int_equal(pod_container_start(t->pm, cid, &err), 0);
     assert_int_equal(pt_state(t, cid), POD_CONTAINER_EXITED);
