@@ -200,10 +200,16 @@ $(WL)/%.o: %.c $(PB_H)
 
 -include $(WL_OBJ:.o=.d)
 
-# The application manifest (deploy/windows/wincrid.manifest) as a linked resource.
-$(WL)/wincrid.res.o: deploy/windows/wincrid.rc deploy/windows/wincrid.manifest
+# The application manifest (deploy/windows/wincrid.manifest) and the event-log message table
+# (deploy/windows/wincrid-events.mc, through windmc) as linked resources.
+$(WL)/events/wincrid-events.rc: deploy/windows/wincrid-events.mc
 	@mkdir -p $(dir $@)
-	x86_64-w64-mingw32-windres -I deploy/windows $< -O coff -o $@
+	x86_64-w64-mingw32-windmc -r $(dir $@) -h $(dir $@) $<
+
+$(WL)/wincrid.res.o: deploy/windows/wincrid.rc deploy/windows/wincrid.manifest \
+		$(WL)/events/wincrid-events.rc
+	@mkdir -p $(dir $@)
+	x86_64-w64-mingw32-windres -I deploy/windows -I $(WL)/events $< -O coff -o $@
 
 $(WL)/wincrid.exe: $(WL_OBJ) $(WL)/wincrid.res.o
 	$(WL_CC) -static -o $@ $^ $(WL_LIBS)

@@ -9,6 +9,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "Usage: wincrid [OPTIONS]\n"
+            "       wincrid service install|uninstall|start|stop|status   (Windows; see\n"
+            "                                                  wincrid service --help)\n"
             "\n"
             "wincri: a Kubernetes CRI (runtime.v1) runtime for Windows nodes, with a Linux\n"
             "host backend (runc, network namespaces, CNI).\n"

@@ -197,12 +197,17 @@ int wc_daemon_run(const wc_daemon_opts *opts)
     wc_err err = {0};
     if (wc_config_load(opts->config_path, &r.d.cfg, &err) < 0) {
         fprintf(stderr, "wincrid: bad config: %s\n", err.msg);
+        if (opts->on_failed)
+            opts->on_failed(opts->observer_ctx, 2, err.msg);
         return 2;
     }
     wc_log_level level = r.d.cfg->log_level;
     if (opts->log_level && wc_log_parse_level(opts->log_level, &level) < 0) {
         fprintf(stderr, "wincrid: --log-level %s: expected debug, info, warn or error\n",
                 opts->log_level);
+        if (opts->on_failed)
+            opts->on_failed(opts->observer_ctx, 2,
+                            "--log-level: expected debug, info, warn or error");
         wc_config_free(r.d.cfg);
         return 2;
     }
@@ -214,8 +219,14 @@ int wc_daemon_run(const wc_daemon_opts *opts)
     if (start(&r, opts, &err) < 0) {
         wc_error("daemon", "cannot start", "error=\"%s\"", err.msg);
         fprintf(stderr, "wincrid: %s\n", err.msg);
+        if (opts->on_failed)
+            opts->on_failed(opts->observer_ctx, 1, err.msg);
         code = 1;
     } else {
+        if (opts->on_serving)
+            opts->on_serving(opts->observer_ctx, r.d.cfg,
+                             opts->listen ? opts->listen : r.d.cfg->listen);
+        WC_CRASH_POINT("daemon.serving");
         wait_for_stop();
         wc_info("daemon", "stopping: no new calls; waiting for calls in flight", "grace_s=%d",
                 r.d.cfg->shutdown_grace_seconds);

@@ -28,6 +28,13 @@ typedef struct wc_daemon_opts {
     const char *listen;      /* overrides the config's endpoint when set */
     const char *log_level;   /* overrides the config's level when set */
     int console;             /* Windows: run in the foreground, never as a service */
+    /* Optional observers (the Windows service reports them to the service control manager
+     * and the event log), called on wc_daemon_run's thread: on_serving once the endpoint
+     * answers; on_failed when the daemon cannot start, with the exit code it returns (2: the
+     * config or --log-level was refused; 1: anything else) and what went wrong. */
+    void (*on_serving)(void *ctx, const wc_config *cfg, const char *endpoint);
+    void (*on_failed)(void *ctx, int exit_code, const char *msg);
+    void *observer_ctx;
 } wc_daemon_opts;
 
 /* Runs until wc_daemon_request_stop(); returns the process exit code. */

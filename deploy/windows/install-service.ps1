@@ -1,14 +1,22 @@
 <#
 .SYNOPSIS
-  Installs wincrid as the Windows service "wincri" (run as Administrator).
+  Installs wincrid as the Windows service "wincri" by hand (run as Administrator): puts the
+  files in place, then lets `wincrid.exe service ...` do the service control manager's part.
 
 .DESCRIPTION
-  Copies wincrid.exe to C:\Program Files\wincri, places the configuration under
-  C:\ProgramData\wincri (keeping an existing config.json unless -Force), creates the
-  service with `sc.exe create wincri ... start= auto` running as LocalSystem, restarts it
-  on failure, and starts it. The daemon serves CRI on npipe:////./pipe/wincri, which only
-  SYSTEM and Administrators may open; point kubelet at it (deploy/windows/kubelet-flags.md).
-  The service logs to C:\ProgramData\wincri\wincrid.log.
+  Copies wincrid.exe to C:\Program Files\wincri (stopping the service first when it runs),
+  places the configuration at C:\ProgramData\wincri\config.json (keeping an existing one
+  unless -Force; the embedded defaults when there is none), checks it with --check-config,
+  limits C:\ProgramData\wincri to SYSTEM and Administrators, and then runs
+
+    wincrid.exe service install --config C:\ProgramData\wincri\config.json   (if not installed)
+    wincrid.exe service start
+
+  The service (delayed automatic start, restart on failure, events in the Application log,
+  its log at C:\ProgramData\wincri\wincrid.log) is wincrid.exe's to set up: see
+  `wincrid.exe service --help` and README.md, "Windows service". -Uninstall runs
+  `wincrid.exe service uninstall`, which stops and removes the service and leaves the state,
+  config and log in place.
 
 .EXAMPLE
   .\install-service.ps1 -Binary .\wincrid.exe
@@ -26,7 +34,8 @@ param(
 )
 
 $ErrorActionPreference = "Stop"
-$ServiceName = "wincri"
+$exe = Join-Path $InstallDir "wincrid.exe"
+$configPath = Join-Path $DataDir "config.json"
 
 function Assert-Admin {
     $id = [Security.Principal.WindowsIdentity]::GetCurrent()
@@ -36,42 +45,30 @@ function Assert-Admin {
     }
 }
 
-function Invoke-Sc {
-    & sc.exe @args
-    if ($LASTEXITCODE -ne 0) { throw "sc.exe $($args -join ' ') failed with exit code $LASTEXITCODE" }
-}
-
-function Remove-WincriService {
-    $svc = Get-Service -Name $ServiceName -ErrorAction SilentlyContinue
-    if (-not $svc) { return }
-    if ($svc.Status -ne "Stopped") {
-        Stop-Service -Name $ServiceName -Force
-        $svc.WaitForStatus("Stopped", (New-TimeSpan -Seconds 60))
+# wincrid.exe service exit codes: 0 done, 1 failed, 2 usage or config, 3 not running,
+# 4 not installed, 5 already installed.
+function Wincrid([int[]]$ok) {
+    & $exe @args
+    if ($ok -notcontains $LASTEXITCODE) {
+        throw "wincrid.exe $($args -join ' ') failed with exit code $LASTEXITCODE"
     }
-    Invoke-Sc delete $ServiceName
 }
 
 Assert-Admin
 
 if ($Uninstall) {
-    Remove-WincriService
-    Write-Host "service $ServiceName removed; $DataDir (state, images, logs) left in place"
+    if (-not (Test-Path $exe)) { throw "$exe not found: nothing to uninstall with" }
+    Wincrid @(0, 4) service uninstall
     exit 0
-}
-
-$features = Get-WindowsOptionalFeature -Online -FeatureName Containers -ErrorAction SilentlyContinue
-if ($features -and $features.State -ne "Enabled") {
-    Write-Warning "the Windows feature 'Containers' is not enabled; wincrid starts but reports RuntimeReady=false (Enable-WindowsOptionalFeature -Online -FeatureName Containers)"
 }
 
 if (-not (Test-Path $Binary)) { throw "wincrid.exe not found at $Binary (use -Binary)" }
 New-Item -ItemType Directory -Force -Path $InstallDir, $DataDir | Out-Null
 
-# The configuration: given file, else the embedded defaults written out once.
-$exe = Join-Path $InstallDir "wincrid.exe"
-Remove-WincriService
+# A running service holds the binary: stop it before replacing it.
+if (Test-Path $exe) { Wincrid @(0, 4) service stop }
 Copy-Item -Force $Binary $exe
-$configPath = Join-Path $DataDir "config.json"
+
 if ($Config) {
     if ((Test-Path $configPath) -and -not $Force) {
         throw "$configPath exists; pass -Force to replace it"
@@ -81,18 +78,12 @@ if ($Config) {
     & $exe --print-default-config | Set-Content -Encoding ascii $configPath
     if ($LASTEXITCODE -ne 0) { throw "wincrid --print-default-config failed" }
 }
-# The daemon checks the config at start: a refused one shows in wincrid.log and in
-# `sc.exe query wincri` as service-specific exit code 2.
+Wincrid @(0) "--check-config" "--config" $configPath
 
 # The state directory holds secrets (registry auth, pod specs): SYSTEM and Administrators only.
 & icacls.exe $DataDir /inheritance:r /grant:r "*S-1-5-18:(OI)(CI)F" "*S-1-5-32-544:(OI)(CI)F" | Out-Null
 
-$binPath = "`"$exe`" --config `"$configPath`""
-Invoke-Sc create $ServiceName binPath= $binPath start= auto obj= LocalSystem DisplayName= "wincri CRI runtime"
-Invoke-Sc description $ServiceName "Kubernetes CRI runtime (runtime.v1) over HCS and HCN; serves npipe:////./pipe/wincri"
-# Restart after a crash: 5 s, 10 s, then every 30 s; the failure count resets after a day.
-Invoke-Sc failure $ServiceName reset= 86400 actions= restart/5000/restart/10000/restart/30000
-Start-Service -Name $ServiceName
-(Get-Service -Name $ServiceName).WaitForStatus("Running", (New-TimeSpan -Seconds 60))
-Write-Host "service $ServiceName running; config $configPath, log $(Join-Path $DataDir 'wincrid.log')"
+& $exe service status *> $null
+if ($LASTEXITCODE -eq 4) { Wincrid @(0) service install "--config" $configPath }
+Wincrid @(0) service start
 Write-Host "kubelet: --container-runtime-endpoint=npipe:////./pipe/wincri (see kubelet-flags.md)"

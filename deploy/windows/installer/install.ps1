@@ -20,11 +20,15 @@
   4. Writes C:\ProgramData\wincri\installer\<pod>.ready (the readiness probe's file) and
      sleeps.
 
-  Assumptions (not in this tree yet; README.md, "Operating wincri"):
-  - `wincrid.exe service install --config PATH` registers the service "wincri" running
-    "<that wincrid.exe> --config PATH"; `service start` and `service stop` return once the
-    service is running / stopped; `service status` exits 0 when it is running.
-  - Stopping the service loses no container, log line or exit status (restart without loss).
+  The service is wincrid.exe's own `service` command (cri/service.h; README.md, "Windows
+  service"): `service install --config PATH` registers the service "wincri" running
+  "<that wincrid.exe> --config PATH"; `service start` returns once the service is running
+  (exit 1 when it stopped while starting, e.g. a refused config); `service stop` returns once
+  it has stopped (exit 0 when it was not running); `service status` exits 0 only while it
+  runs.
+
+  Still assumed (not in this tree yet; README.md, "Operating wincri"): stopping the service
+  loses no container, log line or exit status (restart without loss).
 #>
 $ErrorActionPreference = "Stop"
 
@@ -41,12 +45,21 @@ function Log([string]$msg) {
     Write-Host ("{0} wincri-installer node={1}: {2}" -f (Get-Date -Format o), $env:NODE_NAME, $msg)
 }
 
+# Runs wincrid.exe; returns its exit code and its output (stdout and stderr). Windows
+# PowerShell turns a native command's stderr lines into errors once 2>&1 redirects them, which
+# "Stop" would make fatal: here they are output.
+function Run-Wincrid([string]$exe, [string[]]$arguments) {
+    $ErrorActionPreference = "Continue"
+    $out = & $exe @arguments 2>&1 | ForEach-Object { "$_" } | Out-String
+    return @{ Exit = $LASTEXITCODE; Output = $out.Trim() }
+}
+
 function Invoke-Wincrid([string]$exe, [string[]]$arguments) {
-    $out = & $exe @arguments 2>&1 | Out-String
-    if ($LASTEXITCODE -ne 0) {
-        throw "$exe $($arguments -join ' ') failed (exit $LASTEXITCODE): $out"
+    $r = Run-Wincrid $exe $arguments
+    if ($r.Exit -ne 0) {
+        throw "$exe $($arguments -join ' ') failed (exit $($r.Exit)): $($r.Output)"
     }
-    return $out.Trim()
+    return $r.Output
 }
 
 function Wait-Serving([string]$exe) {
@@ -100,8 +113,11 @@ if ($svc -and $svc.Status -eq "Running" -and $have -eq $want -and (Same-File $Co
         Log "installing the service"
         Invoke-Wincrid $Exe @("service", "install", "--config", $Config) | Out-Null
     }
-    Invoke-Wincrid $Exe @("service", "start") | Out-Null
-    if (-not (Wait-Serving $Exe)) {
+    # A start that fails (exit 1: the new wincrid stopped while starting) is rolled back
+    # below like one that never serves; what `service start` said goes to the pod's log.
+    $started = Run-Wincrid $Exe @("service", "start", "--timeout", "$StartTimeoutSeconds")
+    if ($started.Output) { Log $started.Output }
+    if ($started.Exit -ne 0 -or -not (Wait-Serving $Exe)) {
         Log "the new wincrid did not come up within $StartTimeoutSeconds s"
         if ($hadService -and (Test-Path "$Exe.previous")) {
             & $Exe service stop *> $null
