@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/wstr_win32.h"
 #include "hns/hcnerr.h"
 
 typedef HRESULT(WINAPI *fn_enum)(PCWSTR, PWSTR *, PWSTR *);
@@ -98,28 +99,12 @@ int hns_hcn_available(wc_err *err)
     return 0;
 }
 
-/* ---- text conversion ---- */
-
-static WCHAR *wide(const char *s)
-{
-    if (!s)
-        return NULL;
-    int n = MultiByteToWideChar(CP_UTF8, 0, s, -1, NULL, 0);
-    WCHAR *w = n > 0 ? malloc((size_t)n * sizeof *w) : NULL;
-    if (w)
-        MultiByteToWideChar(CP_UTF8, 0, s, -1, w, n);
-    return w;
-}
-
-/* Converts and frees a CoTaskMem string from HCN. */
+/* A CoTaskMem string from HCN as UTF-8; the original is freed. */
 static char *take(PWSTR w)
 {
     if (!w)
         return NULL;
-    int n = WideCharToMultiByte(CP_UTF8, 0, w, -1, NULL, 0, NULL, NULL);
-    char *s = n > 0 ? malloc((size_t)n) : NULL;
-    if (s)
-        WideCharToMultiByte(CP_UTF8, 0, w, -1, s, n, NULL, NULL);
+    char *s = wc_utf16_to_utf8(w, NULL);
     CoTaskMemFree(w);
     return s;
 }
@@ -170,7 +155,7 @@ int hns_hcn_namespace_create(const char *settings, const char *id, wc_err *err)
     GUID g;
     if (hns_hcn_available(err) != 0 || to_guid(id, &g, err) != 0)
         return -1;
-    WCHAR *ws = wide(settings);
+    WCHAR *ws = wc_utf8_to_utf16(settings, NULL);
     void *h = NULL;
     PWSTR rec = NULL;
     HRESULT hr = ws ? api.create_namespace(&g, ws, &h, &rec) : E_OUTOFMEMORY;
@@ -200,7 +185,7 @@ int hns_hcn_namespace_modify(const char *id, const char *request, wc_err *err)
     PWSTR rec = NULL;
     if (check(api.open_namespace(&g, &h, &rec), rec, err, "HcnOpenNamespace(%s)", id) != 0)
         return -1;
-    WCHAR *wr = wide(request);
+    WCHAR *wr = wc_utf8_to_utf16(request, NULL);
     rec = NULL;
     HRESULT hr = wr ? api.modify_namespace(h, wr, &rec) : E_OUTOFMEMORY;
     free(wr);
@@ -220,7 +205,8 @@ static int query(fn_open open, fn_query q, fn_close close, const char *kind, con
     PWSTR rec = NULL;
     if (check(open(&g, &h, &rec), rec, err, "HcnOpen%s(%s)", kind, id) != 0)
         return -1;
-    WCHAR *wq = wide(query_doc ? query_doc : "{\"SchemaVersion\":{\"Major\":2,\"Minor\":0}}");
+    WCHAR *wq = wc_utf8_to_utf16(
+        query_doc ? query_doc : "{\"SchemaVersion\":{\"Major\":2,\"Minor\":0}}", NULL);
     PWSTR out = NULL;
     rec = NULL;
     HRESULT hr = wq ? q(h, wq, &out, &rec) : E_OUTOFMEMORY;
@@ -256,7 +242,8 @@ int hns_hcn_endpoint_query(const char *id, const char *query_doc, char **props, 
 static int enumerate(fn_enum f, const char *what, const char *query_doc, char **list, wc_err *err)
 {
     *list = NULL;
-    WCHAR *wq = wide(query_doc ? query_doc : "{\"SchemaVersion\":{\"Major\":2,\"Minor\":0}}");
+    WCHAR *wq = wc_utf8_to_utf16(
+        query_doc ? query_doc : "{\"SchemaVersion\":{\"Major\":2,\"Minor\":0}}", NULL);
     PWSTR out = NULL, rec = NULL;
     HRESULT hr = wq ? f(wq, &out, &rec) : E_OUTOFMEMORY;
     free(wq);
@@ -292,7 +279,7 @@ int hns_hcn_network_create(const char *settings, char id_out[37], wc_err *err)
     GUID g;
     if (CoCreateGuid(&g) != S_OK)
         return wc_err_set(err, WC_INTERNAL, "CoCreateGuid failed");
-    WCHAR *ws = wide(settings);
+    WCHAR *ws = wc_utf8_to_utf16(settings, NULL);
     void *h = NULL;
     PWSTR rec = NULL;
     HRESULT hr = ws ? api.create_network(&g, ws, &h, &rec) : E_OUTOFMEMORY;
@@ -328,7 +315,7 @@ int hns_hcn_endpoint_create(const char *network_id, const char *settings, char i
         api.close_network(nh);
         return wc_err_set(err, WC_INTERNAL, "CoCreateGuid failed");
     }
-    WCHAR *ws = wide(settings);
+    WCHAR *ws = wc_utf8_to_utf16(settings, NULL);
     rec = NULL;
     HRESULT hr = ws ? api.create_endpoint(nh, &eg, ws, &eh, &rec) : E_OUTOFMEMORY;
     free(ws);
@@ -376,7 +363,7 @@ int hns_hns_endpoint_stats(const char *endpoint_id, char **reply, wc_err *err)
         return wc_err_set(err, WC_UNAVAILABLE, "vmcompute.dll on this host has no HNSCall");
     char path[96];
     snprintf(path, sizeof path, "/endpointstats/%s", endpoint_id);
-    WCHAR *wp = wide(path);
+    WCHAR *wp = wc_utf8_to_utf16(path, NULL);
     PWSTR out = NULL;
     HRESULT hr = wp ? call(L"GET", wp, L"", &out) : E_OUTOFMEMORY;
     free(wp);

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/wstr_win32.h"
+
 /* struct DriverInfo { GraphDriverType Flavour; LPCWSTR HomeDir; }  (FilterDriver = 1) */
 typedef struct wcl_driver_info {
     int flavour;
@@ -82,32 +84,6 @@ static FARPROC vmc_proc(const char *name, wc_err *err)
 /* GetProcAddress returns FARPROC; going through void * keeps -Wcast-function-type quiet. */
 #define VMC(type, name, err) ((type)(void *)vmc_proc(name, err))
 
-static WCHAR *wide(const char *s)
-{
-    if (!s)
-        return NULL;
-    int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, NULL, 0);
-    if (n <= 0)
-        return NULL;
-    WCHAR *w = malloc((size_t)n * sizeof *w);
-    if (w && MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, w, n) != n) {
-        free(w);
-        return NULL;
-    }
-    return w;
-}
-
-static char *narrow(const WCHAR *w)
-{
-    int n = WideCharToMultiByte(CP_UTF8, 0, w, -1, NULL, 0, NULL, NULL);
-    if (n <= 0)
-        return NULL;
-    char *s = malloc((size_t)n);
-    if (s)
-        WideCharToMultiByte(CP_UTF8, 0, w, -1, s, n, NULL, NULL);
-    return s;
-}
-
 static wc_code code_of(HRESULT hr)
 {
     switch ((unsigned long)hr) {
@@ -138,7 +114,7 @@ int img_wcl_name_to_guid(void *ctx, const char *name, img_wcl_guid *out, wc_err 
     fn_name_to_guid f = VMC(fn_name_to_guid, "NameToGuid", err);
     if (!f)
         return -1;
-    WCHAR *w = wide(name);
+    WCHAR *w = wc_utf8_to_utf16(name, NULL);
     if (!w)
         return wc_err_set(err, WC_INVALID_ARGUMENT, "layer name \"%s\" is not UTF-8", name);
     GUID g;
@@ -184,7 +160,7 @@ static int descs_build(const char *const *parents, size_t n, wcl_descs *ds, wc_e
         ds->d[i].layer_id.Data3 = nd[i].layer_id.data3;
         memcpy(ds->d[i].layer_id.Data4, nd[i].layer_id.data4, 8);
         ds->d[i].flags = nd[i].flags;
-        ds->paths[i] = wide(parents[i]);
+        ds->paths[i] = wc_utf8_to_utf16(parents[i], NULL);
         if (!ds->paths[i])
             rc = wc_err_set(err, WC_INVALID_ARGUMENT, "layer path \"%s\" is not UTF-8", parents[i]);
         ds->d[i].path = ds->paths[i];
@@ -197,7 +173,7 @@ static int descs_build(const char *const *parents, size_t n, wcl_descs *ds, wc_e
 
 static int write_text_file(const char *path, const char *text, wc_err *err)
 {
-    WCHAR *w = wide(path);
+    WCHAR *w = wc_utf8_to_utf16(path, NULL);
     HANDLE h =
         w ? CreateFileW(w, GENERIC_WRITE, 0, NULL, CREATE_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL)
           : INVALID_HANDLE_VALUE;
@@ -230,7 +206,7 @@ static int call_path(const char *proc, const char *path, wc_err *err)
     fn_path f = VMC(fn_path, proc, err);
     if (!f)
         return -1;
-    WCHAR *w = wide(path);
+    WCHAR *w = wc_utf8_to_utf16(path, NULL);
     HRESULT hr = w ? f(w) : E_INVALIDARG;
     free(w);
     return FAILED(hr) ? hr_fail(err, hr, proc, path) : 0;
@@ -241,7 +217,7 @@ static int call_id(const char *proc, const char *path, wc_err *err)
     fn_id f = VMC(fn_id, proc, err);
     if (!f)
         return -1;
-    WCHAR *w = wide(path);
+    WCHAR *w = wc_utf8_to_utf16(path, NULL);
     HRESULT hr = w ? f(&std_info, w) : E_INVALIDARG;
     free(w);
     return FAILED(hr) ? hr_fail(err, hr, proc, path) : 0;
@@ -264,7 +240,7 @@ int img_wcl_import(const char *layer_path, const char *staging_path, const char 
         wcl_descs ds;
         if (descs_build(parents, n_parents, &ds, err) != 0)
             return -1;
-        WCHAR *wl = wide(layer_path), *ws = wide(staging_path);
+        WCHAR *wl = wc_utf8_to_utf16(layer_path, NULL), *ws = wc_utf8_to_utf16(staging_path, NULL);
         HRESULT hr = (wl && ws) ? f(&std_info, wl, ws, ds.d, (ULONG)ds.n) : E_INVALIDARG;
         free(wl);
         free(ws);
@@ -275,7 +251,7 @@ int img_wcl_import(const char *layer_path, const char *staging_path, const char 
     /* A utility VM in the layer is prepared for use (hcsshim importlayer.go and
      * baselayerwriter.go both call ProcessUtilityVMImage on <layer>\UtilityVM). */
     char *uvm = img_wcl_join(layer_path, "UtilityVM");
-    WCHAR *wu = wide(uvm);
+    WCHAR *wu = wc_utf8_to_utf16(uvm, NULL);
     DWORD attr = wu ? GetFileAttributesW(wu) : INVALID_FILE_ATTRIBUTES;
     free(wu);
     int rc = 0;
@@ -289,7 +265,7 @@ int img_wcl_import(const char *layer_path, const char *staging_path, const char 
 
 static int copy_file(const char *from, const char *to, wc_err *err)
 {
-    WCHAR *wf = wide(from), *wt = wide(to);
+    WCHAR *wf = wc_utf8_to_utf16(from, NULL), *wt = wc_utf8_to_utf16(to, NULL);
     BOOL ok = wf && wt && CopyFileW(wf, wt, TRUE);
     DWORD e = GetLastError();
     free(wf);
@@ -307,7 +283,7 @@ int img_wcl_create_scratch(const char *scratch_path, const char *const *parents,
 {
     if (n_parents == 0)
         return wc_err_set(err, WC_INVALID_ARGUMENT, "a scratch layer needs its image layers");
-    WCHAR *wd = wide(scratch_path);
+    WCHAR *wd = wc_utf8_to_utf16(scratch_path, NULL);
     BOOL created = wd && CreateDirectoryW(wd, NULL);
     if (!created && (!wd || GetLastError() != ERROR_ALREADY_EXISTS)) {
         free(wd);
@@ -328,7 +304,7 @@ int img_wcl_create_scratch(const char *scratch_path, const char *const *parents,
     fn_expand f = VMC(fn_expand, "ExpandSandboxSize", err);
     if (!f)
         return -1;
-    WCHAR *w = wide(scratch_path);
+    WCHAR *w = wc_utf8_to_utf16(scratch_path, NULL);
     HRESULT hr =
         w ? f(&std_info, w, (ULONGLONG)img_wcl_scratch_bytes(rootfs_size_in_bytes)) : E_INVALIDARG;
     free(w);
@@ -348,7 +324,7 @@ int img_wcl_create_uvm_scratch(const char *dest_vhdx, const char *base_layer, co
     fn_grant f = VMC(fn_grant, "GrantVmAccess", err);
     if (!f)
         return -1;
-    WCHAR *wv = wide(vm_id), *wp = wide(dest_vhdx);
+    WCHAR *wv = wc_utf8_to_utf16(vm_id, NULL), *wp = wc_utf8_to_utf16(dest_vhdx, NULL);
     HRESULT hr = (wv && wp) ? f(wv, wp) : E_INVALIDARG;
     free(wv);
     free(wp);
@@ -366,7 +342,7 @@ int img_wcl_mount(const char *scratch_path, const char *const *parents, size_t n
     wcl_descs ds;
     if (descs_build(parents, n_parents, &ds, err) != 0)
         return -1;
-    WCHAR *w = wide(scratch_path);
+    WCHAR *w = wc_utf8_to_utf16(scratch_path, NULL);
     HRESULT hr = E_INVALIDARG;
     const char *failed = "PrepareLayer";
     for (int attempt = 0; w && attempt < 5; attempt++) {
@@ -406,7 +382,7 @@ int img_wcl_mount(const char *scratch_path, const char *const *parents, size_t n
                           : wc_err_set(err, WC_INTERNAL, "GetLayerMountPath(%s) returned no path",
                                        scratch_path);
     }
-    *volume = narrow(buf);
+    *volume = wc_utf16_to_utf8(buf, NULL);
     free(buf);
     return *volume ? 0 : wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
 }
@@ -437,7 +413,8 @@ int img_wcl_storage_import(const char *layer_path, const char *source, const cha
     if (!f)
         return wc_err_set(err, WC_UNAVAILABLE,
                           "computestorage.dll on this host has no HcsImportLayer");
-    WCHAR *wl = wide(layer_path), *ws = wide(source), *wd = wide(layer_data);
+    WCHAR *wl = wc_utf8_to_utf16(layer_path, NULL), *ws = wc_utf8_to_utf16(source, NULL),
+          *wd = wc_utf8_to_utf16(layer_data, NULL);
     HRESULT hr = (wl && ws && wd) ? f(wl, ws, wd) : E_INVALIDARG;
     free(wl);
     free(ws);
