@@ -1,7 +1,7 @@
 /* Windows layer import, scratch and mount over vmcompute.dll's legacy layer API, as
  * hcsshim's internal/wclayer calls it (wclayer.go, zsyscall_windows.go). vmcompute.dll has
- * no mingw import library: it is loaded from System32 with LoadLibraryExW and each entry
- * point found with GetProcAddress. DriverInfo and WC_LAYER_DESCRIPTOR are declared here
+ * no mingw import library: it is loaded at first use (common/dll_win32.h) and each entry
+ * point looked up by name. DriverInfo and WC_LAYER_DESCRIPTOR are declared here
  * from the C layouts quoted in hcsshim's layerutils.go. computestorage.dll (HcsImportLayer,
  * declared by mingw's computestorage.h) is loaded the same way where it serves. */
 #include "image/wclayer.h"
@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/dll_win32.h"
 #include "common/wstr_win32.h"
 
 /* struct DriverInfo { GraphDriverType Flavour; LPCWSTR HomeDir; }  (FilterDriver = 1) */
@@ -46,43 +47,11 @@ static const wcl_driver_info std_info = {1, empty_home};
 #define HR_NOT_READY ((HRESULT)0x80070015L)            /* HRESULT_FROM_WIN32(ERROR_NOT_READY) */
 #define HR_DEVICE_NOT_CONNECTED ((HRESULT)0x8007048FL) /* ERROR_DEVICE_NOT_CONNECTED */
 
-static HMODULE load_system_dll(const WCHAR *name, const char *aname, wc_err *err)
-{
-    HMODULE m = LoadLibraryExW(name, NULL, LOAD_LIBRARY_SEARCH_SYSTEM32);
-    if (!m) {
-        DWORD e = GetLastError();
-        wc_err_set(err, WC_UNAVAILABLE,
-                   "%s is not available on this host (Windows Containers / Hyper-V feature "
-                   "missing?): LoadLibrary error %lu",
-                   aname, (unsigned long)e);
-        err->sys = (long)e;
-    }
-    return m;
-}
+#define FEATURE_HINT "Windows Containers / Hyper-V feature missing?"
+static wc_dll vmcompute = WC_DLL("vmcompute.dll", FEATURE_HINT);
+static wc_dll computestorage = WC_DLL("computestorage.dll", FEATURE_HINT);
 
-static HMODULE vmcompute_module(wc_err *err)
-{
-    static HMODULE mod;
-    if (!mod)
-        mod = load_system_dll(L"vmcompute.dll", "vmcompute.dll", err);
-    return mod;
-}
-
-static FARPROC vmc_proc(const char *name, wc_err *err)
-{
-    HMODULE m = vmcompute_module(err);
-    if (!m)
-        return NULL;
-    FARPROC p = GetProcAddress(m, name);
-    if (!p)
-        wc_err_set(err, WC_UNAVAILABLE,
-                   "vmcompute.dll on this host has no %s (not available on this Windows build)",
-                   name);
-    return p;
-}
-
-/* GetProcAddress returns FARPROC; going through void * keeps -Wcast-function-type quiet. */
-#define VMC(type, name, err) ((type)(void *)vmc_proc(name, err))
+#define VMC(type, name, err) ((type)wc_dll_proc(&vmcompute, name, err))
 
 static wc_code code_of(HRESULT hr)
 {
@@ -404,15 +373,9 @@ int img_wcl_destroy(const char *layer_path, wc_err *err)
 int img_wcl_storage_import(const char *layer_path, const char *source, const char *layer_data,
                            wc_err *err)
 {
-    static HMODULE mod;
-    if (!mod)
-        mod = load_system_dll(L"computestorage.dll", "computestorage.dll", err);
-    if (!mod)
-        return -1;
-    fn_hcs_import f = (fn_hcs_import)(void *)GetProcAddress(mod, "HcsImportLayer");
+    fn_hcs_import f = (fn_hcs_import)wc_dll_proc(&computestorage, "HcsImportLayer", err);
     if (!f)
-        return wc_err_set(err, WC_UNAVAILABLE,
-                          "computestorage.dll on this host has no HcsImportLayer");
+        return -1;
     WCHAR *wl = wc_utf8_to_utf16(layer_path, NULL), *ws = wc_utf8_to_utf16(source, NULL),
           *wd = wc_utf8_to_utf16(layer_data, NULL);
     HRESULT hr = (wl && ws && wd) ? f(wl, ws, wd) : E_INVALIDARG;

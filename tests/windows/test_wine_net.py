@@ -24,6 +24,7 @@ SOURCES = [
     "image/winlayer_codec.c",
     "common/err.c",
     "common/wstr_win32.c",
+    "common/dll_win32.c",
 ]
 CC = "x86_64-w64-mingw32-gcc"
 
