@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/wstr_win32.h"
 
 #define RELAY_BUF (64 * 1024)
 #define PIPE_BUF_SIZE (64 * 1024)
@@ -26,7 +27,7 @@
 
 struct cri_front_platform {
     int is_pipe;
-    wchar_t pipe_name[300];
+    wchar_t *pipe_name;
     SECURITY_ATTRIBUTES sa;
     PSECURITY_DESCRIPTOR sd;
     HANDLE listening; /* the pipe instance waiting for a client */
@@ -396,9 +397,9 @@ static DWORD WINAPI pipe_accept_main(void *arg)
 
 static int listen_pipe(cri_front *f, cri_front_platform *pl, wc_err *err)
 {
-    if (MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, f->ep.address, -1, pl->pipe_name,
-                            (int)(sizeof pl->pipe_name / sizeof pl->pipe_name[0])) == 0)
-        return wc_err_set(err, WC_INVALID_ARGUMENT, "pipe name %s is not valid UTF-8 or too long",
+    pl->pipe_name = wc_utf8_to_utf16(f->ep.address, NULL);
+    if (!pl->pipe_name)
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "pipe name %s is not valid UTF-8",
                           f->ep.address);
     if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(PIPE_SDDL, SDDL_REVISION_1, &pl->sd,
                                                               NULL))
@@ -502,6 +503,7 @@ static void platform_release(cri_front_platform *pl)
         closesocket(pl->listen_sock);
     if (pl->sd)
         LocalFree(pl->sd);
+    free(pl->pipe_name);
     if (pl->stop_ev)
         CloseHandle(pl->stop_ev);
     if (pl->kill_ev)

@@ -2,17 +2,18 @@
 
 #include <windows.h>
 
+#include "hcs/hcs_win32_api.h"
+
 int hcs_backend_check(const wc_config *cfg, const wc_runtime_handler *h, wc_err *err)
 {
     (void)cfg;
-    HMODULE m = LoadLibraryExW(L"computecore.dll", NULL, LOAD_LIBRARY_SEARCH_SYSTEM32);
-    if (!m)
+    DWORD e;
+    if (!wc_dll_module(&hcs_computecore, &e))
         return wc_err_set(err, WC_FAILED_PRECONDITION,
                           "runtime handler \"%s\": computecore.dll is not available (Win32 error "
                           "%lu); enable the Windows feature \"Containers\"%s",
-                          h->name, GetLastError(),
+                          h->name, (unsigned long)e,
                           h->isolation && h->isolation[0] == 'h' ? " and \"Hyper-V\"" : "");
-    FreeLibrary(m);
     return 0;
 }
 

@@ -4,6 +4,7 @@
 
 #define HANDLER_HYPERV "runhcs-wcow-hypervisor"
 
+wc_dll hcs_computecore = WC_DLL("computecore.dll", "the Host Compute Service");
 struct hcs_api_table hcs_api;
 
 static INIT_ONCE load_once = INIT_ONCE_STATIC_INIT;
@@ -15,9 +16,8 @@ static BOOL CALLBACK load_api(PINIT_ONCE once, PVOID param, PVOID *ctx)
     (void)param;
     (void)ctx;
     /* System32 only: never a computecore.dll planted next to wincrid.exe or on PATH. */
-    HMODULE dll = LoadLibraryExW(L"computecore.dll", NULL, LOAD_LIBRARY_SEARCH_SYSTEM32);
-    if (!dll) {
-        DWORD e = GetLastError();
+    DWORD e;
+    if (!wc_dll_module(&hcs_computecore, &e)) {
         wc_err_set(&load_err, WC_FAILED_PRECONDITION,
                    "computecore.dll could not be loaded from System32 (Win32 error %lu): the Host "
                    "Compute Service is not installed. Enable the Windows 'Containers' feature "
@@ -27,7 +27,7 @@ static BOOL CALLBACK load_api(PINIT_ONCE once, PVOID param, PVOID *ctx)
         return TRUE;
     }
 #define HCS_RESOLVE(name)                                                                          \
-    hcs_api.name = (__typeof__(&name))(void (*)(void))GetProcAddress(dll, #name);                  \
+    hcs_api.name = (__typeof__(&name))wc_dll_proc(&hcs_computecore, #name, NULL);                  \
     if (!hcs_api.name) {                                                                           \
         wc_err_set(&load_err, WC_FAILED_PRECONDITION,                                              \
                    "computecore.dll has no %s: this Windows build is too old for wincri (Windows " \

@@ -7,7 +7,7 @@
 #include "common/log.h"
 #include "hcs/hcs_win32.h"
 #include "hcs/hcs_win32_api.h"
-#include "hcs/winstr_win32.h"
+#include "common/wstr_win32.h"
 
 /* ---- the operation helper ----------------------------------------------------------------- */
 
@@ -23,7 +23,7 @@ static char *take_result(PWSTR doc)
     if (!doc)
         return NULL;
     wc_err ignored = {0};
-    char *s = hcs_utf16_to_utf8(doc, &ignored);
+    char *s = wc_utf16_to_utf8(doc, &ignored);
     LocalFree(doc);
     return s;
 }
@@ -120,7 +120,7 @@ static wchar_t *doc_w(const json_t *doc, wc_err *err)
         wc_err_set(err, WC_RESOURCE_EXHAUSTED, "serialising an HCS document: out of memory");
         return NULL;
     }
-    wchar_t *w = hcs_utf8_to_utf16(s, err);
+    wchar_t *w = wc_utf8_to_utf16(s, err);
     free(s);
     return w;
 }
@@ -152,7 +152,7 @@ int hcs_system_create(const char *id, const json_t *doc, DWORD timeout_ms, hcs_s
     }
     wchar_t *wcfg = doc_w(copy, err);
     json_decref(copy);
-    wchar_t *wid = wcfg ? hcs_utf8_to_utf16(id, err) : NULL;
+    wchar_t *wid = wcfg ? wc_utf8_to_utf16(id, err) : NULL;
     hcs_system *s = wid ? system_new(id, err) : NULL;
     HCS_OPERATION op = s ? op_new(err, "HcsCreateComputeSystem") : NULL;
     int rc = -1;
@@ -181,7 +181,7 @@ int hcs_system_open(const char *id, hcs_system **out, wc_err *err)
         return -1;
     if (!id || strlen(id) >= sizeof((hcs_system *)0)->id)
         return wc_err_set(err, WC_INVALID_ARGUMENT, "compute system id is missing or too long");
-    wchar_t *wid = hcs_utf8_to_utf16(id, err);
+    wchar_t *wid = wc_utf8_to_utf16(id, err);
     if (!wid)
         return -1;
     hcs_system *s = system_new(id, err);
@@ -301,7 +301,7 @@ static void CALLBACK system_event(HCS_EVENT *ev, void *ctx)
     if (!sys || !ev || ev->Type != HcsEventSystemExited || !sys->exit_fn)
         return;
     wc_err err = {0};
-    char *data = ev->EventData ? hcs_utf16_to_utf8(ev->EventData, &err) : NULL;
+    char *data = ev->EventData ? wc_utf16_to_utf8(ev->EventData, &err) : NULL;
     hcs_system_exit st;
     if (hcs_system_exit_parse(data, &st, &err) != 0) {
         wc_warn("hcs", "unreadable system exit notification", "id=%s err=\"%s\"", sys->id, err.msg);
@@ -506,7 +506,7 @@ static void CALLBACK process_event(HCS_EVENT *ev, void *ctx)
     if (!p || !ev || ev->Type != HcsEventProcessExited || !p->exit_fn)
         return;
     wc_err err = {0};
-    char *data = ev->EventData ? hcs_utf16_to_utf8(ev->EventData, &err) : NULL;
+    char *data = ev->EventData ? wc_utf16_to_utf8(ev->EventData, &err) : NULL;
     hcs_process_status st;
     if (!data || hcs_process_status_parse(data, &st, &err) != 0) {
         memset(&st, 0, sizeof st);

@@ -7,6 +7,7 @@
 
 #include <computecore.h>
 
+#include "common/dll_win32.h"
 #include "common/err.h"
 
 #define HCS_FUNCS(X)                                                                               \
@@ -41,6 +42,9 @@ struct hcs_api_table {
     HCS_FUNCS(HCS_API_PTR)
 #undef HCS_API_PTR
 };
+
+/* computecore.dll itself (the runtime handler check loads it too). */
+extern wc_dll hcs_computecore;
 
 /* Filled by hcs_api_load(); valid only after it returned 0. */
 extern struct hcs_api_table hcs_api;

@@ -110,14 +110,15 @@ int hcs_uvm_opts_from_annotations(const json_t *spec_or_annotations, hcs_uvm_opt
 /* The utility VM's ComputeSystem document. */
 int hcs_doc_uvm(const hcs_uvm_opts *opts, json_t **out, wc_err *err);
 
-/* Bookkeeping of one utility VM's VSMB shares and SCSI LUNs, so that documents for
- * successive containers allocate names and slots the way hcsshim does (shares "s1", "s2"…
- * ref-counted by host path; scratch disks on controller 0 from LUN 1, LUN 0 being the UVM's
- * own scratch). Not thread-safe; the pod model serialises calls per pod. */
-typedef struct hcs_uvm hcs_uvm;
-hcs_uvm *hcs_uvm_new(const char *id);
-void hcs_uvm_free(hcs_uvm *uvm);
-const char *hcs_uvm_id(const hcs_uvm *uvm);
+/* Bookkeeping of one utility VM's devices (VSMB shares and SCSI LUNs), so that documents
+ * for successive containers allocate names and slots the way hcsshim does (shares "s1",
+ * "s2"… ref-counted by host path; scratch disks on controller 0 from LUN 1, LUN 0 being the
+ * UVM's own scratch). Not thread-safe; the Windows runtime serialises calls per utility VM
+ * (hcs/uvm_win32.c). */
+typedef struct hcs_uvm_devices hcs_uvm_devices;
+hcs_uvm_devices *hcs_uvm_devices_new(const char *id);
+void hcs_uvm_devices_free(hcs_uvm_devices *uvm);
+const char *hcs_uvm_devices_id(const hcs_uvm_devices *uvm);
 
 /* A hosted (Hyper-V isolated) container's documents, in the order they are sent. */
 typedef struct hcs_hosted_plan {
@@ -133,12 +134,12 @@ void hcs_hosted_plan_clear(hcs_hosted_plan *plan);
  * the next SCSI LUN with its MappedVirtualDisk guest request, the CombinedLayers guest
  * request, then the hosted document. `container_id` names the root C:\c\<id>. On failure
  * the UVM bookkeeping is left as it was. */
-int hcs_uvm_plan_container(hcs_uvm *uvm, const char *container_id, const json_t *spec,
+int hcs_uvm_plan_container(hcs_uvm_devices *uvm, const char *container_id, const json_t *spec,
                            const hcs_container_opts *opts, hcs_hosted_plan *plan, wc_err *err);
 
 /* Releases what hcs_uvm_plan_container reserved for a container that is gone (LUN and
  * share references), appending the HCS removal requests to `requests` (a JSON array). */
-int hcs_uvm_release_container(hcs_uvm *uvm, const char *container_id, const json_t *spec,
+int hcs_uvm_release_container(hcs_uvm_devices *uvm, const char *container_id, const json_t *spec,
                               json_t *requests, wc_err *err);
 
 /* Network adapter into a UVM: first the guest-only PreAdd request carrying the HNS

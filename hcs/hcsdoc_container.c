@@ -134,7 +134,7 @@ static int add_networking(const json_t *spec, const hcs_container_opts *o, json_
 }
 
 /* Named-pipe mounts. In a utility VM the host pipe is reached through the VSMB IPC$ share. */
-static int add_pipes(const json_t *spec, const hcs_uvm *uvm, json_t *container, int *oom,
+static int add_pipes(const json_t *spec, const hcs_uvm_devices *uvm, json_t *container, int *oom,
                      wc_err *err)
 {
     json_t *mounts = json_object_get(spec, "mounts");
@@ -175,7 +175,7 @@ static int add_pipes(const json_t *spec, const hcs_uvm *uvm, json_t *container, 
 }
 
 /* windows.devices → AssignedDevices (hcsshim parseAssignedDevices; process isolation only). */
-static int add_devices(const json_t *spec, const hcs_uvm *uvm, json_t *container, int *oom,
+static int add_devices(const json_t *spec, const hcs_uvm_devices *uvm, json_t *container, int *oom,
                        wc_err *err)
 {
     json_t *devs = json_object_get(hd_obj(spec, "windows"), "devices");
@@ -228,7 +228,7 @@ static void add_registry(const hcs_container_opts *o, json_t *container, int *oo
     hd_set(container, "RegistryChanges", json_pack("{s:[o]}", "AddValues", v), oom);
 }
 
-int hd_container_common(const json_t *spec, const hcs_container_opts *o, const hcs_uvm *uvm,
+int hd_container_common(const json_t *spec, const hcs_container_opts *o, const hcs_uvm_devices *uvm,
                         json_t *container, wc_err *err)
 {
     int oom = 0;

@@ -52,7 +52,7 @@ typedef struct hd_share {
 
 #define HD_MAX_LUNS 64
 
-struct hcs_uvm {
+struct hcs_uvm_devices {
     char *id;
     unsigned long vsmb_counter;
     hd_share *shares;
@@ -63,7 +63,7 @@ struct hcs_uvm {
 /* Fills the parts of a Container object common to process and Hyper-V isolation
  * (GuestOs, Processor, Memory, Storage.QoS, Networking, MappedPipes, AssignedDevices,
  * RegistryChanges). `uvm` is NULL for process isolation. */
-int hd_container_common(const json_t *spec, const hcs_container_opts *o, const hcs_uvm *uvm,
+int hd_container_common(const json_t *spec, const hcs_container_opts *o, const hcs_uvm_devices *uvm,
                         json_t *container, wc_err *err);
 
 /* Validates the spec parts every Windows container needs, and that opts carries one GUID

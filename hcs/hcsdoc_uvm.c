@@ -138,21 +138,21 @@ int hcs_doc_uvm(const hcs_uvm_opts *o, json_t **out, wc_err *err)
 
 /* ---- bookkeeping ------------------------------------------------------------------------ */
 
-hcs_uvm *hcs_uvm_new(const char *id)
+hcs_uvm_devices *hcs_uvm_devices_new(const char *id)
 {
-    hcs_uvm *u = calloc(1, sizeof *u);
+    hcs_uvm_devices *u = calloc(1, sizeof *u);
     if (!u)
         return NULL;
     u->id = strdup(id ? id : "");
     u->lun_owner[0] = strdup("");
     if (!u->id || !u->lun_owner[0]) {
-        hcs_uvm_free(u);
+        hcs_uvm_devices_free(u);
         return NULL;
     }
     return u;
 }
 
-void hcs_uvm_free(hcs_uvm *u)
+void hcs_uvm_devices_free(hcs_uvm_devices *u)
 {
     if (!u)
         return;
@@ -165,7 +165,7 @@ void hcs_uvm_free(hcs_uvm *u)
     free(u);
 }
 
-const char *hcs_uvm_id(const hcs_uvm *u)
+const char *hcs_uvm_devices_id(const hcs_uvm_devices *u)
 {
     return u->id;
 }
@@ -179,7 +179,7 @@ void hcs_hosted_plan_clear(hcs_hosted_plan *p)
     memset(p, 0, sizeof *p);
 }
 
-static hd_share *find_share(const hcs_uvm *u, const char *host_path)
+static hd_share *find_share(const hcs_uvm_devices *u, const char *host_path)
 {
     for (size_t i = 0; i < u->n_shares; i++)
         if (hd_strcasecmp(u->shares[i].host_path, host_path) == 0)
@@ -189,7 +189,7 @@ static hd_share *find_share(const hcs_uvm *u, const char *host_path)
 
 /* Takes a reference on the share of host_path, adding it when new (*is_new = 1). Returns
  * the share index, or -1 on OOM. */
-static long share_ref(hcs_uvm *u, const char *host_path, int *is_new)
+static long share_ref(hcs_uvm_devices *u, const char *host_path, int *is_new)
 {
     hd_share *s = find_share(u, host_path);
     *is_new = 0;
@@ -224,7 +224,7 @@ typedef struct undo {
     size_t n_touched;
 } undo;
 
-static void rollback(hcs_uvm *u, const undo *un, int lun)
+static void rollback(hcs_uvm_devices *u, const undo *un, int lun)
 {
     for (size_t i = 0; i < un->n_touched; i++)
         if ((size_t)un->touched[i] < un->n_shares)
@@ -240,8 +240,8 @@ static void rollback(hcs_uvm *u, const undo *un, int lun)
 }
 
 /* Shares host_path into the UVM when needed; returns its guest path in `guest`. */
-static int plan_share(hcs_uvm *u, undo *un, const char *host_path, json_t *options, json_t *modify,
-                      char *guest, size_t gsize, int *oom)
+static int plan_share(hcs_uvm_devices *u, undo *un, const char *host_path, json_t *options,
+                      json_t *modify, char *guest, size_t gsize, int *oom)
 {
     int is_new;
     long idx = share_ref(u, host_path, &is_new);
@@ -268,7 +268,7 @@ static int plan_share(hcs_uvm *u, undo *un, const char *host_path, json_t *optio
     return 0;
 }
 
-static int free_lun(const hcs_uvm *u)
+static int free_lun(const hcs_uvm_devices *u)
 {
     for (int l = 1; l < HD_MAX_LUNS; l++)
         if (!u->lun_owner[l])
@@ -276,7 +276,7 @@ static int free_lun(const hcs_uvm *u)
     return -1;
 }
 
-int hcs_uvm_plan_container(hcs_uvm *u, const char *cid, const json_t *spec,
+int hcs_uvm_plan_container(hcs_uvm_devices *u, const char *cid, const json_t *spec,
                            const hcs_container_opts *o, hcs_hosted_plan *plan, wc_err *err)
 {
     memset(plan, 0, sizeof *plan);
@@ -383,7 +383,7 @@ int hcs_uvm_plan_container(hcs_uvm *u, const char *cid, const json_t *spec,
 }
 
 /* Drops one reference on host_path's share; at zero, appends its removal request. */
-static void unshare(hcs_uvm *u, const char *host_path, json_t *requests, int *oom)
+static void unshare(hcs_uvm_devices *u, const char *host_path, json_t *requests, int *oom)
 {
     hd_share *s = find_share(u, host_path);
     if (!s || --s->refs > 0)
@@ -398,8 +398,8 @@ static void unshare(hcs_uvm *u, const char *host_path, json_t *requests, int *oo
     u->n_shares--;
 }
 
-int hcs_uvm_release_container(hcs_uvm *u, const char *cid, const json_t *spec, json_t *requests,
-                              wc_err *err)
+int hcs_uvm_release_container(hcs_uvm_devices *u, const char *cid, const json_t *spec,
+                              json_t *requests, wc_err *err)
 {
     int lun = -1;
     for (int l = 1; l < HD_MAX_LUNS; l++)

@@ -13,10 +13,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/annotations.h"
 #include "hcs/runtime_linux.h"
 
-#define USER_ANNOTATION "io.wincri.user"
-#define GROUPS_POLICY_ANNOTATION "io.wincri.supplemental-groups-policy"
 #define NAME_MAX_LEN 256
 
 /* Opens rootfs/rel without leaving the rootfs: symlinks resolve as if rootfs were "/". */
@@ -120,7 +119,7 @@ static void add_member_groups(const char *rootfs, const char *user, json_t *gids
 int hcs_resolve_user(const char *rootfs, json_t *spec, const char *id, wc_err *err)
 {
     json_t *ann = json_object_get(spec, "annotations");
-    const char *spec_user = json_string_value(json_object_get(ann, USER_ANNOTATION));
+    const char *spec_user = json_string_value(json_object_get(ann, WC_ANN_USER));
     json_t *user = json_object_get(json_object_get(spec, "process"), "user");
     if (!spec_user || !json_is_object(user))
         return 0;
@@ -156,7 +155,7 @@ int hcs_resolve_user(const char *rootfs, json_t *spec, const char *id, wc_err *e
     {
         add_gid(gids, (long)json_integer_value(v));
     }
-    const char *policy = json_string_value(json_object_get(ann, GROUPS_POLICY_ANNOTATION));
+    const char *policy = json_string_value(json_object_get(ann, WC_ANN_SUPPLEMENTAL_GROUPS_POLICY));
     if (known && !(policy && strcmp(policy, "Strict") == 0))
         add_member_groups(rootfs, pw.name, gids);
     json_object_set_new(user, "uid", json_integer(uid));

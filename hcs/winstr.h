@@ -1,5 +1,5 @@
 /* Windows command lines and path strings, built as plain bytes so the logic is tested on Linux as
- * well as under wine (UTF-8 in, UTF-8 out; the UTF-16 conversions are in hcs/hcs_win32.h). */
+ * well as under wine (UTF-8 in, UTF-8 out; the UTF-16 conversions are common/wstr_win32.h). */
 #ifndef WINCRI_HCS_WINSTR_H
 #define WINCRI_HCS_WINSTR_H
 

@@ -59,7 +59,9 @@ void hns_attach_result_clear(hns_attach_result *r)
 
 /* ---- network config ---- */
 
-/* A plugin type becomes a file name in a bin dir, so it must not be a path. */
+/* A plugin type becomes a file name in a bin dir, so it must not be a path: no separator,
+ * and no ':' either, which on Windows names a drive ("C:x") or an alternate data stream of
+ * another file ("cmd:x"). */
 static int check_plugin(const json_t *plugin, const char *source, size_t index, wc_err *err)
 {
     if (!json_is_object(plugin))
@@ -69,7 +71,7 @@ static int check_plugin(const json_t *plugin, const char *source, size_t index, 
     if (!type || !*type)
         return wc_err_set(err, WC_INVALID_ARGUMENT, "CNI config %s: plugin %zu has no \"type\"",
                           source, index);
-    if (strpbrk(type, "/\\") || strcmp(type, "..") == 0 || strcmp(type, ".") == 0)
+    if (strpbrk(type, "/\\:") || strcmp(type, "..") == 0 || strcmp(type, ".") == 0)
         return wc_err_set(err, WC_INVALID_ARGUMENT,
                           "CNI config %s: plugin type \"%s\" must be a plain file name", source,
                           type);

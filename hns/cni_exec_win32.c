@@ -11,19 +11,11 @@
 #include <string.h>
 #include <wchar.h>
 
+#include "common/wstr_win32.h"
 #include "hns/cni_int.h"
 
 #define OUTPUT_MAX (16u << 20) /* a plugin printing more than this is broken */
 #define DRAIN_MS 2000          /* after the plugin exits, how long its pipes may stay open */
-
-static wchar_t *wide(const char *s)
-{
-    int n = MultiByteToWideChar(CP_UTF8, 0, s, -1, NULL, 0);
-    wchar_t *w = n > 0 ? malloc((size_t)n * sizeof *w) : NULL;
-    if (w)
-        MultiByteToWideChar(CP_UTF8, 0, s, -1, w, n);
-    return w;
-}
 
 static int ends_with_exe(const char *s)
 {
@@ -40,7 +32,7 @@ static char *find_plugin(const hns_cni_exec_req *rq, wc_err *err)
         char *path = malloc(n);
         int sep = dl && (dir[dl - 1] == '\\' || dir[dl - 1] == '/');
         snprintf(path, n, "%s%s%s%s", dir, sep ? "" : "\\", rq->plugin, ext);
-        wchar_t *w = wide(path);
+        wchar_t *w = wc_utf8_to_utf16(path, NULL);
         DWORD attr = w ? GetFileAttributesW(w) : INVALID_FILE_ATTRIBUTES;
         free(w);
         if (attr != INVALID_FILE_ATTRIBUTES && !(attr & FILE_ATTRIBUTE_DIRECTORY))
@@ -108,7 +100,7 @@ static wchar_t *build_env(const hns_cni_exec_req *rq)
             vars[k++] = (wchar_t *)p;
     char *path_var = cni_path(rq);
     for (size_t i = 0; vars && mine && i <= n_call; i++) {
-        mine[i] = wide(i < n_call ? rq->env[i] : path_var);
+        mine[i] = wc_utf8_to_utf16(i < n_call ? rq->env[i] : path_var, NULL);
         if (mine[i])
             vars[k++] = mine[i];
     }
@@ -227,7 +219,7 @@ static int spawn(const char *exe, wchar_t *env, HANDLE child[3], PROCESS_INFORMA
     si.StartupInfo.hStdInput = child[0];
     si.StartupInfo.hStdOutput = child[1];
     si.StartupInfo.hStdError = child[2];
-    wchar_t *wexe = wide(exe);
+    wchar_t *wexe = wc_utf8_to_utf16(exe, NULL);
     size_t cl = wexe ? wcslen(wexe) + 3 : 0;
     wchar_t *cmdline = cl ? malloc(cl * sizeof *cmdline) : NULL;
     if (cmdline)

@@ -1,6 +1,6 @@
-/* computenetwork.dll client. The DLL is loaded at first use from System32 with
- * LoadLibraryExW and its entry points found with GetProcAddress, so wincrid starts (and
- * reports a clear error) on hosts without the Containers feature. Signatures are mingw's
+/* computenetwork.dll client. The DLL is loaded at first use (common/dll_win32.h) and its
+ * entry points looked up by name, so wincrid starts (and reports a clear error) on hosts
+ * without the Containers feature. Signatures are mingw's
  * computenetwork.h; the open/query/close pattern follows hcsshim's hcn package. HNSCall
  * (vmcompute.dll) serves the v1 endpoint statistics, as hcsshim internal/hns does. */
 #include "hns/hcn.h"
@@ -10,11 +10,12 @@
 #include <computenetwork.h>
 #include <objbase.h>
 #include <stdarg.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/dll_win32.h"
+#include "common/wstr_win32.h"
 #include "hns/hcnerr.h"
 
 typedef HRESULT(WINAPI *fn_enum)(PCWSTR, PWSTR *, PWSTR *);
@@ -27,8 +28,11 @@ typedef HRESULT(WINAPI *fn_close)(void *);
 typedef HRESULT(WINAPI *fn_create_ep)(void *, REFGUID, PCWSTR, void **, PWSTR *);
 typedef HRESULT(WINAPI *fn_hnscall)(PCWSTR, PCWSTR, PCWSTR, PWSTR *);
 
+static wc_dll computenetwork =
+    WC_DLL("computenetwork.dll", "Host Network Service needs the Containers feature");
+static wc_dll vmcompute = WC_DLL("vmcompute.dll", "HNSCall for endpoint statistics");
+
 static struct hcn_api {
-    HMODULE mod;
     fn_enum enum_networks, enum_endpoints;
     fn_create create_network, create_namespace;
     fn_open open_network, open_namespace, open_endpoint;
@@ -39,9 +43,9 @@ static struct hcn_api {
     fn_create_ep create_endpoint;
 } api;
 
-static FARPROC need(const char *name, int *missing, char *first_missing, size_t size)
+static wc_dll_fn need(const char *name, int *missing, char *first_missing, size_t size)
 {
-    FARPROC p = GetProcAddress(api.mod, name);
+    wc_dll_fn p = wc_dll_proc(&computenetwork, name, NULL);
     if (!p && !*missing) {
         *missing = 1;
         snprintf(first_missing, size, "%s", name);
@@ -49,24 +53,14 @@ static FARPROC need(const char *name, int *missing, char *first_missing, size_t 
     return p;
 }
 
-#define NEED(field, type, name) api.field = (type)(void *)need(name, &missing, first, sizeof first)
+#define NEED(field, type, name) api.field = (type)need(name, &missing, first, sizeof first)
 
 int hns_hcn_available(wc_err *err)
 {
     if (api.create_endpoint)
         return 0;
-    if (!api.mod) {
-        api.mod = LoadLibraryExW(L"computenetwork.dll", NULL, LOAD_LIBRARY_SEARCH_SYSTEM32);
-        if (!api.mod) {
-            DWORD e = GetLastError();
-            wc_err_set(err, WC_UNAVAILABLE,
-                       "computenetwork.dll is not available on this host (Host Network "
-                       "Service needs the Containers feature): LoadLibrary error %lu",
-                       (unsigned long)e);
-            err->sys = (long)e;
-            return -1;
-        }
-    }
+    if (wc_dll_load(&computenetwork, err) < 0)
+        return -1;
     int missing = 0;
     char first[64] = "";
     NEED(enum_networks, fn_enum, "HcnEnumerateNetworks");
@@ -85,10 +79,9 @@ int hns_hcn_available(wc_err *err)
     NEED(close_network, fn_close, "HcnCloseNetwork");
     NEED(close_namespace, fn_close, "HcnCloseNamespace");
     NEED(close_endpoint, fn_close, "HcnCloseEndpoint");
-    fn_create_ep ce =
-        (fn_create_ep)(void *)need("HcnCreateEndpoint", &missing, first, sizeof first);
+    fn_create_ep ce = (fn_create_ep)need("HcnCreateEndpoint", &missing, first, sizeof first);
     if (missing) {
-        memset(&api.enum_networks, 0, sizeof api - offsetof(struct hcn_api, enum_networks));
+        memset(&api, 0, sizeof api);
         return wc_err_set(err, WC_UNAVAILABLE,
                           "computenetwork.dll on this host has no %s (HCN v2 is not available "
                           "on this Windows build)",
@@ -98,28 +91,12 @@ int hns_hcn_available(wc_err *err)
     return 0;
 }
 
-/* ---- text conversion ---- */
-
-static WCHAR *wide(const char *s)
-{
-    if (!s)
-        return NULL;
-    int n = MultiByteToWideChar(CP_UTF8, 0, s, -1, NULL, 0);
-    WCHAR *w = n > 0 ? malloc((size_t)n * sizeof *w) : NULL;
-    if (w)
-        MultiByteToWideChar(CP_UTF8, 0, s, -1, w, n);
-    return w;
-}
-
-/* Converts and frees a CoTaskMem string from HCN. */
+/* A CoTaskMem string from HCN as UTF-8; the original is freed. */
 static char *take(PWSTR w)
 {
     if (!w)
         return NULL;
-    int n = WideCharToMultiByte(CP_UTF8, 0, w, -1, NULL, 0, NULL, NULL);
-    char *s = n > 0 ? malloc((size_t)n) : NULL;
-    if (s)
-        WideCharToMultiByte(CP_UTF8, 0, w, -1, s, n, NULL, NULL);
+    char *s = wc_utf16_to_utf8(w, NULL);
     CoTaskMemFree(w);
     return s;
 }
@@ -170,7 +147,7 @@ int hns_hcn_namespace_create(const char *settings, const char *id, wc_err *err)
     GUID g;
     if (hns_hcn_available(err) != 0 || to_guid(id, &g, err) != 0)
         return -1;
-    WCHAR *ws = wide(settings);
+    WCHAR *ws = wc_utf8_to_utf16(settings, NULL);
     void *h = NULL;
     PWSTR rec = NULL;
     HRESULT hr = ws ? api.create_namespace(&g, ws, &h, &rec) : E_OUTOFMEMORY;
@@ -200,7 +177,7 @@ int hns_hcn_namespace_modify(const char *id, const char *request, wc_err *err)
     PWSTR rec = NULL;
     if (check(api.open_namespace(&g, &h, &rec), rec, err, "HcnOpenNamespace(%s)", id) != 0)
         return -1;
-    WCHAR *wr = wide(request);
+    WCHAR *wr = wc_utf8_to_utf16(request, NULL);
     rec = NULL;
     HRESULT hr = wr ? api.modify_namespace(h, wr, &rec) : E_OUTOFMEMORY;
     free(wr);
@@ -220,7 +197,8 @@ static int query(fn_open open, fn_query q, fn_close close, const char *kind, con
     PWSTR rec = NULL;
     if (check(open(&g, &h, &rec), rec, err, "HcnOpen%s(%s)", kind, id) != 0)
         return -1;
-    WCHAR *wq = wide(query_doc ? query_doc : "{\"SchemaVersion\":{\"Major\":2,\"Minor\":0}}");
+    WCHAR *wq = wc_utf8_to_utf16(
+        query_doc ? query_doc : "{\"SchemaVersion\":{\"Major\":2,\"Minor\":0}}", NULL);
     PWSTR out = NULL;
     rec = NULL;
     HRESULT hr = wq ? q(h, wq, &out, &rec) : E_OUTOFMEMORY;
@@ -256,7 +234,8 @@ int hns_hcn_endpoint_query(const char *id, const char *query_doc, char **props, 
 static int enumerate(fn_enum f, const char *what, const char *query_doc, char **list, wc_err *err)
 {
     *list = NULL;
-    WCHAR *wq = wide(query_doc ? query_doc : "{\"SchemaVersion\":{\"Major\":2,\"Minor\":0}}");
+    WCHAR *wq = wc_utf8_to_utf16(
+        query_doc ? query_doc : "{\"SchemaVersion\":{\"Major\":2,\"Minor\":0}}", NULL);
     PWSTR out = NULL, rec = NULL;
     HRESULT hr = wq ? f(wq, &out, &rec) : E_OUTOFMEMORY;
     free(wq);
@@ -292,7 +271,7 @@ int hns_hcn_network_create(const char *settings, char id_out[37], wc_err *err)
     GUID g;
     if (CoCreateGuid(&g) != S_OK)
         return wc_err_set(err, WC_INTERNAL, "CoCreateGuid failed");
-    WCHAR *ws = wide(settings);
+    WCHAR *ws = wc_utf8_to_utf16(settings, NULL);
     void *h = NULL;
     PWSTR rec = NULL;
     HRESULT hr = ws ? api.create_network(&g, ws, &h, &rec) : E_OUTOFMEMORY;
@@ -328,7 +307,7 @@ int hns_hcn_endpoint_create(const char *network_id, const char *settings, char i
         api.close_network(nh);
         return wc_err_set(err, WC_INTERNAL, "CoCreateGuid failed");
     }
-    WCHAR *ws = wide(settings);
+    WCHAR *ws = wc_utf8_to_utf16(settings, NULL);
     rec = NULL;
     HRESULT hr = ws ? api.create_endpoint(nh, &eg, ws, &eh, &rec) : E_OUTOFMEMORY;
     free(ws);
@@ -363,20 +342,12 @@ int hns_hcn_endpoint_delete(const char *id, wc_err *err)
 int hns_hns_endpoint_stats(const char *endpoint_id, char **reply, wc_err *err)
 {
     *reply = NULL;
-    static HMODULE vmc;
-    if (!vmc)
-        vmc = LoadLibraryExW(L"vmcompute.dll", NULL, LOAD_LIBRARY_SEARCH_SYSTEM32);
-    if (!vmc)
-        return wc_err_set(err, WC_UNAVAILABLE,
-                          "vmcompute.dll is not available on this host (HNSCall for endpoint "
-                          "statistics): LoadLibrary error %lu",
-                          (unsigned long)GetLastError());
-    fn_hnscall call = (fn_hnscall)(void *)GetProcAddress(vmc, "HNSCall");
+    fn_hnscall call = (fn_hnscall)wc_dll_proc(&vmcompute, "HNSCall", err);
     if (!call)
-        return wc_err_set(err, WC_UNAVAILABLE, "vmcompute.dll on this host has no HNSCall");
+        return -1;
     char path[96];
     snprintf(path, sizeof path, "/endpointstats/%s", endpoint_id);
-    WCHAR *wp = wide(path);
+    WCHAR *wp = wc_utf8_to_utf16(path, NULL);
     PWSTR out = NULL;
     HRESULT hr = wp ? call(L"GET", wp, L"", &out) : E_OUTOFMEMORY;
     free(wp);

@@ -1,7 +1,7 @@
 /* Windows layer import, scratch and mount over vmcompute.dll's legacy layer API, as
  * hcsshim's internal/wclayer calls it (wclayer.go, zsyscall_windows.go). vmcompute.dll has
- * no mingw import library: it is loaded from System32 with LoadLibraryExW and each entry
- * point found with GetProcAddress. DriverInfo and WC_LAYER_DESCRIPTOR are declared here
+ * no mingw import library: it is loaded at first use (common/dll_win32.h) and each entry
+ * point looked up by name. DriverInfo and WC_LAYER_DESCRIPTOR are declared here
  * from the C layouts quoted in hcsshim's layerutils.go. computestorage.dll (HcsImportLayer,
  * declared by mingw's computestorage.h) is loaded the same way where it serves. */
 #include "image/wclayer.h"
@@ -12,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "common/dll_win32.h"
+#include "common/wstr_win32.h"
 
 /* struct DriverInfo { GraphDriverType Flavour; LPCWSTR HomeDir; }  (FilterDriver = 1) */
 typedef struct wcl_driver_info {
@@ -44,69 +47,11 @@ static const wcl_driver_info std_info = {1, empty_home};
 #define HR_NOT_READY ((HRESULT)0x80070015L)            /* HRESULT_FROM_WIN32(ERROR_NOT_READY) */
 #define HR_DEVICE_NOT_CONNECTED ((HRESULT)0x8007048FL) /* ERROR_DEVICE_NOT_CONNECTED */
 
-static HMODULE load_system_dll(const WCHAR *name, const char *aname, wc_err *err)
-{
-    HMODULE m = LoadLibraryExW(name, NULL, LOAD_LIBRARY_SEARCH_SYSTEM32);
-    if (!m) {
-        DWORD e = GetLastError();
-        wc_err_set(err, WC_UNAVAILABLE,
-                   "%s is not available on this host (Windows Containers / Hyper-V feature "
-                   "missing?): LoadLibrary error %lu",
-                   aname, (unsigned long)e);
-        err->sys = (long)e;
-    }
-    return m;
-}
+#define FEATURE_HINT "Windows Containers / Hyper-V feature missing?"
+static wc_dll vmcompute = WC_DLL("vmcompute.dll", FEATURE_HINT);
+static wc_dll computestorage = WC_DLL("computestorage.dll", FEATURE_HINT);
 
-static HMODULE vmcompute_module(wc_err *err)
-{
-    static HMODULE mod;
-    if (!mod)
-        mod = load_system_dll(L"vmcompute.dll", "vmcompute.dll", err);
-    return mod;
-}
-
-static FARPROC vmc_proc(const char *name, wc_err *err)
-{
-    HMODULE m = vmcompute_module(err);
-    if (!m)
-        return NULL;
-    FARPROC p = GetProcAddress(m, name);
-    if (!p)
-        wc_err_set(err, WC_UNAVAILABLE,
-                   "vmcompute.dll on this host has no %s (not available on this Windows build)",
-                   name);
-    return p;
-}
-
-/* GetProcAddress returns FARPROC; going through void * keeps -Wcast-function-type quiet. */
-#define VMC(type, name, err) ((type)(void *)vmc_proc(name, err))
-
-static WCHAR *wide(const char *s)
-{
-    if (!s)
-        return NULL;
-    int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, NULL, 0);
-    if (n <= 0)
-        return NULL;
-    WCHAR *w = malloc((size_t)n * sizeof *w);
-    if (w && MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, w, n) != n) {
-        free(w);
-        return NULL;
-    }
-    return w;
-}
-
-static char *narrow(const WCHAR *w)
-{
-    int n = WideCharToMultiByte(CP_UTF8, 0, w, -1, NULL, 0, NULL, NULL);
-    if (n <= 0)
-        return NULL;
-    char *s = malloc((size_t)n);
-    if (s)
-        WideCharToMultiByte(CP_UTF8, 0, w, -1, s, n, NULL, NULL);
-    return s;
-}
+#define VMC(type, name, err) ((type)wc_dll_proc(&vmcompute, name, err))
 
 static wc_code code_of(HRESULT hr)
 {
@@ -138,7 +83,7 @@ int img_wcl_name_to_guid(void *ctx, const char *name, img_wcl_guid *out, wc_err 
     fn_name_to_guid f = VMC(fn_name_to_guid, "NameToGuid", err);
     if (!f)
         return -1;
-    WCHAR *w = wide(name);
+    WCHAR *w = wc_utf8_to_utf16(name, NULL);
     if (!w)
         return wc_err_set(err, WC_INVALID_ARGUMENT, "layer name \"%s\" is not UTF-8", name);
     GUID g;
@@ -184,7 +129,7 @@ static int descs_build(const char *const *parents, size_t n, wcl_descs *ds, wc_e
         ds->d[i].layer_id.Data3 = nd[i].layer_id.data3;
         memcpy(ds->d[i].layer_id.Data4, nd[i].layer_id.data4, 8);
         ds->d[i].flags = nd[i].flags;
-        ds->paths[i] = wide(parents[i]);
+        ds->paths[i] = wc_utf8_to_utf16(parents[i], NULL);
         if (!ds->paths[i])
             rc = wc_err_set(err, WC_INVALID_ARGUMENT, "layer path \"%s\" is not UTF-8", parents[i]);
         ds->d[i].path = ds->paths[i];
@@ -197,7 +142,7 @@ static int descs_build(const char *const *parents, size_t n, wcl_descs *ds, wc_e
 
 static int write_text_file(const char *path, const char *text, wc_err *err)
 {
-    WCHAR *w = wide(path);
+    WCHAR *w = wc_utf8_to_utf16(path, NULL);
     HANDLE h =
         w ? CreateFileW(w, GENERIC_WRITE, 0, NULL, CREATE_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL)
           : INVALID_HANDLE_VALUE;
@@ -230,7 +175,7 @@ static int call_path(const char *proc, const char *path, wc_err *err)
     fn_path f = VMC(fn_path, proc, err);
     if (!f)
         return -1;
-    WCHAR *w = wide(path);
+    WCHAR *w = wc_utf8_to_utf16(path, NULL);
     HRESULT hr = w ? f(w) : E_INVALIDARG;
     free(w);
     return FAILED(hr) ? hr_fail(err, hr, proc, path) : 0;
@@ -241,7 +186,7 @@ static int call_id(const char *proc, const char *path, wc_err *err)
     fn_id f = VMC(fn_id, proc, err);
     if (!f)
         return -1;
-    WCHAR *w = wide(path);
+    WCHAR *w = wc_utf8_to_utf16(path, NULL);
     HRESULT hr = w ? f(&std_info, w) : E_INVALIDARG;
     free(w);
     return FAILED(hr) ? hr_fail(err, hr, proc, path) : 0;
@@ -264,7 +209,7 @@ int img_wcl_import(const char *layer_path, const char *staging_path, const char 
         wcl_descs ds;
         if (descs_build(parents, n_parents, &ds, err) != 0)
             return -1;
-        WCHAR *wl = wide(layer_path), *ws = wide(staging_path);
+        WCHAR *wl = wc_utf8_to_utf16(layer_path, NULL), *ws = wc_utf8_to_utf16(staging_path, NULL);
         HRESULT hr = (wl && ws) ? f(&std_info, wl, ws, ds.d, (ULONG)ds.n) : E_INVALIDARG;
         free(wl);
         free(ws);
@@ -275,7 +220,7 @@ int img_wcl_import(const char *layer_path, const char *staging_path, const char 
     /* A utility VM in the layer is prepared for use (hcsshim importlayer.go and
      * baselayerwriter.go both call ProcessUtilityVMImage on <layer>\UtilityVM). */
     char *uvm = img_wcl_join(layer_path, "UtilityVM");
-    WCHAR *wu = wide(uvm);
+    WCHAR *wu = wc_utf8_to_utf16(uvm, NULL);
     DWORD attr = wu ? GetFileAttributesW(wu) : INVALID_FILE_ATTRIBUTES;
     free(wu);
     int rc = 0;
@@ -289,7 +234,7 @@ int img_wcl_import(const char *layer_path, const char *staging_path, const char 
 
 static int copy_file(const char *from, const char *to, wc_err *err)
 {
-    WCHAR *wf = wide(from), *wt = wide(to);
+    WCHAR *wf = wc_utf8_to_utf16(from, NULL), *wt = wc_utf8_to_utf16(to, NULL);
     BOOL ok = wf && wt && CopyFileW(wf, wt, TRUE);
     DWORD e = GetLastError();
     free(wf);
@@ -307,7 +252,7 @@ int img_wcl_create_scratch(const char *scratch_path, const char *const *parents,
 {
     if (n_parents == 0)
         return wc_err_set(err, WC_INVALID_ARGUMENT, "a scratch layer needs its image layers");
-    WCHAR *wd = wide(scratch_path);
+    WCHAR *wd = wc_utf8_to_utf16(scratch_path, NULL);
     BOOL created = wd && CreateDirectoryW(wd, NULL);
     if (!created && (!wd || GetLastError() != ERROR_ALREADY_EXISTS)) {
         free(wd);
@@ -328,7 +273,7 @@ int img_wcl_create_scratch(const char *scratch_path, const char *const *parents,
     fn_expand f = VMC(fn_expand, "ExpandSandboxSize", err);
     if (!f)
         return -1;
-    WCHAR *w = wide(scratch_path);
+    WCHAR *w = wc_utf8_to_utf16(scratch_path, NULL);
     HRESULT hr =
         w ? f(&std_info, w, (ULONGLONG)img_wcl_scratch_bytes(rootfs_size_in_bytes)) : E_INVALIDARG;
     free(w);
@@ -348,7 +293,7 @@ int img_wcl_create_uvm_scratch(const char *dest_vhdx, const char *base_layer, co
     fn_grant f = VMC(fn_grant, "GrantVmAccess", err);
     if (!f)
         return -1;
-    WCHAR *wv = wide(vm_id), *wp = wide(dest_vhdx);
+    WCHAR *wv = wc_utf8_to_utf16(vm_id, NULL), *wp = wc_utf8_to_utf16(dest_vhdx, NULL);
     HRESULT hr = (wv && wp) ? f(wv, wp) : E_INVALIDARG;
     free(wv);
     free(wp);
@@ -366,7 +311,7 @@ int img_wcl_mount(const char *scratch_path, const char *const *parents, size_t n
     wcl_descs ds;
     if (descs_build(parents, n_parents, &ds, err) != 0)
         return -1;
-    WCHAR *w = wide(scratch_path);
+    WCHAR *w = wc_utf8_to_utf16(scratch_path, NULL);
     HRESULT hr = E_INVALIDARG;
     const char *failed = "PrepareLayer";
     for (int attempt = 0; w && attempt < 5; attempt++) {
@@ -406,7 +351,7 @@ int img_wcl_mount(const char *scratch_path, const char *const *parents, size_t n
                           : wc_err_set(err, WC_INTERNAL, "GetLayerMountPath(%s) returned no path",
                                        scratch_path);
     }
-    *volume = narrow(buf);
+    *volume = wc_utf16_to_utf8(buf, NULL);
     free(buf);
     return *volume ? 0 : wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
 }
@@ -428,16 +373,11 @@ int img_wcl_destroy(const char *layer_path, wc_err *err)
 int img_wcl_storage_import(const char *layer_path, const char *source, const char *layer_data,
                            wc_err *err)
 {
-    static HMODULE mod;
-    if (!mod)
-        mod = load_system_dll(L"computestorage.dll", "computestorage.dll", err);
-    if (!mod)
-        return -1;
-    fn_hcs_import f = (fn_hcs_import)(void *)GetProcAddress(mod, "HcsImportLayer");
+    fn_hcs_import f = (fn_hcs_import)wc_dll_proc(&computestorage, "HcsImportLayer", err);
     if (!f)
-        return wc_err_set(err, WC_UNAVAILABLE,
-                          "computestorage.dll on this host has no HcsImportLayer");
-    WCHAR *wl = wide(layer_path), *ws = wide(source), *wd = wide(layer_data);
+        return -1;
+    WCHAR *wl = wc_utf8_to_utf16(layer_path, NULL), *ws = wc_utf8_to_utf16(source, NULL),
+          *wd = wc_utf8_to_utf16(layer_data, NULL);
     HRESULT hr = (wl && ws && wd) ? f(wl, ws, wd) : E_INVALIDARG;
     free(wl);
     free(ws);

@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/wstr_win32.h"
+
 #define WCIDIRS ".$wcidirs$"
 
 struct img_wl_writer {
@@ -42,10 +44,7 @@ static WCHAR *wide_path(const img_wl_writer *w, const char *rel)
     for (char *c = s; *c; c++)
         if (*c == '/')
             *c = '\\';
-    int wn = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, NULL, 0);
-    WCHAR *ws = wn > 0 ? malloc((size_t)wn * sizeof *ws) : NULL;
-    if (ws)
-        MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, ws, wn);
+    WCHAR *ws = wc_utf8_to_utf16(s, NULL);
     free(s);
     return ws;
 }
@@ -451,16 +450,12 @@ static int restore_tree(const WCHAR *src, const WCHAR *dst, int top, int hives, 
 
 int img_wl_restore_base(const char *staging_root, const char *layer_path, wc_err *err)
 {
-    int ns = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, staging_root, -1, NULL, 0);
-    int nl = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, layer_path, -1, NULL, 0);
-    WCHAR *s = ns > 0 ? malloc((size_t)ns * sizeof *s) : NULL;
-    WCHAR *l = nl > 0 ? malloc((size_t)nl * sizeof *l) : NULL;
+    WCHAR *s = wc_utf8_to_utf16(staging_root, NULL);
+    WCHAR *l = wc_utf8_to_utf16(layer_path, NULL);
     int rc;
     if (!s || !l) {
         rc = wc_err_set(err, WC_INVALID_ARGUMENT, "base layer %s: not a UTF-8 path", layer_path);
     } else {
-        MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, staging_root, -1, s, ns);
-        MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, layer_path, -1, l, nl);
         WCHAR *tomb = wjoin(s, L"tombstones.txt");
         if (tomb && GetFileAttributesW(tomb) != INVALID_FILE_ATTRIBUTES)
             rc = wc_err_set(err, WC_INVALID_ARGUMENT,

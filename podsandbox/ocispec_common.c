@@ -1,5 +1,7 @@
 #include "podsandbox/ocispec_common.h"
 
+#include "common/annotations.h"
+
 static void append_strings(json_t *arr, const json_t *from)
 {
     size_t i;
@@ -36,18 +38,18 @@ int pod_spec_args(const pod_container_config *cc, const json_t *image, json_t **
 void pod_annotate_identity(json_t *a, const pod_sandbox_config *sb, const pod_container_config *cc,
                            const char *sandbox_id)
 {
-    json_object_set_new(a, "io.wincri.container-type", json_string("container"));
+    json_object_set_new(a, WC_ANN_CONTAINER_TYPE, json_string("container"));
     if (sandbox_id && sandbox_id[0])
-        json_object_set_new(a, "io.wincri.sandbox-id", json_string(sandbox_id));
+        json_object_set_new(a, WC_ANN_SANDBOX_ID, json_string(sandbox_id));
     if (cc->name[0])
-        json_object_set_new(a, "io.wincri.container-name", json_string(cc->name));
+        json_object_set_new(a, WC_ANN_CONTAINER_NAME, json_string(cc->name));
     if (sb) {
-        json_object_set_new(a, "io.wincri.sandbox-name", json_string(sb->name));
-        json_object_set_new(a, "io.wincri.sandbox-namespace", json_string(sb->namespace_));
-        json_object_set_new(a, "io.wincri.sandbox-uid", json_string(sb->uid));
+        json_object_set_new(a, WC_ANN_SANDBOX_NAME, json_string(sb->name));
+        json_object_set_new(a, WC_ANN_SANDBOX_NAMESPACE, json_string(sb->namespace_));
+        json_object_set_new(a, WC_ANN_SANDBOX_UID, json_string(sb->uid));
     }
     if (cc->image[0])
-        json_object_set_new(a, "io.wincri.image-name", json_string(cc->image));
+        json_object_set_new(a, WC_ANN_IMAGE_NAME, json_string(cc->image));
 }
 
 json_t *pod_spec_exec_base(const json_t *container_spec, const char *const *cmd, size_t n_cmd,

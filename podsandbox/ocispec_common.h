@@ -15,8 +15,8 @@
 int pod_spec_args(const pod_container_config *cc, const json_t *image, json_t **args, wc_err *err);
 
 /* wincri's own annotations on every container spec (io.wincri.*: the container type, the
- * sandbox's id, name, namespace and uid, the container's name and image), the one place
- * they are written. sb may be NULL. */
+ * sandbox's id, name, namespace and uid, the container's name and image; the names are
+ * common/annotations.h), the one place they are written. sb may be NULL. */
 void pod_annotate_identity(json_t *annotations, const pod_sandbox_config *sb,
                            const pod_container_config *cc, const char *sandbox_id);
 

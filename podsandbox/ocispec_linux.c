@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/annotations.h"
 #include "podsandbox/ocispec_common.h"
 #include "podsandbox/ocispec_int_linux.h"
 
@@ -205,10 +206,9 @@ static int build_user(pod_build *b, json_t *process, json_t *annotations, wc_err
     json_object_set_new(process, "user",
                         json_pack("{s:I, s:I, s:o}", "uid", (json_int_t)uid, "gid", (json_int_t)gid,
                                   "additionalGids", groups));
-    json_object_set_new(annotations, "io.wincri.user", json_string(spec_user));
+    json_object_set_new(annotations, WC_ANN_USER, json_string(spec_user));
     if (sc && sc->supplemental_groups_strict)
-        json_object_set_new(annotations, "io.wincri.supplemental-groups-policy",
-                            json_string("Strict"));
+        json_object_set_new(annotations, WC_ANN_SUPPLEMENTAL_GROUPS_POLICY, json_string("Strict"));
     return 0;
 }
 

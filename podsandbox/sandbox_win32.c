@@ -8,6 +8,7 @@
 
 #include "common/config.h"
 #include "common/fs.h"
+#include "common/wstr_win32.h"
 #include "hcs/runtime.h"
 #include "image/image.h"
 #include "podsandbox/ocispec_wcow.h"
@@ -67,15 +68,6 @@ int pod_platform_signal(int cri_signal)
 }
 
 /* ---- removing a tree ---- */
-
-static wchar_t *wide(const char *s)
-{
-    int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, NULL, 0);
-    wchar_t *w = n > 0 ? malloc((size_t)n * sizeof *w) : NULL;
-    if (w)
-        MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, w, n);
-    return w;
-}
 
 static int remove_w(const wchar_t *path, DWORD *failed);
 
@@ -138,7 +130,7 @@ int pod_platform_node_hostname(char *buf, size_t len, wc_err *err)
 
 int pod_platform_remove_tree(const char *path, wc_err *err)
 {
-    wchar_t *w = wide(path);
+    wchar_t *w = wc_utf8_to_utf16(path, NULL);
     if (!w)
         return wc_err_set(err, WC_INVALID_ARGUMENT, "cannot remove %s: not a valid UTF-8 path",
                           path);

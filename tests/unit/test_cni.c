@@ -154,6 +154,10 @@ static void conf_errors_are_named(void **state)
     assert_null(hns_cni_conf_parse("{\"name\":\"n\",\"plugins\":[{\"type\":\"../../bin/sh\"}]}",
                                    "c.conflist", &err));
     assert_non_null(strstr(err.msg, "plain file name"));
+    assert_null(hns_cni_conf_parse("{\"name\":\"n\",\"type\":\"C:sdnbridge\"}", "c.conf", &err));
+    assert_non_null(strstr(err.msg, "plain file name"));
+    assert_null(hns_cni_conf_parse("{\"name\":\"n\",\"type\":\"nat.exe:evil\"}", "c.conf", &err));
+    assert_non_null(strstr(err.msg, "plain file name"));
     assert_null(hns_cni_conf_parse("{\"name\":\"n\",\"plugins\":[{\"bridge\":\"x\"}]}",
                                    "d.conflist", &err));
     assert_non_null(strstr(err.msg, "plugin 0 has no \"type\""));

@@ -338,7 +338,7 @@ static void emit_requests(const char *prefix, const json_t *reqs)
  * RemoveSCSI with its guest request, RemoveVSMB when the last reference goes). */
 static void hyperv_pod_two_containers(void **state)
 {
-    hcs_uvm *uvm = hcs_uvm_new("pod1-uvm");
+    hcs_uvm_devices *uvm = hcs_uvm_devices_new("pod1-uvm");
     assert_non_null(uvm);
     hcs_container_opts o = {.layer_ids = ids_ab, .n_layer_ids = 2, .host_cpus = 2};
     wc_err err = {0};
@@ -379,13 +379,13 @@ static void hyperv_pod_two_containers(void **state)
     hcs_hosted_plan_clear(&p2);
     json_decref(s1);
     json_decref(s2);
-    hcs_uvm_free(uvm);
+    hcs_uvm_devices_free(uvm);
 }
 
 /* A failed plan leaves the UVM's shares and LUNs as they were. */
 static void hyperv_failed_plan_rolls_back(void **state)
 {
-    hcs_uvm *uvm = hcs_uvm_new("pod2-uvm");
+    hcs_uvm_devices *uvm = hcs_uvm_devices_new("pod2-uvm");
     hcs_container_opts o = {.layer_ids = ids_ab, .n_layer_ids = 2};
     wc_err err = {0};
     json_t *spec = golden("spec_hyperv_c1.json");
@@ -403,7 +403,7 @@ static void hyperv_failed_plan_rolls_back(void **state)
     assert_int_equal(hcs_uvm_plan_container(uvm, "a/b", spec, &o, &p, &err), -1);
     json_decref(bad);
     json_decref(spec);
-    hcs_uvm_free(uvm);
+    hcs_uvm_devices_free(uvm);
 }
 
 /* Mounts in a Hyper-V container: directories over VSMB, pipes through MappedPipes.
@@ -411,7 +411,7 @@ static void hyperv_failed_plan_rolls_back(void **state)
  * uvm/vsmb.go DefaultVSMBOptions(readOnly), uvm/pipes.go GetContainerPipeMapping (IPC$). */
 static void hyperv_mounts(void **state)
 {
-    hcs_uvm *uvm = hcs_uvm_new("pod3-uvm");
+    hcs_uvm_devices *uvm = hcs_uvm_devices_new("pod3-uvm");
     hcs_container_opts o = {.layer_ids = ids_ab, .n_layer_ids = 2};
     wc_err err = {0};
     json_t *spec = golden("spec_hyperv_c1.json");
@@ -435,7 +435,7 @@ static void hyperv_mounts(void **state)
     assert_string_equal(json_string_value(json_object_get(pipe, "ContainerPipeName")), "p1");
     hcs_hosted_plan_clear(&p);
     json_decref(spec);
-    hcs_uvm_free(uvm);
+    hcs_uvm_devices_free(uvm);
 }
 
 /* Scenario (part of the Hyper-V pod): the pod's network adapter into the UVM.

@@ -21,8 +21,8 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 CC = "x86_64-w64-mingw32-gcc"
 CFLAGS = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-Wshadow", "-I.", "-D_WIN32_WINNT=0x0A00",
           "-O1"]
-SOURCES = ["tests/windows/wine/hcs_wine_test.c", "hcs/winstr.c", "hcs/winstr_win32.c",
-           "hcs/hresult.c", "hcs/hcs_load_win32.c"]
+SOURCES = ["tests/windows/wine/hcs_wine_test.c", "hcs/winstr.c", "common/wstr_win32.c",
+           "hcs/hresult.c", "hcs/hcs_load_win32.c", "common/dll_win32.c"]
 
 
 @pytest.fixture(scope="module")

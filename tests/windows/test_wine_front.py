@@ -23,7 +23,7 @@ CC = "x86_64-w64-mingw32-gcc"
 CFLAGS = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-Wshadow", "-Wno-unused-parameter", "-I.",
           "-D_WIN32_WINNT=0x0A00", "-D__USE_MINGW_ANSI_STDIO=1", "-O1"]
 SOURCES = ["tests/windows/wine-front/wine_front.c", "cri/front.c", "cri/front_win32.c",
-           "common/log.c", "common/clock.c", "common/clock_win32.c"]
+           "common/log.c", "common/clock.c", "common/clock_win32.c", "common/wstr_win32.c"]
 LIBS = ["-static", "-lws2_32", "-ladvapi32", "-lpthread"]
 
 
@@ -65,7 +65,8 @@ def test_named_pipe_front_relays_under_wine(wine, program, tmp_path):
     assert run.returncode == 0
 
 
-CNI_SOURCES = ["tests/windows/wine-front/wine_cni.c", "hns/cni_exec_win32.c"]
+CNI_SOURCES = ["tests/windows/wine-front/wine_cni.c", "hns/cni_exec_win32.c",
+               "common/wstr_win32.c"]
 
 
 @pytest.fixture(scope="module")

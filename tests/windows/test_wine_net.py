@@ -23,6 +23,8 @@ SOURCES = [
     "image/winlayer_win32.c",  # img_wl_restore_base (base layers), with its codec
     "image/winlayer_codec.c",
     "common/err.c",
+    "common/wstr_win32.c",
+    "common/dll_win32.c",
 ]
 CC = "x86_64-w64-mingw32-gcc"
 

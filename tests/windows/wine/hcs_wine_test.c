@@ -13,10 +13,10 @@
 #include <shellapi.h>
 
 #include "common/err.h"
+#include "common/wstr_win32.h"
 #include "hcs/hcs_win32_api.h"
 #include "hcs/hresult.h"
 #include "hcs/winstr.h"
-#include "hcs/winstr_win32.h"
 
 static int passed, failed;
 
@@ -100,7 +100,7 @@ static void argv_round_trip(void)
         argv[i + 1] = args[i];
     char *line = hcs_argv_join(argv, n + 1);
     wc_err err = {0};
-    wchar_t *wline = line ? hcs_utf8_to_utf16(line, &err) : NULL;
+    wchar_t *wline = line ? wc_utf8_to_utf16(line, &err) : NULL;
     int wargc = 0;
     wchar_t **wargv = wline ? CommandLineToArgvW(wline, &wargc) : NULL;
     char detail[512];
@@ -108,7 +108,7 @@ static void argv_round_trip(void)
     check(wargv && (size_t)wargc == n + 1, "argv: CommandLineToArgvW counts every argument",
           detail);
     for (size_t i = 0; wargv && i < n && (int)i + 1 < wargc; i++) {
-        char *back = hcs_utf16_to_utf8(wargv[i + 1], &err);
+        char *back = wc_utf16_to_utf8(wargv[i + 1], &err);
         snprintf(detail, sizeof detail, "[%s] came back as [%s]", args[i], back ? back : "(null)");
         char name[64];
         snprintf(name, sizeof name, "argv: round trip #%u", (unsigned)i);
@@ -127,27 +127,46 @@ static void utf_documents(void)
                       "\"\\\\\\\\?\\\\Volume{5f0e6a1c-2b3d-4c5e-8f9a-0b1c2d3e4f5a}\\\\\"}},"
                       "\"Emoji\":\"\xf0\x9f\x98\x80\"}";
     wc_err err = {0};
-    wchar_t *w = hcs_utf8_to_utf16(doc, &err);
-    char *back = w ? hcs_utf16_to_utf8(w, &err) : NULL;
+    wchar_t *w = wc_utf8_to_utf16(doc, &err);
+    char *back = w ? wc_utf16_to_utf8(w, &err) : NULL;
     check(back && strcmp(back, doc) == 0, "utf: a document survives UTF-8 -> UTF-16 -> UTF-8",
           err.msg);
     /* U+00F8 and U+540D are one UTF-16 unit each; U+1F600 is a surrogate pair. */
-    wchar_t *h = hcs_utf8_to_utf16("\xc3\xb8\xe5\x90\x8d\xf0\x9f\x98\x80", &err);
+    wchar_t *h = wc_utf8_to_utf16("\xc3\xb8\xe5\x90\x8d\xf0\x9f\x98\x80", &err);
     check(h && wcslen(h) == 4 && h[0] == 0x00F8 && h[1] == 0x540D && h[2] == 0xD83D &&
               h[3] == 0xDE00,
           "utf: code points become the right UTF-16 units", NULL);
     free(h);
     wc_err bad = {0};
-    check(hcs_utf8_to_utf16("bad \xc3\x28 byte", &bad) == NULL && bad.code == WC_INVALID_ARGUMENT,
+    check(wc_utf8_to_utf16("bad \xc3\x28 byte", &bad) == NULL && bad.code == WC_INVALID_ARGUMENT,
           "utf: invalid UTF-8 is refused", bad.msg);
     wchar_t lone[] = {L'a', 0xD800, L'b', 0};
     wc_err bad2 = {0};
-    char *l = hcs_utf16_to_utf8(lone, &bad2);
+    char *l = wc_utf16_to_utf8(lone, &bad2);
     check(l == NULL && bad2.code == WC_INVALID_ARGUMENT, "utf: a lone surrogate is refused",
           l ? l : bad2.msg);
     free(l);
     free(back);
     free(w);
+}
+
+/* What the callers that word their own message rely on (common/wstr_win32.h is the one
+ * conversion of hcs/, hns/, image/, cri/ and podsandbox/): no error object, NULL, "". */
+static void utf_without_an_error_object(void)
+{
+    check(wc_utf8_to_utf16(NULL, NULL) == NULL && wc_utf16_to_utf8(NULL, NULL) == NULL,
+          "utf: NULL is refused, with no error object to fill", NULL);
+    check(wc_utf8_to_utf16("bad \xc3\x28 byte", NULL) == NULL,
+          "utf: invalid UTF-8 is refused, with no error object to fill", NULL);
+    wc_err err = {0};
+    wc_utf8_to_utf16(NULL, &err);
+    check(err.code == WC_INVALID_ARGUMENT, "utf: NULL is INVALID_ARGUMENT", err.msg);
+    wchar_t *e = wc_utf8_to_utf16("", NULL);
+    char *back = e ? wc_utf16_to_utf8(e, NULL) : NULL;
+    check(e && e[0] == 0 && back && back[0] == 0, "utf: the empty string converts both ways",
+          NULL);
+    free(back);
+    free(e);
 }
 
 /* Our join and the system's PathCchCombineEx agree where their rules coincide. */
@@ -169,11 +188,11 @@ static void path_joins(void)
     wc_err err = {0};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *ours = hcs_path_join(cases[i].base, cases[i].rel);
-        wchar_t *wb = hcs_utf8_to_utf16(cases[i].base, &err);
-        wchar_t *wr = hcs_utf8_to_utf16(cases[i].rel, &err);
+        wchar_t *wb = wc_utf8_to_utf16(cases[i].base, &err);
+        wchar_t *wr = wc_utf8_to_utf16(cases[i].rel, &err);
         wchar_t out[MAX_PATH * 2] = L"";
         HRESULT hr = PathCchCombineEx(out, MAX_PATH * 2, wb, wr, PATHCCH_ALLOW_LONG_PATHS);
-        char *sys = SUCCEEDED(hr) ? hcs_utf16_to_utf8(out, &err) : NULL;
+        char *sys = SUCCEEDED(hr) ? wc_utf16_to_utf8(out, &err) : NULL;
         char detail[600], name[64];
         snprintf(detail, sizeof detail, "join(%s, %s): ours=%s system=%s (hr 0x%08lX) want=%s",
                  cases[i].base, cases[i].rel, ours ? ours : "(null)", sys ? sys : "(null)",
@@ -201,6 +220,7 @@ int main(void)
     hresult_mapping();
     argv_round_trip();
     utf_documents();
+    utf_without_an_error_object();
     path_joins();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;

@@ -1,11 +1,11 @@
-/* UTF-8 ↔ UTF-16 for documents and identifiers handed to Windows APIs. */
+/* UTF-8 ↔ UTF-16 with the Win32 conversions, strict both ways (common/wstr_win32.h). */
 #include <stdlib.h>
 
 #include <windows.h>
 
-#include "hcs/winstr_win32.h"
+#include "common/wstr_win32.h"
 
-wchar_t *hcs_utf8_to_utf16(const char *s, wc_err *err)
+wchar_t *wc_utf8_to_utf16(const char *s, wc_err *err)
 {
     if (!s) {
         wc_err_set(err, WC_INVALID_ARGUMENT, "UTF-8 to UTF-16: no string");
@@ -31,7 +31,7 @@ wchar_t *hcs_utf8_to_utf16(const char *s, wc_err *err)
     return w;
 }
 
-char *hcs_utf16_to_utf8(const wchar_t *s, wc_err *err)
+char *wc_utf16_to_utf8(const wchar_t *s, wc_err *err)
 {
     if (!s) {
         wc_err_set(err, WC_INVALID_ARGUMENT, "UTF-16 to UTF-8: no string");

@@ -1,0 +1,334 @@
+/* The Hyper-V utility VM of a pod, as hcsshim's internal/uvm owns it: one per pod, made at
+ * the pod's first container create (booting from the base layer's UtilityVM\Files, with its
+ * own scratch copied from SystemTemplate.vhdx), kept in rt->uvms by sandbox id. Each
+ * container's layers and scratch are added to the VM before its hosted compute system is
+ * created; delete takes them out again, and the VM goes with the pod's last container or
+ * with hcs_pod_release. A container's scratch is never mounted on the host. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/fs.h"
+#include "common/log.h"
+#include "hcs/runtime_win32.h"
+#include "image/wclayer.h"
+
+struct hcs_uvm {
+    char sandbox_id[128];
+    char id[140];      /* its compute system's id */
+    char *scratch_dir; /* holds the VM's sandbox.vhdx */
+    hcs_system *sys;
+    hcs_uvm_devices *devices; /* what its containers put into it */
+    unsigned cpus;            /* the clamp for its containers' Processor.Count */
+    size_t n_ctrs;
+};
+
+unsigned hcs_uvm_cpus(const hcs_uvm *vm)
+{
+    return vm->cpus;
+}
+
+/* ---- names and the VM's own scratch ----------------------------------------------------- */
+
+/* The VM's compute system id, hcsshim's "<pod>@vm". */
+static void uvm_id_of(const char *sandbox_id, char *out, size_t size)
+{
+    snprintf(out, size, "%s@vm", sandbox_id);
+}
+
+static char *uvm_scratch_dir(const hcs_runtime *rt, const char *sandbox_id)
+{
+    char name[160];
+    snprintf(name, sizeof name, "uvm-%s", sandbox_id);
+    return wc_path_join(rt->state_dir, name);
+}
+
+static void remove_uvm_scratch(const char *dir)
+{
+    char *vhdx = wc_path_join(dir, "sandbox.vhdx");
+    if (!DeleteFileA(vhdx) && GetLastError() != ERROR_FILE_NOT_FOUND &&
+        GetLastError() != ERROR_PATH_NOT_FOUND)
+        wc_warn("hcs", "cannot remove utility VM scratch", "path=%s error=%lu", vhdx,
+                GetLastError());
+    RemoveDirectoryA(dir);
+    free(vhdx);
+}
+
+/* ---- the VM record and the list --------------------------------------------------------- */
+
+static void uvm_free(hcs_uvm *vm)
+{
+    if (!vm)
+        return;
+    hcs_system_close(vm->sys);
+    hcs_uvm_devices_free(vm->devices);
+    free(vm->scratch_dir);
+    free(vm);
+}
+
+/* NULL when out of memory. */
+static hcs_uvm *uvm_new(const hcs_runtime *rt, const char *sandbox_id)
+{
+    hcs_uvm *vm = calloc(1, sizeof *vm);
+    if (!vm)
+        return NULL;
+    snprintf(vm->sandbox_id, sizeof vm->sandbox_id, "%s", sandbox_id);
+    uvm_id_of(sandbox_id, vm->id, sizeof vm->id);
+    vm->scratch_dir = uvm_scratch_dir(rt, sandbox_id);
+    vm->devices = hcs_uvm_devices_new(vm->id);
+    if (!vm->scratch_dir || !vm->devices) {
+        uvm_free(vm);
+        return NULL;
+    }
+    return vm;
+}
+
+void hcs_uvm_list_init(hcs_uvm_list *l)
+{
+    memset(l, 0, sizeof *l);
+    InitializeSRWLock(&l->mu);
+}
+
+void hcs_uvm_list_close(hcs_uvm_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        uvm_free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+static hcs_uvm *list_find(const hcs_uvm_list *l, const char *sandbox_id)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i]->sandbox_id, sandbox_id) == 0)
+            return l->v[i];
+    return NULL;
+}
+
+static int list_add(hcs_uvm_list *l, hcs_uvm *vm, wc_err *err)
+{
+    hcs_uvm **grown = realloc(l->v, (l->n + 1) * sizeof *grown);
+    if (!grown)
+        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "pod %s: out of memory", vm->sandbox_id);
+    l->v = grown;
+    l->v[l->n++] = vm;
+    return 0;
+}
+
+static void list_drop(hcs_uvm_list *l, const hcs_uvm *vm)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->v[i] == vm) {
+            l->v[i] = l->v[--l->n];
+            break;
+        }
+}
+
+/* ---- boot and end ----------------------------------------------------------------------- */
+
+static void on_uvm_exit(void *ctx, const char *id, const hcs_system_exit *st)
+{
+    (void)ctx;
+    wc_info("hcs", "utility VM exited", "id=%s status=0x%08lx type=%s", id,
+            (unsigned long)(uint32_t)st->status, st->exit_type);
+}
+
+/* Stops the VM (grace_ms 0: terminates it) and removes its scratch. */
+static int uvm_stop(hcs_uvm *vm, DWORD grace_ms, wc_err *err)
+{
+    int rc = 0;
+    if (vm->sys) {
+        rc = hcs_system_stop(vm->sys, NULL, grace_ms, err);
+        if (rc < 0)
+            wc_err_prefix(err, "utility VM %s", vm->id);
+        hcs_system_close(vm->sys);
+        vm->sys = NULL;
+    }
+    remove_uvm_scratch(vm->scratch_dir);
+    return rc;
+}
+
+/* Ends the VM and forgets it; its containers no longer point at it. */
+static int uvm_end(hcs_runtime *rt, hcs_uvm *vm, DWORD grace_ms, wc_err *err)
+{
+    list_drop(&rt->uvms, vm);
+    hcs_ctrs_forget_uvm(rt, vm);
+    int rc = uvm_stop(vm, grace_ms, err);
+    uvm_free(vm);
+    return rc;
+}
+
+static int uvm_create_system(hcs_uvm *vm, const hcs_uvm_opts *o, wc_err *err)
+{
+    json_t *doc = NULL;
+    int rc = hcs_doc_uvm(o, &doc, err);
+    if (rc == 0)
+        rc = hcs_system_create(vm->id, doc, HCS_DEFAULT_TIMEOUT_MS, &vm->sys, err);
+    if (rc == 0)
+        rc = hcs_system_on_exit(vm->sys, on_uvm_exit, NULL, err);
+    if (rc == 0)
+        rc = hcs_system_start(vm->sys, HCS_DEFAULT_TIMEOUT_MS, err);
+    json_decref(doc);
+    return rc;
+}
+
+/* The VM's processor count: what the pod asked for, else the default, at most the host's. */
+static unsigned effective_cpus(const hcs_uvm_opts *o)
+{
+    unsigned cpus = o->cpus ? o->cpus : HCS_UVM_DEFAULT_CPUS;
+    return o->host_cpus && cpus > o->host_cpus ? o->host_cpus : cpus;
+}
+
+/* Creates and starts the VM booting from base_layer's UtilityVM\Files, sized by the pod's
+ * annotations on spec. On failure the VM is gone (uvm_stop). */
+static int uvm_boot(hcs_uvm *vm, const json_t *spec, const char *base_layer, wc_err *err)
+{
+    char *vhdx = wc_path_join(vm->scratch_dir, "sandbox.vhdx");
+    hcs_uvm_opts o = {.uvm_folder = base_layer,
+                      .scratch_vhdx = vhdx,
+                      .host_cpus = GetActiveProcessorCount(ALL_PROCESSOR_GROUPS)};
+    int rc = hcs_uvm_opts_from_annotations(spec, &o, err);
+    if (rc == 0)
+        rc = wc_mkdir_p(vm->scratch_dir, 0700, err);
+    if (rc == 0)
+        rc = img_wcl_create_uvm_scratch(vhdx, base_layer, vm->id, err);
+    if (rc == 0)
+        rc = uvm_create_system(vm, &o, err);
+    free(vhdx);
+    vm->cpus = effective_cpus(&o);
+    if (rc < 0) {
+        wc_err_prefix(err, "utility VM %s", vm->id);
+        wc_err ignored = {0};
+        uvm_stop(vm, 0, &ignored);
+    }
+    return rc;
+}
+
+int hcs_uvm_get(hcs_runtime *rt, const char *sandbox_id, const json_t *spec, const char *base_layer,
+                hcs_uvm **out, wc_err *err)
+{
+    if (!*sandbox_id || strlen(sandbox_id) >= sizeof((hcs_uvm *)0)->sandbox_id)
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "a Hyper-V container needs its pod's id");
+    *out = list_find(&rt->uvms, sandbox_id);
+    if (*out)
+        return 0;
+    hcs_uvm *vm = uvm_new(rt, sandbox_id);
+    int rc = vm ? uvm_boot(vm, spec, base_layer, err)
+                : wc_err_set(err, WC_RESOURCE_EXHAUSTED, "pod %s: out of memory", sandbox_id);
+    if (rc == 0 && list_add(&rt->uvms, vm, err) < 0) {
+        wc_err ignored = {0};
+        uvm_stop(vm, 0, &ignored);
+        rc = -1;
+    }
+    if (rc < 0) {
+        uvm_free(vm);
+        return -1;
+    }
+    wc_info("hcs", "utility VM started", "pod=%s id=%s cpus=%u", sandbox_id, vm->id, vm->cpus);
+    *out = vm;
+    return 0;
+}
+
+void hcs_uvm_end_unused(hcs_runtime *rt, hcs_uvm *vm)
+{
+    if (vm->n_ctrs > 0)
+        return;
+    wc_err ignored = {0};
+    uvm_end(rt, vm, 0, &ignored);
+}
+
+/* ---- containers in the VM --------------------------------------------------------------- */
+
+/* Sends each request in turn; the first failure stops (HCS's message in err). */
+static int uvm_modify(hcs_uvm *vm, const json_t *requests, wc_err *err)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(requests, i, r)
+    {
+        if (hcs_system_modify(vm->sys, r, HCS_DEFAULT_TIMEOUT_MS, err) < 0)
+            return wc_err_prefix(err, "utility VM %s, request %u", vm->id, (unsigned)i);
+    }
+    return 0;
+}
+
+int hcs_uvm_attach(hcs_uvm *vm, hcs_ctr *c, const hcs_layer_ids *ids, hcs_hosted_plan *plan,
+                   wc_err *err)
+{
+    hcs_container_opts o = {.layer_ids = ids->v, .n_layer_ids = ids->n, .host_cpus = vm->cpus};
+    if (hcs_uvm_plan_container(vm->devices, c->id, c->spec, &o, plan, err) < 0)
+        return -1;
+    c->uvm = vm;
+    vm->n_ctrs++;
+    return uvm_modify(vm, plan->modify, err);
+}
+
+/* The requests that take the container out of the VM (NULL when out of memory). */
+static json_t *removal_requests(hcs_uvm *vm, const hcs_ctr *c)
+{
+    json_t *reqs = json_array();
+    wc_err e = {0};
+    if (!reqs || hcs_uvm_release_container(vm->devices, c->id, c->spec, reqs, &e) < 0)
+        wc_warn("hcs", "cannot release container from utility VM", "id=%s uvm=%s err=\"%s\"", c->id,
+                vm->id, e.msg);
+    return reqs;
+}
+
+/* Every removal is tried; a refusal is logged and the next one sent. */
+static void send_removals(hcs_uvm *vm, const char *ctr_id, const json_t *requests)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(requests, i, r)
+    {
+        wc_err e = {0};
+        if (vm->sys && hcs_system_modify(vm->sys, r, HCS_DEFAULT_TIMEOUT_MS, &e) < 0)
+            wc_warn("hcs", "utility VM refused a removal", "id=%s uvm=%s err=\"%s\"", ctr_id,
+                    vm->id, e.msg);
+    }
+}
+
+void hcs_uvm_detach(hcs_ctr *c, DWORD grace_ms)
+{
+    hcs_uvm *vm = c->uvm;
+    if (!vm)
+        return;
+    c->uvm = NULL;
+    json_t *reqs = removal_requests(vm, c);
+    send_removals(vm, c->id, reqs);
+    json_decref(reqs);
+    if (--vm->n_ctrs > 0)
+        return;
+    wc_err e = {0};
+    if (uvm_end(c->rt, vm, grace_ms, &e) < 0)
+        wc_warn("hcs", "cannot end utility VM", "container=%s err=\"%s\"", c->id, e.msg);
+}
+
+/* ---- the pod's end ---------------------------------------------------------------------- */
+
+/* A VM we hold no record of (wincrid restarted since it was made) is removed by its id. */
+static int release_unknown_uvm(hcs_runtime *rt, const char *sandbox_id, wc_err *err)
+{
+    char uvm_id[140];
+    uvm_id_of(sandbox_id, uvm_id, sizeof uvm_id);
+    if (hcs_remove_orphan(uvm_id, HCS_DEFAULT_TIMEOUT_MS, err) < 0)
+        return wc_err_prefix(err, "utility VM %s", uvm_id);
+    char *dir = uvm_scratch_dir(rt, sandbox_id);
+    if (dir)
+        remove_uvm_scratch(dir);
+    free(dir);
+    return 0;
+}
+
+int hcs_pod_release(hcs_runtime *rt, const char *sandbox_id, wc_err *err)
+{
+    if (!rt->hyperv || !sandbox_id || !*sandbox_id)
+        return 0;
+    AcquireSRWLockExclusive(&rt->uvms.mu);
+    hcs_uvm *vm = list_find(&rt->uvms, sandbox_id);
+    int rc =
+        vm ? uvm_end(rt, vm, HCS_UVM_STOP_GRACE_MS, err) : release_unknown_uvm(rt, sandbox_id, err);
+    ReleaseSRWLockExclusive(&rt->uvms.mu);
+    return rc;
+}
