@@ -139,18 +139,28 @@ def test_hyperv_gmsa_over_hvsocket(host, pods, hv_image):
 
 def test_hyperv_uvm_limits_from_pod_annotations(host, pods, hv_image):
     """internal/oci/uvm.go: the pod's processor limit and weight and storage QoS annotations
-    reach the VM document (create_wcow.go prepareConfigDoc), and EnableCompartmentNamespace
-    is set (file shares from inside the VM) unless the pod disables it."""
+    reach the VM document (create_wcow.go prepareConfigDoc), EnableCompartmentNamespace is
+    set (file shares from inside the VM), and the pod's process dump location reaches its
+    containers."""
     ann = {"io.microsoft.virtualmachine.computetopology.processor.limit": "50000",
            "io.microsoft.virtualmachine.computetopology.processor.weight": "200",
            "io.microsoft.virtualmachine.storageqos.iopsmaximum": "1000",
-           "io.microsoft.virtualmachine.storageqos.bandwidthmaximum": "1048576"}
+           "io.microsoft.virtualmachine.storageqos.bandwidthmaximum": "1048576",
+           # the pod's dump location is its containers' default (hcsshim: the VM's
+           # ProcessDumpLocation, used by hcsdoc_wcow.go when the container sets none)
+           "io.microsoft.container.processdumplocation": "C:\\pod-dumps"}
     m = host.mark()
     sid, scfg = pods.run_pod(handler=HANDLER, annotations=ann)
-    pods.run(sid, scfg, name="c")
+    cid = pods.run(sid, scfg, name="c")
     pods.wait_log(scfg, "c", "running pid=")
-    vm = [e for e in calls(host.journal(m), "HcsCreateComputeSystem")
+    j = host.journal(m)
+    vm = [e for e in calls(j, "HcsCreateComputeSystem")
           if e["id"] == sid + "@vm"][0]["doc"]["VirtualMachine"]
+    hosted = [e for e in calls(j, "HcsCreateComputeSystem") if e["id"] == cid][0]["doc"]
+    values = hosted["HostedSystem"]["Container"]["RegistryChanges"]["AddValues"]
+    assert [(v["Name"], v.get("StringValue", v.get("DWordValue"))) for v in values] == [
+        ("WaitToKillServiceTimeout", "2147483647"), ("DumpFolder", "C:\\pod-dumps"),
+        ("DumpType", 2)]
     assert vm["ComputeTopology"]["Processor"] == {"Count": 2, "Limit": 50000, "Weight": 200}
     assert vm["StorageQoS"] == {"IopsMaximum": 1000, "BandwidthMaximum": 1048576}
     assert vm["RegistryChanges"]["AddValues"][0]["Name"] == "EnableCompartmentNamespace"
