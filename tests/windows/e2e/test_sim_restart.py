@@ -77,3 +77,26 @@ def test_logs_continue_after_restart(host, own, image_ref):
         p.wait_log(scfg, "talk", "t-60", timeout=15)
     finally:
         p.cleanup()
+
+
+def test_gmsa_instance_removed_after_restart(host, own, image_ref):
+    """A container's Credential Guard instance outlives wincrid as the container does; the
+    new wincrid removes it with the container (the record keeps the credential spec)."""
+    from test_sim_identity import credspec, service_calls, windows_identity
+    p = Pods(own, image_ref)
+    sid, scfg = p.run_pod()
+    cid = p.run(sid, scfg, name="gmsa", windows=windows_identity(credspec()))
+    p.wait_log(scfg, "gmsa", "running pid=")
+    own.kill()
+    assert cid in host.stats()["ccg_instances"]
+    own.start()
+    p = Pods(own, image_ref)
+    p.sandboxes = [sid]
+    m = host.mark()
+    p.rt.StopContainer(PB.StopContainerRequest(container_id=cid, timeout=5), timeout=60)
+    p.rt.RemoveContainer(PB.RemoveContainerRequest(container_id=cid), timeout=60)
+    rm = service_calls(host.journal(m), "RemoveInstance")
+    assert [e["doc"]["Settings"]["OperationDetails"]["Id"] for e in rm] == [cid]
+    assert rm[0]["hr"] == "0x00000000"
+    assert cid not in host.stats()["ccg_instances"]
+    p.cleanup()

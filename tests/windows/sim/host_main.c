@@ -674,6 +674,7 @@ static void control_stats(req *r)
     hcs_stats(&r->out);
     storage_stats(&r->out);
     hcn_stats(&r->out);
+    ccg_stats(&r->out);
     LeaveCriticalSection(&g_lock);
 }
 
@@ -706,6 +707,7 @@ int main(int argc, char **argv)
     hcs_register();
     storage_register();
     hcn_register();
+    ccg_register();
 
     WSADATA wsa;
     WSAStartup(MAKEWORD(2, 2), &wsa);
