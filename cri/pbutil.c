@@ -6,11 +6,14 @@
 #include <string.h>
 
 #include "api.pb-c.h"
+#include "cri/arena.h"
 #include "cri/server.h"
 
 void *cri_new_message(const ProtobufCMessageDescriptor *desc)
 {
-    ProtobufCMessage *m = calloc(1, desc->sizeof_message);
+    cri_arena *a = cri_arena_current();
+    ProtobufCMessage *m =
+        a ? cri_arena_alloc(a, desc->sizeof_message) : calloc(1, desc->sizeof_message);
     /* Unset strings point at protobuf_c_empty_string, which the free skips; handlers
      * replace them with malloc'd strings. */
     desc->message_init(m);
@@ -19,7 +22,25 @@ void *cri_new_message(const ProtobufCMessageDescriptor *desc)
 
 char *cri_strdup(const char *s)
 {
-    return strdup(s ? s : "");
+    cri_arena *a = cri_arena_current();
+    if (!a)
+        return strdup(s ? s : "");
+    size_t len = s ? strlen(s) : 0;
+    char *copy = cri_arena_alloc(a, len + 1);
+    if (len)
+        memcpy(copy, s, len);
+    return copy;
+}
+
+void *cri_grow(void *old, size_t old_bytes, size_t new_bytes)
+{
+    cri_arena *a = cri_arena_current();
+    if (!a)
+        return realloc(old, new_bytes);
+    void *p = cri_arena_alloc(a, new_bytes);
+    if (old && old_bytes)
+        memcpy(p, old, old_bytes < new_bytes ? old_bytes : new_bytes);
+    return p;
 }
 
 /* Every generated map<string,string> entry has the same layout: base, key, value. */
@@ -29,7 +50,7 @@ void cri_map_add(size_t *n, void *entries_field, const ProtobufCMessageDescripto
                  const char *key, const char *value)
 {
     map_entry ***entries = entries_field;
-    *entries = realloc(*entries, (*n + 1) * sizeof **entries);
+    *entries = cri_grow(*entries, *n * sizeof **entries, (*n + 1) * sizeof **entries);
     map_entry *e = cri_new_message(desc);
     e->key = cri_strdup(key);
     e->value = cri_strdup(value);

@@ -15,6 +15,8 @@
 void *cri_new_message(const ProtobufCMessageDescriptor *desc);
 /* strdup that maps NULL to "". */
 char *cri_strdup(const char *s);
+/* realloc, or from the arena in use (cri/arena.h): the old block is copied, not freed. */
+void *cri_grow(void *old, size_t old_bytes, size_t new_bytes);
 /* Appends a key/value entry to a map<string,string> field (n and entries pointers); desc is
  * the field's entry type, e.g. &runtime__v1__status_response__info_entry__descriptor. */
 void cri_map_add(size_t *n, void *entries_field, const ProtobufCMessageDescriptor *desc,

@@ -188,8 +188,10 @@ typedef struct collect {
 static void keep(collect *c, void *item)
 {
     if (c->n == c->cap) {
-        c->cap = c->cap ? 2 * c->cap : 64;
-        c->items = realloc(c->items, (c->cap + 1) * sizeof *c->items);
+        size_t cap = c->cap ? 2 * c->cap : 64;
+        c->items =
+            cri_grow(c->items, (c->cap + 1) * sizeof *c->items, (cap + 1) * sizeof *c->items);
+        c->cap = cap;
     }
     c->items[c->n++] = item;
 }
@@ -215,6 +217,7 @@ int cri_list_pod_sandbox(cri_call *call, const ProtobufCMessage *req, ProtobufCM
                          wc_err *err)
 {
     IN(ListPodSandboxRequest);
+    cri_call_answer_in_arena(call);
     collect c = {.filter = in->filter};
     pod_sandbox_foreach(pods(call), collect_sandbox, &c);
     Runtime__V1__ListPodSandboxResponse *r =
@@ -280,11 +283,8 @@ static Runtime__V1__ImageSpec *image_spec(const pod_container_info *c)
 {
     Runtime__V1__ImageSpec *i = cri_new(Runtime__V1__ImageSpec, runtime__v1__image_spec);
     i->image = cri_strdup(c->image);
-    i->user_specified_image = cri_strdup(c->config->user_specified_image);
-    if (!*i->user_specified_image) {
-        free(i->user_specified_image);
-        i->user_specified_image = cri_strdup(c->image);
-    }
+    const char *asked = c->config->user_specified_image;
+    i->user_specified_image = cri_strdup(asked && *asked ? asked : c->image);
     return i;
 }
 
@@ -395,6 +395,7 @@ int cri_list_containers(cri_call *call, const ProtobufCMessage *req, ProtobufCMe
                         wc_err *err)
 {
     IN(ListContainersRequest);
+    cri_call_answer_in_arena(call);
     collect c = {.filter = in->filter};
     pod_container_foreach(pods(call), collect_container, &c);
     Runtime__V1__ListContainersResponse *r =

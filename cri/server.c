@@ -1,6 +1,8 @@
 #include "cri/server.h"
 #include "cri/server_core.h"
 
+#include "cri/arena.h"
+
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc.h>
@@ -69,9 +71,17 @@ struct cri_call {
     int sent_initial_metadata;
     char close_tag;
     char batch_tag;
+    cri_arena *arena; /* the response lives in it (cri_call_answer_in_arena) */
 };
 
 static int shutdown_tag;
+
+void cri_call_answer_in_arena(cri_call *call)
+{
+    if (!call->arena)
+        call->arena = cri_arena_new();
+    cri_arena_use(call->arena);
+}
 
 /* ---- dispatch table ---- */
 
@@ -361,6 +371,7 @@ static void run_call(void *arg)
     ProtobufCMessage *req = NULL, *resp = NULL;
     const dispatch_entry *e = lookup(c->srv, c->method);
     handle(c, e, &req, &resp, &err);
+    cri_arena_use(NULL);
     send_status(c, err.code == WC_OK ? resp : NULL, &err);
     if (!c->close_done)
         pluck(c, &c->close_tag, gpr_inf_future(GPR_CLOCK_REALTIME));
@@ -376,8 +387,9 @@ static void run_call(void *arg)
     cri_prom_rpc(c->method, e != NULL, err.code, (double)(wc_clock_monotonic_ns() - t0) / 1e9);
     if (req)
         protobuf_c_message_free_unpacked(req, NULL);
-    if (resp)
+    if (resp && !c->arena)
         protobuf_c_message_free_unpacked(resp, NULL);
+    cri_arena_free(c->arena);
 
     cri_server *srv = c->srv;
     finish_call(c);

@@ -39,6 +39,10 @@ int cri_call_cancelled(cri_call *call);
 int cri_call_server_stopping(cri_call *call);
 /* Absolute deadline in CLOCK_MONOTONIC ns (INT64_MAX when none). */
 int64_t cri_call_deadline_ns(cri_call *call);
+/* The handler builds its response from here on in an arena (cri/arena.h) that the server
+ * frees after sending it: cri_new, cri_strdup, cri_map_add and cri_grow only, nothing freed
+ * or reallocated by hand. For the big list answers. */
+void cri_call_answer_in_arena(cri_call *call);
 /* Streams one message; -1 with err set when the client has gone. */
 int cri_call_send(cri_call *call, const ProtobufCMessage *msg, wc_err *err);
 
