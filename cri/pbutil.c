@@ -5,12 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/xalloc.h"
 #include "api.pb-c.h"
 #include "cri/server.h"
 
 void *cri_new_message(const ProtobufCMessageDescriptor *desc)
 {
-    ProtobufCMessage *m = calloc(1, desc->sizeof_message);
+    ProtobufCMessage *m = wc_xcalloc(1, desc->sizeof_message);
     /* Unset strings point at protobuf_c_empty_string, which the free skips; handlers
      * replace them with malloc'd strings. */
     desc->message_init(m);
@@ -19,7 +20,7 @@ void *cri_new_message(const ProtobufCMessageDescriptor *desc)
 
 char *cri_strdup(const char *s)
 {
-    return strdup(s ? s : "");
+    return wc_xstrdup(s ? s : "");
 }
 
 /* Every generated map<string,string> entry has the same layout: base, key, value. */
@@ -29,7 +30,7 @@ void cri_map_add(size_t *n, void *entries_field, const ProtobufCMessageDescripto
                  const char *key, const char *value)
 {
     map_entry ***entries = entries_field;
-    *entries = realloc(*entries, (*n + 1) * sizeof **entries);
+    *entries = wc_xrealloc(*entries, (*n + 1) * sizeof **entries);
     map_entry *e = cri_new_message(desc);
     e->key = cri_strdup(key);
     e->value = cri_strdup(value);
@@ -52,7 +53,7 @@ void *cri_copy(const void *msg)
     if (!m)
         return NULL;
     size_t len = protobuf_c_message_get_packed_size(m);
-    uint8_t *buf = malloc(len ? len : 1);
+    uint8_t *buf = wc_xmalloc(len ? len : 1);
     protobuf_c_message_pack(m, buf);
     ProtobufCMessage *copy = protobuf_c_message_unpack(m->descriptor, NULL, len, buf);
     free(buf);

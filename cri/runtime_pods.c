@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api.pb-c.h"
+#include "common/xalloc.h"
 #include "cri/daemon.h"
 #include "cri/pbutil.h"
 #include "cri/podconfig_pb.h"
@@ -69,7 +70,7 @@ static Runtime__V1__PodSandboxNetworkStatus *network_status(const pod_sandbox_in
     if (s->n_ips > 0)
         n->ip = cri_strdup(s->ips[0]);
     n->n_additional_ips = s->n_ips > 1 ? s->n_ips - 1 : 0;
-    n->additional_ips = calloc(n->n_additional_ips + 1, sizeof *n->additional_ips);
+    n->additional_ips = wc_xcalloc(n->n_additional_ips + 1, sizeof *n->additional_ips);
     for (size_t i = 1; i < s->n_ips; i++) {
         Runtime__V1__PodIP *ip = cri_new(Runtime__V1__PodIP, runtime__v1__pod_ip);
         ip->ip = cri_strdup(s->ips[i]);
@@ -189,7 +190,7 @@ static void keep(collect *c, void *item)
 {
     if (c->n == c->cap) {
         c->cap = c->cap ? 2 * c->cap : 64;
-        c->items = realloc(c->items, (c->cap + 1) * sizeof *c->items);
+        c->items = wc_xrealloc(c->items, (c->cap + 1) * sizeof *c->items);
     }
     c->items[c->n++] = item;
 }
@@ -309,7 +310,7 @@ static Runtime__V1__ContainerStatus *container_status(const pod_container_info *
     cri_kvs_to_map(&c->config->annotations, &st->n_annotations, &st->annotations,
                    &runtime__v1__container_status__annotations_entry__descriptor);
     st->n_mounts = c->config->n_mounts;
-    st->mounts = calloc(st->n_mounts + 1, sizeof *st->mounts);
+    st->mounts = wc_xcalloc(st->n_mounts + 1, sizeof *st->mounts);
     for (size_t i = 0; i < st->n_mounts; i++)
         st->mounts[i] = cri_mount_pb(&c->config->mounts[i]);
     st->log_path = cri_strdup(c->log_path);
@@ -325,7 +326,7 @@ static Runtime__V1__ContainerStatus *container_status(const pod_container_info *
         u->uid = c->user.uid;
         u->gid = c->user.gid;
         u->n_supplemental_groups = c->user.n_groups;
-        u->supplemental_groups = calloc(c->user.n_groups + 1, sizeof *u->supplemental_groups);
+        u->supplemental_groups = wc_xcalloc(c->user.n_groups + 1, sizeof *u->supplemental_groups);
         memcpy(u->supplemental_groups, c->user.groups, c->user.n_groups * sizeof(int64_t));
         st->user->linux = u;
     }
@@ -485,7 +486,7 @@ static Runtime__V1__ContainerEventResponse *event_message(pod_manager *pm, const
     pod_container_info **all = NULL;
     size_t n = 0;
     pod_container_list(pm, &all, &n, &ignored);
-    r->containers_statuses = calloc(n + 1, sizeof *r->containers_statuses);
+    r->containers_statuses = wc_xcalloc(n + 1, sizeof *r->containers_statuses);
     for (size_t i = 0; i < n; i++)
         if (strcmp(all[i]->sandbox_id, e->sandbox_id) == 0)
             r->containers_statuses[r->n_containers_statuses++] = container_status(all[i]);
