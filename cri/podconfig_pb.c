@@ -228,8 +228,6 @@ pod_container_config *cri_container_config_from_pb(const Runtime__V1__ContainerC
     if (!in)
         in = &empty;
     pod_container_config *c = pod_container_config_new();
-    if (!c)
-        return NULL;
     c->name = str(in->metadata ? in->metadata->name : "");
     c->attempt = in->metadata ? in->metadata->attempt : 0;
     c->image = str(in->image ? in->image->image : "");
@@ -264,8 +262,6 @@ pod_sandbox_config *cri_sandbox_config_from_pb(const Runtime__V1__PodSandboxConf
     if (!in)
         in = &empty;
     pod_sandbox_config *c = pod_sandbox_config_new();
-    if (!c)
-        return NULL;
     const Runtime__V1__PodSandboxMetadata *md = in->metadata;
     c->name = str(md ? md->name : "");
     c->uid = str(md ? md->uid : "");

@@ -30,8 +30,6 @@ int cri_run_pod_sandbox(cri_call *call, const ProtobufCMessage *req, ProtobufCMe
     IN(RunPodSandboxRequest);
     char *id = NULL;
     pod_sandbox_config *cfg = cri_sandbox_config_from_pb(in->config);
-    if (!cfg)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "RunPodSandbox: out of memory");
     int rc = pod_sandbox_run(pods(call), cfg, in->runtime_handler, &id, err);
     pod_sandbox_config_unref(cfg);
     if (rc < 0)
@@ -234,8 +232,6 @@ int cri_create_container(cri_call *call, const ProtobufCMessage *req, ProtobufCM
     IN(CreateContainerRequest);
     char *id = NULL;
     pod_container_config *cfg = cri_container_config_from_pb(in->config);
-    if (!cfg)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "CreateContainer: out of memory");
     int rc = pod_container_create(pods(call), in->pod_sandbox_id, cfg, &id, err);
     pod_container_config_unref(cfg);
     if (rc < 0)
