@@ -9,8 +9,12 @@
  * allocations go through these functions, and wc_xalloc_init() gives Jansson the same
  * allocator, so json_object(), json_string() and json_dumps() of a valid document never
  * return NULL for lack of memory (json_pack and the like still fail on a bad format or a
- * NULL string argument). Libraries with their own allocators (libcurl, SQLite, protobuf-c,
- * gRPC) report their failures through their own error paths, which stay handled.
+ * NULL string argument). Libraries with their own allocators (libcurl, SQLite, OpenSSL,
+ * libarchive, protobuf-c, gRPC) report their failures through their own error paths, which
+ * stay handled.
+ *
+ * Not converted yet (being changed by other work at the time): the *_win32.c files,
+ * hcs/hcsdoc*.c and podsandbox/ocispec_wcow.c still call libc and check for NULL.
  *
  * Like their libc namesakes, except that they never return NULL: a size of zero gives a
  * distinct pointer, and wc_xstrdup/wc_xstrndup need a string (not NULL). */
