@@ -1,6 +1,7 @@
 #include "common/config.h"
 #include "common/jsonpos.h"
 #include "common/net.h"
+#include "common/xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,7 +195,7 @@ static int fill_handlers(wc_config *cfg, const char *source, wc_err *err)
 {
     json_t *hs = json_object_get(cfg->doc, "runtime_handlers");
     cfg->n_handlers = json_object_size(hs);
-    cfg->handlers = calloc(cfg->n_handlers ? cfg->n_handlers : 1, sizeof *cfg->handlers);
+    cfg->handlers = wc_xcalloc(cfg->n_handlers ? cfg->n_handlers : 1, sizeof *cfg->handlers);
     size_t i = 0;
     const char *name;
     json_t *h;
@@ -278,7 +279,7 @@ static int fill_fields(wc_config *cfg, const char *source, wc_err *err)
     cfg->cni_conf_dir = json_string_value(json_object_get(d, "cni_conf_dir"));
     json_t *bins = json_object_get(d, "cni_bin_dirs");
     cfg->n_cni_bin_dirs = json_array_size(bins);
-    cfg->cni_bin_dirs = calloc(cfg->n_cni_bin_dirs + 1, sizeof *cfg->cni_bin_dirs);
+    cfg->cni_bin_dirs = wc_xcalloc(cfg->n_cni_bin_dirs + 1, sizeof *cfg->cni_bin_dirs);
     for (size_t i = 0; i < cfg->n_cni_bin_dirs; i++)
         cfg->cni_bin_dirs[i] = json_string_value(json_array_get(bins, i));
     cfg->metrics_address =
@@ -311,8 +312,8 @@ int wc_config_parse(const char *text, const char *source, wc_config **out, wc_er
     }
     merge(defaults, user, 0);
     json_decref(user);
-    wc_config *cfg = calloc(1, sizeof *cfg);
-    cfg->source = strdup(source);
+    wc_config *cfg = wc_xcalloc(1, sizeof *cfg);
+    cfg->source = wc_xstrdup(source);
     cfg->doc = defaults;
     if (fill_fields(cfg, source, err) < 0) {
         wc_config_free(cfg);
@@ -330,13 +331,13 @@ static char *read_file(const char *path, wc_err *err)
         return NULL;
     }
     size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
+    char *buf = wc_xmalloc(cap);
     size_t n;
     while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
         len += n;
         if (len + 1 >= cap) {
             cap *= 2;
-            buf = realloc(buf, cap);
+            buf = wc_xrealloc(buf, cap);
         }
     }
     fclose(f);

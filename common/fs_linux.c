@@ -1,4 +1,5 @@
 #include "common/fs.h"
+#include "common/xalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -84,9 +85,9 @@ int wc_lock_acquire(const char *path, wc_lock **out, wc_err *err)
         close(fd);
         return wc_err_sys(err, WC_INTERNAL, errno, "cannot write lock file %s", path);
     }
-    wc_lock *l = malloc(sizeof *l);
+    wc_lock *l = wc_xmalloc(sizeof *l);
     l->fd = fd;
-    l->path = strdup(path);
+    l->path = wc_xstrdup(path);
     *out = l;
     return 0;
 }
@@ -140,7 +141,7 @@ int wc_write_file_atomic(const char *path, const void *data, size_t len, int mod
 char *wc_path_join(const char *a, const char *b)
 {
     size_t n = strlen(a) + strlen(b) + 2;
-    char *out = malloc(n);
+    char *out = wc_xmalloc(n);
     size_t la = strlen(a);
     snprintf(out, n, "%s%s%s", a, (la && a[la - 1] == '/') ? "" : "/", b);
     return out;

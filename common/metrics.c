@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/xalloc.h"
 
 #define MAX_LABELS 3
 
@@ -160,9 +161,7 @@ static char *join_key(const family *f, const char *const *labels)
     size_t len = 1;
     for (size_t i = 0; i < f->n_labels; i++)
         len += strlen(labels && labels[i] ? labels[i] : "") + 1;
-    char *key = malloc(len);
-    if (!key)
-        return NULL;
+    char *key = wc_xmalloc(len);
     size_t n = 0;
     for (size_t i = 0; i < f->n_labels; i++) {
         const char *v = labels && labels[i] ? labels[i] : "";
@@ -184,13 +183,10 @@ static void series_free(series *s)
     free(s);
 }
 
-/* The series of these label values, made when new; NULL only when out of memory. Caller
- * holds mu. */
+/* The series of these label values, made when new. Caller holds mu. */
 static series *find(family *f, const char *const *labels)
 {
     char *key = join_key(f, labels);
-    if (!key)
-        return NULL;
     series **pp = &f->head;
     while (*pp) {
         int c = strcmp((*pp)->key, key);
@@ -202,21 +198,12 @@ static series *find(family *f, const char *const *labels)
             break;
         pp = &(*pp)->next;
     }
-    series *s = calloc(1, sizeof *s);
-    if (!s) {
-        free(key);
-        return NULL;
-    }
+    series *s = wc_xcalloc(1, sizeof *s);
     s->key = key;
-    int oom = 0;
     for (size_t i = 0; i < f->n_labels; i++)
-        oom |= !(s->values[i] = strdup(labels && labels[i] ? labels[i] : ""));
+        s->values[i] = wc_xstrdup(labels && labels[i] ? labels[i] : "");
     if (f->kind == KIND_HISTOGRAM)
-        oom |= !(s->buckets = calloc(f->n_bounds + 1, sizeof *s->buckets));
-    if (oom) {
-        series_free(s);
-        return NULL;
-    }
+        s->buckets = wc_xcalloc(f->n_bounds + 1, sizeof *s->buckets);
     s->next = *pp;
     *pp = s;
     return s;
@@ -227,9 +214,7 @@ void wc_metrics_add(wc_metric_id id, const char *const *labels, double v)
     if ((unsigned)id >= WC_M_COUNT || !(v >= 0))
         return;
     pthread_mutex_lock(&mu);
-    series *s = find(&families[id], labels);
-    if (s)
-        s->value += v;
+    find(&families[id], labels)->value += v;
     pthread_mutex_unlock(&mu);
 }
 
@@ -238,9 +223,7 @@ void wc_metrics_set(wc_metric_id id, const char *const *labels, double v)
     if ((unsigned)id >= WC_M_COUNT)
         return;
     pthread_mutex_lock(&mu);
-    series *s = find(&families[id], labels);
-    if (s)
-        s->value = v;
+    find(&families[id], labels)->value = v;
     pthread_mutex_unlock(&mu);
 }
 
@@ -251,14 +234,12 @@ void wc_metrics_observe(wc_metric_id id, const char *const *labels, double v)
     family *f = &families[id];
     pthread_mutex_lock(&mu);
     series *s = find(f, labels);
-    if (s) {
-        size_t b = 0;
-        while (b < f->n_bounds && v > f->bounds[b])
-            b++;
-        s->buckets[b]++;
-        s->sum += v;
-        s->count++;
-    }
+    size_t b = 0;
+    while (b < f->n_bounds && v > f->bounds[b])
+        b++;
+    s->buckets[b]++;
+    s->sum += v;
+    s->count++;
     pthread_mutex_unlock(&mu);
 }
 
@@ -288,14 +269,14 @@ void wc_metrics_reset(void)
 typedef struct out {
     char *p;
     size_t len, cap;
-    int oom;
+    int failed; /* a value vsnprintf could not format */
 } out;
 
 static void put(out *o, const char *fmt, ...) WC_PRINTF(2, 3);
 
 static void put(out *o, const char *fmt, ...)
 {
-    if (o->oom)
+    if (o->failed)
         return;
     for (;;) {
         va_list ap;
@@ -303,7 +284,7 @@ static void put(out *o, const char *fmt, ...)
         int n = vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
         va_end(ap);
         if (n < 0) {
-            o->oom = 1;
+            o->failed = 1;
             return;
         }
         if ((size_t)n < o->cap - o->len) {
@@ -311,12 +292,7 @@ static void put(out *o, const char *fmt, ...)
             return;
         }
         size_t cap = o->cap * 2 + (size_t)n;
-        char *p = realloc(o->p, cap);
-        if (!p) {
-            o->oom = 1;
-            return;
-        }
-        o->p = p;
+        o->p = wc_xrealloc(o->p, cap);
         o->cap = cap;
     }
 }
@@ -427,15 +403,13 @@ char *wc_metrics_render(size_t *len)
     if (fn)
         fn(ctx);
     out o = {.cap = 8192};
-    o.p = malloc(o.cap);
-    if (!o.p)
-        return NULL;
+    o.p = wc_xmalloc(o.cap);
     o.p[0] = '\0';
     pthread_mutex_lock(&mu);
     for (size_t i = 0; i < WC_M_COUNT; i++)
         render_family(&o, &families[i]);
     pthread_mutex_unlock(&mu);
-    if (o.oom) {
+    if (o.failed) {
         free(o.p);
         return NULL;
     }

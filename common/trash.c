@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 
 struct wc_trash {
     wc_trash_remove_fn remove;
@@ -24,23 +25,16 @@ struct wc_trash {
     int thread_started;
 };
 
-static int enqueue(wc_trash *t, char *path)
+static void enqueue(wc_trash *t, char *path)
 {
     pthread_mutex_lock(&t->mu);
     if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 16;
-        char **q = realloc(t->queue, cap * sizeof *q);
-        if (!q) {
-            pthread_mutex_unlock(&t->mu);
-            return -1;
-        }
-        t->queue = q;
-        t->cap = cap;
+        t->cap = t->cap ? t->cap * 2 : 16;
+        t->queue = wc_xrealloc(t->queue, t->cap * sizeof *t->queue);
     }
     t->queue[t->n++] = path;
     pthread_cond_broadcast(&t->cond);
     pthread_mutex_unlock(&t->mu);
-    return 0;
 }
 
 static void delete_one(wc_trash *t, char *path)
@@ -77,14 +71,12 @@ static void *trash_main(void *arg)
 static void queue_leftovers(wc_trash *t, const char *parent)
 {
     char *dir = wc_path_join(parent, WC_TRASH_DIR);
-    DIR *d = dir ? opendir(dir) : NULL;
+    DIR *d = opendir(dir);
     struct dirent *e;
     while (d && (e = readdir(d))) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
-        char *path = wc_path_join(dir, e->d_name);
-        if (path && enqueue(t, path) < 0)
-            free(path);
+        enqueue(t, wc_path_join(dir, e->d_name));
     }
     if (d)
         closedir(d);
@@ -93,9 +85,7 @@ static void queue_leftovers(wc_trash *t, const char *parent)
 
 wc_trash *wc_trash_open(wc_trash_remove_fn remove, const char *const *parents, size_t n_parents)
 {
-    wc_trash *t = calloc(1, sizeof *t);
-    if (!t)
-        return NULL;
+    wc_trash *t = wc_xcalloc(1, sizeof *t);
     t->remove = remove;
     pthread_mutex_init(&t->mu, NULL);
     pthread_cond_init(&t->cond, NULL);
@@ -137,7 +127,7 @@ static char *aside_path(const char *path, wc_err *err)
     char *dir = wc_path_join(*parent ? parent : ".", WC_TRASH_DIR);
     char name[300];
     snprintf(name, sizeof name, "%.200s.%lld", base, (long long)wc_clock_realtime_ns());
-    char *aside = dir && wc_mkdir_p(dir, 0700, err) == 0 ? wc_path_join(dir, name) : NULL;
+    char *aside = wc_mkdir_p(dir, 0700, err) == 0 ? wc_path_join(dir, name) : NULL;
     free(dir);
     return aside;
 }
@@ -149,11 +139,8 @@ int wc_trash_put(wc_trash *t, wc_trash_remove_fn remove, const char *path, wc_er
     int missing = 0;
     if (aside) {
         if (rename(path, aside) == 0) {
-            if (enqueue(t, aside) == 0)
-                return 0;
-            int rc = remove(aside, err);
-            free(aside);
-            return rc;
+            enqueue(t, aside);
+            return 0;
         }
         missing = errno == ENOENT;
     }

@@ -1,4 +1,5 @@
 #include "common/workers.h"
+#include "common/xalloc.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -70,7 +71,7 @@ static void *worker_main(void *arg)
 
 wc_workers *wc_workers_new(int max_threads)
 {
-    wc_workers *w = calloc(1, sizeof *w);
+    wc_workers *w = wc_xcalloc(1, sizeof *w);
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->work, NULL);
     pthread_cond_init(&w->done, NULL);
@@ -80,7 +81,7 @@ wc_workers *wc_workers_new(int max_threads)
 
 void wc_workers_submit(wc_workers *w, wc_job_fn fn, void *arg)
 {
-    job *j = malloc(sizeof *j);
+    job *j = wc_xmalloc(sizeof *j);
     j->next = NULL;
     j->fn = fn;
     j->arg = arg;

@@ -1,9 +1,9 @@
 #include "cri/arena.h"
 
-#include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "common/xalloc.h"
 
 #define ARENA_BLOCK (64 * 1024)
 #define ARENA_ALIGN 16
@@ -20,24 +20,15 @@ struct cri_arena {
 
 static _Thread_local cri_arena *in_use;
 
-static void *must(void *p, size_t n)
-{
-    if (!p) {
-        fprintf(stderr, "wincrid: out of memory allocating %zu bytes\n", n);
-        abort();
-    }
-    return p;
-}
-
 cri_arena *cri_arena_new(void)
 {
-    return must(calloc(1, sizeof(cri_arena)), sizeof(cri_arena));
+    return wc_xcalloc(1, sizeof(cri_arena));
 }
 
 static block *new_block(size_t at_least)
 {
     size_t cap = at_least > ARENA_BLOCK ? at_least : ARENA_BLOCK;
-    block *b = must(malloc(sizeof *b + cap), sizeof *b + cap);
+    block *b = wc_xmalloc(sizeof *b + cap);
     b->next = NULL;
     b->used = 0;
     b->cap = cap;

@@ -9,8 +9,7 @@
 typedef struct cri_arena cri_arena;
 
 cri_arena *cri_arena_new(void);
-/* Zeroed, aligned for any type. Never NULL (an allocation failure aborts, as malloc's do in
- * the helpers that use it). */
+/* Zeroed, aligned for any type. Never NULL: out of memory aborts (common/xalloc.h). */
 void *cri_arena_alloc(cri_arena *a, size_t n);
 void cri_arena_free(cri_arena *a);
 

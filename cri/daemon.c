@@ -10,6 +10,7 @@
 #include "common/crash.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "cri/front.h"
 #include "cri/podconfig_pb.h"
 #include "cri/prometheus.h"
@@ -52,7 +53,7 @@ static void load_pod_cidr(wincri *d)
     json_t *doc = json_load_file(path, 0, NULL);
     const char *cidr = json_string_value(json_object_get(doc, "pod_cidr"));
     if (cidr && *cidr)
-        d->pod_cidr = strdup(cidr);
+        d->pod_cidr = wc_xstrdup(cidr);
     json_decref(doc);
     free(path);
 }
@@ -60,7 +61,7 @@ static void load_pod_cidr(wincri *d)
 char *wincri_pod_cidr(wincri *d)
 {
     pthread_mutex_lock(&d->lock);
-    char *out = d->pod_cidr ? strdup(d->pod_cidr) : NULL;
+    char *out = d->pod_cidr ? wc_xstrdup(d->pod_cidr) : NULL;
     pthread_mutex_unlock(&d->lock);
     return out;
 }
@@ -77,7 +78,7 @@ int wincri_set_pod_cidr(wincri *d, const char *cidr, wc_err *err)
     int rc = wc_write_file_atomic(path, text, strlen(text), 0600, err);
     if (rc == 0) {
         free(d->pod_cidr);
-        d->pod_cidr = *cidr ? strdup(cidr) : NULL;
+        d->pod_cidr = *cidr ? wc_xstrdup(cidr) : NULL;
     }
     pthread_mutex_unlock(&d->lock);
     free(path);

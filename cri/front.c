@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/xalloc.h"
 
 static int parse_tcp(const char *rest, cri_endpoint *out, wc_err *err, const char *uri)
 {
@@ -67,7 +68,7 @@ int cri_front_new(const char *listen_uri, cri_front **out, wc_err *err)
     cri_endpoint ep;
     if (cri_endpoint_parse(listen_uri, &ep, err) < 0)
         return -1;
-    cri_front *f = calloc(1, sizeof *f);
+    cri_front *f = wc_xcalloc(1, sizeof *f);
     f->ep = ep;
     pthread_mutex_init(&f->ports_mu, NULL);
     *out = f;

@@ -18,6 +18,7 @@
 
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 
 #define RELAY_BUF (64 * 1024)
 
@@ -174,8 +175,8 @@ static void want(struct pollfd *p, int fd, const direction *in, const direction 
 
 static void relay_loop(relay *r, int kill_fd)
 {
-    direction *up = calloc(1, sizeof *up);     /* client -> gRPC core */
-    direction *down = calloc(1, sizeof *down); /* gRPC core -> client */
+    direction *up = wc_xcalloc(1, sizeof *up);     /* client -> gRPC core */
+    direction *down = wc_xcalloc(1, sizeof *down); /* gRPC core -> client */
     while (!(up->shut_sent && down->shut_sent)) {
         struct pollfd p[3];
         want(&p[0], r->client, up, down);
@@ -223,7 +224,7 @@ static void *relay_main(void *arg)
 
 static void start_relay(cri_front *f, int client)
 {
-    relay *r = calloc(1, sizeof *r);
+    relay *r = wc_xcalloc(1, sizeof *r);
     r->front = f;
     r->client = client;
     r->upstream = connect_upstream(f->internal_port, &r->local_port);
@@ -290,7 +291,7 @@ int cri_front_platform_start(cri_front *f, wc_err *err)
     if (f->ep.kind == CRI_EP_NPIPE)
         return wc_err_set(err, WC_INVALID_ARGUMENT,
                           "npipe:// endpoints exist only on Windows; use unix:// or tcp://");
-    cri_front_platform *pl = calloc(1, sizeof *pl);
+    cri_front_platform *pl = wc_xcalloc(1, sizeof *pl);
     pl->listen_fd =
         f->ep.kind == CRI_EP_UNIX ? listen_unix(f->ep.address, err) : listen_tcp(&f->ep, err);
     if (pl->listen_fd < 0) {

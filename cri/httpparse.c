@@ -1,5 +1,6 @@
 /* HTTP/1.1 request heads for the streaming server's upgrades. */
 #include "cri/httpparse.h"
+#include "common/xalloc.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -88,9 +89,7 @@ long cri_http_parse(const char *buf, size_t n, cri_http_req *out)
     /* HTTP has no NUL in a head; one would also cut a line short of its CRLF below. */
     if (memchr(buf, '\0', len))
         return -1;
-    out->head = malloc(len + 1);
-    if (!out->head)
-        return -1;
+    out->head = wc_xmalloc(len + 1);
     memcpy(out->head, buf, len);
     out->head[len] = '\0';
     char *line = out->head;
@@ -133,9 +132,7 @@ size_t cri_http_tokens(const cri_http_req *r, const char *name, char **store, co
     for (size_t i = 0; i < r->n_h; i++)
         if (strcasecmp(r->h[i].name, name) == 0)
             total += strlen(r->h[i].value) + 1;
-    *store = malloc(total + 1);
-    if (!*store)
-        return 0;
+    *store = wc_xmalloc(total + 1);
     char *w = *store;
     for (size_t i = 0; i < r->n_h; i++) {
         if (strcasecmp(r->h[i].name, name) != 0)
@@ -175,9 +172,7 @@ static int hexval(int c)
 /* Percent-decoding with '+' as space, as URL query strings are written. */
 static char *decode(const char *s, size_t n)
 {
-    char *out = malloc(n + 1), *w = out;
-    if (!out)
-        return NULL;
+    char *out = wc_xmalloc(n + 1), *w = out;
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
             *w++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
@@ -197,9 +192,7 @@ size_t cri_http_query(const char *query, const char *key, char **vals, size_t ma
         const char *amp = strchr(p, '&');
         size_t len = amp ? (size_t)(amp - p) : strlen(p);
         if (len > klen && strncmp(p, key, klen) == 0 && p[klen] == '=') {
-            char *v = decode(p + klen + 1, len - klen - 1);
-            if (v)
-                vals[n++] = v;
+            vals[n++] = decode(p + klen + 1, len - klen - 1);
         }
         p += len + (amp ? 1 : 0);
     }

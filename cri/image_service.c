@@ -7,6 +7,7 @@
 #include "api.pb-c.h"
 #include "common/clock.h"
 #include "common/fs.h"
+#include "common/xalloc.h"
 #include "cri/daemon.h"
 #include "cri/pbutil.h"
 #include "cri/server.h"
@@ -32,7 +33,7 @@ static const char *spec_image(const Runtime__V1__ImageSpec *spec)
 
 static char **dup_strv(char *const *v, size_t n)
 {
-    char **out = calloc(n + 1, sizeof *out);
+    char **out = wc_xcalloc(n + 1, sizeof *out);
     for (size_t i = 0; i < n; i++)
         out[i] = cri_strdup(v[i]);
     return out;
@@ -59,7 +60,7 @@ static Runtime__V1__Image *to_pb(const img_image *img)
 
 static Runtime__V1__Image **to_pb_list(img_image **imgs, size_t n)
 {
-    Runtime__V1__Image **out = calloc(n + 1, sizeof *out);
+    Runtime__V1__Image **out = wc_xcalloc(n + 1, sizeof *out);
     for (size_t i = 0; i < n; i++)
         out[i] = to_pb(imgs[i]);
     return out;
@@ -232,10 +233,10 @@ static int image_fs_info(cri_call *call, const ProtobufCMessage *req, ProtobufCM
     }
     Runtime__V1__ImageFsInfoResponse *r =
         cri_new(Runtime__V1__ImageFsInfoResponse, runtime__v1__image_fs_info_response);
-    r->image_filesystems = calloc(1, sizeof *r->image_filesystems);
+    r->image_filesystems = wc_xcalloc(1, sizeof *r->image_filesystems);
     r->image_filesystems[0] = fs_usage_pb(&images);
     r->n_image_filesystems = 1;
-    r->container_filesystems = calloc(1, sizeof *r->container_filesystems);
+    r->container_filesystems = wc_xcalloc(1, sizeof *r->container_filesystems);
     r->container_filesystems[0] = fs_usage_pb(&containers);
     r->n_container_filesystems = 1;
     img_fs_usage_clear(&images);

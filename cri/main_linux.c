@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "cri/cli.h"
 #include "cri/daemon.h"
 #include "podsandbox/keeper.h"
@@ -23,6 +24,7 @@ static void *signal_waiter(void *arg)
 
 int main(int argc, char **argv)
 {
+    wc_xalloc_init(); /* Jansson too aborts when out of memory: common/xalloc.h */
     if (argc == 2 && strcmp(argv[1], POD_PID_HOLDER_ARG) == 0)
         return pod_pid_holder_main();
     if (argc >= 2 && strcmp(argv[1], POD_KEEPER_ARG) == 0)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "cri/cli.h"
 #include "cri/daemon.h"
 #include "cri/eventlog.h"
@@ -45,6 +46,7 @@ static int run_console(const wc_daemon_opts *opts)
 
 int main(int argc, char **argv)
 {
+    wc_xalloc_init(); /* Jansson too aborts when out of memory: common/xalloc.h */
     if (argc >= 2 && strcmp(argv[1], "service") == 0)
         return wc_service_command(argc - 1, argv + 1);
     wc_daemon_opts opts;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/xalloc.h"
 #include "api.pb-c.h"
 #include "cri/arena.h"
 #include "cri/server.h"
@@ -13,7 +14,7 @@ void *cri_new_message(const ProtobufCMessageDescriptor *desc)
 {
     cri_arena *a = cri_arena_current();
     ProtobufCMessage *m =
-        a ? cri_arena_alloc(a, desc->sizeof_message) : calloc(1, desc->sizeof_message);
+        a ? cri_arena_alloc(a, desc->sizeof_message) : wc_xcalloc(1, desc->sizeof_message);
     /* Unset strings point at protobuf_c_empty_string, which the free skips; handlers
      * replace them with malloc'd strings. */
     desc->message_init(m);
@@ -24,7 +25,7 @@ char *cri_strdup(const char *s)
 {
     cri_arena *a = cri_arena_current();
     if (!a)
-        return strdup(s ? s : "");
+        return wc_xstrdup(s ? s : "");
     size_t len = s ? strlen(s) : 0;
     char *copy = cri_arena_alloc(a, len + 1);
     if (len)
@@ -36,7 +37,7 @@ void *cri_grow(void *old, size_t old_bytes, size_t new_bytes)
 {
     cri_arena *a = cri_arena_current();
     if (!a)
-        return realloc(old, new_bytes);
+        return wc_xrealloc(old, new_bytes);
     void *p = cri_arena_alloc(a, new_bytes);
     if (old && old_bytes)
         memcpy(p, old, old_bytes < new_bytes ? old_bytes : new_bytes);
@@ -73,7 +74,7 @@ void *cri_copy(const void *msg)
     if (!m)
         return NULL;
     size_t len = protobuf_c_message_get_packed_size(m);
-    uint8_t *buf = malloc(len ? len : 1);
+    uint8_t *buf = wc_xmalloc(len ? len : 1);
     protobuf_c_message_pack(m, buf);
     ProtobufCMessage *copy = protobuf_c_message_unpack(m->descriptor, NULL, len, buf);
     free(buf);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/xalloc.h"
 #include "cri/pbutil.h"
 
 typedef struct {
@@ -16,13 +17,13 @@ typedef struct {
 
 static char *str(const char *s)
 {
-    return strdup(s ? s : "");
+    return wc_xstrdup(s ? s : "");
 }
 
 static void strs_from(pod_strs *out, char **v, size_t n)
 {
     out->n = n;
-    out->v = calloc(n + 1, sizeof *out->v);
+    out->v = wc_xcalloc(n + 1, sizeof *out->v);
     for (size_t i = 0; i < n; i++)
         out->v[i] = str(v[i]);
 }
@@ -30,7 +31,7 @@ static void strs_from(pod_strs *out, char **v, size_t n)
 static void kvs_from_map(pod_kvs *out, size_t n, void *const *entries)
 {
     out->n = n;
-    out->v = calloc(n + 1, sizeof *out->v);
+    out->v = wc_xcalloc(n + 1, sizeof *out->v);
     for (size_t i = 0; i < n; i++) {
         const map_entry *e = entries[i];
         out->v[i].key = str(e->key);
@@ -41,7 +42,7 @@ static void kvs_from_map(pod_kvs *out, size_t n, void *const *entries)
 static void kvs_from_pairs(pod_kvs *out, size_t n, Runtime__V1__KeyValue *const *kv)
 {
     out->n = n;
-    out->v = calloc(n + 1, sizeof *out->v);
+    out->v = wc_xcalloc(n + 1, sizeof *out->v);
     for (size_t i = 0; i < n; i++) {
         out->v[i].key = str(kv[i]->key);
         out->v[i].value = str(kv[i]->value);
@@ -55,7 +56,7 @@ void cri_linux_resources_from_pb(const Runtime__V1__LinuxContainerResources *in,
     out->set = in != NULL;
     out->cpuset_cpus = str(in ? in->cpuset_cpus : "");
     out->cpuset_mems = str(in ? in->cpuset_mems : "");
-    out->hugepages = calloc((in ? in->n_hugepage_limits : 0) + 1, sizeof *out->hugepages);
+    out->hugepages = wc_xcalloc((in ? in->n_hugepage_limits : 0) + 1, sizeof *out->hugepages);
     if (!in)
         return;
     out->cpu_period = in->cpu_period;
@@ -117,7 +118,7 @@ static void opt_from(pod_opt_i64 *out, const Runtime__V1__Int64Value *in)
 static void groups_from(pod_linux_security *out, const int64_t *v, size_t n)
 {
     out->n_supplemental_groups = n;
-    out->supplemental_groups = calloc(n + 1, sizeof *out->supplemental_groups);
+    out->supplemental_groups = wc_xcalloc(n + 1, sizeof *out->supplemental_groups);
     if (n)
         memcpy(out->supplemental_groups, v, n * sizeof *v);
 }
@@ -195,7 +196,7 @@ static void windows_security_from(pod_windows_security *out, const char *user, c
 static void mounts_from(pod_container_config *c, const Runtime__V1__ContainerConfig *in)
 {
     c->n_mounts = in->n_mounts;
-    c->mounts = calloc(in->n_mounts + 1, sizeof *c->mounts);
+    c->mounts = wc_xcalloc(in->n_mounts + 1, sizeof *c->mounts);
     for (size_t i = 0; i < in->n_mounts; i++) {
         const Runtime__V1__Mount *m = in->mounts[i];
         pod_mount *o = &c->mounts[i];
@@ -213,7 +214,7 @@ static void mounts_from(pod_container_config *c, const Runtime__V1__ContainerCon
 static void devices_from(pod_container_config *c, const Runtime__V1__ContainerConfig *in)
 {
     c->n_devices = in->n_devices;
-    c->devices = calloc(in->n_devices + 1, sizeof *c->devices);
+    c->devices = wc_xcalloc(in->n_devices + 1, sizeof *c->devices);
     for (size_t i = 0; i < in->n_devices; i++) {
         c->devices[i].container_path = str(in->devices[i]->container_path);
         c->devices[i].host_path = str(in->devices[i]->host_path);
@@ -227,8 +228,6 @@ pod_container_config *cri_container_config_from_pb(const Runtime__V1__ContainerC
     if (!in)
         in = &empty;
     pod_container_config *c = pod_container_config_new();
-    if (!c)
-        return NULL;
     c->name = str(in->metadata ? in->metadata->name : "");
     c->attempt = in->metadata ? in->metadata->attempt : 0;
     c->image = str(in->image ? in->image->image : "");
@@ -263,8 +262,6 @@ pod_sandbox_config *cri_sandbox_config_from_pb(const Runtime__V1__PodSandboxConf
     if (!in)
         in = &empty;
     pod_sandbox_config *c = pod_sandbox_config_new();
-    if (!c)
-        return NULL;
     const Runtime__V1__PodSandboxMetadata *md = in->metadata;
     c->name = str(md ? md->name : "");
     c->uid = str(md ? md->uid : "");
@@ -278,7 +275,7 @@ pod_sandbox_config *cri_sandbox_config_from_pb(const Runtime__V1__PodSandboxConf
     strs_from(&c->dns.searches, dns ? dns->searches : NULL, dns ? dns->n_searches : 0);
     strs_from(&c->dns.options, dns ? dns->options : NULL, dns ? dns->n_options : 0);
     c->n_ports = in->n_port_mappings;
-    c->ports = calloc(in->n_port_mappings + 1, sizeof *c->ports);
+    c->ports = wc_xcalloc(in->n_port_mappings + 1, sizeof *c->ports);
     for (size_t i = 0; i < in->n_port_mappings; i++) {
         const Runtime__V1__PortMapping *p = in->port_mappings[i];
         c->ports[i] = (pod_port_mapping){.protocol = (pod_protocol)p->protocol,
@@ -349,7 +346,7 @@ Runtime__V1__LinuxContainerResources *cri_linux_resources_pb(const pod_linux_res
     o->cpuset_cpus = cri_strdup(r->cpuset_cpus);
     o->cpuset_mems = cri_strdup(r->cpuset_mems);
     o->n_hugepage_limits = r->n_hugepages;
-    o->hugepage_limits = calloc(r->n_hugepages + 1, sizeof *o->hugepage_limits);
+    o->hugepage_limits = wc_xcalloc(r->n_hugepages + 1, sizeof *o->hugepage_limits);
     for (size_t i = 0; i < r->n_hugepages; i++) {
         Runtime__V1__HugepageLimit *h =
             cri_new(Runtime__V1__HugepageLimit, runtime__v1__hugepage_limit);

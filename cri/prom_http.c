@@ -8,6 +8,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/xalloc.h"
 #include "cri/httpparse.h"
 
 #define ACCEPT_POLL_MS 200      /* how soon the thread notices a stop */
@@ -56,9 +57,7 @@ static void error_page(cri_prom_sock c, int status, const char *reason, const ch
  * was too slow, -1 malformed or too large. */
 static int read_request(cri_prom_sock c, cri_http_req *req)
 {
-    char *buf = malloc(CRI_HTTP_HEAD_MAX + 1);
-    if (!buf)
-        return 0;
+    char *buf = wc_xmalloc(CRI_HTTP_HEAD_MAX + 1);
     size_t have = 0;
     int64_t until = wc_clock_monotonic_ns() + (int64_t)REQUEST_TIMEOUT_MS * 1000000;
     int rc = 0;
@@ -131,9 +130,7 @@ static void *serve_loop(void *arg)
 int cri_prom_http_start(const char *host, int port, cri_prom_http **out, int *bound_port,
                         wc_err *err)
 {
-    cri_prom_http *h = calloc(1, sizeof *h);
-    if (!h)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "metrics: out of memory");
+    cri_prom_http *h = wc_xcalloc(1, sizeof *h);
     if (cri_prom_listen(host, port, &h->listener, bound_port, err) < 0) {
         free(h);
         return -1;

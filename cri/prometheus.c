@@ -7,6 +7,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/xalloc.h"
 #include "cri/daemon.h"
 #include "cri/prom_http.h"
 #include "podsandbox/podsandbox.h"
@@ -122,13 +123,12 @@ void cri_prom_start(wincri *d, cri_prom **out)
     const wc_config *cfg = d->cfg;
     if (!cfg->metrics_address || !*cfg->metrics_address)
         return;
-    cri_prom *p = calloc(1, sizeof *p);
+    cri_prom *p = wc_xcalloc(1, sizeof *p);
     wc_err err = {0};
     int port = 0;
-    if (!p ||
-        cri_prom_http_start(cfg->metrics_host, cfg->metrics_port, &p->http, &port, &err) < 0) {
+    if (cri_prom_http_start(cfg->metrics_host, cfg->metrics_port, &p->http, &port, &err) < 0) {
         wc_warn("metrics", "the Prometheus endpoint is not available; wincrid runs without it",
-                "address=%s error=\"%s\"", cfg->metrics_address, p ? err.msg : "out of memory");
+                "address=%s error=\"%s\"", cfg->metrics_address, err.msg);
         free(p);
         return;
     }

@@ -6,6 +6,7 @@
 
 #include "api.pb-c.h"
 #include "common/clock.h"
+#include "common/xalloc.h"
 #include "cri/daemon.h"
 #include "cri/pbutil.h"
 #include "cri/runtime_handlers.h"
@@ -78,7 +79,7 @@ static pod_manager *pods(cri_call *call)
 
 static char **strings(const char *const *v, size_t n)
 {
-    char **out = calloc(n + 1, sizeof *out);
+    char **out = wc_xcalloc(n + 1, sizeof *out);
     for (size_t i = 0; i < n; i++)
         out[i] = cri_strdup(v[i]);
     return out;
@@ -89,7 +90,7 @@ int cri_list_metric_descriptors(cri_call *call, const ProtobufCMessage *req,
 {
     Runtime__V1__ListMetricDescriptorsResponse *r = cri_new(
         Runtime__V1__ListMetricDescriptorsResponse, runtime__v1__list_metric_descriptors_response);
-    r->descriptors = calloc(N_DEFS + 1, sizeof *r->descriptors);
+    r->descriptors = wc_xcalloc(N_DEFS + 1, sizeof *r->descriptors);
     for (size_t i = 0; i < N_DEFS; i++) {
         Runtime__V1__MetricDescriptor *d =
             cri_new(Runtime__V1__MetricDescriptor, runtime__v1__metric_descriptor);
@@ -127,7 +128,7 @@ container_metrics(pod_manager *pm, const pod_container_info *c, const pod_sandbo
     Runtime__V1__ContainerMetrics *cm =
         cri_new(Runtime__V1__ContainerMetrics, runtime__v1__container_metrics);
     cm->container_id = cri_strdup(c->id);
-    cm->metrics = calloc(N_DEFS + 1, sizeof *cm->metrics);
+    cm->metrics = wc_xcalloc(N_DEFS + 1, sizeof *cm->metrics);
     const char *labels[4] = {c->config->name, s->config->name, s->config->namespace_, c->id};
     for (size_t i = 0; i < N_DEFS; i++)
         if (defs[i].scope == PER_CONTAINER && (st.running || !defs[i].needs_running))
@@ -145,13 +146,13 @@ static Runtime__V1__PodSandboxMetrics *pod_metrics(pod_manager *pm, const pod_sa
     pmx->pod_sandbox_id = cri_strdup(s->id);
     pod_sandbox_stats st;
     wc_err ignored = {0};
-    pmx->metrics = calloc(3, sizeof *pmx->metrics);
+    pmx->metrics = wc_xcalloc(3, sizeof *pmx->metrics);
     if (pod_sandbox_stats_get(pm, s->id, &st, &ignored) == 0 && st.has_network) {
         const char *labels[4] = {s->config->name, s->config->namespace_, s->id, "eth0"};
         pmx->metrics[pmx->n_metrics++] = metric(NET_RX, st.timestamp_ns, labels, st.rx_bytes);
         pmx->metrics[pmx->n_metrics++] = metric(NET_TX, st.timestamp_ns, labels, st.tx_bytes);
     }
-    pmx->container_metrics = calloc(n_all + 1, sizeof *pmx->container_metrics);
+    pmx->container_metrics = wc_xcalloc(n_all + 1, sizeof *pmx->container_metrics);
     for (size_t i = 0; i < n_all; i++) {
         if (strcmp(all[i]->sandbox_id, s->id) != 0 || all[i]->state != POD_CONTAINER_RUNNING)
             continue;
@@ -171,7 +172,7 @@ static Runtime__V1__PodSandboxMetrics **collect(pod_manager *pm, size_t *n)
     wc_err ignored = {0};
     pod_sandbox_list(pm, &sandboxes, &ns, &ignored);
     pod_container_list(pm, &containers, &nc, &ignored);
-    Runtime__V1__PodSandboxMetrics **out = calloc(ns + 1, sizeof *out);
+    Runtime__V1__PodSandboxMetrics **out = wc_xcalloc(ns + 1, sizeof *out);
     *n = 0;
     for (size_t i = 0; i < ns; i++)
         if (sandboxes[i]->state == POD_SANDBOX_READY)

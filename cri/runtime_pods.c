@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api.pb-c.h"
+#include "common/xalloc.h"
 #include "cri/daemon.h"
 #include "cri/pbutil.h"
 #include "cri/podconfig_pb.h"
@@ -29,8 +30,6 @@ int cri_run_pod_sandbox(cri_call *call, const ProtobufCMessage *req, ProtobufCMe
     IN(RunPodSandboxRequest);
     char *id = NULL;
     pod_sandbox_config *cfg = cri_sandbox_config_from_pb(in->config);
-    if (!cfg)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "RunPodSandbox: out of memory");
     int rc = pod_sandbox_run(pods(call), cfg, in->runtime_handler, &id, err);
     pod_sandbox_config_unref(cfg);
     if (rc < 0)
@@ -69,7 +68,7 @@ static Runtime__V1__PodSandboxNetworkStatus *network_status(const pod_sandbox_in
     if (s->n_ips > 0)
         n->ip = cri_strdup(s->ips[0]);
     n->n_additional_ips = s->n_ips > 1 ? s->n_ips - 1 : 0;
-    n->additional_ips = calloc(n->n_additional_ips + 1, sizeof *n->additional_ips);
+    n->additional_ips = wc_xcalloc(n->n_additional_ips + 1, sizeof *n->additional_ips);
     for (size_t i = 1; i < s->n_ips; i++) {
         Runtime__V1__PodIP *ip = cri_new(Runtime__V1__PodIP, runtime__v1__pod_ip);
         ip->ip = cri_strdup(s->ips[i]);
@@ -236,8 +235,6 @@ int cri_create_container(cri_call *call, const ProtobufCMessage *req, ProtobufCM
     IN(CreateContainerRequest);
     char *id = NULL;
     pod_container_config *cfg = cri_container_config_from_pb(in->config);
-    if (!cfg)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "CreateContainer: out of memory");
     int rc = pod_container_create(pods(call), in->pod_sandbox_id, cfg, &id, err);
     pod_container_config_unref(cfg);
     if (rc < 0)
@@ -309,7 +306,7 @@ static Runtime__V1__ContainerStatus *container_status(const pod_container_info *
     cri_kvs_to_map(&c->config->annotations, &st->n_annotations, &st->annotations,
                    &runtime__v1__container_status__annotations_entry__descriptor);
     st->n_mounts = c->config->n_mounts;
-    st->mounts = calloc(st->n_mounts + 1, sizeof *st->mounts);
+    st->mounts = wc_xcalloc(st->n_mounts + 1, sizeof *st->mounts);
     for (size_t i = 0; i < st->n_mounts; i++)
         st->mounts[i] = cri_mount_pb(&c->config->mounts[i]);
     st->log_path = cri_strdup(c->log_path);
@@ -325,7 +322,7 @@ static Runtime__V1__ContainerStatus *container_status(const pod_container_info *
         u->uid = c->user.uid;
         u->gid = c->user.gid;
         u->n_supplemental_groups = c->user.n_groups;
-        u->supplemental_groups = calloc(c->user.n_groups + 1, sizeof *u->supplemental_groups);
+        u->supplemental_groups = wc_xcalloc(c->user.n_groups + 1, sizeof *u->supplemental_groups);
         memcpy(u->supplemental_groups, c->user.groups, c->user.n_groups * sizeof(int64_t));
         st->user->linux = u;
     }
@@ -486,7 +483,7 @@ static Runtime__V1__ContainerEventResponse *event_message(pod_manager *pm, const
     pod_container_info **all = NULL;
     size_t n = 0;
     pod_container_list(pm, &all, &n, &ignored);
-    r->containers_statuses = calloc(n + 1, sizeof *r->containers_statuses);
+    r->containers_statuses = wc_xcalloc(n + 1, sizeof *r->containers_statuses);
     for (size_t i = 0; i < n; i++)
         if (strcmp(all[i]->sandbox_id, e->sandbox_id) == 0)
             r->containers_statuses[r->n_containers_statuses++] = container_status(all[i]);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api.pb-c.h"
+#include "common/xalloc.h"
 #include "cri/daemon.h"
 #include "cri/pbutil.h"
 #include "cri/runtime_handlers.h"
@@ -44,7 +45,7 @@ static Runtime__V1__RuntimeCondition *runtime_condition(const wc_config *cfg, ch
     wc_err e = {0};
     const wc_runtime_handler *h = wc_config_handler(cfg, cfg->default_handler);
     int ok = hcs_backend_check(cfg, h, &e) == 0;
-    *detail = strdup(ok ? "" : e.msg);
+    *detail = wc_xstrdup(ok ? "" : e.msg);
     return condition("RuntimeReady", ok, "ComputeBackendNotReady", e.msg);
 }
 
@@ -82,12 +83,12 @@ static int status(cri_call *call, const ProtobufCMessage *req, ProtobufCMessage 
         cri_new(Runtime__V1__StatusResponse, runtime__v1__status_response);
     r->status = cri_new(Runtime__V1__RuntimeStatus, runtime__v1__runtime_status);
     r->status->n_conditions = 2;
-    r->status->conditions = malloc(2 * sizeof *r->status->conditions);
+    r->status->conditions = wc_xmalloc(2 * sizeof *r->status->conditions);
     char *runtime_detail = NULL, *cni_conf = NULL;
     r->status->conditions[0] = runtime_condition(cfg, &runtime_detail);
     r->status->conditions[1] = network_condition(cfg, &cni_conf);
     r->n_runtime_handlers = cfg->n_handlers;
-    r->runtime_handlers = calloc(cfg->n_handlers + 1, sizeof *r->runtime_handlers);
+    r->runtime_handlers = wc_xcalloc(cfg->n_handlers + 1, sizeof *r->runtime_handlers);
     for (size_t i = 0; i < cfg->n_handlers; i++) {
         Runtime__V1__RuntimeHandler *h =
             cri_new(Runtime__V1__RuntimeHandler, runtime__v1__runtime_handler);

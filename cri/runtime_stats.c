@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "api.pb-c.h"
+#include "common/xalloc.h"
 #include "cri/daemon.h"
 #include "cri/pbutil.h"
 #include "cri/podconfig_pb.h"
@@ -139,7 +140,7 @@ collect_container_stats(pod_manager *pm, const Runtime__V1__ContainerStatsFilter
     size_t count = 0;
     wc_err err = {0};
     pod_container_list(pm, &all, &count, &err);
-    Runtime__V1__ContainerStats **out = calloc(count + 1, sizeof *out);
+    Runtime__V1__ContainerStats **out = wc_xcalloc(count + 1, sizeof *out);
     *n = 0;
     for (size_t i = 0; i < count; i++) {
         if (!container_wanted(f, all[i]))
@@ -214,7 +215,7 @@ static Runtime__V1__PodSandboxStats *pod_stats_message(pod_manager *pm, const po
         i->tx_bytes = u64(st.tx_bytes);
         l->network->default_interface = i;
         l->network->n_interfaces = 1;
-        l->network->interfaces = calloc(1, sizeof *l->network->interfaces);
+        l->network->interfaces = wc_xcalloc(1, sizeof *l->network->interfaces);
         l->network->interfaces[0] = cri_copy(i);
     }
     l->containers = collect_container_stats(pm, NULL, s->id, &l->n_containers);
@@ -247,7 +248,7 @@ collect_pod_stats(pod_manager *pm, const Runtime__V1__PodSandboxStatsFilter *f, 
     size_t count = 0;
     wc_err err = {0};
     pod_sandbox_list(pm, &all, &count, &err);
-    Runtime__V1__PodSandboxStats **out = calloc(count + 1, sizeof *out);
+    Runtime__V1__PodSandboxStats **out = wc_xcalloc(count + 1, sizeof *out);
     *n = 0;
     for (size_t i = 0; i < count; i++) {
         const pod_sandbox_info *s = all[i];

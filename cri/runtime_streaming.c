@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "api.pb-c.h"
+#include "common/xalloc.h"
 #include "cri/pbutil.h"
 #include "cri/server.h"
 #include "cri/streaming.h"
@@ -66,7 +67,7 @@ int cri_port_forward_rpc(cri_call *call, const ProtobufCMessage *req, ProtobufCM
                          wc_err *err)
 {
     const Runtime__V1__PortForwardRequest *in = (const Runtime__V1__PortForwardRequest *)req;
-    int *ports = calloc(in->n_port + 1, sizeof *ports);
+    int *ports = wc_xcalloc(in->n_port + 1, sizeof *ports);
     for (size_t i = 0; i < in->n_port; i++)
         ports[i] = in->port[i];
     cri_stream_request r = {

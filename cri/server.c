@@ -24,6 +24,7 @@
 #include "cri/prometheus.h"
 #include "cri/pbutil.h"
 #include "common/workers.h"
+#include "common/xalloc.h"
 
 /* kubelet's limit on CRI messages, both directions. */
 #define MAX_MESSAGE_BYTES (16 * 1024 * 1024)
@@ -96,11 +97,11 @@ static const cri_method *find_handler(const cri_method *methods, const char *nam
 static void add_service(cri_server *srv, const ProtobufCServiceDescriptor *svc,
                         const cri_method *methods)
 {
-    srv->table = realloc(srv->table, (srv->n_table + svc->n_methods) * sizeof *srv->table);
+    srv->table = wc_xrealloc(srv->table, (srv->n_table + svc->n_methods) * sizeof *srv->table);
     for (unsigned i = 0; i < svc->n_methods; i++) {
         dispatch_entry *e = &srv->table[srv->n_table++];
         size_t len = strlen(svc->name) + strlen(svc->methods[i].name) + 3;
-        e->path = malloc(len);
+        e->path = wc_xmalloc(len);
         snprintf(e->path, len, "/%s/%s", svc->name, svc->methods[i].name);
         e->input = svc->methods[i].input;
         e->method = find_handler(methods, svc->methods[i].name);
@@ -412,7 +413,7 @@ static int64_t deadline_to_monotonic(gpr_timespec deadline)
 
 static void arm_slot(cri_server *srv)
 {
-    slot *s = calloc(1, sizeof *s);
+    slot *s = wc_xcalloc(1, sizeof *s);
     s->srv = srv;
     grpc_call_details_init(&s->details);
     grpc_metadata_array_init(&s->metadata);
@@ -439,7 +440,7 @@ static void free_slot(slot *s, int keep_cq)
 
 static void start_call(cri_server *srv, slot *s)
 {
-    cri_call *c = calloc(1, sizeof *c);
+    cri_call *c = wc_xcalloc(1, sizeof *c);
     c->srv = srv;
     c->call = s->call;
     c->cq = s->call_cq;
@@ -477,7 +478,7 @@ static void *cq_loop(void *arg)
 
 int cri_server_start(const cri_server_opts *opts, cri_server **out, wc_err *err)
 {
-    cri_server *srv = calloc(1, sizeof *srv);
+    cri_server *srv = wc_xcalloc(1, sizeof *srv);
     srv->opts = *opts;
     pthread_mutex_init(&srv->mu, NULL);
     pthread_cond_init(&srv->idle, NULL);

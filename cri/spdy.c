@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <zlib.h>
 
+#include "common/xalloc.h"
 #include "cri/streaming_impl.h"
 
 extern const unsigned char cri_spdy_dictionary[];
@@ -64,8 +65,8 @@ struct cri_spdy_zlib {
 
 cri_spdy_zlib *cri_spdy_zlib_new(void)
 {
-    cri_spdy_zlib *z = calloc(1, sizeof *z);
-    if (!z || inflateInit(&z->in) != Z_OK) {
+    cri_spdy_zlib *z = wc_xcalloc(1, sizeof *z);
+    if (inflateInit(&z->in) != Z_OK) {
         free(z);
         return NULL;
     }
@@ -126,9 +127,7 @@ static char *take_string(const unsigned char **p, const unsigned char *end, size
     *p += 4;
     if ((size_t)(end - *p) < len)
         return NULL;
-    char *s = malloc((size_t)len + 1);
-    if (!s)
-        return NULL;
+    char *s = wc_xmalloc((size_t)len + 1);
     memcpy(s, *p, len);
     s[len] = '\0';
     *p += len;
@@ -145,9 +144,7 @@ static int decode_pairs(const unsigned char *p, const unsigned char *end, cri_sp
     p += 4;
     if (count > (uint32_t)(end - p) / 8)
         return -1;
-    out->h = calloc(count ? count : 1, sizeof *out->h);
-    if (!out->h)
-        return -1;
+    out->h = wc_xcalloc(count ? count : 1, sizeof *out->h);
     for (uint32_t i = 0; i < count; i++) {
         cri_spdy_header *h = &out->h[out->n];
         h->name = take_string(&p, end, NULL);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "cri/daemon.h"
+#include "common/xalloc.h"
 #include "cri/streaming.h"
 #include "podsandbox/podsandbox.h"
 
@@ -23,9 +24,7 @@ static int be_exec(void *ctx, const char *id, const char *const *cmd, size_t n_c
                    cri_stream_proc **proc, wc_err *err)
 {
     pod_stdio p = {.tty = tty, .want_in = want_in, .want_out = want_out, .want_err = want_err};
-    cri_stream_proc *sp = calloc(1, sizeof *sp);
-    if (!sp)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+    cri_stream_proc *sp = wc_xcalloc(1, sizeof *sp);
     if (pod_container_exec_start(ctx, id, cmd, n_cmd, &p, &sp->exec, err) < 0) {
         free(sp);
         return -1;
@@ -39,9 +38,7 @@ static int be_attach(void *ctx, const char *id, int tty, int want_in, int want_o
                      cri_stream_io *io, cri_stream_proc **proc, wc_err *err)
 {
     pod_stdio p = {.tty = tty, .want_in = want_in, .want_out = want_out, .want_err = want_err};
-    cri_stream_proc *sp = calloc(1, sizeof *sp);
-    if (!sp)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+    cri_stream_proc *sp = wc_xcalloc(1, sizeof *sp);
     if (pod_container_attach(ctx, id, &p, &sp->attach, err) < 0) {
         free(sp);
         return -1;

@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/net.h"
+#include "common/xalloc.h"
 #include "cri/streaming_impl.h"
 
 #define TOKEN_BYTES 18  /* 24 base64url characters */
@@ -29,10 +30,7 @@ void cri_buf_add(cri_buf *b, const void *data, size_t n)
             size_t cap = b->cap ? b->cap : 256;
             while (cap < b->len + n)
                 cap *= 2;
-            unsigned char *p = realloc(b->p, cap);
-            if (!p)
-                abort(); /* out of memory: nothing sensible to do mid-protocol */
-            b->p = p;
+            b->p = wc_xrealloc(b->p, cap);
             b->cap = cap;
         }
     }
@@ -106,14 +104,14 @@ void cri_stream_request_free(cri_stream_request *r)
 
 static cri_stream_request *request_copy(const cri_stream_request *in)
 {
-    cri_stream_request *r = calloc(1, sizeof *r);
+    cri_stream_request *r = wc_xcalloc(1, sizeof *r);
     *r = *in;
-    r->id = strdup(in->id ? in->id : "");
-    char **cmd = calloc(in->n_cmd + 1, sizeof *cmd);
+    r->id = wc_xstrdup(in->id ? in->id : "");
+    char **cmd = wc_xcalloc(in->n_cmd + 1, sizeof *cmd);
     for (size_t i = 0; i < in->n_cmd; i++)
-        cmd[i] = strdup(in->cmd[i]);
+        cmd[i] = wc_xstrdup(in->cmd[i]);
     r->cmd = (const char *const *)cmd;
-    int *ports = calloc(in->n_ports + 1, sizeof *ports);
+    int *ports = wc_xcalloc(in->n_ports + 1, sizeof *ports);
     if (in->n_ports)
         memcpy(ports, in->ports, in->n_ports * sizeof *ports);
     r->ports = ports;
@@ -180,7 +178,7 @@ int cri_streaming_url(cri_streaming *s, const cri_stream_request *req, char **ur
     unsigned char raw[TOKEN_BYTES];
     if (cri_random_bytes(raw, sizeof raw) < 0)
         return wc_err_set(err, WC_INTERNAL, "streaming: no random bytes for a token");
-    cri_token *t = calloc(1, sizeof *t);
+    cri_token *t = wc_xcalloc(1, sizeof *t);
     base64url(raw, sizeof raw, t->token);
     pthread_mutex_lock(&s->lock);
     int64_t now = wc_clock_monotonic_ns();
@@ -200,7 +198,7 @@ int cri_streaming_url(cri_streaming *s, const cri_stream_request *req, char **ur
     pthread_mutex_unlock(&s->lock);
     static const char *const verbs[] = {"exec", "attach", "portforward"};
     size_t n = strlen(s->base_url) + 64;
-    *url = malloc(n);
+    *url = wc_xmalloc(n);
     snprintf(*url, n, "%s/%s/%s", s->base_url, verbs[req->kind], t->token);
     return 0;
 }
@@ -251,7 +249,7 @@ int cri_streaming_start(const wc_config *cfg, const cri_stream_backend *b, cri_s
 
 static cri_streaming *streaming_new(const cri_stream_backend *b, int token_ttl_ms)
 {
-    cri_streaming *s = calloc(1, sizeof *s);
+    cri_streaming *s = wc_xcalloc(1, sizeof *s);
     s->be = *b;
     s->ttl_ns = (int64_t)(token_ttl_ms > 0 ? token_ttl_ms : TTL_DEFAULT_MS) * 1000000;
     pthread_mutex_init(&s->lock, NULL);

@@ -19,6 +19,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "cri/streaming_impl.h"
 #include "cri/streaming_tls.h"
 
@@ -211,8 +212,8 @@ static size_t build_polls(loop *lp, size_t *n_slots)
     cri_slot *slots = cri_sess_slots(lp->s, n_slots);
     size_t need = 3 + *n_slots;
     if (need > lp->cap) {
-        lp->pfd = realloc(lp->pfd, need * sizeof *lp->pfd);
-        lp->slot_at = realloc(lp->slot_at, need * sizeof *lp->slot_at);
+        lp->pfd = wc_xrealloc(lp->pfd, need * sizeof *lp->pfd);
+        lp->slot_at = wc_xrealloc(lp->slot_at, need * sizeof *lp->slot_at);
         lp->cap = need;
     }
     cri_buf *out = cri_sess_out(lp->s);
@@ -389,7 +390,7 @@ static void *accept_main(void *arg)
         int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0)
             continue;
-        conn *c = calloc(1, sizeof *c);
+        conn *c = wc_xcalloc(1, sizeof *c);
         c->l = l;
         c->fd = fd;
         pthread_mutex_lock(&l->lock);
@@ -457,7 +458,7 @@ static void listener_free(cri_listener *l)
 int cri_listener_start(cri_streaming *s, const cri_streaming_opts *o, cri_listener **out, int *port,
                        wc_err *err)
 {
-    cri_listener *l = calloc(1, sizeof *l);
+    cri_listener *l = wc_xcalloc(1, sizeof *l);
     l->srv = s;
     l->fd = l->stop_pipe[0] = l->stop_pipe[1] = -1;
     pthread_mutex_init(&l->lock, NULL);

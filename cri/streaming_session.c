@@ -10,6 +10,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "cri/httpparse.h"
 #include "cri/spdy.h"
 #include "cri/streaming_impl.h"
@@ -67,7 +68,7 @@ struct cri_sess {
 
 static size_t slot_add(cri_sess *s, int fd, int role, int rd, int wr, int is_socket)
 {
-    s->slots = realloc(s->slots, (s->n_slots + 1) * sizeof *s->slots);
+    s->slots = wc_xrealloc(s->slots, (s->n_slots + 1) * sizeof *s->slots);
     cri_slot *sl = &s->slots[s->n_slots];
     memset(sl, 0, sizeof *sl);
     sl->fd = fd;
@@ -166,7 +167,7 @@ static char *final_status(cri_sess *s, const char *failure)
     else if (failure)
         snprintf(msg, sizeof msg, "%s", failure);
     if (s->version < 4)
-        return nonzero || failure ? strdup(msg) : NULL;
+        return nonzero || failure ? wc_xstrdup(msg) : NULL;
     if (nonzero) {
         snprintf(code, sizeof code, "%d", s->exit_code);
         return status_json(0, "NonZeroExitCode", msg, "ExitCode", code, 0);
@@ -193,7 +194,7 @@ static void ws_send(cri_sess *s, unsigned ch, const void *data, size_t n)
         ws_frame(s, CRI_WS_BINARY, &c, 1, data, n);
         return;
     }
-    char *enc = malloc(4 * ((n + 2) / 3) + 2);
+    char *enc = wc_xmalloc(4 * ((n + 2) / 3) + 2);
     enc[0] = (char)('0' + ch);
     int len = EVP_EncodeBlock((unsigned char *)enc + 1, data, (int)n);
     ws_frame(s, CRI_WS_TEXT, enc, (size_t)len + 1, NULL, 0);
@@ -663,10 +664,10 @@ static void spdy_pf_stream(cri_sess *s, uint32_t sid, const cri_spdy_headers *hs
         spdy_pf_pair_done(s, k);
         return;
     }
-    s->pend = realloc(s->pend, (s->n_pend + 1) * sizeof *s->pend);
+    s->pend = wc_xrealloc(s->pend, (s->n_pend + 1) * sizeof *s->pend);
     pf_pending *p = &s->pend[s->n_pend++];
     memset(p, 0, sizeof *p);
-    p->request_id = strdup(rid);
+    p->request_id = wc_xstrdup(rid);
     p->port = (int)port;
     *(is_data ? &p->data_sid : &p->err_sid) = sid;
 }
@@ -963,7 +964,7 @@ static int head_step(cri_sess *s)
 
 cri_sess *cri_sess_new(cri_streaming *srv, int tls)
 {
-    cri_sess *s = calloc(1, sizeof *s);
+    cri_sess *s = wc_xcalloc(1, sizeof *s);
     s->srv = srv;
     s->be = cri_streaming_backend(srv);
     s->tls = tls;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/xalloc.h"
 
 void hcs_cgroup_clear(hcs_cgroup *cg)
 {
@@ -69,7 +70,7 @@ static char *cgroup_dir(const char *controller, const char *path)
     if (strcmp(root, "/") != 0 && strncmp(path, root, rl) == 0)
         rest = path + rl;
     snprintf(buf, sizeof buf, "%s%s", point, strcmp(rest, "/") == 0 ? "" : rest);
-    return strdup(buf);
+    return wc_xstrdup(buf);
 }
 
 int hcs_cgroup_of_pid(pid_t pid, hcs_cgroup *out, wc_err *err)
@@ -102,7 +103,7 @@ int hcs_cgroup_of_pid(pid_t pid, hcs_cgroup *out, wc_err *err)
         free(out->cpu);
         out->v2 = 1;
         out->memory = cgroup_dir(NULL, unified);
-        out->cpu = out->memory ? strdup(out->memory) : NULL;
+        out->cpu = out->memory ? wc_xstrdup(out->memory) : NULL;
     }
     if (!out->memory || !out->cpu) {
         hcs_cgroup_clear(out);

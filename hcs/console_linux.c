@@ -1,6 +1,7 @@
 /* runc's --console-socket: runc connects to a unix socket we listen on and sends the pty
  * master it made for the container as SCM_RIGHTS; we keep that fd as the container's output. */
 #include "hcs/runtime_linux.h"
+#include "common/xalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,13 +19,13 @@ static char *console_path(const char *dir)
     char buf[4096];
     snprintf(buf, sizeof buf, "%s/console.sock", dir);
     if (strlen(buf) < sizeof sa.sun_path)
-        return strdup(buf);
+        return wc_xstrdup(buf);
     /* Too long for sun_path: a private directory under /tmp instead. */
     char tmpl[] = "/tmp/wincri-console.XXXXXX";
     if (!mkdtemp(tmpl))
         return NULL;
     snprintf(buf, sizeof buf, "%s/s", tmpl);
-    return strdup(buf);
+    return wc_xstrdup(buf);
 }
 
 int hcs_console_listen(const char *dir, int *fd, char **path, wc_err *err)

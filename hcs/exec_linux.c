@@ -7,6 +7,7 @@
  * child and we wait for it ourselves. Its stdio is our pipes, or under a TTY the pty master
  * runc sends over --console-socket. */
 #include "hcs/runtime_linux.h"
+#include "common/xalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -117,10 +118,6 @@ int hcs_exec_sync(hcs_runtime *rt, const char *id, const json_t *process, int64_
         return -1;
     const char *args[] = {"exec", "--process", f.process, "--pid-file", f.pid, id, NULL};
     const char **argv = hcs_runc_argv(rt, f.log, args);
-    if (!argv) {
-        exec_files_remove(&f);
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
-    }
     hcs_run_opts o;
     hcs_run_opts_init(&o);
     o.max_output = max_output;
@@ -260,8 +257,6 @@ static int runc_exec_detached(hcs_runtime *rt, const char *id, const hcs_exec_fi
     }
     args[k] = id;
     const char **argv = hcs_runc_argv(rt, f->log, args);
-    if (!argv)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
     hcs_run_opts o;
     hcs_run_opts_init(&o);
     if (!p->console_path) {
@@ -291,9 +286,7 @@ static int runc_exec_detached(hcs_runtime *rt, const char *id, const hcs_exec_fi
 
 static hcs_exec_proc *proc_new(pid_t pid, int master)
 {
-    hcs_exec_proc *p = calloc(1, sizeof *p);
-    if (!p)
-        return NULL;
+    hcs_exec_proc *p = wc_xcalloc(1, sizeof *p);
     pthread_mutex_init(&p->mu, NULL);
     p->pid = pid;
     p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -336,8 +329,6 @@ int hcs_exec_start(hcs_runtime *rt, const char *id, const json_t *process, const
         rc = runc_exec_detached(rt, id, &f, &pp, &pid, &master, err);
     exec_files_remove(&f);
     hcs_exec_proc *p = rc == 0 ? proc_new(pid, master) : NULL;
-    if (rc == 0 && !p)
-        rc = wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
     if (rc < 0) {
         if (pid > 0) {
             kill(pid, SIGKILL);

@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "hcs/runtime_linux.h"
 
 /* How long recovery waits for the previous incarnation's runtime calls. */
@@ -21,23 +22,17 @@ typedef struct idset {
     size_t n, cap;
 } idset;
 
-static int idset_add(idset *s, const char *id, size_t len)
+static void idset_add(idset *s, const char *id, size_t len)
 {
     for (size_t i = 0; i < s->n; i++)
         if (strlen(s->v[i]) == len && memcmp(s->v[i], id, len) == 0)
-            return 0;
+            return;
     if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 16;
-        char **v = realloc(s->v, (cap + 1) * sizeof *v);
-        if (!v)
-            return -1;
-        s->v = v;
-        s->cap = cap;
+        s->cap = s->cap ? s->cap * 2 : 16;
+        s->v = wc_xrealloc(s->v, (s->cap + 1) * sizeof *s->v);
     }
-    if (!(s->v[s->n] = strndup(id, len)))
-        return -1;
+    s->v[s->n] = wc_xstrndup(id, len);
     s->v[++s->n] = NULL;
-    return 0;
 }
 
 static void idset_free(idset *s)
@@ -53,12 +48,11 @@ static int add_links(hcs_runtime *rt, idset *s)
     if (!d)
         return errno == ENOENT ? 0 : -1;
     struct dirent *e;
-    int rc = 0;
-    while (rc == 0 && (e = readdir(d)))
+    while ((e = readdir(d)))
         if (e->d_name[0] != '.')
-            rc = idset_add(s, e->d_name, strlen(e->d_name));
+            idset_add(s, e->d_name, strlen(e->d_name));
     closedir(d);
-    return rc;
+    return 0;
 }
 
 /* `runc list -q`: one id per line. */
@@ -66,8 +60,6 @@ static int add_runtime_list(hcs_runtime *rt, idset *s, wc_err *err)
 {
     const char *args[] = {"list", "-q", NULL};
     const char **argv = hcs_runc_argv(rt, NULL, args);
-    if (!argv)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
     hcs_run_opts o;
     hcs_run_opts_init(&o);
     hcs_run_result res;
@@ -81,8 +73,8 @@ static int add_runtime_list(hcs_runtime *rt, idset *s, wc_err *err)
         const char *line = res.out + at;
         const char *nl = memchr(line, '\n', res.out_len - at);
         size_t len = nl ? (size_t)(nl - line) : res.out_len - at;
-        if (len && idset_add(s, line, len) < 0)
-            rc = wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+        if (len)
+            idset_add(s, line, len);
         at += len + 1;
     }
     hcs_run_result_clear(&res);
@@ -100,7 +92,7 @@ int hcs_list(hcs_runtime *rt, char ***ids, size_t *n, wc_err *err)
         idset_free(&s);
         return -1;
     }
-    *ids = s.v ? s.v : calloc(1, sizeof **ids);
+    *ids = s.v ? s.v : wc_xcalloc(1, sizeof **ids);
     *n = s.n;
     return 0;
 }

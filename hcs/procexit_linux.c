@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/xalloc.h"
 
 #define HCS_PROCEXIT_KEEP 4096
 #define HCS_PROCEXIT_RCVBUF (4 * 1024 * 1024)
@@ -70,11 +71,7 @@ int hcs_procexit_open(hcs_procexit **out, wc_err *err)
         close(fd);
         return wc_err_sys(err, WC_INTERNAL, e, "cannot listen to the process connector");
     }
-    hcs_procexit *p = calloc(1, sizeof *p);
-    if (!p) {
-        close(fd);
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
-    }
+    hcs_procexit *p = wc_xcalloc(1, sizeof *p);
     p->fd = fd;
     *out = p;
     return 0;

@@ -27,6 +27,7 @@
 #include "common/clock.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "hcs/procexit.h"
 
 #define HCS_ORPHAN_GRACE_S 10
@@ -235,11 +236,8 @@ static size_t poll_set(hcs_core *r, struct pollfd **set, size_t *cap, int *has_p
 {
     pthread_mutex_lock(&r->mu);
     if (*cap < r->n + 1) {
-        struct pollfd *nb = realloc(*set, (r->n + 1) * sizeof **set);
-        if (nb) {
-            *set = nb;
-            *cap = r->n + 1;
-        }
+        *set = wc_xrealloc(*set, (r->n + 1) * sizeof **set);
+        *cap = r->n + 1;
     }
     size_t k = 0;
     (*set)[k++] = (struct pollfd){.fd = r->wake, .events = POLLIN};
@@ -334,9 +332,7 @@ int hcs_reaper_start(hcs_reaper_fn fn, void *ctx, hcs_reaper **out, wc_err *err)
      * status with them. */
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
         return wc_err_sys(err, WC_INTERNAL, errno, "cannot become a child subreaper");
-    hcs_reaper *r = calloc(1, sizeof *r);
-    if (!r)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+    hcs_reaper *r = wc_xcalloc(1, sizeof *r);
     r->fn = fn;
     r->ctx = ctx;
     pthread_mutex_lock(&core.life);
@@ -387,7 +383,7 @@ void hcs_reaper_stop(hcs_reaper *r)
 
 static char *dup_or_null(const char *s)
 {
-    return s ? strdup(s) : NULL;
+    return s ? wc_xstrdup(s) : NULL;
 }
 
 int hcs_reaper_watch(hcs_reaper *r, pid_t pid, const char *container_id, const char *exec_id,
@@ -396,7 +392,7 @@ int hcs_reaper_watch(hcs_reaper *r, pid_t pid, const char *container_id, const c
     hcs_watch w = {.pid = pid,
                    .pidfd = (int)syscall(SYS_pidfd_open, pid, 0),
                    .owner = r,
-                   .container_id = strdup(container_id),
+                   .container_id = wc_xstrdup(container_id),
                    .exec_id = dup_or_null(exec_id),
                    .mem_cgroup = dup_or_null(mem_cgroup)};
     if (w.pidfd < 0 && errno == ESRCH) {
@@ -412,12 +408,7 @@ int hcs_reaper_watch(hcs_reaper *r, pid_t pid, const char *container_id, const c
     }
     if (core.n == core.cap) {
         size_t c = core.cap ? core.cap * 2 : 16;
-        hcs_watch *nb = realloc(core.w, c * sizeof *nb);
-        if (!nb) {
-            pthread_mutex_unlock(&core.mu);
-            watch_free(&w);
-            return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
-        }
+        hcs_watch *nb = wc_xrealloc(core.w, c * sizeof *nb);
         core.w = nb;
         core.cap = c;
     }

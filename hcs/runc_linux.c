@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/xalloc.h"
 
 extern char **environ;
 
@@ -44,7 +45,7 @@ char *hcs_find_binary(const char *name)
     if (!name || !*name)
         return NULL;
     if (strchr(name, '/'))
-        return access(name, X_OK) == 0 ? strdup(name) : NULL;
+        return access(name, X_OK) == 0 ? wc_xstrdup(name) : NULL;
     const char *path = getenv("PATH");
     if (!path || !*path)
         path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -54,7 +55,7 @@ char *hcs_find_binary(const char *name)
         if (len > 0) {
             snprintf(buf, sizeof buf, "%.*s/%s", (int)len, path, name);
             if (access(buf, X_OK) == 0)
-                return strdup(buf);
+                return wc_xstrdup(buf);
         }
         path += len + (path[len] == ':');
     }
@@ -81,12 +82,7 @@ static void sink_keep(hcs_sink *s, const char *data, size_t n)
         size_t c = s->cap_alloc ? s->cap_alloc : 4096;
         while (c < s->len + n + 1)
             c *= 2;
-        char *nb = realloc(s->buf, c);
-        if (!nb) {
-            s->truncated = 1;
-            return;
-        }
-        s->buf = nb;
+        s->buf = wc_xrealloc(s->buf, c);
         s->cap_alloc = c;
     }
     memcpy(s->buf + s->len, data, n);
@@ -351,9 +347,9 @@ static void finish(hcs_runloop *l)
     r->truncated = l->sink[0].truncated || l->sink[1].truncated;
     /* Callers may print these as strings even when nothing came. */
     if (!r->out)
-        r->out = calloc(1, 1);
+        r->out = wc_xcalloc(1, 1);
     if (!r->err)
-        r->err = calloc(1, 1);
+        r->err = wc_xcalloc(1, 1);
 }
 
 int hcs_run(const char *const *argv, const hcs_run_opts *o, hcs_run_result *r, wc_err *err)
@@ -392,9 +388,7 @@ const char **hcs_runc_argv(const hcs_runtime *rt, const char *log_file, const ch
     size_t n = 0;
     while (args[n])
         n++;
-    const char **argv = calloc(n + 8, sizeof *argv);
-    if (!argv)
-        return NULL;
+    const char **argv = wc_xcalloc(n + 8, sizeof *argv);
     size_t k = 0;
     argv[k++] = rt->binary;
     argv[k++] = "--root";

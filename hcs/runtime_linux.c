@@ -15,6 +15,7 @@
 
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 
 /* A runtime call that takes longer than this is stuck; it is killed and reported. */
 #define HCS_RUNC_TIMEOUT_MS 60000
@@ -60,22 +61,15 @@ static char *read_text(const char *path, size_t *len)
     if (!f)
         return NULL;
     size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
+    char *buf = wc_xmalloc(cap);
     size_t got;
-    while (buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+    while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
         n += got;
-        if (n + 1 == cap) {
-            char *nb = realloc(buf, cap *= 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-            }
-            buf = nb;
-        }
+        if (n + 1 == cap)
+            buf = wc_xrealloc(buf, cap *= 2);
     }
     fclose(f);
-    if (buf)
-        buf[n] = '\0';
+    buf[n] = '\0';
     if (len)
         *len = n;
     return buf;
@@ -140,16 +134,10 @@ static void ctr_free(hcs_ctr *c)
 
 static hcs_ctr *ctr_new(const char *id, const char *bundle)
 {
-    hcs_ctr *c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
+    hcs_ctr *c = wc_xcalloc(1, sizeof *c);
     c->keep_out = c->keep_err = c->keep_in = c->pty = -1;
-    c->id = strdup(id);
-    c->bundle = strdup(bundle);
-    if (!c->id || !c->bundle) {
-        ctr_free(c);
-        return NULL;
-    }
+    c->id = wc_xstrdup(id);
+    c->bundle = wc_xstrdup(bundle);
     return c;
 }
 
@@ -175,7 +163,7 @@ static char *bundle_of(hcs_runtime *rt, const char *id)
 {
     pthread_mutex_lock(&rt->mu);
     hcs_ctr *c = ctr_find(rt, id);
-    char *b = c ? strdup(c->bundle) : NULL;
+    char *b = c ? wc_xstrdup(c->bundle) : NULL;
     pthread_mutex_unlock(&rt->mu);
     if (b)
         return b;
@@ -185,7 +173,7 @@ static char *bundle_of(hcs_runtime *rt, const char *id)
     if (n <= 0)
         return NULL;
     target[n] = '\0';
-    return strdup(target);
+    return wc_xstrdup(target);
 }
 
 /* ---- running the OCI runtime ---- */
@@ -195,8 +183,6 @@ static int runc_run(hcs_runtime *rt, const char *const *args, const char *input,
                     hcs_run_result *res, wc_err *err)
 {
     const char **argv = hcs_runc_argv(rt, NULL, args);
-    if (!argv)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
     hcs_run_opts o;
     hcs_run_opts_init(&o);
     o.input = input;
@@ -273,15 +259,13 @@ static void runtime_free(hcs_runtime *rt)
 
 static int runtime_dirs(hcs_runtime *rt, const char *state_dir, wc_err *err)
 {
-    rt->state_dir = strdup(state_dir);
+    rt->state_dir = wc_xstrdup(state_dir);
     rt->root = wc_path_join(state_dir, "runc");
     rt->links = wc_path_join(state_dir, "bundles");
     char *exec_dir = wc_path_join(state_dir, "exec");
     int rc = 0;
-    if (!rt->state_dir || !rt->root || !rt->links || !exec_dir)
-        rc = wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
-    else if (wc_mkdir_p(rt->root, 0700, err) < 0 || wc_mkdir_p(rt->links, 0700, err) < 0 ||
-             wc_mkdir_p(exec_dir, 0700, err) < 0)
+    if (wc_mkdir_p(rt->root, 0700, err) < 0 || wc_mkdir_p(rt->links, 0700, err) < 0 ||
+        wc_mkdir_p(exec_dir, 0700, err) < 0)
         rc = -1;
     free(exec_dir);
     return rc;
@@ -292,11 +276,9 @@ int hcs_runtime_open(const wc_config *cfg, const wc_runtime_handler *handler, co
 {
     (void)cfg;
     *out = NULL;
-    hcs_runtime *rt = calloc(1, sizeof *rt);
-    if (!rt)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+    hcs_runtime *rt = wc_xcalloc(1, sizeof *rt);
     pthread_mutex_init(&rt->mu, NULL);
-    rt->name = strdup(handler->name ? handler->name : "");
+    rt->name = wc_xstrdup(handler->name ? handler->name : "");
     rt->on_exit = on_exit;
     rt->exit_ctx = exit_ctx;
     rt->oom_floor = read_oom_floor();
@@ -529,8 +511,6 @@ static int mk_runc_create(hcs_mk *m, wc_err *err)
     }
     args[k] = m->id;
     const char **argv = hcs_runc_argv(m->rt, logfile, args);
-    if (!argv)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
     hcs_run_opts o;
     hcs_run_opts_init(&o);
     o.stdin_fd = m->child[0];
@@ -586,8 +566,6 @@ static int mk_register(hcs_mk *m, wc_err *err)
 static int mk_publish(hcs_mk *m, const hcs_io *io, wc_err *err)
 {
     hcs_ctr *c = ctr_new(m->id, m->bundle);
-    if (!c)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
     c->keep_in = m->keep[0];
     c->keep_out = m->keep[1];
     c->keep_err = m->keep[2];
@@ -946,14 +924,15 @@ static char *spawn_target(hcs_runtime *rt, const char *id, int *tty, int *open_s
     }
     pthread_mutex_lock(&rt->mu);
     hcs_ctr *c = ctr_find(rt, id);
-    if (!c && (c = ctr_new(id, bundle))) {
+    if (!c) {
+        c = ctr_new(id, bundle);
         c->tty = config_terminal(bundle);
         c->open_stdin = has_fifo(bundle, "stdin");
         c->next = rt->ctrs;
         rt->ctrs = c;
     }
-    int rc = c ? 0 : wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
-    if (rc == 0 && !c->tty && c->keep_out < 0)
+    int rc = 0;
+    if (!c->tty && c->keep_out < 0)
         rc = hold_fifo(bundle, 1, &c->keep_out, err) < 0 ||
                      hold_fifo(bundle, 2, &c->keep_err, err) < 0 ||
                      (c->open_stdin && c->keep_in < 0 && hold_fifo(bundle, 0, &c->keep_in, err) < 0)
@@ -1165,8 +1144,8 @@ static int cgroup_of(hcs_runtime *rt, const char *id, hcs_cgroup *out, wc_err *e
     hcs_ctr *c = ctr_find(rt, id);
     if (c && c->cg.memory) {
         out->v2 = c->cg.v2;
-        out->memory = strdup(c->cg.memory);
-        out->cpu = strdup(c->cg.cpu);
+        out->memory = wc_xstrdup(c->cg.memory);
+        out->cpu = wc_xstrdup(c->cg.cpu);
     }
     pthread_mutex_unlock(&rt->mu);
     if (out->memory && out->cpu)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "hcs/winstr.h"
+#include "common/xalloc.h"
 
 static int is_sep(char c)
 {
@@ -33,11 +34,10 @@ int hcs_path_is_absolute(const char *p)
 
 static char *dup_backslashed(const char *s)
 {
-    char *d = strdup(s);
-    if (d)
-        for (char *c = d; *c; c++)
-            if (*c == '/')
-                *c = '\\';
+    char *d = wc_xstrdup(s);
+    for (char *c = d; *c; c++)
+        if (*c == '/')
+            *c = '\\';
     return d;
 }
 
@@ -74,24 +74,20 @@ char *hcs_path_join(const char *base, const char *rel)
         (has_drive(base) && base[2] && !is_sep(base[2])))
         return NULL;
     if (hcs_path_is_absolute(rel))
-        return is_device(rel) ? strdup(rel) : dup_backslashed(rel);
+        return is_device(rel) ? wc_xstrdup(rel) : dup_backslashed(rel);
     char *r = dup_backslashed(rel);
-    char *b = is_device(base) ? strdup(base) : dup_backslashed(base);
-    char *out = NULL;
-    if (r && b) {
-        size_t blen = strlen(b);
-        if (r[0] == '\\') {
-            blen = root_len(b);
-        } else {
-            while (blen > root_len(b) + (root_len(b) ? 1 : 0) && b[blen - 1] == '\\')
-                blen--; /* one separator only */
-        }
-        int need_sep = r[0] != '\\' && blen && b[blen - 1] != '\\' && r[0];
-        size_t n = blen + (size_t)need_sep + strlen(r) + 1;
-        out = malloc(n);
-        if (out)
-            snprintf(out, n, "%.*s%s%s", (int)blen, b, need_sep ? "\\" : "", r);
+    char *b = is_device(base) ? wc_xstrdup(base) : dup_backslashed(base);
+    size_t blen = strlen(b);
+    if (r[0] == '\\') {
+        blen = root_len(b);
+    } else {
+        while (blen > root_len(b) + (root_len(b) ? 1 : 0) && b[blen - 1] == '\\')
+            blen--; /* one separator only */
     }
+    int need_sep = r[0] != '\\' && blen && b[blen - 1] != '\\' && r[0];
+    size_t n = blen + (size_t)need_sep + strlen(r) + 1;
+    char *out = wc_xmalloc(n);
+    snprintf(out, n, "%.*s%s%s", (int)blen, b, need_sep ? "\\" : "", r);
     free(r);
     free(b);
     return out;
@@ -102,16 +98,13 @@ char *hcs_path_long(const char *p)
     if (!hcs_path_is_absolute(p))
         return NULL;
     if (is_device(p))
-        return strdup(p);
+        return wc_xstrdup(p);
     char *bs = dup_backslashed(p);
-    if (!bs)
-        return NULL;
     const char *prefix = has_drive(bs) ? "\\\\?\\" : "\\\\?\\UNC\\";
     const char *rest = has_drive(bs) ? bs : bs + 2;
     size_t n = strlen(prefix) + strlen(rest) + 1;
-    char *out = malloc(n);
-    if (out)
-        snprintf(out, n, "%s%s", prefix, rest);
+    char *out = wc_xmalloc(n);
+    snprintf(out, n, "%s%s", prefix, rest);
     free(bs);
     return out;
 }
@@ -126,9 +119,7 @@ char *hcs_argv_quote(const char *arg)
     int quote = len == 0 || strpbrk(arg, " \t") != NULL;
     int escape = strpbrk(arg, "\"\\") != NULL;
     /* Worst case: every character doubled, plus two quotes and the terminator. */
-    char *out = malloc(2 * len + 3);
-    if (!out)
-        return NULL;
+    char *out = wc_xmalloc(2 * len + 3);
     char *w = out;
     if (quote)
         *w++ = '"';
@@ -164,24 +155,12 @@ char *hcs_argv_quote(const char *arg)
 char *hcs_argv_join(const char *const *argv, size_t n)
 {
     size_t cap = 1, len = 0;
-    char *line = malloc(cap);
-    if (!line)
-        return NULL;
+    char *line = wc_xmalloc(cap);
     line[0] = '\0';
     for (size_t i = 0; i < n; i++) {
         char *q = hcs_argv_quote(argv[i]);
-        if (!q) {
-            free(line);
-            return NULL;
-        }
         size_t ql = strlen(q);
-        char *grown = realloc(line, cap + ql + 1);
-        if (!grown) {
-            free(q);
-            free(line);
-            return NULL;
-        }
-        line = grown;
+        line = wc_xrealloc(line, cap + ql + 1);
         cap += ql + 1;
         if (i)
             line[len++] = ' ';

@@ -11,8 +11,7 @@ int hcs_path_is_absolute(const char *p);
 /* Joins `rel` under `base` with Windows rules: an absolute `rel` replaces `base`; a rooted
  * `rel` ("\x") keeps only base's drive or \\?\ volume prefix; otherwise one backslash goes
  * between them. Forward slashes in `rel` become backslashes; a \\?\ base is kept verbatim.
- * Drive-relative forms ("C:x") are refused. Returns a malloc'd string, NULL on bad input
- * or OOM. */
+ * Drive-relative forms ("C:x") are refused. Returns a malloc'd string, NULL on bad input. */
 char *hcs_path_join(const char *base, const char *rel);
 
 /* The long-path form of an absolute path: "C:\x" → "\\?\C:\x", "\\srv\sh\x" →
@@ -20,9 +19,9 @@ char *hcs_path_join(const char *base, const char *rel);
 char *hcs_path_long(const char *p);
 
 /* Quotes one argument so CommandLineToArgvW gives it back unchanged (the rules of Go's
- * syscall.EscapeArg, which hcsshim uses). Returns a malloc'd string, NULL on OOM. */
+ * syscall.EscapeArg, which hcsshim uses). Returns a malloc'd string. */
 char *hcs_argv_quote(const char *arg);
-/* Joins argv (n entries) into a command line, each argument quoted. malloc'd; NULL on OOM. */
+/* Joins argv (n entries) into a command line, each argument quoted. malloc'd. */
 char *hcs_argv_join(const char *const *argv, size_t n);
 
 #endif

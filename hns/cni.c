@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "hns/cni_int.h"
 #include "hns/hns.h"
 
@@ -23,12 +24,12 @@ int hns_network_open(const wc_config *cfg, hns_network **out, wc_err *err)
     hns_nat_config nat;
     if (hns_nat_config_read(cfg, &nat, err) < 0)
         return -1;
-    hns_network *net = calloc(1, sizeof *net);
+    hns_network *net = wc_xcalloc(1, sizeof *net);
     net->nat = nat;
-    net->conf_dir = strdup(cfg->cni_conf_dir);
-    net->bin_dirs = calloc(cfg->n_cni_bin_dirs, sizeof *net->bin_dirs);
+    net->conf_dir = wc_xstrdup(cfg->cni_conf_dir);
+    net->bin_dirs = wc_xcalloc(cfg->n_cni_bin_dirs, sizeof *net->bin_dirs);
     for (size_t i = 0; i < cfg->n_cni_bin_dirs; i++)
-        net->bin_dirs[i] = strdup(cfg->cni_bin_dirs[i]);
+        net->bin_dirs[i] = wc_xstrdup(cfg->cni_bin_dirs[i]);
     net->n_bin_dirs = cfg->n_cni_bin_dirs;
     net->timeout_ms = HNS_CNI_TIMEOUT_MS_DEFAULT;
     *out = net;
@@ -288,7 +289,7 @@ json_t *hns_cni_plugin_stdin(const json_t *list, size_t index, const json_t *pre
 static char *kv(const char *key, const char *value)
 {
     size_t n = strlen(key) + strlen(value) + 2;
-    char *s = malloc(n);
+    char *s = wc_xmalloc(n);
     snprintf(s, n, "%s=%s", key, value);
     return s;
 }
@@ -303,7 +304,7 @@ static char *cni_args(const hns_pod_net *pod)
     size_t cap = 64;
     for (size_t i = 0; i < 4; i++)
         cap += strlen(keys[i]) + (vals[i] ? strlen(vals[i]) : 0) + 2;
-    char *s = malloc(cap);
+    char *s = wc_xmalloc(cap);
     size_t n = (size_t)snprintf(s, cap, "IgnoreUnknown=1");
     for (size_t i = 0; i < 4; i++)
         if (vals[i] && *vals[i])
@@ -313,7 +314,7 @@ static char *cni_args(const hns_pod_net *pod)
 
 char **hns_cni_env(const char *command, const char *netns, const hns_pod_net *pod)
 {
-    char **env = calloc(6, sizeof *env);
+    char **env = wc_xcalloc(6, sizeof *env);
     env[0] = kv("CNI_COMMAND", command);
     env[1] = kv("CNI_CONTAINERID", pod->pod_id ? pod->pod_id : "");
     env[2] = kv("CNI_NETNS", netns ? netns : "");
@@ -408,10 +409,10 @@ static void push_ip(char ***ips, size_t *n, const char *address)
     if (!address || !*address)
         return;
     size_t len = strcspn(address, "/");
-    char *ip = malloc(len + 1);
+    char *ip = wc_xmalloc(len + 1);
     memcpy(ip, address, len);
     ip[len] = '\0';
-    *ips = realloc(*ips, (*n + 1) * sizeof **ips);
+    *ips = wc_xrealloc(*ips, (*n + 1) * sizeof **ips);
     (*ips)[(*n)++] = ip;
 }
 

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/xalloc.h"
 #include "hns/cni_int.h"
 
 extern char **environ;
@@ -26,7 +27,7 @@ static char *find_plugin(const hns_cni_exec_req *rq, wc_err *err)
 {
     for (size_t i = 0; i < rq->n_bin_dirs; i++) {
         size_t n = strlen(rq->bin_dirs[i]) + strlen(rq->plugin) + 2;
-        char *path = malloc(n);
+        char *path = wc_xmalloc(n);
         snprintf(path, n, "%s/%s", rq->bin_dirs[i], rq->plugin);
         if (access(path, X_OK) == 0)
             return path;
@@ -45,7 +46,7 @@ static char *cni_path(const hns_cni_exec_req *rq)
     size_t n = 16;
     for (size_t i = 0; i < rq->n_bin_dirs; i++)
         n += strlen(rq->bin_dirs[i]) + 1;
-    char *s = malloc(n);
+    char *s = wc_xmalloc(n);
     size_t used = (size_t)snprintf(s, n, "CNI_PATH=");
     for (size_t i = 0; i < rq->n_bin_dirs; i++)
         used += (size_t)snprintf(s + used, n - used, "%s%s", i ? ":" : "", rq->bin_dirs[i]);
@@ -61,7 +62,7 @@ static char **build_env(const hns_cni_exec_req *rq, char **path_var)
         n++;
     while (rq->env[m])
         m++;
-    char **env = calloc(n + m + 2, sizeof *env);
+    char **env = wc_xcalloc(n + m + 2, sizeof *env);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         if (strncmp(environ[i], "CNI_", 4) != 0)
@@ -152,7 +153,7 @@ static void drain(int *fd, buf *b)
         ssize_t n = read(*fd, chunk, sizeof chunk);
         if (n > 0) {
             if (b->len + (size_t)n <= OUTPUT_MAX) {
-                b->data = realloc(b->data, b->len + (size_t)n + 1);
+                b->data = wc_xrealloc(b->data, b->len + (size_t)n + 1);
                 memcpy(b->data + b->len, chunk, (size_t)n);
                 b->len += (size_t)n;
                 b->data[b->len] = '\0';
@@ -312,8 +313,8 @@ int hns_cni_exec(const hns_cni_exec_req *rq, char **out, char **err_text, int *e
         free(e.data);
         return -1;
     }
-    *out = o.data ? o.data : strdup("");
-    *err_text = e.data ? e.data : strdup("");
+    *out = o.data ? o.data : wc_xstrdup("");
+    *err_text = e.data ? e.data : wc_xstrdup("");
     *exit_code = exit_code_of(status);
     return 0;
 }

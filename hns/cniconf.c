@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/fs.h"
+#include "common/xalloc.h"
 #include "hns/nat.h"
 
 static int has_suffix(const char *s, const char *suffix)
@@ -32,14 +33,14 @@ static char **list_confs(const char *dir, size_t *count)
     if (!d)
         return NULL;
     size_t n = 0, cap = 8;
-    char **names = malloc(cap * sizeof *names);
+    char **names = wc_xmalloc(cap * sizeof *names);
     struct dirent *ent;
     while ((ent = readdir(d)) != NULL) {
         if (!is_conf_name(ent->d_name))
             continue;
         if (n == cap)
-            names = realloc(names, (cap *= 2) * sizeof *names);
-        names[n++] = strdup(ent->d_name);
+            names = wc_xrealloc(names, (cap *= 2) * sizeof *names);
+        names[n++] = wc_xstrdup(ent->d_name);
     }
     closedir(d);
     qsort(names, n, sizeof *names, by_name);
@@ -64,7 +65,7 @@ int hns_cni_config_find(const char *conf_dir, char **path, char **name, wc_err *
         const char *net = json_string_value(json_object_get(doc, "name"));
         if (net && *net) {
             *path = full;
-            *name = strdup(net);
+            *name = wc_xstrdup(net);
             rc = 0;
         } else {
             wc_err_set(err, WC_FAILED_PRECONDITION, "CNI config %s is not usable: %s", full,
@@ -93,7 +94,7 @@ int hns_network_ready(const wc_config *cfg, char **detail, wc_err *err)
     if (hns_nat_supported() && hns_nat_config_read(cfg, &nat, &nerr) == 0 && nat.enabled) {
         wc_err_clear(err);
         size_t n = strlen(nat.network) + sizeof "builtin-nat:";
-        *detail = malloc(n);
+        *detail = wc_xmalloc(n);
         snprintf(*detail, n, "builtin-nat:%s", nat.network);
         return 1;
     }
@@ -103,6 +104,6 @@ int hns_network_ready(const wc_config *cfg, char **detail, wc_err *err)
         wc_err_set(err, WC_FAILED_PRECONDITION, "%s; the built-in NAT network is unusable: %s",
                    cni_msg, nerr.msg);
     }
-    *detail = strdup("");
+    *detail = wc_xstrdup("");
     return 0;
 }

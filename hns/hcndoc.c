@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/net.h"
+#include "common/xalloc.h"
 
 static int check_guid(const char *what, const char *s, wc_err *err)
 {
@@ -344,11 +345,7 @@ int hns_hcn_guid_list_parse(const char *json, char (**ids)[37], size_t *n, wc_er
         return wc_err_set(err, WC_INTERNAL, "HCN enumeration did not return a JSON array");
     }
     size_t count = json_array_size(j);
-    char(*out)[37] = calloc(count ? count : 1, sizeof *out);
-    if (!out) {
-        json_decref(j);
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
-    }
+    char(*out)[37] = wc_xcalloc(count ? count : 1, sizeof *out);
     for (size_t i = 0; i < count; i++) {
         hns_guid g;
         if (hns_guid_parse(json_string_value(json_array_get(j, i)), &g) != 0) {

@@ -74,7 +74,7 @@ json_t *hns_hcn_endpoint_doc(const hns_endpoint_spec *s, wc_err *err);
  * GetNamespaceByID / GetNetworkByName build it. */
 json_t *hns_hcn_query_doc(const char *filter_key, const char *filter_value, int detailed);
 
-/* Compact JSON text for the DLL (caller frees), NULL on allocation failure. */
+/* Compact JSON text for the DLL (caller frees); NULL for a NULL doc. */
 char *hns_hcn_dump(const json_t *doc);
 
 /* Protocol number for a CRI protocol name: TCP 6, UDP 17, SCTP 132; -1 otherwise. */

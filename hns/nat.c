@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/xalloc.h"
 #include "hns/cni_int.h"
 #include "hns/hcndoc.h"
 
@@ -136,9 +137,8 @@ int hns_nat_next_ip(const char *subnet, const char *gateway, const char *const *
 char *hns_nat_endpoint_name(const char *pod_id, const char *network)
 {
     size_t n = strlen(pod_id) + strlen(network) + 2;
-    char *s = malloc(n);
-    if (s)
-        snprintf(s, n, "%s_%s", pod_id, network);
+    char *s = wc_xmalloc(n);
+    snprintf(s, n, "%s_%s", pod_id, network);
     return s;
 }
 
@@ -152,9 +152,9 @@ json_t *hns_nat_endpoint_doc(const hns_nat_config *c, const hns_pod_net *pod,
                              const char *network_id, const char *ip, uint8_t prefix_len,
                              wc_err *err)
 {
-    hns_hcn_port_mapping *pms = calloc(pod->n_ports + 1, sizeof *pms);
+    hns_hcn_port_mapping *pms = wc_xcalloc(pod->n_ports + 1, sizeof *pms);
     size_t n = 0;
-    for (size_t i = 0; pms && i < pod->n_ports; i++) {
+    for (size_t i = 0; i < pod->n_ports; i++) {
         const hns_port_mapping *p = &pod->ports[i];
         if (p->host_port <= 0)
             continue; /* a containerPort alone publishes nothing on the node */
@@ -185,10 +185,7 @@ json_t *hns_nat_endpoint_doc(const hns_nat_config *c, const hns_pod_net *pod,
                            .outbound_nat = 1,
                            .outbound_nat_exceptions = exceptions,
                            .n_outbound_nat_exceptions = 1};
-    json_t *doc = pms && name ? hns_hcn_endpoint_doc(&s, err) : NULL;
-    if (!pms || !name)
-        wc_err_set(err, WC_RESOURCE_EXHAUSTED, "pod %s: endpoint document: out of memory",
-                   pod->pod_id);
+    json_t *doc = hns_hcn_endpoint_doc(&s, err);
     free(pms);
     free(name);
     return doc;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "hns/cni_int.h"
+#include "common/xalloc.h"
 
 #define NETNS_DIR "/run/netns"
 #define NETNS_PREFIX "wincri-"
@@ -118,7 +119,7 @@ char *hns_netns_name(hns_network *net, const char *pod_id)
     if (!pod_id || !*pod_id || strchr(pod_id, '/') || strcmp(pod_id, "..") == 0)
         return NULL;
     size_t n = sizeof NETNS_DIR "/" NETNS_PREFIX + strlen(pod_id);
-    char *path = malloc(n);
+    char *path = wc_xmalloc(n);
     if (path)
         snprintf(path, n, "%s/%s%s", NETNS_DIR, NETNS_PREFIX, pod_id);
     return path;

@@ -1,6 +1,7 @@
 /* Registry authentication helpers: WWW-Authenticate challenges, basic credentials, token
  * server answers. Pure functions; the flow itself is in registry.c. */
 #include "image/img_internal.h"
+#include "common/xalloc.h"
 
 #include <ctype.h>
 #include <openssl/evp.h>
@@ -29,7 +30,7 @@ static const char *skip_ws(const char *p)
 static const char *read_value(const char *p, char **out)
 {
     size_t cap = strlen(p) + 1, n = 0;
-    char *v = malloc(cap);
+    char *v = wc_xmalloc(cap);
     if (*p == '"') {
         p++;
         while (*p && *p != '"') {
@@ -126,7 +127,7 @@ int img_challenge_parse(const char *header, img_challenge *out, wc_err *err)
 
 char *img_base64(const void *p, size_t n)
 {
-    char *out = malloc(4 * ((n + 2) / 3) + 1);
+    char *out = wc_xmalloc(4 * ((n + 2) / 3) + 1);
     EVP_EncodeBlock((unsigned char *)out, p, (int)n);
     return out;
 }
@@ -139,7 +140,7 @@ int img_auth_decode(const char *b64, char **user, char **pass, wc_err *err)
         n--;
     if (n == 0 || n % 4 != 0)
         return wc_err_set(err, WC_INVALID_ARGUMENT, "auth is not base64 of user:password");
-    unsigned char *buf = malloc(n / 4 * 3 + 1);
+    unsigned char *buf = wc_xmalloc(n / 4 * 3 + 1);
     int len = EVP_DecodeBlock(buf, (const unsigned char *)b64, (int)n);
     if (len < 0) {
         free(buf);
@@ -157,8 +158,8 @@ int img_auth_decode(const char *b64, char **user, char **pass, wc_err *err)
         return wc_err_set(err, WC_INVALID_ARGUMENT, "auth does not decode to user:password");
     }
     *colon = '\0';
-    *user = strdup((char *)buf);
-    *pass = strdup(colon + 1);
+    *user = wc_xstrdup((char *)buf);
+    *pass = wc_xstrdup(colon + 1);
     free(buf);
     return 0;
 }
@@ -179,7 +180,7 @@ int img_token_parse(const char *body, char **token, int64_t *expires_in, wc_err 
     if (json_is_integer(exp) && json_integer_value(exp) > 0)
         *expires_in = json_integer_value(exp);
     if (t && *t)
-        *token = strdup(t);
+        *token = wc_xstrdup(t);
     json_decref(doc);
     if (!*token)
         return wc_err_set(err, WC_UNAUTHENTICATED,
@@ -192,7 +193,7 @@ char *img_token_query(const img_challenge *ch, const char *scope, int form)
     char *svc = img_url_escape(ch->service ? ch->service : "");
     char *sc = img_url_escape(scope);
     size_t n = strlen(ch->realm) + strlen(svc) + strlen(sc) + 64;
-    char *q = malloc(n);
+    char *q = wc_xmalloc(n);
     if (form)
         snprintf(q, n, "service=%s&scope=%s&client_id=wincri", svc, sc);
     else
@@ -206,7 +207,7 @@ char *img_token_query(const img_challenge *ch, const char *scope, int form)
 char *img_url_escape(const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
-    char *out = malloc(strlen(s) * 3 + 1), *o = out;
+    char *out = wc_xmalloc(strlen(s) * 3 + 1), *o = out;
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
         if (isalnum(*c) || *c == '-' || *c == '_' || *c == '.' || *c == '~') {
             *o++ = (char)*c;

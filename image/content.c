@@ -4,6 +4,7 @@
 #include "image/store_priv.h"
 
 #include "common/clock.h"
+#include "common/xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,7 @@ static const char *hex_of(const char *digest)
 static char *join2(const char *a, const char *b)
 {
     size_t n = strlen(a) + strlen(b) + 2;
-    char *p = malloc(n);
+    char *p = wc_xmalloc(n);
     snprintf(p, n, "%s/%s", a, b);
     return p;
 }
@@ -87,8 +88,8 @@ int img_flight_begin(img_store *s, const char *key, const img_cancel *c, wc_err 
         pthread_mutex_unlock(&s->lock);
         return 0;
     }
-    img_flight *f = calloc(1, sizeof *f);
-    f->key = strdup(key);
+    img_flight *f = wc_xcalloc(1, sizeof *f);
+    f->key = wc_xstrdup(key);
     f->next = s->flights;
     s->flights = f;
     pthread_mutex_unlock(&s->lock);
@@ -118,8 +119,8 @@ void img_lease_add(img_store *s, const char *key)
     while (l && strcmp(l->key, key) != 0)
         l = l->next;
     if (!l) {
-        l = calloc(1, sizeof *l);
-        l->key = strdup(key);
+        l = wc_xcalloc(1, sizeof *l);
+        l->key = wc_xstrdup(key);
         l->next = s->leases;
         s->leases = l;
     }

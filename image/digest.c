@@ -1,5 +1,6 @@
 /* SHA-256 digests through OpenSSL's EVP interface, and chain IDs. */
 #include "image/img_internal.h"
+#include "common/xalloc.h"
 
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -12,9 +13,7 @@ struct img_hasher {
 
 img_hasher *img_hasher_new(void)
 {
-    img_hasher *h = calloc(1, sizeof *h);
-    if (!h)
-        return NULL;
+    img_hasher *h = wc_xcalloc(1, sizeof *h);
     h->ctx = EVP_MD_CTX_new();
     if (!h->ctx || EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1) {
         img_hasher_free(h);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/xalloc.h"
 
 int img_path_exists(const char *path)
 {
@@ -94,7 +95,7 @@ static int inoset_add(inoset *s, uint64_t key)
         key = 1;
     if (s->n * 2 >= s->cap) {
         size_t ncap = s->cap ? s->cap * 2 : 256;
-        uint64_t *nk = calloc(ncap, sizeof *nk);
+        uint64_t *nk = wc_xcalloc(ncap, sizeof *nk);
         for (size_t i = 0; i < s->cap; i++) {
             if (!s->keys[i])
                 continue;
@@ -174,13 +175,11 @@ static void mounts_reload(void)
             continue;
         if (mnt.n == cap) {
             cap = cap ? cap * 2 : 64;
-            char **v = realloc(mnt.points, cap * sizeof *v);
-            if (!v)
-                break;
+            char **v = wc_xrealloc(mnt.points, cap * sizeof *v);
             mnt.points = v;
         }
         unescape_octal(point);
-        mnt.points[mnt.n++] = strdup(point);
+        mnt.points[mnt.n++] = wc_xstrdup(point);
     }
     fclose(f);
     mnt.valid = 1;
@@ -194,7 +193,7 @@ static char *mountpoint_of(const char *dir)
     while (!realpath(probe, real)) {
         char *slash = strrchr(probe, '/');
         if (!slash || slash == probe)
-            return strdup("/");
+            return wc_xstrdup("/");
         *slash = '\0';
     }
     pthread_mutex_lock(&mnt.mu);
@@ -210,7 +209,7 @@ static char *mountpoint_of(const char *dir)
     for (size_t i = 0; i < mnt.n; i++)
         if (path_under(real, mnt.points[i]) && (!best || strlen(mnt.points[i]) >= strlen(best)))
             best = mnt.points[i];
-    char *out = strdup(best ? best : "/");
+    char *out = wc_xstrdup(best ? best : "/");
     if (mnt.watch < 0) /* no way to know when it changes: read it every time, as before */
         mnt.valid = 0;
     pthread_mutex_unlock(&mnt.mu);
@@ -299,7 +298,7 @@ int img_read_file(const char *path, size_t max, char **out, size_t *len, wc_err 
         close(fd);
         return wc_err_set(err, WC_INTERNAL, "%s is larger than %zu bytes", path, max);
     }
-    char *buf = malloc((size_t)st.st_size + 1);
+    char *buf = wc_xmalloc((size_t)st.st_size + 1);
     size_t got = 0;
     while (got < (size_t)st.st_size) {
         ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);

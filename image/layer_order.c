@@ -1,14 +1,13 @@
 /* The order layers are committed in when a layer needs its parents in place first. */
 #include "image/img_internal.h"
+#include "common/xalloc.h"
 
 #include <stdlib.h>
 
 int img_commit_in_order(const char *const *dirs, const int *pending, size_t n, img_commit_fn fn,
                         void *ctx, wc_err *err)
 {
-    const char **parents = calloc(n + 1, sizeof *parents);
-    if (!parents)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "committing layers: out of memory");
+    const char **parents = wc_xcalloc(n + 1, sizeof *parents);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (!pending[i])

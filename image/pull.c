@@ -25,6 +25,7 @@
 #include "common/crash.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/xalloc.h"
 
 #define COMP "image"
 #define CONFIG_MAX (8u << 20)
@@ -76,8 +77,8 @@ typedef struct pull {
 
 static void lease(pull *p, const char *key)
 {
-    p->leases = realloc(p->leases, (p->n_leases + 1) * sizeof *p->leases);
-    p->leases[p->n_leases++] = strdup(key);
+    p->leases = wc_xrealloc(p->leases, (p->n_leases + 1) * sizeof *p->leases);
+    p->leases[p->n_leases++] = wc_xstrdup(key);
     img_lease_add(p->s, key);
 }
 
@@ -150,7 +151,7 @@ static int download_small(pull *p, const char *what, const char *digest, int64_t
     if (img_session_blob(p->sess, digest, &rd, err) < 0)
         return -1;
     size_t cap = size > 0 ? (size_t)size + 1 : 4096, n = 0;
-    char *buf = malloc(cap);
+    char *buf = wc_xmalloc(cap);
     int rc = 0;
     for (;;) {
         const void *chunk;
@@ -169,7 +170,7 @@ static int download_small(pull *p, const char *what, const char *digest, int64_t
         if (n + (size_t)got + 1 > cap) {
             while (n + (size_t)got + 1 > cap)
                 cap *= 2;
-            buf = realloc(buf, cap);
+            buf = wc_xrealloc(buf, cap);
         }
         memcpy(buf + n, chunk, (size_t)got);
         n += (size_t)got;
@@ -366,7 +367,7 @@ static int place_layer(pull *p, layer_job *l, const char *tmpdir, wc_err *err)
 {
     if (!img_commit_needs_parents())
         return commit_verified(p, l, tmpdir, NULL, 0, err);
-    l->staged = strdup(tmpdir);
+    l->staged = wc_xstrdup(tmpdir);
     return 0;
 }
 
@@ -377,7 +378,7 @@ static int unpack_from_blob(pull *p, layer_job *l, wc_err *err)
     free(path);
     if (f.fd < 0)
         return wc_err_sys(err, WC_INTERNAL, errno, "open blob %s", l->digest);
-    f.buf = malloc(FILE_CHUNK);
+    f.buf = wc_xmalloc(FILE_CHUNK);
     char *tmpdir = img_tmp_path(p->s, "layer");
     img_stream in = {file_read, &f};
     char computed[IMG_DIGEST_LEN + 1] = "";
@@ -597,7 +598,7 @@ static int fetch_layers(pull *p, wc_err *err)
 {
     size_t workers =
         p->n_layers < (size_t)p->s->max_downloads ? p->n_layers : (size_t)p->s->max_downloads;
-    pthread_t *tids = calloc(workers + 1, sizeof *tids);
+    pthread_t *tids = wc_xcalloc(workers + 1, sizeof *tids);
     size_t started = 0;
     pthread_mutex_lock(&p->lock);
     for (size_t i = 0; i < workers; i++) {
@@ -657,8 +658,8 @@ static int check_chains(pull *p, wc_err *err)
 {
     if (p->n_layers == 0)
         return 0;
-    const char **ids = calloc(p->n_layers, sizeof *ids);
-    char(*chains)[IMG_DIGEST_LEN + 1] = calloc(p->n_layers, sizeof *chains);
+    const char **ids = wc_xcalloc(p->n_layers, sizeof *ids);
+    char(*chains)[IMG_DIGEST_LEN + 1] = wc_xcalloc(p->n_layers, sizeof *chains);
     int rc = 0;
     for (size_t i = 0; i < p->n_layers; i++)
         ids[i] = p->layers[i].diff_id;
@@ -677,8 +678,8 @@ static int commit_staged(pull *p, wc_err *err)
 {
     if (!img_commit_needs_parents())
         return 0;
-    char **dirs = calloc(p->n_layers + 1, sizeof *dirs);
-    int *pending = calloc(p->n_layers + 1, sizeof *pending);
+    char **dirs = wc_xcalloc(p->n_layers + 1, sizeof *dirs);
+    int *pending = wc_xcalloc(p->n_layers + 1, sizeof *pending);
     for (size_t i = 0; i < p->n_layers; i++) {
         dirs[i] = img_layer_path(p->s, p->layers[i].chain);
         pending[i] = p->layers[i].staged != NULL;
@@ -751,7 +752,7 @@ static int resolve_manifest(pull *p, wc_err *err)
     if (rc == 0 && !*mt) {
         free(mt);
         const char *m = json_string_value(json_object_get(doc, "mediaType"));
-        mt = strdup(m ? m : "");
+        mt = wc_xstrdup(m ? m : "");
     }
     if (rc == 0 && is_index(mt, doc)) {
         snprintf(p->index_digest, sizeof p->index_digest, "%s", p->top_digest);
@@ -817,7 +818,7 @@ static int parse_layers(pull *p, wc_err *err)
         return wc_err_set(err, WC_INVALID_ARGUMENT, "manifest of %s has no layers array",
                           p->ref_text);
     p->n_layers = json_array_size(layers);
-    p->layers = calloc(p->n_layers + 1, sizeof *p->layers);
+    p->layers = wc_xcalloc(p->n_layers + 1, sizeof *p->layers);
     for (size_t i = 0; i < p->n_layers; i++) {
         json_t *l = json_array_get(layers, i);
         const char *d = json_string_value(json_object_get(l, "digest"));
@@ -861,7 +862,7 @@ static int parse_config(pull *p, int64_t *config_size, wc_err *err)
         rc = wc_err_set(err, WC_INVALID_ARGUMENT,
                         "image config of %s lists %zu diff IDs for %zu layers", p->ref_text,
                         json_array_size(diffs), p->n_layers);
-    const char **ids = calloc(p->n_layers + 1, sizeof *ids);
+    const char **ids = wc_xcalloc(p->n_layers + 1, sizeof *ids);
     for (size_t i = 0; rc == 0 && i < p->n_layers; i++) {
         ids[i] = json_string_value(json_array_get(diffs, i));
         if (!img_digest_valid(ids[i]))
@@ -871,7 +872,7 @@ static int parse_config(pull *p, int64_t *config_size, wc_err *err)
                             p->ref_text, i);
     }
     if (rc == 0 && p->n_layers) {
-        char(*chains)[IMG_DIGEST_LEN + 1] = calloc(p->n_layers, sizeof *chains);
+        char(*chains)[IMG_DIGEST_LEN + 1] = wc_xcalloc(p->n_layers, sizeof *chains);
         img_chain_ids(ids, p->n_layers, chains);
         for (size_t i = 0; i < p->n_layers; i++) {
             snprintf(p->layers[i].diff_claim, sizeof p->layers[i].diff_claim, "%s", ids[i]);
@@ -897,8 +898,8 @@ static int commit(pull *p, int64_t config_size, wc_err *err)
     snprintf(digest_ref, sizeof digest_ref, "%s@%s", repo, p->top_digest);
     free(repo);
     const char *tags[1] = {tag}, *digests[1] = {digest_ref};
-    const char **blobs = calloc(p->n_layers + 4, sizeof *blobs);
-    img_layer_rec *recs = calloc(p->n_layers + 1, sizeof *recs);
+    const char **blobs = wc_xcalloc(p->n_layers + 4, sizeof *blobs);
+    img_layer_rec *recs = wc_xcalloc(p->n_layers + 1, sizeof *recs);
     size_t nb = 0;
     uint64_t size = config_size > 0 ? (uint64_t)config_size : strlen(p->config);
     if (p->index_digest[0])
@@ -997,7 +998,7 @@ int img_pull(img_store *s, const img_pull_opts *opts, char **image_id, wc_err *e
         const char *code[] = {wc_code_name(err->code)};
         wc_metrics_add(WC_M_PULL_FAILURES, code, 1);
     } else {
-        *image_id = strdup(p.config_digest);
+        *image_id = wc_xstrdup(p.config_digest);
         wc_info(COMP, "pull done",
                 "image=\"%s\" id=%s layers=%zu bytes=%lld size=%lld seconds=%.3f "
                 "bytes_per_second=%.0f ms=%lld",

@@ -1,5 +1,6 @@
 /* Image references: [domain/]path[:tag][@digest], normalised the way Docker does. */
 #include "image/img_internal.h"
+#include "common/xalloc.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -164,7 +165,7 @@ static int split_digest(char *work, img_ref *out, const char *s, wc_err *err)
                           "image reference \"%s\": digest must be sha256: and 64 lowercase hex "
                           "digits",
                           s);
-    out->digest = strdup(d);
+    out->digest = wc_xstrdup(d);
     return 0;
 }
 
@@ -180,7 +181,7 @@ static int split_tag(char *work, img_ref *out, const char *s, wc_err *err)
                           "image reference \"%s\": invalid tag \"%s\" (letters, digits, _ . -; "
                           "at most 128)",
                           s, colon + 1);
-    out->tag = strdup(colon + 1);
+    out->tag = wc_xstrdup(colon + 1);
     return 0;
 }
 
@@ -196,17 +197,17 @@ static int split_domain(const char *name, img_ref *out, const char *s, wc_err *e
         name = slash + 1;
         if (strcmp(out->domain, "index.docker.io") == 0) {
             free(out->domain);
-            out->domain = strdup("docker.io");
+            out->domain = wc_xstrdup("docker.io");
         }
     } else {
-        out->domain = strdup("docker.io");
+        out->domain = wc_xstrdup("docker.io");
     }
     if (strcmp(out->domain, "docker.io") == 0 && !strchr(name, '/')) {
         size_t n = strlen(name) + 9;
-        out->path = malloc(n);
+        out->path = wc_xmalloc(n);
         snprintf(out->path, n, "library/%s", name);
     } else {
-        out->path = strdup(name);
+        out->path = wc_xstrdup(name);
     }
     if (!path_valid(out->path))
         return wc_err_set(err, WC_INVALID_ARGUMENT,
@@ -226,7 +227,7 @@ int img_ref_parse(const char *s, img_ref *out, wc_err *err)
     if (is_hex64(s))
         return wc_err_set(err, WC_INVALID_ARGUMENT,
                           "image reference \"%s\" is an image ID, not a name to pull", s);
-    char *work = strdup(s);
+    char *work = wc_xstrdup(s);
     int rc = split_digest(work, out, s, err);
     if (rc == 0)
         rc = split_tag(work, out, s, err);
@@ -236,7 +237,7 @@ int img_ref_parse(const char *s, img_ref *out, wc_err *err)
         rc = wc_err_set(err, WC_INVALID_ARGUMENT,
                         "image reference \"%s\": name longer than %d characters", s, REF_NAME_MAX);
     if (rc == 0 && !out->tag && !out->digest)
-        out->tag = strdup("latest");
+        out->tag = wc_xstrdup("latest");
     free(work);
     if (rc < 0)
         img_ref_clear(out);
@@ -246,7 +247,7 @@ int img_ref_parse(const char *s, img_ref *out, wc_err *err)
 char *img_ref_repo(const img_ref *r)
 {
     size_t n = strlen(r->domain) + strlen(r->path) + 2;
-    char *s = malloc(n);
+    char *s = wc_xmalloc(n);
     snprintf(s, n, "%s/%s", r->domain, r->path);
     return s;
 }
@@ -255,7 +256,7 @@ char *img_ref_string(const img_ref *r)
 {
     size_t n = strlen(r->domain) + strlen(r->path) + 4 + (r->tag ? strlen(r->tag) : 0) +
                (r->digest ? strlen(r->digest) : 0);
-    char *s = malloc(n);
+    char *s = wc_xmalloc(n);
     if (r->tag)
         snprintf(s, n, "%s/%s:%s", r->domain, r->path, r->tag);
     else
@@ -296,7 +297,7 @@ char *img_strndup(const char *s, size_t n)
     size_t len = 0;
     while (len < n && s[len])
         len++;
-    char *out = malloc(len + 1);
+    char *out = wc_xmalloc(len + 1);
     if (out) {
         memcpy(out, s, len);
         out[len] = '\0';

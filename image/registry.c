@@ -18,6 +18,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 
 #define COMP "image"
 #define MANIFEST_MAX (4u << 20)
@@ -120,9 +121,7 @@ static void share_unlock(CURL *h, curl_lock_data data, void *ud)
 int img_registry_new(const json_t *registries, int stall_seconds, img_registry **out, wc_err *err)
 {
     pthread_once(&curl_once, curl_init_once);
-    img_registry *r = calloc(1, sizeof *r);
-    if (!r)
-        return wc_err_set(err, WC_INTERNAL, "out of memory");
+    img_registry *r = wc_xcalloc(1, sizeof *r);
     r->cfg = registries ? json_incref((json_t *)registries) : json_object();
     r->stall_seconds = stall_seconds > 0 ? stall_seconds : 30;
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
@@ -169,7 +168,7 @@ static char *token_get(img_registry *r, const char *key)
     pthread_mutex_lock(&r->tok_lock);
     for (token_entry *t = r->tokens; t; t = t->next)
         if (strcmp(t->key, key) == 0 && t->expires_ns > now) {
-            tok = strdup(t->token);
+            tok = wc_xstrdup(t->token);
             break;
         }
     pthread_mutex_unlock(&r->tok_lock);
@@ -193,9 +192,9 @@ static void token_put(img_registry *r, const char *key, const char *token, int64
             pp = &t->next;
         }
     }
-    token_entry *t = calloc(1, sizeof *t);
-    t->key = strdup(key);
-    t->token = strdup(token);
+    token_entry *t = wc_xcalloc(1, sizeof *t);
+    t->key = wc_xstrdup(key);
+    t->token = wc_xstrdup(token);
     t->expires_ns = exp;
     t->next = r->tokens;
     r->tokens = t;
@@ -204,21 +203,17 @@ static void token_put(img_registry *r, const char *key, const char *token, int64
 
 /* ---- Transfers ------------------------------------------------------------------------- */
 
-static int bytes_append(bytes *b, const void *p, size_t n)
+static void bytes_append(bytes *b, const void *p, size_t n)
 {
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 64 << 10;
         while (cap < b->len + n)
             cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np)
-            return -1;
-        b->p = np;
+        b->p = wc_xrealloc(b->p, cap);
         b->cap = cap;
     }
     memcpy(b->p + b->len, p, n);
     b->len += n;
-    return 0;
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
@@ -234,8 +229,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
         x->paused = 1;
         return CURL_WRITEFUNC_PAUSE;
     }
-    if (bytes_append(&x->fill, p, total) < 0)
-        return 0;
+    bytes_append(&x->fill, p, total);
     return total;
 }
 
@@ -264,7 +258,7 @@ static size_t on_header(char *line, size_t size, size_t n, void *ud)
         char *v = trimmed_value(line, len, 17);
         if (x->www_auth) {
             size_t m = strlen(x->www_auth) + strlen(v) + 3;
-            char *both = malloc(m);
+            char *both = wc_xmalloc(m);
             snprintf(both, m, "%s, %s", x->www_auth, v);
             free(x->www_auth);
             free(v);
@@ -318,12 +312,12 @@ static void set_tls(CURL *e, const endpoint *ep)
 static xfer *xfer_new(img_registry *r, const endpoint *ep, const char *url, const char *what,
                       const img_cancel *cancel)
 {
-    xfer *x = calloc(1, sizeof *x);
+    xfer *x = wc_xcalloc(1, sizeof *x);
     x->easy = curl_easy_init();
     x->multi = curl_multi_init();
     x->content_length = -1;
     x->cancel = cancel;
-    x->what = strdup(what);
+    x->what = wc_xstrdup(what);
     x->stall_seconds = r->stall_seconds;
     CURL *e = x->easy;
     curl_easy_setopt(e, CURLOPT_URL, url);
@@ -387,7 +381,7 @@ static int curl_fail(xfer *x, wc_err *err)
         if (x->too_big)
             return wc_err_set(err, WC_INVALID_ARGUMENT, "%s: answer larger than %zu bytes", x->what,
                               x->max_body);
-        return wc_err_set(err, WC_INTERNAL, "%s: out of memory", x->what);
+        return wc_err_set(err, WC_INTERNAL, "%s: %s", x->what, detail);
     default:
         return wc_err_set(err, WC_INTERNAL, "%s: %s", x->what, detail);
     }
@@ -538,29 +532,29 @@ static void endpoint_creds_from(endpoint *ep, const json_t *c)
 {
     const char *u = str_or(c, "username"), *p = str_or(c, "password"), *a = str_or(c, "auth");
     if (u) {
-        ep->user = strdup(u);
-        ep->pass = strdup(p ? p : "");
+        ep->user = wc_xstrdup(u);
+        ep->pass = wc_xstrdup(p ? p : "");
     } else if (a) {
         wc_err ignored = {0};
         img_auth_decode(a, &ep->user, &ep->pass, &ignored);
     }
     const char *it = str_or(c, "identity_token");
     if (it)
-        ep->identity_token = strdup(it);
+        ep->identity_token = wc_xstrdup(it);
 }
 
 static int endpoint_creds_from_request(endpoint *ep, const img_auth *a, wc_err *err)
 {
     if (a->registry_token && *a->registry_token) {
         size_t n = strlen(a->registry_token) + 8;
-        ep->authz = malloc(n);
+        ep->authz = wc_xmalloc(n);
         snprintf(ep->authz, n, "Bearer %s", a->registry_token);
     }
     if (a->identity_token && *a->identity_token)
-        ep->identity_token = strdup(a->identity_token);
+        ep->identity_token = wc_xstrdup(a->identity_token);
     if (a->username && *a->username) {
-        ep->user = strdup(a->username);
-        ep->pass = strdup(a->password ? a->password : "");
+        ep->user = wc_xstrdup(a->username);
+        ep->pass = wc_xstrdup(a->password ? a->password : "");
     } else if (a->auth && *a->auth) {
         if (img_auth_decode(a->auth, &ep->user, &ep->pass, err) < 0)
             return wc_err_prefix(err, "credentials for %s", ep->host);
@@ -580,7 +574,7 @@ static void endpoint_tls_from(endpoint *ep, const json_t *c)
     ep->skip_verify = json_is_true(json_object_get(c, "skip_verify"));
     const char *ca = str_or(c, "ca_file");
     if (ca)
-        ep->ca_file = strdup(ca);
+        ep->ca_file = wc_xstrdup(ca);
 }
 
 /* host[:port] of a URL (between "://" and the next "/"). */
@@ -599,11 +593,11 @@ static int add_mirror(img_session *s, const char *url)
     ep->is_mirror = 1;
     ep->host = url_host(url);
     if (strstr(url, "://")) {
-        ep->base = strdup(url);
+        ep->base = wc_xstrdup(url);
     } else {
         const char *scheme = img_host_is_loopback(ep->host) ? "http://" : "https://";
         size_t n = strlen(scheme) + strlen(url) + 1;
-        ep->base = malloc(n);
+        ep->base = wc_xmalloc(n);
         snprintf(ep->base, n, "%s%s", scheme, url);
     }
     size_t len = strlen(ep->base);
@@ -620,7 +614,7 @@ static int add_origin(img_session *s, const img_ref *ref, const img_auth *auth, 
 {
     endpoint *ep = &s->eps[s->n_eps];
     memset(ep, 0, sizeof *ep);
-    ep->host = strdup(ref->domain);
+    ep->host = wc_xstrdup(ref->domain);
     s->n_eps++;
     const json_t *c = json_object_get(s->reg->cfg, ref->domain);
     const json_t *plain = json_object_get(c, "plain_http");
@@ -628,7 +622,7 @@ static int add_origin(img_session *s, const img_ref *ref, const img_auth *auth, 
     const char *api_host =
         strcmp(ref->domain, "docker.io") == 0 ? "registry-1.docker.io" : ref->domain;
     size_t n = strlen(api_host) + 9;
-    ep->base = malloc(n);
+    ep->base = wc_xmalloc(n);
     snprintf(ep->base, n, "%s%s", http ? "http://" : "https://", api_host);
     endpoint_tls_from(ep, c);
     if (auth_given(auth))
@@ -651,13 +645,13 @@ static void endpoint_clear(endpoint *ep)
 int img_session_new(img_registry *r, const img_ref *ref, const img_auth *auth,
                     const img_cancel *cancel, img_session **out, wc_err *err)
 {
-    img_session *s = calloc(1, sizeof *s);
+    img_session *s = wc_xcalloc(1, sizeof *s);
     s->reg = r;
-    s->path = strdup(ref->path);
+    s->path = wc_xstrdup(ref->path);
     s->cancel = cancel;
     pthread_mutex_init(&s->lock, NULL);
     const json_t *mirrors = json_object_get(json_object_get(r->cfg, ref->domain), "mirrors");
-    s->eps = calloc(json_array_size(mirrors) + 1, sizeof *s->eps);
+    s->eps = wc_xcalloc(json_array_size(mirrors) + 1, sizeof *s->eps);
     size_t i;
     json_t *m;
     json_array_foreach(mirrors, i, m)
@@ -695,7 +689,7 @@ const char *img_session_endpoint(const img_session *s)
 static char *authz_get(img_session *s, endpoint *ep)
 {
     pthread_mutex_lock(&s->lock);
-    char *a = ep->authz ? strdup(ep->authz) : NULL;
+    char *a = ep->authz ? wc_xstrdup(ep->authz) : NULL;
     pthread_mutex_unlock(&s->lock);
     return a;
 }
@@ -711,12 +705,12 @@ static void authz_set(img_session *s, endpoint *ep, char *value)
 static char *basic_value(const endpoint *ep)
 {
     size_t n = strlen(ep->user) + strlen(ep->pass) + 2;
-    char *up = malloc(n);
+    char *up = wc_xmalloc(n);
     snprintf(up, n, "%s:%s", ep->user, ep->pass);
     char *b64 = img_base64(up, strlen(up));
     free(up);
     size_t m = strlen(b64) + 7;
-    char *v = malloc(m);
+    char *v = wc_xmalloc(m);
     snprintf(v, m, "Basic %s", b64);
     free(b64);
     return v;
@@ -730,7 +724,7 @@ static char *token_key(const endpoint *ep, const img_challenge *ch, const char *
     img_sha256_digest(s, strlen(s), secret);
     size_t n = strlen(ch->realm) + strlen(ch->service ? ch->service : "") + strlen(scope) +
                strlen(ep->user ? ep->user : "") + sizeof secret + 8;
-    char *k = malloc(n);
+    char *k = wc_xmalloc(n);
     snprintf(k, n, "%s|%s|%s|%s|%s", ch->realm, ch->service ? ch->service : "", scope,
              ep->user ? ep->user : "", secret);
     return k;
@@ -748,7 +742,7 @@ static int token_request(img_session *s, const endpoint *ep, const img_challenge
         char *q = img_token_query(ch, scope, 1);
         char *rt = img_url_escape(ep->identity_token);
         size_t n = strlen(q) + strlen(rt) + 64;
-        post = malloc(n);
+        post = wc_xmalloc(n);
         snprintf(post, n, "grant_type=refresh_token&%s&refresh_token=%s", q, rt);
         free(q);
         free(rt);
@@ -820,7 +814,7 @@ static int authorize(img_session *s, endpoint *ep, const char *www_auth, const c
         free(key);
         if (rc == 0) {
             size_t n = strlen(tok) + 8;
-            value = malloc(n);
+            value = wc_xmalloc(n);
             snprintf(value, n, "Bearer %s", tok);
         }
         free(tok);
@@ -842,7 +836,7 @@ static int request(img_session *s, endpoint *ep, const char *suffix, const char 
                    const char *what, xfer **out, wc_err *err)
 {
     size_t n = strlen(ep->base) + strlen(s->path) + strlen(suffix) + 8;
-    char *url = malloc(n);
+    char *url = wc_xmalloc(n);
     snprintf(url, n, "%s/v2/%s/%s", ep->base, s->path, suffix);
     char label[800];
     snprintf(label, sizeof label, "registry %s: %s", ep->base, what);
@@ -894,7 +888,7 @@ static int manifest_from(img_session *s, endpoint *ep, const char *reference, ch
         return -1;
     int rc = xfer_read_all(x, MANIFEST_MAX, body, len, err);
     if (rc == 0)
-        *media_type = x->content_type ? strdup(x->content_type) : strdup("");
+        *media_type = x->content_type ? wc_xstrdup(x->content_type) : wc_xstrdup("");
     xfer_free(x);
     return rc;
 }
@@ -929,7 +923,7 @@ int img_session_blob(img_session *s, const char *digest, img_reader **out, wc_er
     xfer *x;
     if (request(s, &s->eps[s->cur], suffix, NULL, what, &x, err) < 0)
         return -1;
-    img_reader *rd = calloc(1, sizeof *rd);
+    img_reader *rd = wc_xcalloc(1, sizeof *rd);
     rd->x = x;
     *out = rd;
     return 0;

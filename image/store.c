@@ -30,6 +30,7 @@
 #include "common/clock.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 
 #define COMP "image"
 #define USAGE_CACHE_NS (5LL * 1000000000LL)
@@ -171,7 +172,7 @@ static int has_row(img_store *s, const char *sql, const char *a)
 static char *path_join(const char *a, const char *b)
 {
     size_t n = strlen(a) + strlen(b) + 2;
-    char *p = malloc(n);
+    char *p = wc_xmalloc(n);
     snprintf(p, n, "%s/%s", a, b);
     return p;
 }
@@ -230,7 +231,7 @@ static void reap(img_store *s, char **paths, size_t n)
         size_t cap = s->reap_cap ? s->reap_cap : 16;
         while (cap < s->reap_n + n)
             cap *= 2;
-        char **q = realloc(s->reap_q, cap * sizeof *q);
+        char **q = wc_xrealloc(s->reap_q, cap * sizeof *q);
         if (q) {
             s->reap_q = q;
             s->reap_cap = cap;
@@ -270,9 +271,7 @@ static size_t list_dir(const char *dir, char ***out)
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 8;
-            char **v = realloc(*out, cap * sizeof *v);
-            if (!v)
-                break;
+            char **v = wc_xrealloc(*out, cap * sizeof *v);
             *out = v;
         }
         (*out)[n++] = path_join(dir, e->d_name);
@@ -324,9 +323,7 @@ static int config_int(const wc_config *cfg, const char *key, int def, int lo, in
 
 int img_store_open(const wc_config *cfg, img_store **out, wc_err *err)
 {
-    img_store *s = calloc(1, sizeof *s);
-    if (!s)
-        return wc_err_set(err, WC_INTERNAL, "out of memory");
+    img_store *s = wc_xcalloc(1, sizeof *s);
     s->cfg = cfg;
     s->dir = path_join(cfg->root_dir, "images");
     char *blobs = path_join(s->dir, "blobs");
@@ -640,16 +637,16 @@ static char **column_list(img_store *s, const char *sql, const char *id, size_t 
     sqlite3_stmt *st = prep(s, sql);
     *n = 0;
     if (!st)
-        return calloc(1, sizeof(char *));
+        return wc_xcalloc(1, sizeof(char *));
     bind_text(st, 1, id);
     size_t cap = 4;
-    char **v = calloc(cap, sizeof *v);
+    char **v = wc_xcalloc(cap, sizeof *v);
     while (sqlite3_step(st) == SQLITE_ROW) {
         if (*n + 1 >= cap) {
             cap *= 2;
-            v = realloc(v, cap * sizeof *v);
+            v = wc_xrealloc(v, cap * sizeof *v);
         }
-        v[(*n)++] = strdup((const char *)sqlite3_column_text(st, 0));
+        v[(*n)++] = wc_xstrdup((const char *)sqlite3_column_text(st, 0));
         v[*n] = NULL;
     }
     unprep(s, st);
@@ -670,7 +667,7 @@ static void parse_user(img_image *img)
         numeric &= isdigit((unsigned char)*c) != 0;
     if (numeric)
         img->uid = strtoll(u, NULL, 10);
-    img->username = strdup(numeric ? "" : u);
+    img->username = wc_xstrdup(numeric ? "" : u);
     json_decref(cfg);
 }
 
@@ -681,7 +678,7 @@ static void user_of(img_store *s, img_image *img)
     for (size_t i = 0; i < s->n_users; i++) {
         if (strcmp(s->users[i].id, img->id) == 0) {
             img->uid = s->users[i].uid;
-            img->username = strdup(s->users[i].username);
+            img->username = wc_xstrdup(s->users[i].username);
             return;
         }
     }
@@ -690,16 +687,14 @@ static void user_of(img_store *s, img_image *img)
         return;
     if (s->n_users == s->cap_users) {
         size_t cap = s->cap_users ? s->cap_users * 2 : 16;
-        img_user *u = realloc(s->users, cap * sizeof *u);
-        if (!u)
-            return;
+        img_user *u = wc_xrealloc(s->users, cap * sizeof *u);
         s->users = u;
         s->cap_users = cap;
     }
     img_user *u = &s->users[s->n_users++];
     snprintf(u->id, sizeof u->id, "%s", img->id);
     u->uid = img->uid;
-    u->username = strdup(img->username);
+    u->username = wc_xstrdup(img->username);
 }
 
 /* Forgets a removed image's user. Caller holds db_lock. */
@@ -724,11 +719,11 @@ static img_image *load_locked(img_store *s, const char *id)
         unprep(s, st);
         return NULL;
     }
-    img_image *img = calloc(1, sizeof *img);
-    img->id = strdup(id);
-    img->manifest_digest = strdup((const char *)sqlite3_column_text(st, 0));
+    img_image *img = wc_xcalloc(1, sizeof *img);
+    img->id = wc_xstrdup(id);
+    img->manifest_digest = wc_xstrdup((const char *)sqlite3_column_text(st, 0));
     img->size = (uint64_t)sqlite3_column_int64(st, 1);
-    img->config_json = strdup((const char *)sqlite3_column_text(st, 2));
+    img->config_json = wc_xstrdup((const char *)sqlite3_column_text(st, 2));
     unprep(s, st);
     img->repo_tags = column_list(s,
                                  "SELECT name FROM refs WHERE image_id = ?1 AND kind = 0"
@@ -742,7 +737,7 @@ static img_image *load_locked(img_store *s, const char *id)
                                  "SELECT chain_id FROM image_layers WHERE image_id = ?1"
                                  " ORDER BY idx",
                                  id, &img->n_layers);
-    img->layer_dirs = calloc(img->n_layers + 1, sizeof *img->layer_dirs);
+    img->layer_dirs = wc_xcalloc(img->n_layers + 1, sizeof *img->layer_dirs);
     for (size_t i = 0; i < img->n_layers; i++)
         img->layer_dirs[i] = img_layer_path(s, img->chain_ids[i]);
     user_of(s, img);
@@ -798,7 +793,7 @@ int img_image_list(img_store *s, const char *filter_ref, img_image ***out, size_
     if (filter_ref && *filter_ref) {
         img_image *one = NULL;
         wc_err e = {0};
-        *out = calloc(1, sizeof **out);
+        *out = wc_xcalloc(1, sizeof **out);
         if (img_image_lookup(s, filter_ref, &one, &e) == 0) {
             (*out)[0] = one;
             *n = 1;
@@ -815,7 +810,7 @@ int img_image_list(img_store *s, const char *filter_ref, img_image ***out, size_
     size_t count = 0;
     char **ids = column_list(s, "SELECT id FROM images WHERE ?1 IS NOT NULL ORDER BY created_ns",
                              "", &count);
-    *out = calloc(count + 1, sizeof **out);
+    *out = wc_xcalloc(count + 1, sizeof **out);
     for (size_t i = 0; i < count; i++) {
         img_image *img = load_locked(s, ids[i]);
         if (img)
@@ -847,7 +842,7 @@ static void strlist_add(strlist *l, char *s)
 {
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 8;
-        l->v = realloc(l->v, l->cap * sizeof *l->v);
+        l->v = wc_xrealloc(l->v, l->cap * sizeof *l->v);
     }
     l->v[l->n++] = s;
 }
@@ -911,7 +906,7 @@ static int remove_locked(img_store *s, const char *id, strlist *gone, wc_err *er
         if (run3(s, "DELETE FROM verified_layers WHERE chain_id = ?1", chains[i], NULL, NULL) < 0)
             rc = db_fail(s, err, "remove image");
         else
-            strlist_add(gone, strdup(chains[i]));
+            strlist_add(gone, wc_xstrdup(chains[i]));
     }
     if (rc == 0 && db_exec(s, "COMMIT", err) < 0)
         rc = -1;
@@ -1061,7 +1056,7 @@ static void unused_entries(img_store *s, const char *dir, int layers, strlist *o
         int used = layers ? layer_referenced(s, key) : blob_referenced(s, key);
         pthread_mutex_unlock(&s->db_lock);
         if (!used)
-            strlist_add(out, strdup(key));
+            strlist_add(out, wc_xstrdup(key));
     }
     if (d)
         closedir(d);
@@ -1120,7 +1115,7 @@ int img_store_usage(img_store *s, img_fs_usage *out, wc_err *err)
     pthread_mutex_lock(&s->lock);
     if (s->usage_valid && now - s->usage_at_ns < USAGE_CACHE_NS) {
         *out = s->usage;
-        out->mountpoint = strdup(s->usage.mountpoint);
+        out->mountpoint = wc_xstrdup(s->usage.mountpoint);
         pthread_mutex_unlock(&s->lock);
         return 0;
     }
@@ -1133,7 +1128,7 @@ int img_store_usage(img_store *s, img_fs_usage *out, wc_err *err)
     pthread_mutex_lock(&s->lock);
     img_fs_usage_clear(&s->usage);
     s->usage = u;
-    s->usage.mountpoint = strdup(u.mountpoint);
+    s->usage.mountpoint = wc_xstrdup(u.mountpoint);
     s->usage_at_ns = now;
     s->usage_valid = 1;
     pthread_mutex_unlock(&s->lock);

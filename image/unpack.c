@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/xalloc.h"
 #include "image/winlayer.h"
 
 typedef struct layer_type {
@@ -176,8 +177,8 @@ int img_tar_reader_new(const img_stream *blob, const char *media_type, img_tar_r
     if (comp < 0)
         return wc_err_set(err, WC_FAILED_PRECONDITION, "unsupported layer media type \"%s\"",
                           media_type ? media_type : "");
-    img_tar_reader *r = calloc(1, sizeof *r);
-    if (!r || !(r->h = img_hasher_new())) {
+    img_tar_reader *r = wc_xcalloc(1, sizeof *r);
+    if (!(r->h = img_hasher_new())) { /* OpenSSL's context */
         free(r);
         return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
     }
@@ -248,8 +249,6 @@ int img_unpack_layer(const img_stream *in, const char *media_type, const char *d
 int img_unpack_wl_ops(const img_stream *tar, img_wl_visit_fn fn, void *ctx, wc_err *err)
 {
     img_wl_parser *p = img_wl_parser_new(fn, ctx);
-    if (!p)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
     int rc = 0;
     for (;;) {
         const void *buf;

@@ -4,6 +4,7 @@
  * No Jansson here, so the Windows loaders can be built and run under wine on their own;
  * reading layerchain.json is in wclayer_chain.c. */
 #include "image/wclayer.h"
+#include "common/xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,11 +39,7 @@ char *img_wcl_layerchain_json(const char *const *parents, size_t n, wc_err *err)
         }
         cap += strlen(parents[i]) * 6 + 3;
     }
-    char *s = malloc(cap);
-    if (!s) {
-        wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
-        return NULL;
-    }
+    char *s = wc_xmalloc(cap);
     size_t o = 0;
     s[o++] = '[';
     for (size_t i = 0; i < n; i++) {
@@ -88,9 +85,7 @@ int img_wcl_descriptors(const char *const *parents, size_t n, img_wcl_name_to_gu
                         img_wcl_desc **out, wc_err *err)
 {
     *out = NULL;
-    img_wcl_desc *d = calloc(n ? n : 1, sizeof *d);
-    if (!d)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+    img_wcl_desc *d = wc_xcalloc(n ? n : 1, sizeof *d);
     for (size_t i = 0; i < n; i++) {
         char name[512];
         if (!img_wcl_layer_name(parents[i], name, sizeof name)) {
@@ -121,9 +116,7 @@ char *img_wcl_join(const char *dir, const char *name)
 {
     size_t dl = strlen(dir), nl = strlen(name);
     int sep = dl && dir[dl - 1] != '\\' && dir[dl - 1] != '/';
-    char *s = malloc(dl + (size_t)sep + nl + 1);
-    if (!s)
-        return NULL;
+    char *s = wc_xmalloc(dl + (size_t)sep + nl + 1);
     memcpy(s, dir, dl);
     if (sep)
         s[dl] = '\\';

@@ -1,5 +1,6 @@
 /* Reading layerchain.json (Jansson). */
 #include "image/wclayer.h"
+#include "common/xalloc.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -30,25 +31,18 @@ int img_wcl_layerchain_parse(const char *text, char ***paths, size_t *n, wc_err 
                           j ? "" : ": ", j ? "" : je.text);
     }
     size_t cnt = json_array_size(j);
-    char **out = calloc(cnt ? cnt : 1, sizeof *out);
-    for (size_t i = 0; out && i < cnt; i++) {
+    char **out = wc_xcalloc(cnt ? cnt : 1, sizeof *out);
+    for (size_t i = 0; i < cnt; i++) {
         const char *s = json_string_value(json_array_get(j, i));
         if (!s || !*s) {
             img_wcl_paths_free(out, i);
             json_decref(j);
             return wc_err_set(err, WC_DATA_LOSS, "layerchain.json entry %zu is not a path", i);
         }
-        out[i] = malloc(strlen(s) + 1);
-        if (!out[i]) {
-            img_wcl_paths_free(out, i);
-            out = NULL;
-            break;
-        }
+        out[i] = wc_xmalloc(strlen(s) + 1);
         strcpy(out[i], s);
     }
     json_decref(j);
-    if (!out)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
     *paths = out;
     *n = cnt;
     return 0;

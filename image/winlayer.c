@@ -5,6 +5,7 @@
  * defaults, ADS naming), hcsshim pkg/ociwclayer/import.go (whiteouts, links) and
  * internal/wclayer/legacy.go (links and tombstones only under Files/ or UtilityVM/Files/). */
 #include "image/winlayer.h"
+#include "common/xalloc.h"
 
 #include <archive.h>
 #include <errno.h>
@@ -52,13 +53,12 @@ struct img_wl_parser {
 
 /* ---- small helpers ---- */
 
-static char *xstrndup(const char *s, size_t n)
+/* n bytes (NULs included) and a terminating NUL. */
+static char *dup_bytes(const char *s, size_t n)
 {
-    char *d = malloc(n + 1);
-    if (d) {
-        memcpy(d, s, n);
-        d[n] = '\0';
-    }
+    char *d = wc_xmalloc(n + 1);
+    memcpy(d, s, n);
+    d[n] = '\0';
     return d;
 }
 
@@ -194,11 +194,7 @@ static char *clean_path(const char *in, bool allow_stream, size_t *colon, const 
         *why = "absolute path";
         return NULL;
     }
-    char *out = malloc(n + 1);
-    if (!out) {
-        *why = "out of memory";
-        return NULL;
-    }
+    char *out = wc_xmalloc(n + 1);
     size_t o = 0;
     const char *s = in;
     while (*s) {
@@ -327,19 +323,11 @@ static int parse_pax(img_wl_parser *p, const char *buf, size_t n, wc_err *err)
             return fail(p, err, WC_INVALID_ARGUMENT,
                         "layer entry %llu: PAX record without key=value",
                         (unsigned long long)p->entry_no);
-        pax_rec *nr = realloc(p->pax, (p->n_pax + 1) * sizeof *nr);
-        if (!nr)
-            return fail(p, err, WC_RESOURCE_EXHAUSTED, "out of memory");
-        p->pax = nr;
+        p->pax = wc_xrealloc(p->pax, (p->n_pax + 1) * sizeof *p->pax);
         pax_rec *r = &p->pax[p->n_pax];
-        r->key = xstrndup(kv, (size_t)(eq - kv));
+        r->key = dup_bytes(kv, (size_t)(eq - kv));
         r->len = (size_t)(end - eq - 1);
-        r->val = xstrndup(eq + 1, r->len);
-        if (!r->key || !r->val) {
-            free(r->key);
-            free(r->val);
-            return fail(p, err, WC_RESOURCE_EXHAUSTED, "out of memory");
-        }
+        r->val = dup_bytes(eq + 1, r->len);
         p->n_pax++;
         off += len;
     }
@@ -489,14 +477,8 @@ static int file_eas(img_wl_parser *p, img_wl_file *f, wl_owned *o, wc_err *err)
             return fail(p, err, WC_INVALID_ARGUMENT,
                         "layer entry \"%s\": extended attribute name must be 1..255 bytes",
                         f->path);
-        img_wl_ea *ne = realloc(o->eas, (o->n_eas + 1) * sizeof *ne);
-        if (ne)
-            o->eas = ne;
-        uint8_t **nv = ne ? realloc(o->ea_vals, (o->n_eas + 1) * sizeof *nv) : NULL;
-        if (nv)
-            o->ea_vals = nv;
-        if (!ne || !nv)
-            return fail(p, err, WC_RESOURCE_EXHAUSTED, "out of memory");
+        o->eas = wc_xrealloc(o->eas, (o->n_eas + 1) * sizeof *o->eas);
+        o->ea_vals = wc_xrealloc(o->ea_vals, (o->n_eas + 1) * sizeof *o->ea_vals);
         o->ea_vals[o->n_eas] = NULL;
         size_t vlen;
         int bad = img_wl_base64_decode(p->pax[i].val, p->pax[i].len, &o->ea_vals[o->n_eas], &vlen);
@@ -516,9 +498,7 @@ static int file_eas(img_wl_parser *p, img_wl_file *f, wl_owned *o, wc_err *err)
 static int file_added(img_wl_parser *p, const img_wl_file *f, wc_err *err)
 {
     free(p->cur_path);
-    p->cur_path = xstrndup(f->path, strlen(f->path));
-    if (!p->cur_path)
-        return fail(p, err, WC_RESOURCE_EXHAUSTED, "out of memory");
+    p->cur_path = wc_xstrdup(f->path);
     p->cur_open = true;
     if (f->kind == IMG_WL_KIND_DIR)
         p->sum.dirs++;
@@ -828,9 +808,7 @@ static int on_header(img_wl_parser *p, wc_err *err)
                         (unsigned long long)p->entry_no, MAX_META);
         p->meta_type = type;
         free(p->meta);
-        p->meta = malloc(size + 1);
-        if (!p->meta)
-            return fail(p, err, WC_RESOURCE_EXHAUSTED, "out of memory");
+        p->meta = wc_xmalloc(size + 1);
         p->meta_len = 0;
         p->remaining = size;
         p->pad = (size_t)((BLOCK - size % BLOCK) % BLOCK);
@@ -850,12 +828,12 @@ static int on_meta_done(img_wl_parser *p, wc_err *err)
         return parse_pax(p, p->meta, p->meta_len, err);
     case 'L':
         free(p->long_name);
-        p->long_name = xstrndup(p->meta, strlen(p->meta));
-        return p->long_name ? 0 : fail(p, err, WC_RESOURCE_EXHAUSTED, "out of memory");
+        p->long_name = wc_xstrdup(p->meta);
+        return 0;
     case 'K':
         free(p->long_link);
-        p->long_link = xstrndup(p->meta, strlen(p->meta));
-        return p->long_link ? 0 : fail(p, err, WC_RESOURCE_EXHAUSTED, "out of memory");
+        p->long_link = wc_xstrdup(p->meta);
+        return 0;
     default: /* 'g': global records carry nothing a Windows layer needs */
         return 0;
     }
@@ -865,12 +843,10 @@ static int on_meta_done(img_wl_parser *p, wc_err *err)
 
 img_wl_parser *img_wl_parser_new(img_wl_visit_fn fn, void *ctx)
 {
-    img_wl_parser *p = calloc(1, sizeof *p);
-    if (p) {
-        p->fn = fn;
-        p->ctx = ctx;
-        p->state = ST_HEADER;
-    }
+    img_wl_parser *p = wc_xcalloc(1, sizeof *p);
+    p->fn = fn;
+    p->ctx = ctx;
+    p->state = ST_HEADER;
     return p;
 }
 
@@ -1002,12 +978,12 @@ static la_ssize_t pull_read(struct archive *a, void *c, const void **out)
 int img_wl_parse_stream(img_wl_read_fn rd, void *rctx, img_wl_visit_fn fn, void *ctx,
                         img_wl_summary *summary, wc_err *err)
 {
-    pull_ctx *pc = calloc(1, sizeof *pc);
+    pull_ctx *pc = wc_xcalloc(1, sizeof *pc);
     img_wl_parser *p = img_wl_parser_new(fn, ctx);
     struct archive *a = archive_read_new();
     int rc = -1;
-    if (!pc || !p || !a) {
-        wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+    if (!a) {
+        wc_err_set(err, WC_RESOURCE_EXHAUSTED, "layer stream: libarchive: out of memory");
         goto out;
     }
     pc->rd = rd;
@@ -1031,11 +1007,7 @@ int img_wl_parse_stream(img_wl_read_fn rd, void *rctx, img_wl_visit_fn fn, void 
             wc_err_set(err, WC_INVALID_ARGUMENT, "layer stream: %s", archive_error_string(a));
         goto out;
     }
-    char *data = malloc(64 * 1024);
-    if (!data) {
-        wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
-        goto out;
-    }
+    char *data = wc_xmalloc(64 * 1024);
     for (;;) {
         la_ssize_t n = archive_read_data(a, data, 64 * 1024);
         if (n < 0) {

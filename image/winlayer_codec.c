@@ -3,6 +3,7 @@
  * FILE_FULL_EA_INFORMATION, REPARSE_DATA_BUFFER). Layouts from the Win32 documentation
  * and go-winio (backup.go, ea.go, reparse.go). */
 #include "image/winlayer.h"
+#include "common/xalloc.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -81,9 +82,7 @@ int img_wl_base64_decode(const char *in, size_t n, uint8_t **out, size_t *out_le
     *out_len = 0;
     if (n % 4)
         return -1;
-    uint8_t *buf = malloc(n / 4 * 3 + 1);
-    if (!buf)
-        return -1;
+    uint8_t *buf = wc_xmalloc(n / 4 * 3 + 1);
     size_t o = 0;
     for (size_t i = 0; i < n; i += 4) {
         int v[4];
@@ -208,9 +207,7 @@ long img_wl_encode_stream_header(uint32_t id, uint64_t size, const char *name, u
         if (!name || !*name)
             return -1;
         size_t n = strlen(name);
-        full = malloc(n + 8);
-        if (!full)
-            return -1;
+        full = wc_xmalloc(n + 8);
         full[0] = ':';
         memcpy(full + 1, name, n);
         memcpy(full + 1 + n, ":$DATA", 7);
@@ -243,9 +240,7 @@ int img_wl_encode_eas(const img_wl_ea *eas, size_t n, uint8_t **out, size_t *out
         size_t entry = 8 + nl + 1 + eas[i].len;
         total += (entry + 3) & ~(size_t)3;
     }
-    uint8_t *buf = calloc(1, total ? total : 1);
-    if (!buf)
-        return -1;
+    uint8_t *buf = wc_xcalloc(1, total ? total : 1);
     size_t off = 0;
     for (size_t i = 0; i < n; i++) {
         size_t nl = strlen(eas[i].name);
@@ -283,9 +278,7 @@ int img_wl_encode_reparse(const char *target, int mount_point, uint8_t **out, si
     bool relative = !is_drive_abs(target) && target[0] != '\\' && target[0] != '/';
     /* Substitute name: NT form for drive-absolute targets; print name: as given. */
     size_t tl = strlen(target);
-    char *nt = malloc(tl + 5);
-    if (!nt)
-        return -1;
+    char *nt = wc_xmalloc(tl + 5);
     if (is_drive_abs(target)) {
         memcpy(nt, "\\??\\", 4);
         memcpy(nt + 4, target, tl + 1);
@@ -295,13 +288,8 @@ int img_wl_encode_reparse(const char *target, int mount_point, uint8_t **out, si
     for (char *c = nt; *c; c++)
         if (*c == '/')
             *c = '\\';
-    char *print = malloc(tl + 1);
-    if (print)
-        memcpy(print, target, tl + 1);
-    if (!print) {
-        free(nt);
-        return -1;
-    }
+    char *print = wc_xmalloc(tl + 1);
+    memcpy(print, target, tl + 1);
     for (char *c = print; *c; c++)
         if (*c == '/')
             *c = '\\';
@@ -321,12 +309,7 @@ int img_wl_encode_reparse(const char *target, int mount_point, uint8_t **out, si
         free(print);
         return -1;
     }
-    uint8_t *buf = calloc(1, 8 + data_len);
-    if (!buf) {
-        free(nt);
-        free(print);
-        return -1;
-    }
+    uint8_t *buf = wc_xcalloc(1, 8 + data_len);
     put32(buf, mount_point ? 0xA0000003u : 0xA000000Cu);
     put16(buf + 4, (uint16_t)data_len);
     put16(buf + 6, 0);

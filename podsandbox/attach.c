@@ -9,6 +9,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "podsandbox/model.h"
 #include "podsandbox/platform.h"
 
@@ -77,9 +78,8 @@ int pod_container_exec_start(pod_manager *pm, const char *id, const char *const 
     pod_container *c = pod_container_find(pm, id, err);
     if (!c)
         return -1;
-    pod_exec *e = calloc(1, sizeof *e);
-    int rc = e ? require_running(pm, c, "Exec", err)
-               : wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+    pod_exec *e = wc_xcalloc(1, sizeof *e);
+    int rc = require_running(pm, c, "Exec", err);
     if (rc == 0)
         rc = exec_in(pm, c, cmd, n_cmd, io, e, err);
     if (rc == 0)
@@ -170,11 +170,7 @@ int pod_container_attach(pod_manager *pm, const char *id, pod_stdio *io, pod_att
     pod_container *c = pod_container_find(pm, id, err);
     if (!c)
         return -1;
-    pod_attach *a = calloc(1, sizeof *a);
-    if (!a) {
-        pod_container_unref(pm, c);
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
-    }
+    pod_attach *a = wc_xcalloc(1, sizeof *a);
     *a = (pod_attach){.pm = pm, .c = c, .tty_fd = -1};
     int rc = lock_op(c, err);
     if (rc == 0) {

@@ -10,6 +10,7 @@
 #include "common/crash.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "image/image.h"
 #include "podsandbox/model.h"
 #include "podsandbox/platform.h"
@@ -33,20 +34,20 @@ int pod_container_config_check(const pod_container_config *c, wc_err *err)
 static char *log_path_for(const pod_sandbox *s, const pod_container_config *c)
 {
     if (!*s->config->log_directory || !*c->log_path)
-        return strdup("");
+        return wc_xstrdup("");
     return wc_path_join(s->config->log_directory, c->log_path);
 }
 
 static char *image_ref_of(const img_image *img)
 {
-    return strdup(img->n_repo_digests ? img->repo_digests[0] : img->id);
+    return wc_xstrdup(img->n_repo_digests ? img->repo_digests[0] : img->id);
 }
 
 /* Layer dirs top-most first, as overlayfs and HCS want them; pointers into img. */
 static const char **layers_top_first(const img_image *img)
 {
-    const char **dirs = calloc(img->n_layers + 1, sizeof *dirs);
-    for (size_t i = 0; dirs && i < img->n_layers; i++)
+    const char **dirs = wc_xcalloc(img->n_layers + 1, sizeof *dirs);
+    for (size_t i = 0; i < img->n_layers; i++)
         dirs[i] = img->layer_dirs[img->n_layers - 1 - i];
     return dirs;
 }
@@ -54,20 +55,20 @@ static const char **layers_top_first(const img_image *img)
 static pod_container *new_container(const pod_sandbox *s, const char *id, pod_container_config *c,
                                     const img_image *img)
 {
-    pod_container *k = calloc(1, sizeof *k);
+    pod_container *k = wc_xcalloc(1, sizeof *k);
     memcpy(k->id, id, sizeof k->id);
     memcpy(k->sandbox_id, s->id, sizeof k->sandbox_id);
     pthread_mutex_init(&k->op, NULL);
     pthread_cond_init(&k->changed, NULL);
     k->state = POD_CONTAINER_CREATED;
     k->created_ns = wc_clock_realtime_ns();
-    k->reason = strdup("");
-    k->message = strdup("");
-    k->image = strdup(c->image);
-    k->image_id = strdup(img->id);
+    k->reason = wc_xstrdup("");
+    k->message = wc_xstrdup("");
+    k->image = wc_xstrdup(c->image);
+    k->image_id = wc_xstrdup(img->id);
     k->image_ref = image_ref_of(img);
     k->log_path = log_path_for(s, c);
-    k->spec_json = strdup("");
+    k->spec_json = wc_xstrdup("");
     k->config = pod_container_config_ref(c);
     snprintf(k->intent, sizeof k->intent, "%s", POD_INTENT_CREATE);
     return k;
@@ -86,9 +87,7 @@ static int create_in_backend(pod_manager *pm, const pod_sandbox *s, pod_containe
     WC_AUTOFREE const char **lowers = layers_top_first(img);
     hcs_rootfs rootfs = {.lower_dirs = lowers, .n_lower = img->n_layers, .scratch_dir = scratch};
     hcs_io io = {.terminal = k->config->tty, .open_stdin = k->config->stdin_};
-    int rc = lowers ? 0 : wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
-    if (rc == 0)
-        rc = wc_mkdir_mode(scratch, 0700, err);
+    int rc = wc_mkdir_mode(scratch, 0700, err);
     if (rc == 0)
         rc = wc_mkdir_mode(bundle, 0700, err);
     if (rc == 0)
@@ -169,7 +168,7 @@ int pod_container_create(pod_manager *pm, const char *sandbox_id, pod_container_
     if (rc == 0 && pod_name_reserve(pm, key, new_id, other) < 0)
         rc = wc_err_set(err, WC_ALREADY_EXISTS,
                         "container %s (attempt %u) already exists in pod sandbox %.12s as %s",
-                        config->name, config->attempt, s->id, *other ? other : "(out of memory)");
+                        config->name, config->attempt, s->id, other);
     else if (rc == 0 && create_locked(pm, s, new_id, config, err) < 0) {
         pod_name_release(pm, key, new_id);
         rc = wc_err_prefix(err, "CreateContainer %s", config->name);
@@ -178,6 +177,6 @@ int pod_container_create(pod_manager *pm, const char *sandbox_id, pod_container_
     free(key);
     pod_sandbox_unref(pm, s);
     if (rc == 0)
-        *id = strdup(new_id);
+        *id = wc_xstrdup(new_id);
     return rc;
 }

@@ -5,6 +5,7 @@
 #include "common/clock.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "image/image.h"
 #include "podsandbox/model.h"
 #include "podsandbox/platform.h"
@@ -25,9 +26,7 @@ static void cap_exec_output(hcs_exec_result *r)
     if (r->err_len > EXEC_OUTPUT_MAX - r->out_len)
         r->err_len = EXEC_OUTPUT_MAX - r->out_len;
     size_t note = sizeof EXEC_TRUNCATED_NOTE - 1;
-    char *err = realloc(r->err, r->err_len + note + 1);
-    if (!err)
-        return;
+    char *err = wc_xrealloc(r->err, r->err_len + note + 1);
     memcpy(err + r->err_len, EXEC_TRUNCATED_NOTE, note + 1);
     r->err = err;
     r->err_len += note;

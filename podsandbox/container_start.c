@@ -6,6 +6,7 @@
 #include "common/crash.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "image/image.h"
 #include "podsandbox/model.h"
 #include "podsandbox/platform.h"
@@ -30,9 +31,9 @@ static void mark_start_failed(pod_manager *pm, pod_container *c, const wc_err *w
     c->exit_code = 128;
     c->finished_ns = wc_clock_realtime_ns();
     free(c->reason);
-    c->reason = strdup("StartError");
+    c->reason = wc_xstrdup("StartError");
     free(c->message);
-    c->message = strdup(why->msg);
+    c->message = wc_xstrdup(why->msg);
     c->intent[0] = '\0';
     pod_store_put_container(pm, c, &ignored);
     pthread_mutex_unlock(&pm->mu);

@@ -5,29 +5,30 @@
 #include "common/clock.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "image/image.h"
 #include "podsandbox/model.h"
 #include "podsandbox/platform.h"
 
 static pod_container_info *snapshot(const pod_container *c)
 {
-    pod_container_info *i = calloc(1, sizeof *i);
-    i->id = strdup(c->id);
-    i->sandbox_id = strdup(c->sandbox_id);
+    pod_container_info *i = wc_xcalloc(1, sizeof *i);
+    i->id = wc_xstrdup(c->id);
+    i->sandbox_id = wc_xstrdup(c->sandbox_id);
     i->state = c->state;
     i->created_ns = c->created_ns;
     i->started_ns = c->started_ns;
     i->finished_ns = c->finished_ns;
     i->exit_code = c->exit_code;
-    i->reason = strdup(c->reason);
-    i->message = strdup(c->message);
-    i->image = strdup(c->image);
-    i->image_id = strdup(c->image_id);
-    i->image_ref = strdup(c->image_ref);
-    i->log_path = strdup(c->log_path);
+    i->reason = wc_xstrdup(c->reason);
+    i->message = wc_xstrdup(c->message);
+    i->image = wc_xstrdup(c->image);
+    i->image_id = wc_xstrdup(c->image_id);
+    i->image_ref = wc_xstrdup(c->image_ref);
+    i->log_path = wc_xstrdup(c->log_path);
     i->pid = c->pid;
     i->user = c->user;
-    i->user.groups = calloc(c->user.n_groups + 1, sizeof *i->user.groups);
+    i->user.groups = wc_xcalloc(c->user.n_groups + 1, sizeof *i->user.groups);
     memcpy(i->user.groups, c->user.groups, c->user.n_groups * sizeof *i->user.groups);
     i->config = pod_container_config_ref(c->config);
     return i;
@@ -75,7 +76,7 @@ int pod_container_list(pod_manager *pm, pod_container_info ***out, size_t *n, wc
 {
     pthread_mutex_lock(&pm->mu);
     *n = pm->n_containers;
-    *out = calloc(*n + 1, sizeof **out);
+    *out = wc_xcalloc(*n + 1, sizeof **out);
     for (size_t i = 0; i < *n; i++)
         (*out)[i] = snapshot(pm->containers[i]);
     pthread_mutex_unlock(&pm->mu);

@@ -6,6 +6,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "podsandbox/model.h"
 
 #define QUEUE_MAX 4096
@@ -21,7 +22,7 @@ struct pod_event_sub {
 
 pod_event_sub *pod_events_subscribe(pod_manager *pm)
 {
-    pod_event_sub *sub = calloc(1, sizeof *sub);
+    pod_event_sub *sub = wc_xcalloc(1, sizeof *sub);
     pthread_cond_init(&sub->ready, NULL);
     sub->mu = &pm->events_mu;
     pthread_mutex_lock(&pm->events_mu);

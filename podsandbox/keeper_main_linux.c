@@ -22,6 +22,7 @@
 #include "common/clock.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "hcs/procexit.h"
 #include "podsandbox/keeper.h"
 #include "podsandbox/keeper_int.h"
@@ -315,25 +316,19 @@ static void kctr_free(kctr *k)
 
 static kctr *kctr_new(const char *id)
 {
-    kctr *k = calloc(1, sizeof *k);
-    if (!k)
-        return NULL;
+    kctr *k = wc_xcalloc(1, sizeof *k);
     snprintf(k->id, sizeof k->id, "%s", id);
-    k->log_path = strdup("");
+    k->log_path = wc_xstrdup("");
     k->log_fd = k->pidfd = k->in_fd = k->st[0].fd = k->st[1].fd = -1;
     k->st[0].name = "stdout";
     k->st[1].name = "stderr";
     return k;
 }
 
-static int append(keeper *kp, kctr *k)
+static void append(keeper *kp, kctr *k)
 {
-    kctr **grown = realloc(kp->c, (kp->n + 1) * sizeof *grown);
-    if (!grown)
-        return -1;
-    kp->c = grown;
+    kp->c = wc_xrealloc(kp->c, (kp->n + 1) * sizeof *kp->c);
     kp->c[kp->n++] = k;
-    return 0;
 }
 
 static void drop(keeper *kp, kctr *k)
@@ -361,15 +356,14 @@ static void load_exit_records(keeper *kp)
         char *path = wc_path_join(kp->dir, e->d_name);
         json_t *j = json_load_file(path, 0, NULL);
         free(path);
-        kctr *k = j ? kctr_new(id) : NULL;
-        if (k) {
+        if (j) {
+            kctr *k = kctr_new(id);
             k->pid = (int)json_integer_value(json_object_get(j, "pid"));
             k->exited = 1;
             k->known = json_is_true(json_object_get(j, "known"));
             k->exit_code = (int)json_integer_value(json_object_get(j, "exit_code"));
             k->finished_ns = json_integer_value(json_object_get(j, "finished_ns"));
-            if (append(kp, k) < 0)
-                kctr_free(k);
+            append(kp, k);
         }
         json_decref(j);
     }
@@ -421,10 +415,8 @@ static json_t *op_add(keeper *kp, const json_t *req, int *fds, size_t n_fds)
     }
     kctr *k = find(kp, id);
     int fresh = !k;
-    if (fresh && !(k = kctr_new(id))) {
-        close_all(fds, n_fds);
-        return reply(req, 0, "add: out of memory");
-    }
+    if (fresh)
+        k = kctr_new(id);
     /* A container handed over again (a new keeper, or a restarted wincrid) keeps its state. */
     close_fd(&k->st[0].fd);
     close_fd(&k->st[1].fd);
@@ -435,13 +427,11 @@ static json_t *op_add(keeper *kp, const json_t *req, int *fds, size_t n_fds)
     k->in_fd = want[2] ? fds[f++] : -1;
     k->tty = json_is_true(json_object_get(req, "tty"));
     free(k->log_path);
-    k->log_path = strdup(str_of(req, "log_path"));
+    k->log_path = wc_xstrdup(str_of(req, "log_path"));
     close_fd(&k->log_fd);
     k->log_fd = open_log(k->log_path);
-    if (fresh && append(kp, k) < 0) {
-        kctr_free(k);
-        return reply(req, 0, "add: out of memory");
-    }
+    if (fresh)
+        append(kp, k);
     if (!k->exited) {
         k->pid = (int)json_integer_value(json_object_get(req, "pid"));
         k->start_time = (uint64_t)json_integer_value(json_object_get(req, "start_time"));
@@ -505,7 +495,7 @@ static void op_tap(keeper *kp, int client, const json_t *req)
     kctr *k = find(kp, str_of(req, "id"));
     int want[2] = {json_is_true(json_object_get(req, "out")),
                    json_is_true(json_object_get(req, "err"))};
-    ktap *t = k && !k->exited ? calloc(1, sizeof *t) : NULL;
+    ktap *t = k && !k->exited ? wc_xcalloc(1, sizeof *t) : NULL;
     int rd[2] = {-1, -1}, n = 0;
     if (t) {
         t->fd[0] = t->fd[1] = -1;
@@ -595,12 +585,7 @@ static void accept_client(keeper *kp)
     int fd = accept4(kp->listen_fd, NULL, NULL, SOCK_CLOEXEC);
     if (fd < 0)
         return;
-    int *grown = realloc(kp->clients, (kp->n_clients + 1) * sizeof *grown);
-    if (!grown) {
-        close(fd);
-        return;
-    }
-    kp->clients = grown;
+    kp->clients = wc_xrealloc(kp->clients, (kp->n_clients + 1) * sizeof *kp->clients);
     kp->clients[kp->n_clients++] = fd;
 }
 
@@ -633,8 +618,8 @@ static void ps_add(pollset *ps, int fd, long what)
         return;
     if (ps->n == ps->cap) {
         ps->cap = ps->cap ? ps->cap * 2 : 64;
-        ps->p = realloc(ps->p, ps->cap * sizeof *ps->p);
-        ps->what = realloc(ps->what, ps->cap * sizeof *ps->what);
+        ps->p = wc_xrealloc(ps->p, ps->cap * sizeof *ps->p);
+        ps->what = wc_xrealloc(ps->what, ps->cap * sizeof *ps->what);
     }
     ps->p[ps->n] = (struct pollfd){.fd = fd, .events = POLLIN};
     ps->what[ps->n++] = what;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "podsandbox/keeper_int.h"
+#include "common/xalloc.h"
 
 int pod_kmsg_send(int sock, const json_t *msg, const int *fds, size_t n_fds)
 {
@@ -41,7 +42,7 @@ int pod_kmsg_send(int sock, const json_t *msg, const int *fds, size_t n_fds)
 
 int pod_kmsg_recv(int sock, json_t **msg, int *fds, size_t *n_fds)
 {
-    char *text = malloc(POD_KEEPER_MSG_MAX + 1);
+    char *text = wc_xmalloc(POD_KEEPER_MSG_MAX + 1);
     union {
         char buf[CMSG_SPACE(POD_KEEPER_FDS_MAX * sizeof(int))];
         struct cmsghdr align;

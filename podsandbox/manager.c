@@ -7,6 +7,7 @@
 #include "common/clock.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "podsandbox/model.h"
 #include "podsandbox/platform.h"
 
@@ -68,7 +69,7 @@ void pod_user_from_spec(const char *spec_json, pod_linux_user *out)
         out->uid = json_integer_value(uid);
         out->gid = json_integer_value(gid);
         out->n_groups = json_array_size(groups);
-        out->groups = calloc(out->n_groups + 1, sizeof *out->groups);
+        out->groups = wc_xcalloc(out->n_groups + 1, sizeof *out->groups);
         for (size_t i = 0; i < out->n_groups; i++)
             out->groups[i] = json_integer_value(json_array_get(groups, i));
     }
@@ -107,12 +108,8 @@ int pod_path_has_dotdot(const char *p)
 static char *name_key(const char *kind, const char *scope, const char *name, uint32_t attempt)
 {
     /* Length-prefixed parts: no name can make two different triples look alike. */
-    const char *fmt = "%s %zu:%s %zu:%s %u";
-    int n = snprintf(NULL, 0, fmt, kind, strlen(scope), scope, strlen(name), name, attempt);
-    char *key = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (key)
-        snprintf(key, (size_t)n + 1, fmt, kind, strlen(scope), scope, strlen(name), name, attempt);
-    return key;
+    return wc_xasprintf("%s %zu:%s %zu:%s %u", kind, strlen(scope), scope, strlen(name), name,
+                        attempt);
 }
 
 char *pod_sandbox_name_key(const pod_sandbox_config *c)
@@ -145,12 +142,7 @@ static int name_take(pod_manager *pm, char *key, const char *id, char holder[POD
         free(key);
         return mine ? 0 : -1;
     }
-    pod_name *grown = realloc(pm->names, (pm->n_names + 1) * sizeof *pm->names);
-    if (!grown) {
-        free(key);
-        return -1;
-    }
-    pm->names = grown;
+    pm->names = wc_xrealloc(pm->names, (pm->n_names + 1) * sizeof *pm->names);
     pm->names[pm->n_names].key = key;
     snprintf(pm->names[pm->n_names].id, sizeof pm->names[0].id, "%s", id);
     pm->n_names++;
@@ -169,9 +161,7 @@ static void name_drop(pod_manager *pm, const char *key, const char *id)
 
 int pod_name_reserve(pod_manager *pm, const char *key, const char *id, char holder[POD_ID_LEN + 1])
 {
-    char *own = key ? strdup(key) : NULL;
-    if (!own)
-        return -1;
+    char *own = wc_xstrdup(key);
     pthread_mutex_lock(&pm->mu);
     int rc = name_take(pm, own, id, holder);
     pthread_mutex_unlock(&pm->mu);
@@ -189,7 +179,7 @@ void pod_name_release(pod_manager *pm, const char *key, const char *id)
 
 static void append(void ***arr, size_t *n, void *item)
 {
-    *arr = realloc(*arr, (*n + 1) * sizeof **arr);
+    *arr = wc_xrealloc(*arr, (*n + 1) * sizeof **arr);
     (*arr)[(*n)++] = item;
 }
 
@@ -359,11 +349,11 @@ pod_container *pod_container_find(pod_manager *pm, const char *key, wc_err *err)
 char **pod_sandbox_container_ids(pod_manager *pm, const char *sandbox_id, size_t *n)
 {
     pthread_mutex_lock(&pm->mu);
-    char **ids = calloc(pm->n_containers + 1, sizeof *ids);
+    char **ids = wc_xcalloc(pm->n_containers + 1, sizeof *ids);
     *n = 0;
     for (size_t i = 0; i < pm->n_containers; i++)
         if (strcmp(pm->containers[i]->sandbox_id, sandbox_id) == 0)
-            ids[(*n)++] = strdup(pm->containers[i]->id);
+            ids[(*n)++] = wc_xstrdup(pm->containers[i]->id);
     pthread_mutex_unlock(&pm->mu);
     return ids;
 }
@@ -400,7 +390,7 @@ void pod_manager_set_pod_cidr(pod_manager *pm, const char *cidr)
 {
     pthread_mutex_lock(&pm->mu);
     free(pm->pod_cidr);
-    pm->pod_cidr = cidr && *cidr ? strdup(cidr) : NULL;
+    pm->pod_cidr = cidr && *cidr ? wc_xstrdup(cidr) : NULL;
     pthread_mutex_unlock(&pm->mu);
 }
 
@@ -422,10 +412,10 @@ void pod_container_mark_exited(pod_manager *pm, pod_container *c, int known, int
     if (first || !c->finished_ns)
         c->finished_ns = finished_ns ? finished_ns : wc_clock_realtime_ns();
     free(c->reason);
-    c->reason = strdup(!known       ? "Unknown"
-                       : oom_killed ? "OOMKilled"
-                       : exit_code  ? "Error"
-                                    : "Completed");
+    c->reason = wc_xstrdup(!known       ? "Unknown"
+                           : oom_killed ? "OOMKilled"
+                           : exit_code  ? "Error"
+                                        : "Completed");
     int rc = pod_store_put_container(pm, c, &err);
     pthread_cond_broadcast(&c->changed);
     int defer = first && c->starting;
@@ -460,19 +450,17 @@ char **pod_container_ids(pod_manager *pm, size_t *n)
 {
     pthread_mutex_lock(&pm->mu);
     *n = pm->n_containers;
-    char **ids = calloc(*n + 1, sizeof *ids);
-    for (size_t i = 0; ids && i < *n; i++)
-        ids[i] = strdup(pm->containers[i]->id);
+    char **ids = wc_xcalloc(*n + 1, sizeof *ids);
+    for (size_t i = 0; i < *n; i++)
+        ids[i] = wc_xstrdup(pm->containers[i]->id);
     pthread_mutex_unlock(&pm->mu);
-    if (!ids)
-        *n = 0;
     return ids;
 }
 
 static void open_runtimes(pod_manager *pm)
 {
     const wc_config *cfg = pm->cfg;
-    pm->runtimes = calloc(cfg->n_handlers + 1, sizeof *pm->runtimes);
+    pm->runtimes = wc_xcalloc(cfg->n_handlers + 1, sizeof *pm->runtimes);
     char *dir = wc_path_join(cfg->state_dir, "runtime");
     for (size_t i = 0; i < cfg->n_handlers; i++) {
         wc_err err = {0};
@@ -501,7 +489,7 @@ static int make_dirs(pod_manager *pm, wc_err *err)
 int pod_manager_open(const wc_config *cfg, img_store *images, const pod_legacy_decoder *legacy,
                      pod_manager **out, wc_err *err)
 {
-    pod_manager *pm = calloc(1, sizeof *pm);
+    pod_manager *pm = wc_xcalloc(1, sizeof *pm);
     pm->cfg = cfg;
     pm->images = images;
     pm->legacy = legacy;

@@ -148,7 +148,7 @@ int pod_container_record_intent(pod_manager *pm, pod_container *c, const char *i
 char *pod_sandbox_name_key(const pod_sandbox_config *c); /* caller frees */
 char *pod_container_name_key(const char *sandbox_id, const pod_container_config *c);
 /* 0 when key is now id's (or already was); -1 when another id holds it (copied to holder,
- * which may be NULL) or out of memory. */
+ * which may be NULL). */
 int pod_name_reserve(pod_manager *pm, const char *key, const char *id, char holder[POD_ID_LEN + 1]);
 /* Gives a reservation up if id holds it. */
 void pod_name_release(pod_manager *pm, const char *key, const char *id);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "common/annotations.h"
+#include "common/xalloc.h"
 #include "podsandbox/ocispec_common.h"
 #include "podsandbox/ocispec_int_linux.h"
 
@@ -90,10 +91,9 @@ static int build_env(pod_build *b, json_t *process, wc_err *err)
     json_object_set_new(process, "env", env);
     pod_env_set(env, POD_DEFAULT_PATH);
     const char *hn = sandbox_hostname(b, host, sizeof host);
-    if (asprintf(&kv, "HOSTNAME=%s", hn) >= 0) {
-        pod_env_set(env, kv);
-        free(kv);
-    }
+    kv = wc_xasprintf("HOSTNAME=%s", hn);
+    pod_env_set(env, kv);
+    free(kv);
     json_array_foreach(image_field(b, "Env"), i, v)
     {
         if (json_is_string(v))
@@ -103,8 +103,7 @@ static int build_env(pod_build *b, json_t *process, wc_err *err)
         const pod_kv *e = &cc->envs.v[i];
         if (!e->key[0])
             return wc_err_set(err, WC_INVALID_ARGUMENT, "envs[%zu]: empty key", i);
-        if (asprintf(&kv, "%s=%s", e->key, e->value) < 0)
-            return wc_err_set(err, WC_INTERNAL, "out of memory");
+        kv = wc_xasprintf("%s=%s", e->key, e->value);
         pod_env_set(env, kv);
         free(kv);
     }
@@ -278,9 +277,7 @@ static void cgroups_path(pod_build *b, json_t *linux_obj)
     size_t len = strlen(parent);
     while (len > 1 && parent[len - 1] == '/')
         len--;
-    char *path;
-    if (asprintf(&path, "%.*s/%s", (int)len, parent, b->in->container_id) < 0)
-        return;
+    char *path = wc_xasprintf("%.*s/%s", (int)len, parent, b->in->container_id);
     /* A bare "/" parent would give "//id". */
     json_object_set_new(linux_obj, "cgroupsPath", json_string(path[1] == '/' ? path + 1 : path));
     free(path);

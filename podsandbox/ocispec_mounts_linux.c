@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "podsandbox/ocispec_int_linux.h"
+#include "common/xalloc.h"
 
 /* One bind mount before it becomes JSON. */
 typedef struct bind {
@@ -25,7 +26,7 @@ typedef struct binds {
 static char *clean_path(const char *p)
 {
     size_t len = strlen(p);
-    char *out = malloc(len + 2);
+    char *out = wc_xmalloc(len + 2);
     size_t o = 0;
     out[o++] = '/';
     while (*p) {
@@ -82,7 +83,7 @@ static bind *add_bind(binds *bs, const char *dst, const char *src)
     } else {
         if (bs->n == bs->cap) {
             bs->cap = bs->cap ? bs->cap * 2 : 8;
-            bs->v = realloc(bs->v, bs->cap * sizeof *bs->v);
+            bs->v = wc_xrealloc(bs->v, bs->cap * sizeof *bs->v);
         }
         b = &bs->v[bs->n];
         b->seq = bs->n++;

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/xalloc.h"
 #include "podsandbox/ocispec_int_linux.h"
 
 /* Linux capability numbers 0..40 (include/uapi/linux/capability.h). */
@@ -211,9 +212,8 @@ static int add_seccomp(pod_build *b, json_t *linux_obj, wc_err *err)
         prof = pod_seccomp_default(b->caps);
     if (kind == SECCOMP_FILE) {
         /* CRI gives absolute paths; a relative one is taken under seccomp_root. */
-        if (path[0] != '/' && b->in->seccomp_root && b->in->seccomp_root[0] &&
-            asprintf(&full, "%s/%s", b->in->seccomp_root, path) >= 0)
-            path = full;
+        if (path[0] != '/' && b->in->seccomp_root && b->in->seccomp_root[0])
+            path = full = wc_xasprintf("%s/%s", b->in->seccomp_root, path);
         int rc = pod_seccomp_load(path, b->caps, &prof, err);
         free(full);
         if (rc < 0)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/fs.h"
+#include "common/xalloc.h"
 #include "podsandbox/pidns.h"
 
 static void exit_now(int sig)
@@ -130,7 +131,7 @@ char *pod_pid_holder_ns(const char *sandbox_dir)
     int pid = live_holder(sandbox_dir);
     if (!pid)
         return NULL;
-    char *path = malloc(48);
+    char *path = wc_xmalloc(48);
     snprintf(path, 48, "/proc/%d/ns/pid", pid);
     return path;
 }

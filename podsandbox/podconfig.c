@@ -2,6 +2,7 @@
  * store keeps. Encoding and decoding are written side by side, one helper per shape, so a
  * field added to one direction is easy to see missing in the other. */
 #include "podsandbox/podconfig.h"
+#include "common/xalloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -303,7 +304,7 @@ static void get_str(dec *d, const json_t *o, const char *key, char **out)
     const json_t *v = json_object_get(o, key);
     if (v && !json_is_string(v))
         bad(d, key, "a string");
-    *out = strdup(json_is_string(v) ? json_string_value(v) : "");
+    *out = wc_xstrdup(json_is_string(v) ? json_string_value(v) : "");
 }
 
 static void get_int(dec *d, const json_t *o, const char *key, int64_t *out)
@@ -341,12 +342,12 @@ static void get_strs(dec *d, const json_t *o, const char *key, pod_strs *out)
 {
     const json_t *a = get_array(d, o, key);
     out->n = json_array_size(a);
-    out->v = calloc(out->n + 1, sizeof *out->v);
+    out->v = wc_xcalloc(out->n + 1, sizeof *out->v);
     for (size_t i = 0; i < out->n; i++) {
         const json_t *s = json_array_get(a, i);
         if (!json_is_string(s))
             bad(d, key, "an array of strings");
-        out->v[i] = strdup(json_is_string(s) ? json_string_value(s) : "");
+        out->v[i] = wc_xstrdup(json_is_string(s) ? json_string_value(s) : "");
     }
 }
 
@@ -354,15 +355,15 @@ static void get_kvs(dec *d, const json_t *o, const char *key, pod_kvs *out)
 {
     const json_t *a = get_array(d, o, key);
     out->n = json_array_size(a);
-    out->v = calloc(out->n + 1, sizeof *out->v);
+    out->v = wc_xcalloc(out->n + 1, sizeof *out->v);
     for (size_t i = 0; i < out->n; i++) {
         const json_t *p = json_array_get(a, i);
         const char *k = json_string_value(json_array_get(p, 0));
         const char *v = json_string_value(json_array_get(p, 1));
         if (!k || !v)
             bad(d, key, "an array of [key, value] pairs");
-        out->v[i].key = strdup(k ? k : "");
-        out->v[i].value = strdup(v ? v : "");
+        out->v[i].key = wc_xstrdup(k ? k : "");
+        out->v[i].value = wc_xstrdup(v ? v : "");
     }
 }
 
@@ -387,10 +388,10 @@ static void get_resources(dec *d, const json_t *o, pod_linux_resources *r)
     get_str(d, o, "cpuset_mems", &r->cpuset_mems);
     const json_t *hp = get_array(d, o, "hugepages");
     r->n_hugepages = json_array_size(hp);
-    r->hugepages = calloc(r->n_hugepages + 1, sizeof *r->hugepages);
+    r->hugepages = wc_xcalloc(r->n_hugepages + 1, sizeof *r->hugepages);
     for (size_t i = 0; i < r->n_hugepages; i++) {
         const char *ps = json_string_value(json_array_get(json_array_get(hp, i), 0));
-        r->hugepages[i].page_size = strdup(ps ? ps : "");
+        r->hugepages[i].page_size = wc_xstrdup(ps ? ps : "");
         r->hugepages[i].limit =
             (uint64_t)json_integer_value(json_array_get(json_array_get(hp, i), 1));
     }
@@ -438,7 +439,8 @@ static void get_linux_security(dec *d, const json_t *o, pod_linux_security *s)
     s->readonly_rootfs = get_bool(d, o, "readonly_rootfs");
     const json_t *g = get_array(d, o, "supplemental_groups");
     s->n_supplemental_groups = json_array_size(g);
-    s->supplemental_groups = calloc(s->n_supplemental_groups + 1, sizeof *s->supplemental_groups);
+    s->supplemental_groups =
+        wc_xcalloc(s->n_supplemental_groups + 1, sizeof *s->supplemental_groups);
     for (size_t i = 0; i < s->n_supplemental_groups; i++)
         s->supplemental_groups[i] = json_integer_value(json_array_get(g, i));
     s->supplemental_groups_strict = get_bool(d, o, "supplemental_groups_strict");
@@ -464,7 +466,7 @@ static void get_mounts(dec *d, const json_t *o, pod_container_config *c)
 {
     const json_t *a = get_array(d, o, "mounts");
     c->n_mounts = json_array_size(a);
-    c->mounts = calloc(c->n_mounts + 1, sizeof *c->mounts);
+    c->mounts = wc_xcalloc(c->n_mounts + 1, sizeof *c->mounts);
     for (size_t i = 0; i < c->n_mounts; i++) {
         const json_t *m = json_array_get(a, i);
         pod_mount *x = &c->mounts[i];
@@ -483,7 +485,7 @@ static void get_devices(dec *d, const json_t *o, pod_container_config *c)
 {
     const json_t *a = get_array(d, o, "devices");
     c->n_devices = json_array_size(a);
-    c->devices = calloc(c->n_devices + 1, sizeof *c->devices);
+    c->devices = wc_xcalloc(c->n_devices + 1, sizeof *c->devices);
     for (size_t i = 0; i < c->n_devices; i++) {
         const json_t *m = json_array_get(a, i);
         get_str(d, m, "container_path", &c->devices[i].container_path);
@@ -552,7 +554,7 @@ int pod_sandbox_config_from_json(const json_t *j, pod_sandbox_config **out, wc_e
     get_strs(&d, dns, "options", &c->dns.options);
     const json_t *ports = get_array(&d, j, "ports");
     c->n_ports = json_array_size(ports);
-    c->ports = calloc(c->n_ports + 1, sizeof *c->ports);
+    c->ports = wc_xcalloc(c->n_ports + 1, sizeof *c->ports);
     for (size_t i = 0; i < c->n_ports; i++) {
         const json_t *p = json_array_get(ports, i);
         c->ports[i].protocol = (pod_protocol)get_i(&d, p, "protocol");
@@ -581,17 +583,15 @@ int pod_sandbox_config_from_json(const json_t *j, pod_sandbox_config **out, wc_e
 
 pod_container_config *pod_container_config_new(void)
 {
-    pod_container_config *c = calloc(1, sizeof *c);
-    if (c)
-        c->refs = 1;
+    pod_container_config *c = wc_xcalloc(1, sizeof *c);
+    c->refs = 1;
     return c;
 }
 
 pod_sandbox_config *pod_sandbox_config_new(void)
 {
-    pod_sandbox_config *c = calloc(1, sizeof *c);
-    if (c)
-        c->refs = 1;
+    pod_sandbox_config *c = wc_xcalloc(1, sizeof *c);
+    c->refs = 1;
     return c;
 }
 

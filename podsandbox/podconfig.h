@@ -204,7 +204,8 @@ void pod_container_config_unref(pod_container_config *c); /* frees with the last
 pod_sandbox_config *pod_sandbox_config_new(void);
 pod_sandbox_config *pod_sandbox_config_ref(pod_sandbox_config *c);
 void pod_sandbox_config_unref(pod_sandbox_config *c);
-/* Deep copies holding one reference (through the JSON form); NULL when out of memory. */
+/* Deep copies holding one reference (through the JSON form); NULL only when the JSON form
+ * cannot be made (json_pack refuses a NULL string field). */
 pod_container_config *pod_container_config_copy(const pod_container_config *c);
 pod_sandbox_config *pod_sandbox_config_copy(const pod_sandbox_config *c);
 void pod_linux_resources_clear(pod_linux_resources *r);

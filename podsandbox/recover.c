@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "podsandbox/model.h"
 #include "podsandbox/platform.h"
 
@@ -25,7 +26,7 @@ static void mark_lost(pod_manager *pm, pod_container *c, const char *why)
 {
     pthread_mutex_lock(&pm->mu);
     free(c->message);
-    c->message = strdup(why);
+    c->message = wc_xstrdup(why);
     pthread_mutex_unlock(&pm->mu);
     pod_container_mark_exited(pm, c, 0, 255, 0, 0);
 }
@@ -161,14 +162,12 @@ static pod_container **containers_snapshot(pod_manager *pm, size_t *n)
 {
     pthread_mutex_lock(&pm->mu);
     *n = pm->n_containers;
-    pod_container **v = calloc(*n + 1, sizeof *v);
-    for (size_t i = 0; v && i < *n; i++) {
+    pod_container **v = wc_xcalloc(*n + 1, sizeof *v);
+    for (size_t i = 0; i < *n; i++) {
         v[i] = pm->containers[i];
         v[i]->refs++;
     }
     pthread_mutex_unlock(&pm->mu);
-    if (!v)
-        *n = 0;
     return v;
 }
 
@@ -176,14 +175,12 @@ static pod_sandbox **sandboxes_snapshot(pod_manager *pm, size_t *n)
 {
     pthread_mutex_lock(&pm->mu);
     *n = pm->n_sandboxes;
-    pod_sandbox **v = calloc(*n + 1, sizeof *v);
-    for (size_t i = 0; v && i < *n; i++) {
+    pod_sandbox **v = wc_xcalloc(*n + 1, sizeof *v);
+    for (size_t i = 0; i < *n; i++) {
         v[i] = pm->sandboxes[i];
         v[i]->refs++;
     }
     pthread_mutex_unlock(&pm->mu);
-    if (!v)
-        *n = 0;
     return v;
 }
 

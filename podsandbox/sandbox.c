@@ -8,6 +8,7 @@
 #include "common/crash.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "podsandbox/model.h"
 #include "podsandbox/platform.h"
 
@@ -65,7 +66,7 @@ static char *resolv_conf_text(const pod_dns *dns)
         cap += strlen(dns->searches.v[i]) + 2;
     for (size_t i = 0; i < dns->options.n; i++)
         cap += strlen(dns->options.v[i]) + 2;
-    char *out = malloc(cap);
+    char *out = wc_xmalloc(cap);
     size_t n = 0;
     out[0] = '\0';
     if (dns->searches.n) {
@@ -89,8 +90,8 @@ static char *read_small_file(const char *path)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
-        return strdup("");
-    char *buf = calloc(1, 65537);
+        return wc_xstrdup("");
+    char *buf = wc_xcalloc(1, 65537);
     size_t n = fread(buf, 1, 65536, f);
     buf[n] = '\0';
     fclose(f);
@@ -137,7 +138,7 @@ static void pod_net_from_config(pod_manager *pm, const pod_sandbox *s, hns_pod_n
     net->name = c->name;
     net->namespace_ = c->namespace_;
     net->uid = c->uid;
-    *ports = calloc(c->n_ports + 1, sizeof **ports);
+    *ports = wc_xcalloc(c->n_ports + 1, sizeof **ports);
     static const char *const protocols[] = {"tcp", "udp", "sctp"};
     for (size_t i = 0; i < c->n_ports; i++) {
         const pod_port_mapping *pmap = &c->ports[i];
@@ -181,14 +182,14 @@ static int attach_network(pod_manager *pm, pod_sandbox *s, wc_err *err)
     hns_port_mapping *ports = NULL;
     pthread_mutex_lock(&pm->mu);
     pod_net_from_config(pm, s, &net, &ports);
-    char *cidr = pm->pod_cidr ? strdup(pm->pod_cidr) : NULL;
+    char *cidr = pm->pod_cidr ? wc_xstrdup(pm->pod_cidr) : NULL;
     pthread_mutex_unlock(&pm->mu);
     net.pod_cidr = cidr;
     hns_attach_result res = {0};
     int rc = hns_attach(pm->net, s->netns, &net, &res, err);
     if (rc == 0) {
         free(s->cni_result);
-        s->cni_result = res.cni_result ? strdup(res.cni_result) : strdup("");
+        s->cni_result = res.cni_result ? wc_xstrdup(res.cni_result) : wc_xstrdup("");
         free(s->ips_json);
         s->ips_json = ips_to_json(res.ips, res.n_ips);
     }
@@ -220,7 +221,7 @@ static int detach_network(pod_manager *pm, pod_sandbox *s, int forget, wc_err *e
     if (rc < 0)
         wc_warn("pod", "CNI DEL failed", "sandbox=%.12s error=\"%s\"", s->id, err->msg);
     free(s->cni_result);
-    s->cni_result = strdup("");
+    s->cni_result = wc_xstrdup("");
     if (hns_netns_remove(pm->net, s->netns, err) < 0) {
         if (!forget)
             return -1;
@@ -228,7 +229,7 @@ static int detach_network(pod_manager *pm, pod_sandbox *s, int forget, wc_err *e
                 err->msg);
     }
     free(s->netns);
-    s->netns = strdup("");
+    s->netns = wc_xstrdup("");
     return 0;
 }
 
@@ -245,7 +246,7 @@ void pod_sandbox_roll_back(pod_manager *pm, pod_sandbox *s)
 static pod_sandbox *new_sandbox(pod_manager *pm, pod_sandbox_config *config, const char *handler,
                                 wc_err *err)
 {
-    pod_sandbox *s = calloc(1, sizeof *s);
+    pod_sandbox *s = wc_xcalloc(1, sizeof *s);
     if (pod_new_id(s->id, err) < 0) {
         free(s);
         return NULL;
@@ -253,10 +254,10 @@ static pod_sandbox *new_sandbox(pod_manager *pm, pod_sandbox_config *config, con
     pthread_mutex_init(&s->op, NULL);
     s->state = POD_SANDBOX_NOTREADY;
     s->created_ns = wc_clock_realtime_ns();
-    s->handler = strdup(handler && *handler ? handler : pm->cfg->default_handler);
-    s->netns = strdup("");
-    s->cni_result = strdup("");
-    s->ips_json = strdup("[]");
+    s->handler = wc_xstrdup(handler && *handler ? handler : pm->cfg->default_handler);
+    s->netns = wc_xstrdup("");
+    s->cni_result = wc_xstrdup("");
+    s->ips_json = wc_xstrdup("[]");
     s->dir = wc_path_join(pm->sandboxes_dir, s->id);
     s->config = pod_sandbox_config_ref(config);
     return s;
@@ -313,7 +314,7 @@ int pod_sandbox_run(pod_manager *pm, pod_sandbox_config *config, const char *han
     if (pod_name_reserve(pm, key, s->id, other) < 0) {
         rc = wc_err_set(err, WC_ALREADY_EXISTS,
                         "pod sandbox %s/%s (attempt %u) already exists as %s", config->namespace_,
-                        config->name, config->attempt, *other ? other : "(out of memory)");
+                        config->name, config->attempt, other);
     } else if (run_reserved(pm, s, err) < 0) {
         pod_name_release(pm, key, s->id);
         rc = wc_err_prefix(err, "RunPodSandbox %s/%s", config->namespace_, config->name);
@@ -323,7 +324,7 @@ int pod_sandbox_run(pod_manager *pm, pod_sandbox_config *config, const char *han
         pod_sandbox_free(s);
         return -1;
     }
-    *id = strdup(s->id);
+    *id = wc_xstrdup(s->id);
     wc_info("pod", "sandbox ready", "sandbox=%.12s name=%s namespace=%s ips=%s", s->id,
             config->name, config->namespace_, s->ips_json);
     return 0;
@@ -453,17 +454,17 @@ int pod_sandbox_remove(pod_manager *pm, const char *id, wc_err *err)
 
 static pod_sandbox_info *snapshot(const pod_sandbox *s)
 {
-    pod_sandbox_info *i = calloc(1, sizeof *i);
-    i->id = strdup(s->id);
+    pod_sandbox_info *i = wc_xcalloc(1, sizeof *i);
+    i->id = wc_xstrdup(s->id);
     i->state = s->state;
     i->created_ns = s->created_ns;
-    i->handler = strdup(s->handler);
-    i->netns = strdup(s->netns);
+    i->handler = wc_xstrdup(s->handler);
+    i->netns = wc_xstrdup(s->netns);
     json_t *ips = json_loads(s->ips_json, 0, NULL);
     i->n_ips = json_array_size(ips);
-    i->ips = calloc(i->n_ips + 1, sizeof *i->ips);
+    i->ips = wc_xcalloc(i->n_ips + 1, sizeof *i->ips);
     for (size_t k = 0; k < i->n_ips; k++)
-        i->ips[k] = strdup(json_string_value(json_array_get(ips, k)));
+        i->ips[k] = wc_xstrdup(json_string_value(json_array_get(ips, k)));
     json_decref(ips);
     i->config = pod_sandbox_config_ref(s->config);
     return i;
@@ -501,7 +502,7 @@ int pod_sandbox_list(pod_manager *pm, pod_sandbox_info ***out, size_t *n, wc_err
 {
     pthread_mutex_lock(&pm->mu);
     *n = pm->n_sandboxes;
-    *out = calloc(*n + 1, sizeof **out);
+    *out = wc_xcalloc(*n + 1, sizeof **out);
     for (size_t i = 0; i < *n; i++)
         (*out)[i] = snapshot(pm->sandboxes[i]);
     pthread_mutex_unlock(&pm->mu);

@@ -15,6 +15,7 @@
 
 #include "common/cleanup.h"
 #include "common/fs.h"
+#include "common/xalloc.h"
 #include "podsandbox/ocispec.h"
 #include "podsandbox/pidns.h"
 #include "podsandbox/platform.h"
@@ -164,7 +165,7 @@ int pod_platform_sandbox_teardown(pod_manager *pm, pod_sandbox *s, wc_err *err)
 static char *ns_path(pod_manager *pm, const pod_sandbox *s, const char *kind)
 {
     if (!wants_pinned(s->config))
-        return strdup("");
+        return wc_xstrdup("");
     char *dir = ns_dir(pm, s);
     char *p = wc_path_join(dir, kind);
     free(dir);
@@ -190,7 +191,7 @@ static int pid_ns_to_join(pod_manager *pm, const pod_sandbox *s, const pod_conta
             return wc_err_prefix(err, "PID namespace target");
         int running = t->state == POD_CONTAINER_RUNNING && t->pid > 0;
         if (running) {
-            *path = malloc(48);
+            *path = wc_xmalloc(48);
             snprintf(*path, 48, "/proc/%d/ns/pid", t->pid);
         }
         pod_container_info_free(t);

@@ -5,6 +5,7 @@
 
 #include "common/clock.h"
 #include "common/fs.h"
+#include "common/xalloc.h"
 #include "image/image.h"
 #include "podsandbox/model.h"
 #include "podsandbox/platform.h"
@@ -54,7 +55,7 @@ static void measure_writable_layer(pod_manager *pm, const pod_container *c,
     if (img_dir_usage(upper, &u, &err) == 0) {
         out->fs_used_bytes = u.used_bytes;
         out->fs_inodes_used = u.inodes_used;
-        out->fs_mountpoint = u.mountpoint ? strdup(u.mountpoint) : strdup("");
+        out->fs_mountpoint = u.mountpoint ? wc_xstrdup(u.mountpoint) : wc_xstrdup("");
     }
     img_fs_usage_clear(&u);
     free(layer);
@@ -119,7 +120,7 @@ static int copy_resources(pod_linux_resources *dst, const pod_linux_resources *s
     json_t *j = pod_linux_resources_to_json(src);
     pod_linux_resources_clear(dst);
     int rc = j ? pod_linux_resources_from_json(j, dst, err)
-               : wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+               : wc_err_set(err, WC_INTERNAL, "cannot encode the resources");
     json_decref(j);
     return rc;
 }
@@ -132,7 +133,7 @@ static int replace_container_resources(pod_container *c, const pod_linux_resourc
 {
     pod_container_config *next = pod_container_config_copy(c->config);
     if (!next)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+        return wc_err_set(err, WC_INTERNAL, "cannot copy the container's config");
     if (r && copy_resources(&next->linux_resources, r, err) < 0) {
         pod_container_config_unref(next);
         return -1;
@@ -193,7 +194,7 @@ int pod_sandbox_update_resources(pod_manager *pm, const char *id,
     pod_sandbox_config *next = removed ? NULL : pod_sandbox_config_copy(s->config);
     int rc = removed ? wc_err_set(err, WC_NOT_FOUND, "pod sandbox %s not found", s->id)
              : next  ? 0
-                     : wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+                     : wc_err_set(err, WC_INTERNAL, "cannot copy the pod sandbox's config");
     if (rc == 0 && overhead)
         rc = copy_resources(&next->linux_overhead, overhead, err);
     if (rc == 0 && resources)

@@ -13,6 +13,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "podsandbox/keeper.h"
 #include "podsandbox/model.h"
 #include "podsandbox/platform.h"
@@ -166,9 +167,7 @@ static int take_holds(pod_manager *pm, pod_container *c, hcs_runtime *rt, pod_cs
 
 static int begin(pod_manager *pm, pod_container *c, hcs_runtime *rt, int pid, wc_err *err)
 {
-    pod_cstdio *s = calloc(1, sizeof *s);
-    if (!s)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+    pod_cstdio *s = wc_xcalloc(1, sizeof *s);
     s->out = s->err = s->in = -1;
     s->pid = pid;
     s->start_time = pod_keeper_start_time(pid);
@@ -239,12 +238,7 @@ int pod_platform_stdio_tap(pod_manager *pm, pod_container *c, int want_out, int 
     *tap = NULL;
     if (pod_keeper_tap(pm->keeper, c->id, want_out, want_err, out_fd, err_fd, err) < 0)
         return -1;
-    pod_tap *t = calloc(1, sizeof *t);
-    if (!t) {
-        close_fd(out_fd);
-        close_fd(err_fd);
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
-    }
+    pod_tap *t = wc_xcalloc(1, sizeof *t);
     t->probe[0] = *out_fd >= 0 ? fcntl(*out_fd, F_DUPFD_CLOEXEC, 0) : -1;
     t->probe[1] = *err_fd >= 0 ? fcntl(*err_fd, F_DUPFD_CLOEXEC, 0) : -1;
     *tap = t;

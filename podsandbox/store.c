@@ -7,6 +7,7 @@
 
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "podsandbox/model.h"
 
 static const char schema[] =
@@ -114,7 +115,7 @@ int pod_store_put_sandbox(pod_manager *pm, const pod_sandbox *s, wc_err *err)
     const pod_sandbox_config *md = s->config;
     char *cfg = config_text(pod_sandbox_config_to_json(s->config));
     if (!cfg)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "saving pod sandbox: out of memory");
+        return wc_err_set(err, WC_INTERNAL, "saving pod sandbox: cannot encode its config");
     pthread_mutex_lock(&pm->db_mu);
     sqlite3_stmt *st = NULL;
     sqlite3_prepare_v2(pm->db,
@@ -150,7 +151,7 @@ int pod_store_put_container(pod_manager *pm, const pod_container *c, wc_err *err
     const pod_container_config *md = c->config;
     char *cfg = config_text(pod_container_config_to_json(c->config));
     if (!cfg)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "saving container: out of memory");
+        return wc_err_set(err, WC_INTERNAL, "saving container: cannot encode its config");
     pthread_mutex_lock(&pm->db_mu);
     sqlite3_stmt *st = NULL;
     sqlite3_prepare_v2(pm->db,
@@ -239,7 +240,7 @@ int pod_store_has_row(pod_manager *pm, const char *table, const char *id)
 static char *col_text(sqlite3_stmt *st, int i)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
-    return strdup(t ? (const char *)t : "");
+    return wc_xstrdup(t ? (const char *)t : "");
 }
 
 static void col_copy(sqlite3_stmt *st, int i, char *out, size_t cap)
@@ -273,7 +274,7 @@ static int col_config(pod_manager *pm, sqlite3_stmt *st, int i, int container, v
 
 static pod_sandbox *load_sandbox(pod_manager *pm, sqlite3_stmt *st, int *legacy, wc_err *err)
 {
-    pod_sandbox *s = calloc(1, sizeof *s);
+    pod_sandbox *s = wc_xcalloc(1, sizeof *s);
     snprintf(s->id, sizeof s->id, "%s", (const char *)sqlite3_column_text(st, 0));
     pthread_mutex_init(&s->op, NULL);
     s->state = (pod_sandbox_state)sqlite3_column_int(st, 1);
@@ -295,7 +296,7 @@ static pod_sandbox *load_sandbox(pod_manager *pm, sqlite3_stmt *st, int *legacy,
 
 static pod_container *load_container(pod_manager *pm, sqlite3_stmt *st, int *legacy, wc_err *err)
 {
-    pod_container *c = calloc(1, sizeof *c);
+    pod_container *c = wc_xcalloc(1, sizeof *c);
     snprintf(c->id, sizeof c->id, "%s", (const char *)sqlite3_column_text(st, 0));
     snprintf(c->sandbox_id, sizeof c->sandbox_id, "%s", (const char *)sqlite3_column_text(st, 1));
     pthread_mutex_init(&c->op, NULL);
