@@ -620,23 +620,32 @@ static int stop_service(SC_HANDLE svc, int timeout_s, const char *log)
     return WC_SVC_OK;
 }
 
+/* Opens the installed service with `access` (and its config, to name its log in messages).
+ * NULL with *code set when it cannot: the caller then only closes scm. */
+static SC_HANDLE open_installed(SC_HANDLE scm, DWORD access, char *log, size_t log_cap, int *code)
+{
+    SC_HANDLE svc = open_service(scm, access | SERVICE_QUERY_CONFIG, code);
+    if (!svc)
+        return NULL;
+    QUERY_SERVICE_CONFIGW *qc = query_config(svc);
+    installed_log_path(qc ? qc->lpBinaryPathName : NULL, log, log_cap);
+    free(qc);
+    return svc;
+}
+
 static int cmd_start_stop(int start, int timeout_s)
 {
     SC_HANDLE scm = open_scm(SC_MANAGER_CONNECT);
     if (!scm)
         return WC_SVC_FAILED;
     int code = WC_SVC_FAILED;
-    SC_HANDLE svc = open_service(
-        scm, SERVICE_QUERY_STATUS | SERVICE_QUERY_CONFIG | (start ? SERVICE_START : SERVICE_STOP),
-        &code);
+    char log[MAX_PATH * 2];
+    SC_HANDLE svc = open_installed(
+        scm, SERVICE_QUERY_STATUS | (start ? SERVICE_START : SERVICE_STOP), log, sizeof log, &code);
     if (!svc) {
         CloseServiceHandle(scm);
         return code;
     }
-    char log[MAX_PATH * 2];
-    QUERY_SERVICE_CONFIGW *qc = query_config(svc);
-    installed_log_path(qc ? qc->lpBinaryPathName : NULL, log, sizeof log);
-    free(qc);
 
     if (!start) {
         code = stop_service(svc, timeout_s, log);
@@ -688,16 +697,13 @@ static int cmd_uninstall(int timeout_s)
     if (!scm)
         return WC_SVC_FAILED;
     int code = WC_SVC_FAILED;
-    SC_HANDLE svc = open_service(
-        scm, DELETE | SERVICE_STOP | SERVICE_QUERY_STATUS | SERVICE_QUERY_CONFIG, &code);
+    char log[MAX_PATH * 2];
+    SC_HANDLE svc =
+        open_installed(scm, DELETE | SERVICE_STOP | SERVICE_QUERY_STATUS, log, sizeof log, &code);
     if (!svc) {
         CloseServiceHandle(scm);
         return code;
     }
-    char log[MAX_PATH * 2];
-    QUERY_SERVICE_CONFIGW *qc = query_config(svc);
-    installed_log_path(qc ? qc->lpBinaryPathName : NULL, log, sizeof log);
-    free(qc);
     code = stop_service(svc, timeout_s, log);
     if (code == WC_SVC_OK && !DeleteService(svc)) {
         DWORD e = GetLastError();

@@ -84,15 +84,6 @@ int hcs_exec_sync(hcs_runtime *rt, const char *id, const json_t *process, int64_
     return rc;
 }
 
-void hcs_exec_result_clear(hcs_exec_result *r)
-{
-    if (!r)
-        return;
-    free(r->out);
-    free(r->err);
-    memset(r, 0, sizeof *r);
-}
-
 /* ---- interactive exec ------------------------------------------------------------------ */
 
 /* Closing the stdin descriptor is the process's end of input. */
