@@ -76,6 +76,9 @@ typedef struct hcs_container_opts {
     const char *network_namespace;
     unsigned host_cpus;               /* clamp for Processor.Count; 0 = no clamp */
     unsigned wait_to_kill_service_ms; /* >0 → RegistryChanges WaitToKillServiceTimeout */
+    /* Hyper-V: 1 when a mount's host path is a file (shared as its directory limited to
+     * that file); NULL → every mount source is a directory. */
+    int (*is_file)(const char *host_path);
 } hcs_container_opts;
 
 /* Process-isolated container: the full ComputeSystem document for HcsCreateComputeSystem.
@@ -130,10 +133,12 @@ typedef struct hcs_hosted_plan {
 void hcs_hosted_plan_clear(hcs_hosted_plan *plan);
 
 /* Plans a container inside `uvm`: a VSMB share per read-only layer (and per directory
- * mount) not already shared, the scratch (layerFolders' last entry + "\sandbox.vhdx") on
- * the next SCSI LUN with its MappedVirtualDisk guest request, the CombinedLayers guest
- * request, then the hosted document. `container_id` names the root C:\c\<id>. On failure
- * the UVM bookkeeping is left as it was. */
+ * mount) not already shared (a mount of a file: its directory shared with
+ * RestrictFileAccess/SingleFileMapping and the file in AllowedFiles, a second file of that
+ * directory an Update of the list, mapped as <share>\<file>), the scratch (layerFolders' last entry
+ * + "\sandbox.vhdx") on the next SCSI LUN with its MappedVirtualDisk guest request, the
+ * CombinedLayers guest request, then the hosted document. `container_id` names the root C:\c\<id>.
+ * On failure the UVM bookkeeping is left as it was. */
 int hcs_uvm_plan_container(hcs_uvm_devices *uvm, const char *container_id, const json_t *spec,
                            const hcs_container_opts *opts, hcs_hosted_plan *plan, wc_err *err);
 

@@ -240,23 +240,47 @@ void hcs_uvm_end_unused(hcs_runtime *rt, hcs_uvm *vm)
 
 /* ---- containers in the VM --------------------------------------------------------------- */
 
-/* Sends each request in turn; the first failure stops (HCS's message in err). */
+/* The disk a request attaches over SCSI, else NULL. */
+static const char *scsi_add_path(const json_t *r)
+{
+    const char *rp = json_string_value(json_object_get(r, "ResourcePath"));
+    const char *rt = json_string_value(json_object_get(r, "RequestType"));
+    if (!rp || !rt || strncmp(rp, "VirtualMachine/Devices/Scsi/", 28) != 0 || strcmp(rt, "Add"))
+        return NULL;
+    return json_string_value(json_object_get(json_object_get(r, "Settings"), "Path"));
+}
+
+/* Sends each request in turn; the first failure stops (HCS's message in err). A disk is
+ * granted to the VM right before its SCSI attach, as hcsshim's addSCSIActual does
+ * (internal/uvm/scsi.go: wclayer.GrantVmAccess, then the modify). */
 static int uvm_modify(hcs_uvm *vm, const json_t *requests, wc_err *err)
 {
     size_t i;
     json_t *r;
     json_array_foreach(requests, i, r)
     {
+        const char *disk = scsi_add_path(r);
+        if (disk && hcs_grant_vm_access(vm->id, disk, err) < 0)
+            return wc_err_prefix(err, "utility VM %s, request %u", vm->id, (unsigned)i);
         if (hcs_system_modify(vm->sys, r, HCS_DEFAULT_TIMEOUT_MS, err) < 0)
             return wc_err_prefix(err, "utility VM %s, request %u", vm->id, (unsigned)i);
     }
     return 0;
 }
 
+/* A mount source that exists and is not a directory (what hcsshim's AddVSMB shares as a
+ * single file); anything else is shared as a directory, and a missing path fails there. */
+static int host_is_file(const char *path)
+{
+    DWORD a = GetFileAttributesA(path);
+    return a != INVALID_FILE_ATTRIBUTES && !(a & FILE_ATTRIBUTE_DIRECTORY);
+}
+
 int hcs_uvm_attach(hcs_uvm *vm, hcs_ctr *c, const hcs_layer_ids *ids, hcs_hosted_plan *plan,
                    wc_err *err)
 {
-    hcs_container_opts o = {.layer_ids = ids->v, .n_layer_ids = ids->n, .host_cpus = vm->cpus};
+    hcs_container_opts o = {
+        .layer_ids = ids->v, .n_layer_ids = ids->n, .host_cpus = vm->cpus, .is_file = host_is_file};
     if (hcs_uvm_plan_container(vm->devices, c->id, c->spec, &o, plan, err) < 0)
         return -1;
     c->uvm = vm;

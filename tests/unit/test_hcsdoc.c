@@ -438,6 +438,86 @@ static void hyperv_mounts(void **state)
     hcs_uvm_devices_free(uvm);
 }
 
+/* The fake host of the single-file scenario: files live under ...\etc\. */
+static int fake_is_file(const char *path)
+{
+    return strstr(path, "\\etc\\") != NULL;
+}
+
+static json_t *file_mount(const char *dst, const char *src, int ro)
+{
+    return json_pack("{s:s,s:s,s:[s,s]}", "destination", dst, "source", src, "options", "rbind",
+                     ro ? "ro" : "rw");
+}
+
+/* Scenario: bind mounts of single files in a Hyper-V pod (kubelet's termination log, etc
+ * files). hcsshim internal/uvm/vsmb.go AddVSMB: a host path that is not a directory is
+ * shared as its directory (filepath.Dir) with the options of DefaultVSMBOptions(readOnly)
+ * plus RestrictFileAccess and SingleFileMapping, the file's host path in AllowedFiles;
+ * such shares are kept apart from directory shares (vsmbFileShares); another file of a
+ * directory already shared that way is a ModifySettingRequest "Update" of the share with the
+ * longer AllowedFiles list and that call's options. GetVSMBUvmPath: the guest path is the
+ * share's path joined with the file name, which internal/hcsoci/hcsdoc_wcow.go puts in the
+ * MappedDirectory's HostPath. RemoveVSMB: one reference per AddVSMB, the share removed when
+ * the last goes (its AllowedFiles are not shortened). One deliberate difference: the same
+ * file asked for again takes a reference without an Update (hcsshim would list it twice). */
+static void hyperv_single_file_mounts(void **state)
+{
+    hcs_uvm_devices *uvm = hcs_uvm_devices_new("pod4-uvm");
+    hcs_container_opts o = {.layer_ids = ids_ab, .n_layer_ids = 2, .is_file = fake_is_file};
+    wc_err err = {0};
+    json_t *s1 = golden("spec_hyperv_c1.json"), *s2 = golden("spec_hyperv_c2.json");
+    json_object_set_new(
+        s1, "mounts",
+        json_pack("[o,o,o]", file_mount("C:\\etc\\hosts", "C:\\k\\pods\\u1\\etc\\hosts", 1),
+                  file_mount("C:\\data", "C:\\k\\pods\\u1\\volumes\\data", 0),
+                  file_mount("C:\\dev\\termination-log", "C:\\k\\pods\\u1\\etc\\termlog", 0)));
+    json_object_set_new(
+        s2, "mounts",
+        json_pack("[o]", file_mount("C:\\etc\\hosts", "C:\\k\\pods\\u1\\etc\\hosts", 1)));
+    hcs_hosted_plan p1, p2;
+    if (hcs_uvm_plan_container(uvm, "c1", s1, &o, &p1, &err) != 0)
+        fail_msg("plan c1: %s", err.msg);
+    emit_requests("hyperv_file_c1_modify", p1.modify);
+    emit("hyperv_file_c1_doc", "ComputeSystem", p1.doc);
+    assert_golden(p1.modify, "hyperv_file_c1_modify.json");
+    json_t *c = json_object_get(json_object_get(p1.doc, "HostedSystem"), "Container");
+    assert_golden(json_object_get(c, "MappedDirectories"), "hyperv_file_c1_mapped.json");
+
+    /* c2 maps a file already allowed: a reference, no request for the share */
+    if (hcs_uvm_plan_container(uvm, "c2", s2, &o, &p2, &err) != 0)
+        fail_msg("plan c2: %s", err.msg);
+    assert_int_equal(json_array_size(p2.modify), 2); /* its scratch and its combined layers */
+    c = json_object_get(json_object_get(p2.doc, "HostedSystem"), "Container");
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_array_get(json_object_get(c, "MappedDirectories"), 0), "HostPath")),
+        HCS_VSMB_GUEST_PREFIX "s3\\hosts");
+
+    json_t *r1 = json_array(), *r2 = json_array();
+    assert_int_equal(hcs_uvm_release_container(uvm, "c1", s1, r1, &err), 0);
+    assert_golden(r1, "hyperv_file_release_c1.json");
+    assert_int_equal(hcs_uvm_release_container(uvm, "c2", s2, r2, &err), 0);
+    json_t *last = json_array_get(r2, json_array_size(r2) - 1);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(last, "Settings"), "Name")), "s3");
+    assert_string_equal(json_string_value(json_object_get(last, "RequestType")), "Remove");
+
+    hcs_hosted_plan_clear(&p2);
+    /* a file source with no directory part cannot be shared */
+    json_object_set_new(s2, "mounts", json_pack("[o]", file_mount("C:\\x", "\\etc\\", 0)));
+    assert_int_equal(hcs_uvm_plan_container(uvm, "c3", s2, &o, &p2, &err), -1);
+    assert_int_equal(err.code, WC_INVALID_ARGUMENT);
+    assert_null(p2.doc);
+    json_decref(r1);
+    json_decref(r2);
+    hcs_hosted_plan_clear(&p1);
+    hcs_hosted_plan_clear(&p2);
+    json_decref(s1);
+    json_decref(s2);
+    hcs_uvm_devices_free(uvm);
+}
+
 /* Scenario (part of the Hyper-V pod): the pod's network adapter into the UVM.
  * hcsshim internal/uvm/network.go addNIC: a guest-only PreAdd carrying the HNS endpoint
  * (getNetworkModifyRequest, RS5+ form {AdapterId, RequestType, Settings}), then the Add to
@@ -760,6 +840,7 @@ int main(void)
         cmocka_unit_test(hyperv_pod_two_containers),
         cmocka_unit_test(hyperv_failed_plan_rolls_back),
         cmocka_unit_test(hyperv_mounts),
+        cmocka_unit_test(hyperv_single_file_mounts),
         cmocka_unit_test(hyperv_network_adapter),
         cmocka_unit_test(handlers_and_annotations),
         cmocka_unit_test(exec_tty),
