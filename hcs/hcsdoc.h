@@ -150,6 +150,11 @@ int hcs_uvm_release_container(hcs_uvm_devices *uvm, const char *container_id, co
 /* Network adapter into a UVM: first the guest-only PreAdd request carrying the HNS
  * endpoint object (`endpoint`, borrowed), then the Add of the adapter itself. */
 int hcs_doc_uvm_nic_preadd(const char *nic_id, const json_t *endpoint, json_t **out, wc_err *err);
+/* The endpoint object a PreAdd carries: hcsshim sends HNS's v1 HNSEndpoint (internal/hns
+ * hnsendpoint.go: ID, Name, MacAddress, IPAddress, PrefixLength), made here from what HCN v2
+ * reports. ip may be NULL (no address yet). */
+int hcs_doc_uvm_nic_endpoint(const char *endpoint_id, const char *name, const char *mac,
+                             const char *ip, unsigned prefix_length, json_t **out, wc_err *err);
 int hcs_doc_uvm_nic_add(const char *nic_id, const char *endpoint_id, const char *mac, json_t **out,
                         wc_err *err);
 

@@ -564,6 +564,31 @@ int hcs_doc_uvm_nic_preadd(const char *nic_id, const json_t *endpoint, json_t **
     return *out ? 0 : hd_oom(err, "network adapter pre-add");
 }
 
+int hcs_doc_uvm_nic_endpoint(const char *endpoint_id, const char *name, const char *mac,
+                             const char *ip, unsigned prefix_length, json_t **out, wc_err *err)
+{
+    *out = NULL;
+    if (!endpoint_id || !*endpoint_id)
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "network adapter: the endpoint id is required");
+    int oom = 0;
+    json_t *ep = json_object();
+    hd_set_str(ep, "ID", endpoint_id, &oom);
+    if (name && *name)
+        hd_set_str(ep, "Name", name, &oom);
+    if (mac && *mac)
+        hd_set_str(ep, "MacAddress", mac, &oom);
+    if (ip && *ip) {
+        hd_set_str(ep, "IPAddress", ip, &oom);
+        hd_set(ep, "PrefixLength", json_integer(prefix_length), &oom);
+    }
+    if (oom) {
+        json_decref(ep);
+        return hd_oom(err, "network adapter endpoint");
+    }
+    *out = ep;
+    return 0;
+}
+
 int hcs_doc_uvm_nic_add(const char *nic_id, const char *endpoint_id, const char *mac, json_t **out,
                         wc_err *err)
 {

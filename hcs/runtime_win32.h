@@ -140,6 +140,12 @@ void hcs_uvm_end_unused(hcs_runtime *rt, hcs_uvm *vm);
 /* The VM's processor count, the clamp for its containers' Processor.Count. */
 unsigned hcs_uvm_cpus(const hcs_uvm *vm);
 
+/* ---- uvm_net_win32.c ------------------------------------------------------------------ */
+
+/* Adds a network adapter to the VM for each endpoint of the namespace in the spec's
+ * windows.network.networkNamespace (none: nothing to do). */
+int hcs_uvm_add_network(hcs_system *vm, const json_t *spec, wc_err *err);
+
 /* ---- runtime_win32.c ------------------------------------------------------------------ */
 
 struct hcs_runtime {

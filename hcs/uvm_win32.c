@@ -195,6 +195,8 @@ static int uvm_boot(hcs_uvm *vm, const json_t *spec, const char *base_layer, wc_
         rc = img_wcl_create_uvm_scratch(vhdx, base_layer, vm->id, err);
     if (rc == 0)
         rc = uvm_create_system(vm, &o, err);
+    if (rc == 0)
+        rc = hcs_uvm_add_network(vm->sys, spec, err);
     free(vhdx);
     vm->cpus = effective_cpus(&o);
     if (rc < 0) {

@@ -525,9 +525,15 @@ static void hyperv_single_file_mounts(void **state)
  * the guest Add. */
 static void hyperv_network_adapter(void **state)
 {
-    json_t *ep = golden("hyperv_nic_endpoint.json");
-    json_t *pre = NULL, *add = NULL;
+    json_t *want_ep = golden("hyperv_nic_endpoint.json");
+    json_t *pre = NULL, *add = NULL, *ep = NULL;
     wc_err err = {0};
+    /* the endpoint as HCN v2 reports it (ID, Name, MacAddress, IpConfigurations[0]) */
+    assert_int_equal(hcs_doc_uvm_nic_endpoint("e1f2a3b4-c5d6-4e7f-8a9b-0c1d2e3f4a5b", "pod1-eth0",
+                                              "00-15-5D-52-C0-01", "10.244.1.5", 24, &ep, &err),
+                     0);
+    assert_golden(ep, "hyperv_nic_endpoint.json");
+    json_decref(want_ep);
     const char *nic = "6f7e8d9c-0b1a-4c2d-9e3f-4a5b6c7d8e9f";
     assert_int_equal(hcs_doc_uvm_nic_preadd(nic, ep, &pre, &err), 0);
     assert_int_equal(hcs_doc_uvm_nic_add(nic, "e1f2a3b4-c5d6-4e7f-8a9b-0c1d2e3f4a5b",

@@ -39,7 +39,9 @@ def test_hyperv_pod_lifecycle(host, pods, hv_image):
     # the VM's own scratch is granted to it before the VM is made (vmcompute GrantVmAccess)
     grant = only(j, "GrantVmAccess")
     assert grant["id"] == scratch and grant["seq"] < uvm_create[0]["seq"]
-    mods = [e for e in calls(j, "HcsModifyComputeSystem") if e["id"] == uvm]
+    mods = [e for e in calls(j, "HcsModifyComputeSystem") if e["id"] == uvm and not (
+        e["doc"].get("ResourcePath", "").startswith("VirtualMachine/Devices/NetworkAdapters/") or
+        e["doc"].get("GuestRequest", {}).get("ResourceType") == "Network")]  # the pod's NIC
     root = "C:\\c\\" + c1
     assert_golden("uvm_container_add.json", {"requests": [e["doc"] for e in mods]},
                   {"root": root})
@@ -138,16 +140,51 @@ def test_hyperv_attach_without_grant_is_refused(host, pods, hv_image, fault, cal
     pods.wait_log(scfg, "c", "running pid=")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 item 8: the utility VM gets no network adapter "
-                   "for the pod's endpoint")
 def test_hyperv_vm_gets_the_pod_endpoint(host, pods, hv_image):
+    """The pod's endpoint becomes a network adapter of its utility VM before any container
+    is put on it (hcsshim internal/uvm/network.go AddEndpointsToNS / addNIC)."""
     m = host.mark()
     sid, scfg = pods.run_pod(handler=HANDLER)
-    pods.run(sid, scfg, name="c")
+    ip = pods.rt.PodSandboxStatus(PB.PodSandboxStatusRequest(pod_sandbox_id=sid),
+                                  timeout=30).status.network.ip
+    c = pods.run(sid, scfg, name="c")
     pods.wait_log(scfg, "c", "running pid=")
-    paths = [e["doc"].get("ResourcePath", "") for e in calls(host.journal(m),
-                                                               "HcsModifyComputeSystem")]
-    assert any(p.startswith("VirtualMachine/Devices/NetworkAdapters/") for p in paths)
+    j = host.journal(m)
+    uvm = sid + "@vm"
+    endpoint = only(j, "HcnCreateEndpoint")["id"]
+    net = [e for e in calls(j, "HcsModifyComputeSystem") if e["id"] == uvm and (
+        e["doc"].get("ResourcePath", "").startswith("VirtualMachine/Devices/NetworkAdapters/") or
+        e["doc"].get("GuestRequest", {}).get("ResourceType") == "Network")]
+    assert len(net) == 2 and all(e["hr"] == "0x00000000" for e in net), net
+    nic = net[0]["doc"]["GuestRequest"]["Settings"]["AdapterId"]
+    assert_golden("uvm_network_adapter.json", {"preadd": net[0]["doc"], "add": net[1]["doc"]},
+                  {"endpoint": endpoint, "pod_ip": ip, "nic": nic,
+                   "nic_path": "VirtualMachine/Devices/NetworkAdapters/" + nic})
+    hosted = [e for e in calls(j, "HcsCreateComputeSystem") if e["id"] == c][0]
+    assert net[1]["seq"] < hosted["seq"]
+    assert hosted["doc"]["HostedSystem"]["Container"]["Networking"]["Namespace"]
+
+    # the simulated host holds the guest to it: a device Add without the guest's PreAdd is
+    # refused, and a container on a namespace whose endpoint the VM has no adapter for
+    h = 0x7E570011
+    assert host.control("HcsOpenComputeSystem", h=h, id=uvm, jid=uvm)["hr"] == 0
+    try:
+        other = "0f0e0d0c-0b0a-4909-8807-060504030201"
+        r = host.control("HcsModifyComputeSystem", h=h, doc=json.dumps({
+            "RequestType": "Add", "ResourcePath": "VirtualMachine/Devices/NetworkAdapters/" + other,
+            "Settings": {"EndpointId": endpoint}}))
+        assert hr_of(r) == 0x80070057, r
+    finally:
+        host.control("HcsCloseComputeSystem", h=h)
+    m2 = host.mark()
+    sid2, _ = pods.run_pod()
+    ns2 = only(host.journal(m2), "HcnCreateNamespace")["id"]
+    bad = json.loads(json.dumps(hosted["doc"]))
+    bad["HostedSystem"]["Container"]["Networking"]["Namespace"] = ns2
+    r = host.control("HcsCreateComputeSystem", h=h + 1, id="nonic-" + c, jid="nonic",
+                     doc=json.dumps(bad))
+    assert hr_of(r) == 0x80070490, r  # ERROR_NOT_FOUND: the guest has no such adapter
+    pods.rt.StopPodSandbox(PB.StopPodSandboxRequest(pod_sandbox_id=sid2), timeout=60)
 
 
 def hr_of(reply):

@@ -80,6 +80,7 @@ typedef struct combined {
 } combined;
 typedef struct nic {
     char id[64], endpoint[64];
+    int pre_added; /* the guest's PreAdd came, the device not yet */
 } nic;
 
 struct hsys {
@@ -1223,6 +1224,55 @@ static HRESULT combined_add(hsys *vm, const sj *settings, char *note, size_t nsz
     return S_OK;
 }
 
+static nic *nic_find(hsys *vm, const char *id)
+{
+    for (size_t i = 0; id && i < vm->n_nics; i++)
+        if (guid_equal(vm->nics[i].id, id))
+            return &vm->nics[i];
+    return NULL;
+}
+
+/* The guest's side of a network adapter (hcsshim internal/uvm/network.go addNIC, RS5+ form
+ * {AdapterId, RequestType, Settings}): "PreAdd" hands the guest the endpoint before the
+ * device arrives; the device's own Add (with the guest "Add") needs that PreAdd, as the
+ * guest has nothing to configure the adapter with otherwise. */
+static HRESULT guest_network(hsys *vm, const char *rt, const sj *set, char *note, size_t nsz)
+{
+    const char *adapter = sj_str(sj_get(set, "AdapterId"));
+    const char *kind = sj_str(sj_get(set, "RequestType"));
+    if (!adapter || !kind) {
+        snprintf(note, nsz, "Network guest request without AdapterId/RequestType");
+        return E_INVALIDARG;
+    }
+    nic *n = nic_find(vm, adapter);
+    if (strcmp(rt, "Add") == 0 && strcmp(kind, "PreAdd") == 0) {
+        const char *ep = sj_str(sj_path(set, "Settings", "ID", NULL));
+        if (!ep || !hcn_endpoint_exists(ep)) {
+            snprintf(note, nsz, "PreAdd of adapter %s: endpoint %s does not exist", adapter,
+                     ep ? ep : "?");
+            return (HRESULT)0x803B0002L; /* HCN_E_ENDPOINT_NOT_FOUND */
+        }
+        if (n || vm->n_nics == 8)
+            return HRESULT_FROM_WIN32(ERROR_ALREADY_EXISTS);
+        n = &vm->nics[vm->n_nics++];
+        memset(n, 0, sizeof *n);
+        snprintf(n->id, sizeof n->id, "%s", adapter);
+        snprintf(n->endpoint, sizeof n->endpoint, "%s", ep);
+        n->pre_added = 1;
+        snprintf(note, nsz, "guest expects adapter %s for endpoint %s", adapter, ep);
+        return S_OK;
+    }
+    if (strcmp(rt, "Add") == 0 && strcmp(kind, "Add") == 0) {
+        if (!n || !n->pre_added) {
+            snprintf(note, nsz, "guest Add of adapter %s without its PreAdd", adapter);
+            return E_INVALIDARG;
+        }
+        n->pre_added = 0;
+        return S_OK;
+    }
+    return S_OK; /* Remove and the rest change nothing the double models */
+}
+
 static HRESULT guest_request(hsys *vm, const sj *g, char *note, size_t nsz)
 {
     const char *type = sj_str(sj_get(g, "ResourceType"));
@@ -1242,8 +1292,9 @@ static HRESULT guest_request(hsys *vm, const sj *g, char *note, size_t nsz)
             }
         return HRESULT_FROM_WIN32(ERROR_NOT_FOUND);
     }
-    if (strcmp(type, "MappedVirtualDisk") == 0 || strcmp(type, "Network") == 0 ||
-        strcmp(type, "MappedDirectory") == 0)
+    if (strcmp(type, "Network") == 0)
+        return guest_network(vm, rt, set, note, nsz);
+    if (strcmp(type, "MappedVirtualDisk") == 0 || strcmp(type, "MappedDirectory") == 0)
         return S_OK; /* what the guest does with them has no host-side effect here */
     snprintf(note, nsz, "unknown guest ResourceType %s", type);
     return E_INVALIDARG;
@@ -1359,11 +1410,18 @@ static HRESULT vm_modify(hsys *vm, const sj *m, char *note, size_t nsz)
                          ep ? ep : "?");
                 return (HRESULT)0x803B0002L; /* HCN_E_ENDPOINT_NOT_FOUND */
             }
-            if (vm->n_nics == 8)
-                return E_OUTOFMEMORY;
-            snprintf(vm->nics[vm->n_nics].id, 64, "%s", id);
-            snprintf(vm->nics[vm->n_nics].endpoint, 64, "%s", ep);
-            vm->n_nics++;
+            nic *n = nic_find(vm, id);
+            if (n && !n->pre_added)
+                return HRESULT_FROM_WIN32(ERROR_ALREADY_EXISTS);
+            if (!n || !guid_equal(n->endpoint, ep)) {
+                snprintf(note, nsz, "network adapter %s: the guest had no PreAdd for endpoint %s",
+                         id, ep);
+                return E_INVALIDARG;
+            }
+            if (!g) { /* no guest request: the device is there, the guest not told */
+                n->pre_added = 0;
+                snprintf(note, nsz, "adapter %s added without its guest request", id);
+            }
         } else {
             size_t i = 0;
             while (i < vm->n_nics && _stricmp(vm->nics[i].id, id) != 0)
@@ -1503,6 +1561,22 @@ static HRESULT check_container(req *r, hsys *s, const sj *ctr, const char *hosti
     if (ns && !hcn_namespace_exists(ns)) {
         snprintf(r->note, sizeof r->note, "Networking.Namespace %s does not exist", ns);
         return HRESULT_FROM_WIN32(ERROR_NOT_FOUND);
+    }
+    /* In a utility VM the namespace's endpoints are only there as the VM's network adapters:
+     * the guest cannot put a container on an endpoint it has no adapter for. */
+    char eps[16][40];
+    size_t n_eps = ns && hosting ? hcn_namespace_endpoints(ns, eps, 16) : 0;
+    for (size_t i = 0; i < n_eps; i++) {
+        hsys *vm = sys_find(hosting);
+        size_t k = 0;
+        while (k < vm->n_nics && (vm->nics[k].pre_added || !guid_equal(vm->nics[k].endpoint, eps[i])))
+            k++;
+        if (k == vm->n_nics) {
+            snprintf(r->note, sizeof r->note,
+                     "utility VM %s has no network adapter for endpoint %s of namespace %s",
+                     hosting, eps[i], ns);
+            return HRESULT_FROM_WIN32(ERROR_NOT_FOUND);
+        }
     }
     sj *dirs = sj_get(ctr, "MappedDirectories");
     for (size_t i = 0; dirs && i < dirs->n; i++) {
