@@ -123,6 +123,12 @@ hcs_uvm_devices *hcs_uvm_devices_new(const char *id);
 void hcs_uvm_devices_free(hcs_uvm_devices *uvm);
 const char *hcs_uvm_devices_id(const hcs_uvm_devices *uvm);
 
+/* The bookkeeping as JSON, for the runtime's record of a VM (a restarted wincrid reopens
+ * the VM and goes on naming shares and LUNs where it left off), and back. NULL / -1 when out
+ * of memory or, loading, when the record is not one (WC_INVALID_ARGUMENT). */
+json_t *hcs_uvm_devices_save(const hcs_uvm_devices *uvm);
+int hcs_uvm_devices_load(const json_t *saved, hcs_uvm_devices **out, wc_err *err);
+
 /* A hosted (Hyper-V isolated) container's documents, in the order they are sent. */
 typedef struct hcs_hosted_plan {
     json_t *modify; /* array of HcsModifyComputeSystem requests for the UVM */

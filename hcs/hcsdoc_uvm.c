@@ -173,6 +173,112 @@ void hcs_uvm_devices_free(hcs_uvm_devices *u)
     free(u);
 }
 
+json_t *hcs_uvm_devices_save(const hcs_uvm_devices *u)
+{
+    int oom = 0;
+    json_t *shares = json_array(), *luns = json_object();
+    for (size_t i = 0; i < u->n_shares; i++) {
+        const hd_share *s = &u->shares[i];
+        json_t *files = json_array();
+        for (size_t k = 0; k < s->n_allowed; k++)
+            hd_push(files, json_string(s->allowed[k]), &oom);
+        hd_push(shares,
+                json_pack("{s:s,s:s,s:I,s:b,s:o}", "name", s->name, "path", s->host_path, "refs",
+                          (json_int_t)s->refs, "file", s->file_share, "allowed", files),
+                &oom);
+    }
+    for (int l = 1; l < HD_MAX_LUNS; l++) {
+        char key[16];
+        snprintf(key, sizeof key, "%d", l);
+        if (u->lun_owner[l])
+            hd_set_str(luns, key, u->lun_owner[l], &oom);
+    }
+    json_t *out = json_pack("{s:s,s:I,s:o,s:o}", "id", u->id, "vsmb_counter",
+                            (json_int_t)u->vsmb_counter, "shares", shares, "luns", luns);
+    if (!out || oom) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* One saved share into u (already sized). 0, or -1 with oom set / the record bad. */
+static int load_share(hcs_uvm_devices *u, const json_t *j, int *oom)
+{
+    const char *name = json_string_value(json_object_get(j, "name"));
+    const char *path = json_string_value(json_object_get(j, "path"));
+    json_int_t refs = json_integer_value(json_object_get(j, "refs"));
+    json_t *allowed = json_object_get(j, "allowed");
+    if (!name || strlen(name) >= sizeof u->shares[0].name || !path || refs <= 0 ||
+        !json_is_array(allowed))
+        return -1;
+    hd_share *s = &u->shares[u->n_shares];
+    memset(s, 0, sizeof *s);
+    snprintf(s->name, sizeof s->name, "%s", name);
+    s->refs = (unsigned)refs;
+    s->file_share = json_is_true(json_object_get(j, "file"));
+    s->host_path = strdup(path);
+    s->allowed = calloc(json_array_size(allowed) + 1, sizeof *s->allowed);
+    u->n_shares++; /* freed with u from here on */
+    if (!s->host_path || !s->allowed)
+        return (*oom = 1), -1;
+    size_t k;
+    json_t *f;
+    json_array_foreach(allowed, k, f)
+    {
+        if (!json_is_string(f))
+            return -1;
+        if (!(s->allowed[s->n_allowed] = strdup(json_string_value(f))))
+            return (*oom = 1), -1;
+        s->n_allowed++;
+    }
+    return 0;
+}
+
+int hcs_uvm_devices_load(const json_t *saved, hcs_uvm_devices **out, wc_err *err)
+{
+    *out = NULL;
+    const char *id = json_string_value(json_object_get(saved, "id"));
+    json_t *shares = json_object_get(saved, "shares"), *luns = json_object_get(saved, "luns");
+    json_int_t counter = json_integer_value(json_object_get(saved, "vsmb_counter"));
+    if (!id || !json_is_array(shares) || !json_is_object(luns) || counter < 0)
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "utility VM record: not a device record");
+    hcs_uvm_devices *u = hcs_uvm_devices_new(id);
+    int oom = !u, bad = 0;
+    if (u) {
+        u->vsmb_counter = (unsigned long)counter;
+        u->cap_shares = json_array_size(shares) ? json_array_size(shares) : 1;
+        u->shares = calloc(u->cap_shares, sizeof *u->shares);
+        oom = !u->shares;
+    }
+    size_t i;
+    json_t *j;
+    json_array_foreach(shares, i, j)
+    {
+        if (oom || bad)
+            break;
+        bad = load_share(u, j, &oom) < 0 && !oom;
+    }
+    const char *key;
+    json_object_foreach(luns, key, j)
+    {
+        long l = strtol(key, NULL, 10);
+        if (oom || bad || l < 1 || l >= HD_MAX_LUNS || !json_is_string(j) || u->lun_owner[l]) {
+            bad = bad || !oom;
+            break;
+        }
+        oom = !(u->lun_owner[l] = strdup(json_string_value(j)));
+    }
+    if (oom || bad) {
+        hcs_uvm_devices_free(u);
+        return oom ? hd_oom(err, "utility VM record")
+                   : wc_err_set(err, WC_INVALID_ARGUMENT,
+                                "utility VM record %s: a bad share or LUN", id);
+    }
+    *out = u;
+    return 0;
+}
+
 const char *hcs_uvm_devices_id(const hcs_uvm_devices *u)
 {
     return u->id;

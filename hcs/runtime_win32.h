@@ -135,6 +135,9 @@ int hcs_uvm_attach(hcs_uvm *vm, hcs_ctr *c, const hcs_layer_ids *ids, hcs_hosted
 /* Takes the container's layers and scratch out of its VM (what is not there fails
  * harmlessly); the VM goes with its last container, after grace_ms (0: terminated). */
 void hcs_uvm_detach(hcs_ctr *c, DWORD grace_ms);
+/* After a restart (takes rt->uvms.mu itself): the adopted Hyper-V container c rejoins its
+ * pod's VM, reopened by id with its devices from our record when it is the first. */
+int hcs_uvm_adopt(hcs_ctr *c, wc_err *err);
 /* Ends a VM that no container was attached to (its first container failed). */
 void hcs_uvm_end_unused(hcs_runtime *rt, hcs_uvm *vm);
 /* The VM's processor count, the clamp for its containers' Processor.Count. */
@@ -175,7 +178,8 @@ struct hcs_ctr {
     int started, exited, paused, exit_reported, adopted;
     hcs_stdio stdio;
     uint64_t memory_limit;
-    hcs_uvm *uvm; /* Hyper-V: the utility VM that hosts it */
+    hcs_uvm *uvm;      /* Hyper-V: the utility VM that hosts it */
+    int hyperv_record; /* adopted: its record says a utility VM hosts it */
 };
 
 hcs_ctr *hcs_ctr_find(hcs_runtime *rt, const char *id);

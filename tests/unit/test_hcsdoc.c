@@ -518,6 +518,60 @@ static void hyperv_single_file_mounts(void **state)
     hcs_uvm_devices_free(uvm);
 }
 
+/* A restarted wincrid reopens a pod's VM and loads its bookkeeping from its record: what
+ * it then plans and releases is what the wincrid that made the VM would have (hcsshim keeps
+ * this state in the UtilityVM object; a shim that restarts loses it, wincri records it). */
+static void hyperv_devices_survive_a_restart(void **state)
+{
+    hcs_uvm_devices *a = hcs_uvm_devices_new("pod5-uvm"), *b = NULL;
+    hcs_container_opts o = {.layer_ids = ids_ab, .n_layer_ids = 2, .is_file = fake_is_file};
+    wc_err err = {0};
+    json_t *s1 = golden("spec_hyperv_c1.json"), *s2 = golden("spec_hyperv_c2.json");
+    json_object_set_new(s1, "mounts",
+                        json_pack("[o,o]", file_mount("C:\\h", "C:\\k\\etc\\hosts", 1),
+                                  file_mount("C:\\d", "C:\\k\\data", 0)));
+    json_object_set_new(s2, "mounts",
+                        json_pack("[o]", file_mount("C:\\t", "C:\\k\\etc\\termlog", 0)));
+    hcs_hosted_plan p1, pa, pb;
+    assert_int_equal(hcs_uvm_plan_container(a, "c1", s1, &o, &p1, &err), 0);
+    json_t *saved = hcs_uvm_devices_save(a);
+    assert_non_null(saved);
+    /* through text, as the record is written and read */
+    char *text = json_dumps(saved, JSON_COMPACT);
+    json_t *back = json_loads(text, 0, NULL);
+    assert_int_equal(hcs_uvm_devices_load(back, &b, &err), 0);
+    assert_string_equal(hcs_uvm_devices_id(b), "pod5-uvm");
+    assert_int_equal(hcs_uvm_plan_container(a, "c2", s2, &o, &pa, &err), 0);
+    assert_int_equal(hcs_uvm_plan_container(b, "c2", s2, &o, &pb, &err), 0);
+    assert_true(json_equal(pa.modify, pb.modify)); /* an Update of s3, LUN 2 */
+    assert_true(json_equal(pa.doc, pb.doc));
+    assert_int_equal(pb.lun, 2);
+    json_t *ra = json_array(), *rb = json_array();
+    assert_int_equal(hcs_uvm_release_container(a, "c1", s1, ra, &err), 0);
+    assert_int_equal(hcs_uvm_release_container(b, "c1", s1, rb, &err), 0);
+    assert_true(json_equal(ra, rb));
+    assert_int_equal(json_array_size(rb), 3); /* filter, LUN 1, the data share; s3 stays */
+    /* not a record */
+    hcs_uvm_devices *bad = NULL;
+    json_object_set_new(back, "luns", json_pack("{s:s}", "0", "x"));
+    assert_int_equal(hcs_uvm_devices_load(back, &bad, &err), -1);
+    assert_int_equal(err.code, WC_INVALID_ARGUMENT);
+    assert_null(bad);
+    assert_int_equal(hcs_uvm_devices_load(json_object_get(back, "id"), &bad, &err), -1);
+    free(text);
+    json_decref(saved);
+    json_decref(back);
+    json_decref(ra);
+    json_decref(rb);
+    hcs_hosted_plan_clear(&p1);
+    hcs_hosted_plan_clear(&pa);
+    hcs_hosted_plan_clear(&pb);
+    json_decref(s1);
+    json_decref(s2);
+    hcs_uvm_devices_free(a);
+    hcs_uvm_devices_free(b);
+}
+
 /* Scenario (part of the Hyper-V pod): the pod's network adapter into the UVM.
  * hcsshim internal/uvm/network.go addNIC: a guest-only PreAdd carrying the HNS endpoint
  * (getNetworkModifyRequest, RS5+ form {AdapterId, RequestType, Settings}), then the Add to
@@ -847,6 +901,7 @@ int main(void)
         cmocka_unit_test(hyperv_failed_plan_rolls_back),
         cmocka_unit_test(hyperv_mounts),
         cmocka_unit_test(hyperv_single_file_mounts),
+        cmocka_unit_test(hyperv_devices_survive_a_restart),
         cmocka_unit_test(hyperv_network_adapter),
         cmocka_unit_test(handlers_and_annotations),
         cmocka_unit_test(exec_tty),
