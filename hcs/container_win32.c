@@ -379,12 +379,44 @@ int hcs_release(hcs_runtime *rt, const char *id, wc_err *err)
     return 0;
 }
 
+/* A Hyper-V container that had ended before wincrid restarted (so was not adopted): what
+ * our record says it holds is released all the same, its part of its pod's VM (reopened by
+ * id when need be) and its scratch. */
+static void release_unadopted(hcs_runtime *rt, const char *id)
+{
+    hcs_ctr *c = calloc(1, sizeof *c);
+    if (!c || strlen(id) >= sizeof c->id) {
+        free(c);
+        return;
+    }
+    c->rt = rt;
+    snprintf(c->id, sizeof c->id, "%s", id);
+    read_record(c);
+    wc_err e = {0};
+    if (c->hyperv_record && hcs_uvm_adopt(c, &e) == 0) {
+        AcquireSRWLockExclusive(&rt->uvms.mu);
+        hcs_uvm_detach(c, HCS_UVM_STOP_GRACE_MS);
+        ReleaseSRWLockExclusive(&rt->uvms.mu);
+    } else if (c->hyperv_record) {
+        wc_warn("hcs", "cannot release a container from its utility VM", "id=%s err=\"%s\"", id,
+                e.msg);
+    }
+    if (c->hyperv_record) {
+        hcs_storage_release(c);
+        remove_record(c);
+    }
+    hcs_ctr_free(c);
+}
+
 int hcs_delete(hcs_runtime *rt, const char *id, wc_err *err)
 {
     hcs_ctr *c = hcs_ctr_find(rt, id);
     if (!c) {
         /* Not ours (any more): an orphan from an earlier run is removed all the same. */
-        return hcs_remove_orphan(id, HCS_DEFAULT_TIMEOUT_MS, err);
+        if (hcs_remove_orphan(id, HCS_DEFAULT_TIMEOUT_MS, err) < 0)
+            return -1;
+        release_unadopted(rt, id);
+        return 0;
     }
     if (c->sys && hcs_system_terminate(c->sys, HCS_DEFAULT_TIMEOUT_MS, err) < 0)
         return -1;

@@ -91,6 +91,8 @@ def test_hyperv_pod_after_restart(host, own, image_ref):
     uvm = sid + "@vm"
     c1 = p.run(sid, scfg, name="c1")
     p.wait_log(scfg, "c1", "running pid=")
+    c0 = p.run(sid, scfg, name="c0", command=["C:\\app\\ctr.exe"], args=["exit", "5"])
+    assert p.wait_state(c0, PB.CONTAINER_EXITED).exit_code == 5  # ended, not yet removed
     own.kill()
     m = host.mark()
     own.start()
@@ -106,6 +108,15 @@ def test_hyperv_pod_after_restart(host, own, image_ref):
     assert (r.exit_code, r.stdout.strip()) == (0, b"hv")
     s = p.rt.ContainerStats(PB.ContainerStatsRequest(container_id=c1), timeout=30).stats
     assert s.memory.working_set_bytes.value > 0
+
+    # the container that had ended leaves the VM when removed: its LUN (2) goes
+    m1 = host.mark()
+    p.rt.RemoveContainer(PB.RemoveContainerRequest(container_id=c0), timeout=60)
+    rel0 = [e for e in calls(host.journal(m1), "HcsModifyComputeSystem") if e["id"] == uvm]
+    assert [e["doc"].get("ResourcePath") for e in rel0 if e["doc"].get("RequestType") ==
+            "Remove"] == ["VirtualMachine/Devices/Scsi/0/Attachments/2"], rel0
+    assert all(e["hr"] == "0x00000000" for e in rel0), rel0
+    assert uvm in [x["id"] for x in host.stats()["system_list"]]  # c1 still runs in it
 
     # a new container joins the same VM: no second VM, the layer shares reused, the next LUN
     m2 = host.mark()
