@@ -163,6 +163,7 @@ static int start(running *r, const wc_daemon_opts *opts, wc_err *err)
     if (cri_server_start(&so, &r->server, err) < 0)
         return -1;
     publish_internal_endpoint(r->d.cfg, cri_server_port(r->server));
+    cri_front_handover(r->front, cri_server_adopt_connection, r->server);
     if (cri_front_start(r->front, cri_server_port(r->server), err) < 0)
         return -1;
     wc_info("daemon", "wincrid is serving CRI runtime.v1",

@@ -99,10 +99,27 @@ void cri_front_port_remove(cri_front *f, int port)
     pthread_mutex_unlock(&f->ports_mu);
 }
 
+void cri_front_handover(cri_front *f, int (*fn)(void *ctx, int fd), void *ctx)
+{
+    f->handover = fn;
+    f->handover_ctx = ctx;
+}
+
+/* Only cri_server_adopt_connection makes "fd:" channels, and only the front calls it. */
+static int handed_over(cri_front *f, const char *peer)
+{
+    pthread_mutex_lock(&f->ports_mu);
+    int any = f->handed_over > 0;
+    pthread_mutex_unlock(&f->ports_mu);
+    return any && strncmp(peer, "fd:", 3) == 0;
+}
+
 int cri_front_peer_allowed(void *front, const char *peer)
 {
     cri_front *f = front;
     static const char prefix[] = "ipv4:127.0.0.1:";
+    if (peer && handed_over(f, peer))
+        return 1;
     if (!peer || strncmp(peer, prefix, sizeof prefix - 1) != 0)
         return 0;
     char *end;

@@ -1,7 +1,9 @@
 /* The front end: the endpoint kubelet dials (unix socket or TCP on Linux; named pipe or TCP
- * on Windows). gRPC core listens only on an internal loopback port; the front relays each
- * client connection to it and records the local port of its own outgoing connection, so the
- * server can refuse any call whose peer is not one of the front's connections. */
+ * on Windows). The front binds it (a unix socket born 0660, root's). On Linux each accepted
+ * connection is handed to gRPC core as it is (cri_front_handover). Where gRPC core cannot take
+ * a connection (a named pipe), it listens on an internal loopback port and the front relays
+ * each client connection to it, recording the local port of its own outgoing connection; the
+ * server refuses any call whose peer is neither handed over nor one of those connections. */
 #ifndef WINCRI_CRI_FRONT_H
 #define WINCRI_CRI_FRONT_H
 
@@ -23,7 +25,11 @@ typedef struct cri_front cri_front;
 int cri_front_new(const char *listen_uri, cri_front **out, wc_err *err);
 /* Binds the public endpoint and starts relaying to 127.0.0.1:internal_port. */
 int cri_front_start(cri_front *f, int internal_port, wc_err *err);
-/* For cri_server_opts.peer_allowed: is `peer` (gRPC's "ipv4:127.0.0.1:PORT") ours? */
+/* Where the platform can, accepted connections go to gRPC core as they are (fn takes the fd
+ * and returns 0; cri_server_adopt_connection) instead of through a relay: set before start. */
+void cri_front_handover(cri_front *f, int (*fn)(void *ctx, int fd), void *ctx);
+/* For cri_server_opts.peer_allowed: is `peer` (gRPC's "ipv4:127.0.0.1:PORT" for a relayed
+ * connection, "fd:N" for one handed over) ours? */
 int cri_front_peer_allowed(void *front, const char *peer);
 /* Closes the listener (and removes a unix socket file); open connections keep relaying. */
 void cri_front_stop_accepting(cri_front *f);

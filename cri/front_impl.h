@@ -15,6 +15,9 @@ struct cri_front {
     pthread_mutex_t ports_mu;
     uint8_t ports[65536 / 8]; /* local ports of the front's own connections to gRPC core */
     cri_front_platform *plat;
+    int (*handover)(void *ctx, int fd); /* NULL: relay every connection */
+    void *handover_ctx;
+    int handed_over; /* ports_mu: connections given to gRPC core as they are, so far */
 };
 
 int cri_front_platform_start(cri_front *f, wc_err *err);

@@ -248,6 +248,23 @@ static void start_relay(cri_front *f, int client)
     pthread_attr_destroy(&attr);
 }
 
+/* 1 when gRPC core took the connection as it is. */
+static int hand_over(cri_front *f, int client)
+{
+    if (!f->handover)
+        return 0;
+    pthread_mutex_lock(&f->ports_mu);
+    f->handed_over++; /* before the first call can arrive on it */
+    pthread_mutex_unlock(&f->ports_mu);
+    /* gRPC core's poller expects a non-blocking socket. */
+    fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK);
+    if (f->ep.kind == CRI_EP_TCP) {
+        int one = 1;
+        setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    return f->handover(f->handover_ctx, client) == 0;
+}
+
 static void *accept_main(void *arg)
 {
     cri_front *f = arg;
@@ -262,7 +279,7 @@ static void *accept_main(void *arg)
         if (!(p[0].revents & POLLIN))
             continue;
         int c = accept4(pl->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-        if (c >= 0)
+        if (c >= 0 && !hand_over(f, c))
             start_relay(f, c);
     }
     return NULL;

@@ -1,4 +1,5 @@
 #include "cri/server.h"
+#include "cri/server_core.h"
 
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
@@ -502,6 +503,11 @@ int cri_server_start(const cri_server_opts *opts, cri_server **out, wc_err *err)
 int cri_server_port(const cri_server *srv)
 {
     return srv->port;
+}
+
+grpc_server *cri_server_core(cri_server *srv)
+{
+    return srv->server;
 }
 
 /* Waits until no call is in flight or the monotonic deadline passes; 0 when idle. */

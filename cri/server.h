@@ -60,6 +60,10 @@ ProtobufCMessage *cri_request_decode(const char *path, const uint8_t *data, size
                                      wc_err *err);
 /* The bound internal port (after "127.0.0.1:0"). */
 int cri_server_port(const cri_server *srv);
+/* Serves a connection the front accepted, on the socket itself (gRPC takes the fd; its calls'
+ * peer is "fd:N"). POSIX only: -1 with errno ENOTSUP elsewhere, and the front relays. For
+ * cri_front_handover. */
+int cri_server_adopt_connection(void *srv, int fd);
 /* Stops taking new calls, lets calls in flight finish for up to grace_ms, then cancels the
  * rest, and frees the server. */
 void cri_server_shutdown(cri_server *srv, int grace_ms);

@@ -3,7 +3,8 @@
  * create: the container's storage (layers_win32.c), the OCI spec's windows.layerFolders and
  *         root.path filled from it, hcs_doc_container, an HCS compute system (left running
  *         across wincrid restarts), and our std pipes. Hyper-V: the container goes into its
- *         pod's utility VM (uvm_win32.c) and its compute system is hosted there.
+ *         pod's utility VM (uvm_win32.c) and its compute system is hosted there. A credential
+ *         spec gets its Credential Guard instance first (ccg_win32.c), removed on delete.
  * start:  the compute system, then its init process, whose HCS pipes are pumped into ours.
  * exits:  HcsEventProcessExited (init) and HcsEventSystemExited reach on_exit once.
  * adopt:  after a restart, the compute system and its init process are reopened from our
@@ -179,22 +180,43 @@ static int create_compute_system(hcs_ctr *c, const json_t *doc, wc_err *err)
     return rc;
 }
 
+/* The gMSA identity's state for the container's document (borrowed from *instance). */
+static const json_t *ccg_state(const json_t *instance)
+{
+    return instance ? json_object_get(instance, "CredentialGuard") : NULL;
+}
+
 /* Process isolation: the compute system on the host. */
 static int create_on_host(hcs_ctr *c, const hcs_rootfs *rootfs, wc_err *err)
 {
     hcs_layer_ids ids;
-    json_t *doc = NULL;
+    json_t *doc = NULL, *ccg = NULL;
     int rc = hcs_layer_ids_of(rootfs, &ids, err);
+    if (rc == 0)
+        rc = hcs_ccg_register(c, 0, &ccg, err);
     if (rc == 0) {
         hcs_container_opts o = {.layer_ids = ids.v,
                                 .n_layer_ids = ids.n,
-                                .host_cpus = GetActiveProcessorCount(ALL_PROCESSOR_GROUPS)};
+                                .host_cpus = GetActiveProcessorCount(ALL_PROCESSOR_GROUPS),
+                                .wait_to_kill_service_ms = HCS_WAIT_TO_KILL_SERVICE_MS,
+                                .credential_guard = ccg_state(ccg)};
         rc = hcs_doc_container(c->spec, &o, &doc, err);
     }
     if (rc == 0)
         rc = create_compute_system(c, doc, err);
     json_decref(doc);
+    json_decref(ccg);
     hcs_layer_ids_clear(&ids);
+    return rc;
+}
+
+/* A hosted container's gMSA identity: the instance (HvSocket transport) and its service
+ * entry in the VM, before the container is put into it (hcsshim hcsoci.CreateContainer). */
+static int hosted_ccg(hcs_ctr *c, hcs_uvm *vm, json_t **ccg, wc_err *err)
+{
+    int rc = hcs_ccg_register(c, 1, ccg, err);
+    if (rc == 0 && *ccg)
+        rc = hcs_uvm_hvsocket_service(vm, *ccg, err);
     return rc;
 }
 
@@ -205,16 +227,22 @@ static int create_hosted(hcs_ctr *c, const hcs_rootfs *rootfs, wc_err *err)
     hcs_uvm *vm = NULL;
     hcs_layer_ids ids = {0};
     hcs_hosted_plan plan = {0};
+    json_t *ccg = NULL;
     const char *base_layer = rootfs->lower_dirs[rootfs->n_lower - 1];
     int rc = hcs_uvm_get(c->rt, c->sandbox_id, c->spec, base_layer, &vm, err);
     if (rc == 0)
         rc = hcs_layer_ids_of(rootfs, &ids, err);
     if (rc == 0)
+        rc = hosted_ccg(c, vm, &ccg, err);
+    if (rc == 0)
         rc = hcs_uvm_attach(vm, c, &ids, &plan, err);
+    if (rc == 0 && ccg)
+        rc = hcs_doc_set_credential_guard(plan.doc, ccg_state(ccg), err);
     if (rc == 0)
         rc = create_compute_system(c, plan.doc, err);
     if (rc < 0 && vm && !c->uvm)
         hcs_uvm_end_unused(c->rt, vm); /* the VM was made for this container alone */
+    json_decref(ccg);
     hcs_hosted_plan_clear(&plan);
     hcs_layer_ids_clear(&ids);
     return rc;
@@ -228,6 +256,7 @@ static void undo_create(hcs_ctr *c)
         wc_err ignored = {0};
         hcs_system_terminate(c->sys, HCS_DEFAULT_TIMEOUT_MS, &ignored);
     }
+    hcs_ccg_release(c);
     hcs_uvm_detach(c, 0);
     hcs_storage_release(c);
 }
@@ -422,6 +451,7 @@ int hcs_delete(hcs_runtime *rt, const char *id, wc_err *err)
         return -1;
     hcs_ctr_unregister(rt, c);
     close_compute_system(c);
+    hcs_ccg_release(c); /* the instance outlives the container otherwise */
     AcquireSRWLockExclusive(&rt->uvms.mu);
     hcs_uvm_detach(c, HCS_UVM_STOP_GRACE_MS); /* before its scratch goes: the VM holds it */
     ReleaseSRWLockExclusive(&rt->uvms.mu);

@@ -38,6 +38,23 @@
 #define HCS_ANNOTATION_MEMORY "io.microsoft.container.memory.sizeinmb"
 #define HCS_ANNOTATION_STORAGE_BPS "io.microsoft.container.storage.qos.bandwidthmaximum"
 #define HCS_ANNOTATION_STORAGE_IOPS "io.microsoft.container.storage.qos.iopsmaximum"
+/* Local process dumps (hcsshim pkg/annotations ContainerProcessDumpLocation and
+ * WCOWProcessDumpType): WER writes dumps of crashing processes to this path inside the
+ * container, "mini" or "full" (the default). The type's key lies outside both prefixes. */
+#define HCS_ANNOTATION_DUMP_LOCATION "io.microsoft.container.processdumplocation"
+#define HCS_ANNOTATION_DUMP_TYPE "io.microsoft.wcow.processdumptype"
+/* Utility VM CPU limit (1..100000) and weight (0..10000), storage QoS (hcsshim
+ * pkg/annotations ProcessorLimit, ProcessorWeight, StorageQoS*Maximum). */
+#define HCS_ANNOTATION_UVM_CPU_LIMIT "io.microsoft.virtualmachine.computetopology.processor.limit"
+#define HCS_ANNOTATION_UVM_CPU_WEIGHT "io.microsoft.virtualmachine.computetopology.processor.weight"
+#define HCS_ANNOTATION_UVM_STORAGE_IOPS "io.microsoft.virtualmachine.storageqos.iopsmaximum"
+#define HCS_ANNOTATION_UVM_STORAGE_BPS "io.microsoft.virtualmachine.storageqos.bandwidthmaximum"
+#define HCS_ANNOTATION_UVM_NO_COMPARTMENT_NS                                                       \
+    "io.microsoft.virtualmachine.disablecompartmentnamespace"
+
+/* WaitToKillServiceTimeout hcsshim writes into every container (math.MaxInt32 ms): a
+ * container's processes are not killed by the guest before the caller's own grace ends. */
+#define HCS_WAIT_TO_KILL_SERVICE_MS 2147483647u
 
 /* Defaults of a Hyper-V pod's utility VM (hcsshim's NewDefaultOptionsWCOW). */
 #define HCS_UVM_DEFAULT_MEMORY_MB 1024
@@ -79,7 +96,17 @@ typedef struct hcs_container_opts {
     /* Hyper-V: 1 when a mount's host path is a file (shared as its directory limited to
      * that file); NULL → every mount source is a directory. */
     int (*is_file)(const char *host_path);
+    /* The Container Credential Guard instance's state (ContainerCredentialGuardState, from
+     * hcs_ccg_instance_find), borrowed; NULL → no gMSA identity. */
+    const json_t *credential_guard;
 } hcs_container_opts;
+
+/* The container's RegistryChanges, as hcsshim's createWindowsContainerDocument writes them:
+ * WaitToKillServiceTimeout (when wait_to_kill_ms > 0), then for a process dump location
+ * annotation the WER LocalDumps DumpFolder and DumpType (mini 1, full 2). NULL in *out when
+ * there is nothing to change; an unknown dump type is WC_INVALID_ARGUMENT. */
+int hcs_doc_registry_changes(const json_t *spec, unsigned wait_to_kill_ms, json_t **out,
+                             wc_err *err);
 
 /* Process-isolated container: the full ComputeSystem document for HcsCreateComputeSystem.
  * Needs spec root.path = volume path of the mounted scratch ("\\?\Volume{GUID}\"). */
@@ -97,17 +124,23 @@ int hcs_doc_container_update(const json_t *resources, unsigned host_cpus, json_t
 /* ---- Hyper-V utility VM -------------------------------------------------------------- */
 
 typedef struct hcs_uvm_opts {
-    const char *owner;        /* NULL → HCS_OWNER */
-    const char *uvm_folder;   /* base layer folder holding UtilityVM\Files */
-    const char *scratch_vhdx; /* the UVM's own scratch disk (SCSI 0:0) */
-    unsigned memory_mb;       /* 0 → HCS_UVM_DEFAULT_MEMORY_MB */
-    unsigned cpus;            /* 0 → HCS_UVM_DEFAULT_CPUS */
-    unsigned host_cpus;       /* clamp for cpus; 0 = no clamp */
+    const char *owner;                 /* NULL → HCS_OWNER */
+    const char *uvm_folder;            /* base layer folder holding UtilityVM\Files */
+    const char *scratch_vhdx;          /* the UVM's own scratch disk (SCSI 0:0) */
+    unsigned memory_mb;                /* 0 → HCS_UVM_DEFAULT_MEMORY_MB */
+    unsigned cpus;                     /* 0 → HCS_UVM_DEFAULT_CPUS */
+    unsigned host_cpus;                /* clamp for cpus; 0 = no clamp */
+    unsigned cpu_limit;                /* Processor.Limit, 1..100000; 0 = none */
+    unsigned cpu_weight;               /* Processor.Weight, 0..10000; 0 = none */
+    uint64_t storage_iops;             /* StorageQoS.IopsMaximum; 0 = platform default */
+    uint64_t storage_bps;              /* StorageQoS.BandwidthMaximum; 0 = platform default */
+    int disable_compartment_namespace; /* leave out the gns EnableCompartmentNamespace value */
 } hcs_uvm_opts;
 
-/* Reads the pod annotations HCS_ANNOTATION_UVM_MEMORY / _CPUS from a spec or annotation
- * object (either accepted) into o->memory_mb / o->cpus; a malformed value is
- * WC_INVALID_ARGUMENT. Fields not annotated are left as they are. */
+/* Reads the pod annotations HCS_ANNOTATION_UVM_MEMORY / _CPUS / _CPU_LIMIT / _CPU_WEIGHT /
+ * _STORAGE_IOPS / _STORAGE_BPS from a spec or annotation object (either accepted) into o; a
+ * malformed or out-of-range value is WC_INVALID_ARGUMENT. Fields not annotated are left as
+ * they are. */
 int hcs_uvm_opts_from_annotations(const json_t *spec_or_annotations, hcs_uvm_opts *o, wc_err *err);
 
 /* The utility VM's ComputeSystem document. */
@@ -163,6 +196,33 @@ int hcs_doc_uvm_nic_endpoint(const char *endpoint_id, const char *name, const ch
                              const char *ip, unsigned prefix_length, json_t **out, wc_err *err);
 int hcs_doc_uvm_nic_add(const char *nic_id, const char *endpoint_id, const char *mac, json_t **out,
                         wc_err *err);
+
+/* ---- Container Credential Guard (gMSA) ------------------------------------------------ */
+
+/* Shapes from hcsshim internal/credentials/credentials.go (CreateCredentialGuard,
+ * removeCredentialGuard) and the HCS schema (ModificationRequest,
+ * ContainerCredentialGuardOperationRequest, ServicePropertyQuery). */
+
+/* HcsModifyServiceSettings request adding the instance `id` with the credential spec text:
+ * transport LRPC for a process-isolated container, HvSocket for one in a utility VM. */
+int hcs_doc_ccg_add(const char *id, const char *credential_spec, int hyperv, json_t **out,
+                    wc_err *err);
+/* HcsModifyServiceSettings request removing the instance `id`. */
+json_t *hcs_doc_ccg_remove(const char *id);
+/* HcsGetServiceProperties query: {"PropertyTypes":["ContainerCredentialGuard"]}. */
+json_t *hcs_doc_ccg_query(void);
+/* Finds instance `id` in the ServiceProperties answering hcs_doc_ccg_query (exactly one
+ * property, a ContainerCredentialGuardSystemInfo): *out a new reference to the
+ * ContainerCredentialGuardInstance. WC_NOT_FOUND when absent. */
+int hcs_ccg_instance_find(const char *properties_json, const char *id, json_t **out, wc_err *err);
+/* The utility VM's HvSocket service table entry an HvSocket instance needs
+ * (hcsshim UtilityVM.UpdateHvSocketService): an Update request at
+ * VirtualMachine/Devices/HvSocket/HvSocketConfig/ServiceTable/<ServiceId> from the
+ * instance's HvSocketConfig. WC_INVALID_ARGUMENT when the instance has none. */
+int hcs_doc_uvm_hvsocket_service(const json_t *instance, json_t **out, wc_err *err);
+/* Puts the instance's state into a container document (Container or
+ * HostedSystem.Container) as ContainerCredentialGuard. */
+int hcs_doc_set_credential_guard(json_t *doc, const json_t *state, wc_err *err);
 
 /* ---- processes ----------------------------------------------------------------------- */
 

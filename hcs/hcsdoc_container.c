@@ -216,16 +216,75 @@ static int add_devices(const json_t *spec, const hcs_uvm_devices *uvm, json_t *c
     return 0;
 }
 
-static void add_registry(const hcs_container_opts *o, json_t *container, int *oom)
+/* One RegistryValue (HCS schema RegistryValue, RegistryKey). */
+static json_t *reg_value(const char *hive, const char *key, const char *name, const char *type,
+                         const char *str, json_int_t dword)
 {
-    if (!o || !o->wait_to_kill_service_ms)
-        return;
-    char ms[16];
-    snprintf(ms, sizeof ms, "%u", o->wait_to_kill_service_ms);
-    json_t *v = json_pack("{s:{s:s,s:s},s:s,s:s,s:s}", "Key", "Hive", "System", "Name",
-                          "ControlSet001\\Control", "Name", "WaitToKillServiceTimeout", "Type",
-                          "String", "StringValue", ms);
-    hd_set(container, "RegistryChanges", json_pack("{s:[o]}", "AddValues", v), oom);
+    json_t *v = json_pack("{s:{s:s,s:s},s:s,s:s}", "Key", "Hive", hive, "Name", key, "Name", name,
+                          "Type", type);
+    if (v && str && json_object_set_new(v, "StringValue", json_string(str)) != 0) {
+        json_decref(v);
+        return NULL;
+    }
+    if (v && !str && json_object_set_new(v, "DWordValue", json_integer(dword)) != 0) {
+        json_decref(v);
+        return NULL;
+    }
+    return v;
+}
+
+#define WER_LOCAL_DUMPS "Microsoft\\Windows\\Windows Error Reporting\\LocalDumps"
+
+/* hcsshim createWindowsContainerDocument (internal/hcsoci/hcsdoc_wcow.go): the
+ * WaitToKillServiceTimeout String value under System\ControlSet001\Control, then with a
+ * process dump location the WER LocalDumps values, DumpType from parseDumpType. */
+int hcs_doc_registry_changes(const json_t *spec, unsigned wait_to_kill_ms, json_t **out,
+                             wc_err *err)
+{
+    *out = NULL;
+    json_t *ann = hd_obj(spec, "annotations");
+    json_t *loc = json_object_get(ann, HCS_ANNOTATION_DUMP_LOCATION);
+    json_t *type = json_object_get(ann, HCS_ANNOTATION_DUMP_TYPE);
+    const char *dump = json_string_value(loc);
+    json_int_t dump_type = 2; /* full, hcsshim's default */
+    if (loc && !json_is_string(loc))
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "annotation %s: expected a string",
+                          HCS_ANNOTATION_DUMP_LOCATION);
+    if (dump && *dump && type) {
+        const char *t = json_string_value(type);
+        if (t && strcmp(t, "mini") == 0)
+            dump_type = 1;
+        else if (!t || (*t && strcmp(t, "full") != 0))
+            return wc_err_set(err, WC_INVALID_ARGUMENT,
+                              "annotation %s: unknown dump type \"%s\"; use \"mini\" or \"full\"",
+                              HCS_ANNOTATION_DUMP_TYPE, t ? t : "");
+    }
+    int oom = 0;
+    json_t *values = json_array();
+    if (wait_to_kill_ms) {
+        char ms[16];
+        snprintf(ms, sizeof ms, "%u", wait_to_kill_ms);
+        hd_push(values,
+                reg_value("System", "ControlSet001\\Control", "WaitToKillServiceTimeout", "String",
+                          ms, 0),
+                &oom);
+    }
+    if (dump && *dump) {
+        hd_push(values, reg_value("Software", WER_LOCAL_DUMPS, "DumpFolder", "String", dump, 0),
+                &oom);
+        hd_push(values,
+                reg_value("Software", WER_LOCAL_DUMPS, "DumpType", "DWord", NULL, dump_type), &oom);
+    }
+    if (oom || !values) {
+        json_decref(values);
+        return hd_oom(err, "RegistryChanges");
+    }
+    if (json_array_size(values) == 0) {
+        json_decref(values);
+        return 0;
+    }
+    *out = json_pack("{s:o}", "AddValues", values);
+    return *out ? 0 : hd_oom(err, "RegistryChanges");
 }
 
 int hd_container_common(const json_t *spec, const hcs_container_opts *o, const hcs_uvm_devices *uvm,
@@ -242,7 +301,13 @@ int hd_container_common(const json_t *spec, const hcs_container_opts *o, const h
         add_pipes(spec, uvm, container, &oom, err) < 0 ||
         add_devices(spec, uvm, container, &oom, err) < 0)
         return -1;
-    add_registry(o, container, &oom);
+    json_t *reg = NULL;
+    if (hcs_doc_registry_changes(spec, o ? o->wait_to_kill_service_ms : 0, &reg, err) < 0)
+        return -1;
+    if (reg)
+        hd_set(container, "RegistryChanges", reg, &oom);
+    if (o && o->credential_guard)
+        hd_set(container, "ContainerCredentialGuard", json_deep_copy(o->credential_guard), &oom);
     return oom ? hd_oom(err, "container document") : 0;
 }
 

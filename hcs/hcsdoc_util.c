@@ -154,7 +154,8 @@ int hcs_annotations_passthrough(const json_t *from, const char *handler, int pod
     json_object_foreach((json_t *)from, key, val)
     {
         int allowed = strncmp(key, HCS_ANNOTATION_CONTAINER_PREFIX,
-                              strlen(HCS_ANNOTATION_CONTAINER_PREFIX)) == 0;
+                              strlen(HCS_ANNOTATION_CONTAINER_PREFIX)) == 0 ||
+                      strcmp(key, HCS_ANNOTATION_DUMP_TYPE) == 0;
         if (!allowed && pod && iso == HCS_ISOLATION_HYPERV)
             allowed =
                 strncmp(key, HCS_ANNOTATION_UVM_PREFIX, strlen(HCS_ANNOTATION_UVM_PREFIX)) == 0;

@@ -25,6 +25,19 @@ static void join(char *buf, size_t size, const char *a, const char *b)
     snprintf(buf, size, "%s%s%s", a, (n && (a[n - 1] == '\\' || a[n - 1] == '/')) ? "" : "\\", b);
 }
 
+/* A numeric pod annotation within [lo, hi] (hcsshim internal/oci/uvm.go reads these with
+ * ParseAnnotationsUint32/64; the ranges are those pkg/annotations documents). */
+static int uvm_annotation_range(const json_t *spec, const char *key, uint64_t lo, uint64_t hi,
+                                uint64_t *v, wc_err *err)
+{
+    int r = hd_annotation_u64(spec, key, v, err);
+    if (r == 1 && (*v < lo || *v > hi))
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "annotation %s: %llu is outside %llu..%llu",
+                          key, (unsigned long long)*v, (unsigned long long)lo,
+                          (unsigned long long)hi);
+    return r;
+}
+
 int hcs_uvm_opts_from_annotations(const json_t *spec_or_annotations, hcs_uvm_opts *o, wc_err *err)
 {
     /* Accept either a spec (with .annotations) or a bare annotation object. */
@@ -55,6 +68,32 @@ int hcs_uvm_opts_from_annotations(const json_t *spec_or_annotations, hcs_uvm_opt
             else
                 o->cpus = (unsigned)v;
         }
+    }
+    if (r >= 0)
+        r = uvm_annotation_range(spec, HCS_ANNOTATION_UVM_CPU_LIMIT, 1, 100000, &v, err);
+    if (r == 1)
+        o->cpu_limit = (unsigned)v;
+    if (r >= 0)
+        r = uvm_annotation_range(spec, HCS_ANNOTATION_UVM_CPU_WEIGHT, 0, 10000, &v, err);
+    if (r == 1)
+        o->cpu_weight = (unsigned)v;
+    if (r >= 0)
+        r = uvm_annotation_range(spec, HCS_ANNOTATION_UVM_STORAGE_IOPS, 0, INT64_MAX, &v, err);
+    if (r == 1)
+        o->storage_iops = v;
+    if (r >= 0)
+        r = uvm_annotation_range(spec, HCS_ANNOTATION_UVM_STORAGE_BPS, 0, INT64_MAX, &v, err);
+    if (r == 1)
+        o->storage_bps = v;
+    json_t *dcn =
+        json_object_get(hd_obj(spec, "annotations"), HCS_ANNOTATION_UVM_NO_COMPARTMENT_NS);
+    if (r >= 0 && dcn) {
+        const char *b = json_string_value(dcn);
+        if (b && (strcmp(b, "true") == 0 || strcmp(b, "1") == 0))
+            o->disable_compartment_namespace = 1;
+        else if (!b || (strcmp(b, "false") != 0 && strcmp(b, "0") != 0))
+            r = wc_err_set(err, WC_INVALID_ARGUMENT, "annotation %s: expected true or false",
+                           HCS_ANNOTATION_UVM_NO_COMPARTMENT_NS);
     }
     json_decref(wrap);
     return r < 0 ? -1 : 0;
@@ -107,6 +146,25 @@ int hcs_doc_uvm(const hcs_uvm_opts *o, json_t **out, wc_err *err)
                      "AllowOvercommit", 1, "EnableHotHint", 1, "Processor", "Count",
                      (json_int_t)cpus),
            &oom);
+    json_t *proc = json_object_get(json_object_get(vm, "ComputeTopology"), "Processor");
+    if (proc) {
+        hd_set_uint(proc, "Limit", o->cpu_limit, &oom);
+        hd_set_uint(proc, "Weight", o->cpu_weight, &oom);
+    }
+    /* hcsshim's workaround for SMB shares reached from inside the VM: GNS namespaces the
+     * network compartment when this value is set (unless the pod opts out). */
+    if (!o->disable_compartment_namespace)
+        hd_set(vm, "RegistryChanges",
+               json_pack("{s:[{s:{s:s,s:s},s:s,s:s,s:i}]}", "AddValues", "Key", "Hive", "System",
+                         "Name", "CurrentControlSet\\Services\\gns", "Name",
+                         "EnableCompartmentNamespace", "Type", "DWord", "DWordValue", 1),
+               &oom);
+    if (o->storage_iops || o->storage_bps) {
+        json_t *qos = json_object();
+        hd_set_uint(qos, "IopsMaximum", o->storage_iops, &oom);
+        hd_set_uint(qos, "BandwidthMaximum", o->storage_bps, &oom);
+        hd_set(vm, "StorageQoS", qos, &oom);
+    }
     hd_set(vm, "GuestConnection", json_object(), &oom);
     json_t *devices = json_object();
     hd_set(devices, "Scsi",

@@ -7,6 +7,7 @@
  *   container_win32.c  the container lifecycle: create, start, exits, kill, delete, adopt
  *   layers_win32.c     a container's storage: its layer ids, scratch and mounted volume
  *   uvm_win32.c        the Hyper-V utility VM of a pod and what its containers put into it
+ *   ccg_win32.c        gMSA: a container's Container Credential Guard instance
  *   stdio_win32.c      std pipes and the threads that pump or collect them
  *   exec_win32.c       processes run in a container: exec_sync and streaming exec
  *
@@ -140,6 +141,8 @@ void hcs_uvm_detach(hcs_ctr *c, DWORD grace_ms);
 int hcs_uvm_adopt(hcs_ctr *c, wc_err *err);
 /* Ends a VM that no container was attached to (its first container failed). */
 void hcs_uvm_end_unused(hcs_runtime *rt, hcs_uvm *vm);
+/* Adds the HvSocket service entry a credential guard instance needs to the VM. */
+int hcs_uvm_hvsocket_service(hcs_uvm *vm, const json_t *instance, wc_err *err);
 /* The VM's processor count, the clamp for its containers' Processor.Count. */
 unsigned hcs_uvm_cpus(const hcs_uvm *vm);
 
@@ -148,6 +151,17 @@ unsigned hcs_uvm_cpus(const hcs_uvm *vm);
 /* Adds a network adapter to the VM for each endpoint of the namespace in the spec's
  * windows.network.networkNamespace (none: nothing to do). */
 int hcs_uvm_add_network(hcs_system *vm, const json_t *spec, wc_err *err);
+
+/* ---- ccg_win32.c ---------------------------------------------------------------------- */
+
+/* When the container's spec has windows.credentialSpec: registers its Container Credential
+ * Guard instance (transport HvSocket in a utility VM, else LRPC) and returns the instance
+ * as HCS lists it (*instance, NULL without a credential spec). A refusal is
+ * WC_FAILED_PRECONDITION naming HCS's reason; c->ccg_added tells hcs_ccg_release what to
+ * undo. */
+int hcs_ccg_register(hcs_ctr *c, int hyperv, json_t **instance, wc_err *err);
+/* Removes the container's instance, if it has one (errors are logged). */
+void hcs_ccg_release(hcs_ctr *c);
 
 /* ---- runtime_win32.c ------------------------------------------------------------------ */
 
@@ -179,6 +193,7 @@ struct hcs_ctr {
     hcs_stdio stdio;
     uint64_t memory_limit;
     hcs_uvm *uvm;      /* Hyper-V: the utility VM that hosts it */
+    int ccg_added;     /* a Container Credential Guard instance is registered for it */
     int hyperv_record; /* adopted: its record says a utility VM hosts it */
 };
 

@@ -379,11 +379,24 @@ static int host_is_file(const char *path)
     return a != INVALID_FILE_ATTRIBUTES && !(a & FILE_ATTRIBUTE_DIRECTORY);
 }
 
+int hcs_uvm_hvsocket_service(hcs_uvm *vm, const json_t *instance, wc_err *err)
+{
+    json_t *req = NULL;
+    int rc = hcs_doc_uvm_hvsocket_service(instance, &req, err);
+    if (rc == 0 && hcs_system_modify(vm->sys, req, HCS_DEFAULT_TIMEOUT_MS, err) < 0)
+        rc = wc_err_prefix(err, "utility VM %s, HvSocket service", vm->id);
+    json_decref(req);
+    return rc;
+}
+
 int hcs_uvm_attach(hcs_uvm *vm, hcs_ctr *c, const hcs_layer_ids *ids, hcs_hosted_plan *plan,
                    wc_err *err)
 {
-    hcs_container_opts o = {
-        .layer_ids = ids->v, .n_layer_ids = ids->n, .host_cpus = vm->cpus, .is_file = host_is_file};
+    hcs_container_opts o = {.layer_ids = ids->v,
+                            .n_layer_ids = ids->n,
+                            .host_cpus = vm->cpus,
+                            .wait_to_kill_service_ms = HCS_WAIT_TO_KILL_SERVICE_MS,
+                            .is_file = host_is_file};
     if (hcs_uvm_plan_container(vm->devices, c->id, c->spec, &o, plan, err) < 0)
         return -1;
     c->uvm = vm;

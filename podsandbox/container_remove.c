@@ -37,7 +37,9 @@ int pod_container_reclaim(pod_manager *pm, pod_container *c, wc_err *err)
         return -1;
     WC_AUTOFREE char *layer = wc_path_join(pm->containers_dir, c->id);
     WC_AUTOFREE char *bundle = wc_path_join(pm->bundles_dir, c->id);
-    if (pod_platform_remove_tree(layer, err) < 0 || pod_platform_remove_tree(bundle, err) < 0)
+    /* Moved aside, deleted in the background: the call does not wait for the disk. */
+    if (wc_trash_put(pm->trash, pod_platform_remove_tree, layer, err) < 0 ||
+        wc_trash_put(pm->trash, pod_platform_remove_tree, bundle, err) < 0)
         return -1;
     if (img_release(pm->images, c->id, err) < 0) {
         wc_warn("pod", "cannot release the container's image", "container=%.12s error=\"%s\"",

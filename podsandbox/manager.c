@@ -493,6 +493,8 @@ static int make_dirs(pod_manager *pm, wc_err *err)
         wc_mkdir_mode(pm->containers_dir, 0700, err) < 0 ||
         wc_mkdir_mode(pm->bundles_dir, 0700, err) < 0)
         return -1;
+    const char *parents[] = {pm->containers_dir, pm->bundles_dir};
+    pm->trash = wc_trash_open(pod_platform_remove_tree, parents, 2);
     return 0;
 }
 
@@ -549,6 +551,7 @@ void pod_manager_close(pod_manager *pm)
     free(pm->names);
     hns_network_close(pm->net);
     pod_store_close(pm);
+    wc_trash_close(pm->trash);
     free(pm->pod_cidr);
     free(pm->sandboxes_dir);
     free(pm->containers_dir);

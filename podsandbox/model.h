@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
+#include "common/trash.h"
 #include "hcs/runtime.h"
 #include "hns/hns.h"
 #include "podsandbox/podsandbox.h"
@@ -115,6 +116,7 @@ struct pod_manager {
     char *sandboxes_dir;  /* <root>/sandboxes */
     char *containers_dir; /* <root>/containers: writable layers */
     char *bundles_dir;    /* <state>/bundles */
+    wc_trash *trash;      /* removed layers, bundles and pod dirs, deleted in the background */
 };
 
 /* ---- paths from requests (manager.c); '/' and '\\' both separate ---- */

@@ -375,7 +375,8 @@ static const char *hostname_of(const pod_sandbox_config *sb)
 
 /* A Hyper-V pod's utility VM is sized by the pod's io.microsoft.virtualmachine.*
  * annotations; they ride on each container spec because the backend creates the VM at the
- * pod's first container. Only that prefix: container settings come from the container. */
+ * pod's first container. Only that prefix (and the pod's process dump location, a default):
+ * container settings come from the container. */
 static int pod_uvm_annotations(const wcow_build *b, json_t *spec, wc_err *err)
 {
     const pod_sandbox_config *sb = b->in->sandbox;
@@ -387,6 +388,12 @@ static int pod_uvm_annotations(const wcow_build *b, json_t *spec, wc_err *err)
     for (size_t i = 0; i < sb->annotations.n; i++) {
         const char *k = sb->annotations.v[i].key;
         if (strncmp(k, HCS_ANNOTATION_UVM_PREFIX, strlen(HCS_ANNOTATION_UVM_PREFIX)) == 0)
+            json_object_set_new(from, k, json_string(sb->annotations.v[i].value));
+        /* The pod's process dump location is its containers' default, as hcsshim gives the
+         * VM's ProcessDumpLocation (internal/oci/uvm.go) to containers without their own
+         * (hcsdoc_wcow.go). */
+        else if (strcmp(k, HCS_ANNOTATION_DUMP_LOCATION) == 0 &&
+                 !json_object_get(json_object_get(spec, "annotations"), k))
             json_object_set_new(from, k, json_string(sb->annotations.v[i].value));
     }
     int rc = hcs_annotations_passthrough(from, HCS_HANDLER_HYPERV, 1, spec, err);

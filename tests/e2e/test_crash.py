@@ -69,7 +69,14 @@ def mounts_under(path):
 
 
 def listdir(path):
-    return set(os.listdir(path)) if os.path.isdir(path) else set()
+    """Entries named by objects; what removals moved aside into .trash/ must be deleted by the
+    background thread within seconds (an entry left there is a leak too)."""
+    trash = os.path.join(path, ".trash")
+    deadline = time.time() + 15
+    while os.path.isdir(trash) and os.listdir(trash) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not (os.path.isdir(trash) and os.listdir(trash)), f"not deleted: {os.listdir(trash)}"
+    return set(os.listdir(path)) - {".trash"} if os.path.isdir(path) else set()
 
 
 def snapshot():

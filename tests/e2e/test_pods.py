@@ -667,7 +667,7 @@ def test_oci_runtime_failure_fails_the_start_cleanly(env):
     ccfg = PB.ContainerConfig(metadata=PB.ContainerMetadata(name="broken"),
                               image=PB.ImageSpec(image=env.ref), command=["true"], mounts=[missing])
     layers = os.path.join(env.d.root, "containers")
-    before = set(os.listdir(layers))
+    before = set(os.listdir(layers)) - {".trash"}
     cid = rt.CreateContainer(PB.CreateContainerRequest(pod_sandbox_id=sid, config=ccfg,
                                                        sandbox_config=scfg),
                              timeout=60).container_id
@@ -682,4 +682,9 @@ def test_oci_runtime_failure_fails_the_start_cleanly(env):
                          text=True).stdout.split()
     assert cid not in out, "the failed runc container was left"
     rt.RemoveContainer(PB.RemoveContainerRequest(container_id=cid), timeout=60)
-    assert set(os.listdir(layers)) == before  # no writable layer left behind
+    assert set(os.listdir(layers)) - {".trash"} == before  # no writable layer left behind
+    trash = os.path.join(layers, ".trash")
+    deadline = time.time() + 15
+    while os.listdir(trash) and time.time() < deadline:  # moved aside, deleted in the background
+        time.sleep(0.05)
+    assert not os.listdir(trash)

@@ -307,6 +307,161 @@ static void hyperv_uvm_custom_size(void **state)
     json_decref(ann);
 }
 
+/* gMSA and process dumps in a process-isolated container, as hcsshim's
+ * createWindowsContainerDocument (internal/hcsoci/hcsdoc_wcow.go) writes them: the CCG
+ * instance's state as Container.ContainerCredentialGuard (coi.ccgState, from
+ * internal/credentials/credentials.go CreateCredentialGuard), RegistryChanges.AddValues =
+ * WaitToKillServiceTimeout String strconv.Itoa(math.MaxInt32) under System
+ * ControlSet001\Control, then for annotations.ContainerProcessDumpLocation the WER
+ * LocalDumps DumpFolder (String) and DumpType (DWord, parseDumpType: "mini" 1, "full" or
+ * absent 2, anything else an error). */
+static void gmsa_and_process_dump(void **state)
+{
+    json_t *spec = golden("spec_process_gmsa.json");
+    json_t *ccg = json_pack("{s:s,s:s,s:s,s:s}", "Cookie", "c2VjcmV0", "RpcEndpoint", "ccg-1",
+                            "Transport", "LRPC", "CredentialSpec", "{}");
+    hcs_container_opts o = {.layer_ids = ids_base,
+                            .n_layer_ids = 1,
+                            .wait_to_kill_service_ms = HCS_WAIT_TO_KILL_SERVICE_MS,
+                            .credential_guard = ccg};
+    json_t *doc = NULL;
+    wc_err err = {0};
+    assert_int_equal(hcs_doc_container(spec, &o, &doc, &err), 0);
+    emit("process_gmsa", "ComputeSystem", doc);
+    assert_golden(doc, "process_gmsa.json");
+    json_decref(doc);
+
+    /* a type without a location changes nothing; an unknown type is refused */
+    json_t *ann = json_object_get(spec, "annotations");
+    json_object_del(ann, HCS_ANNOTATION_DUMP_LOCATION);
+    json_t *reg = NULL;
+    assert_int_equal(hcs_doc_registry_changes(spec, 0, &reg, &err), 0);
+    assert_null(reg);
+    json_object_set_new(ann, HCS_ANNOTATION_DUMP_LOCATION, json_string("C:\\dumps"));
+    json_object_set_new(ann, HCS_ANNOTATION_DUMP_TYPE, json_string("huge"));
+    assert_int_equal(hcs_doc_container(spec, &o, &doc, &err), -1);
+    assert_int_equal(err.code, WC_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.msg, HCS_ANNOTATION_DUMP_TYPE));
+    /* full is the default type */
+    json_object_del(ann, HCS_ANNOTATION_DUMP_TYPE);
+    assert_int_equal(hcs_doc_registry_changes(spec, 0, &reg, &err), 0);
+    json_t *vals = json_object_get(reg, "AddValues");
+    assert_int_equal(json_array_size(vals), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(vals, 1), "DWordValue")), 2);
+    json_decref(reg);
+    json_decref(ccg);
+    json_decref(spec);
+
+    /* the dump type's key is outside io.microsoft.container.*, and is passed through too */
+    json_t *cri = json_pack("{s:s,s:s,s:s}", HCS_ANNOTATION_DUMP_LOCATION, "C:\\d",
+                            HCS_ANNOTATION_DUMP_TYPE, "mini", "io.microsoft.wcow.other", "x");
+    json_t *out = json_object();
+    assert_int_equal(hcs_annotations_passthrough(cri, HCS_HANDLER_PROCESS, 0, out, &err), 2);
+    json_decref(cri);
+    json_decref(out);
+}
+
+/* Container Credential Guard requests (hcsshim internal/credentials/credentials.go):
+ * CreateCredentialGuard sends a ModificationRequest {PropertyType ContainerCredentialGuard,
+ * Settings: ContainerCredentialGuardOperationRequest {Operation AddInstance,
+ * OperationDetails {Id, CredentialSpec, Transport LRPC | HvSocket when hypervisor
+ * isolated}}}, queries HcsGetServiceProperties with PropertyTypes
+ * [ContainerCredentialGuard] and picks the instance whose Id is the container's;
+ * removeCredentialGuard sends RemoveInstance {Id}. A hosted container's instance gets its
+ * HvSocket service entry in the VM (hcsoci.CreateContainer → UtilityVM.UpdateHvSocketService:
+ * Update at VirtualMachine/Devices/HvSocket/HvSocketConfig/ServiceTable/<ServiceId>). */
+static void credential_guard_documents(void **state)
+{
+    const char *cs = "{\"CmsPlugins\":[\"ActiveDirectory\"],\"DomainJoinConfig\":{"
+                     "\"MachineAccountName\":\"webapp01\",\"DnsName\":\"contoso.com\"}}";
+    json_t *req = NULL;
+    wc_err err = {0};
+    assert_int_equal(hcs_doc_ccg_add("ctr1", cs, 0, &req, &err), 0);
+    emit("ccg_add_lrpc", "ModificationRequest", req);
+    assert_golden(req, "ccg_add_lrpc.json");
+    json_decref(req);
+    assert_int_equal(hcs_doc_ccg_add("ctr1", cs, 1, &req, &err), 0);
+    emit("ccg_add_hvsocket", "ModificationRequest", req);
+    json_t *details = json_object_get(json_object_get(req, "Settings"), "OperationDetails");
+    assert_string_equal(json_string_value(json_object_get(details, "Transport")), "HvSocket");
+    json_decref(req);
+    assert_int_equal(hcs_doc_ccg_add("ctr1", "", 0, &req, &err), -1);
+    assert_int_equal(err.code, WC_INVALID_ARGUMENT);
+
+    req = hcs_doc_ccg_remove("ctr1");
+    emit("ccg_remove", "ModificationRequest", req);
+    assert_golden(req, "ccg_remove.json");
+    json_decref(req);
+    req = hcs_doc_ccg_query();
+    assert_golden(req, "ccg_query.json");
+    json_decref(req);
+
+    char *props = golden_text("ccg_properties.json");
+    json_t *inst = NULL;
+    assert_int_equal(hcs_ccg_instance_find(props, "ctr1", &inst, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(inst, "Id")), "ctr1");
+    json_decref(inst);
+    assert_int_equal(hcs_ccg_instance_find(props, "ctr2", &inst, &err), -1);
+    assert_int_equal(err.code, WC_NOT_FOUND);
+    assert_int_equal(hcs_ccg_instance_find(props, "ctr1", &inst, &err), 0);
+    assert_int_equal(hcs_ccg_instance_find("{\"Properties\":[]}", "ctr1", &req, &err), -1);
+    free(props);
+    assert_int_equal(hcs_doc_uvm_hvsocket_service(inst, &req, &err), 0);
+    emit("ccg_hvsocket_service", "ModifySettingRequest", req);
+    assert_golden(req, "ccg_hvsocket_service.json");
+    json_decref(req);
+
+    /* the state goes into a hosted document's container too */
+    json_t *hosted = json_pack("{s:{s:{}}}", "HostedSystem", "Container");
+    json_t *st = json_object_get(inst, "CredentialGuard");
+    assert_int_equal(hcs_doc_set_credential_guard(hosted, st, &err), 0);
+    assert_true(json_equal(
+        json_object_get(json_object_get(json_object_get(hosted, "HostedSystem"), "Container"),
+                        "ContainerCredentialGuard"),
+        st));
+    json_decref(hosted);
+    json_decref(inst);
+}
+
+/* Utility VM limits from pod annotations: internal/oci/uvm.go SpecToUVMCreateOpts reads
+ * annotations.ProcessorLimit / ProcessorWeight / StorageQoSIopsMaximum /
+ * StorageQoSBandwidthMaximum / DisableCompartmentNamespace, and internal/uvm/create_wcow.go
+ * prepareConfigDoc puts them at ComputeTopology.Processor {Count, Limit, Weight} and
+ * StorageQoS {IopsMaximum, BandwidthMaximum} (only when either is set), and leaves out the
+ * gns EnableCompartmentNamespace registry value when the pod disables it. */
+static void hyperv_uvm_limits_and_qos(void **state)
+{
+    hcs_uvm_opts o = {.uvm_folder = "C:\\ProgramData\\wincri\\layers\\sha256-bbbb\\",
+                      .scratch_vhdx = "C:\\ProgramData\\wincri\\sandboxes\\pod1\\uvm\\sandbox.vhdx",
+                      .host_cpus = 16};
+    json_t *ann = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", HCS_ANNOTATION_UVM_MEMORY, "4096",
+                            HCS_ANNOTATION_UVM_CPUS, "4", HCS_ANNOTATION_UVM_CPU_LIMIT, "50000",
+                            HCS_ANNOTATION_UVM_CPU_WEIGHT, "200", HCS_ANNOTATION_UVM_STORAGE_IOPS,
+                            "1000", HCS_ANNOTATION_UVM_STORAGE_BPS, "1048576");
+    wc_err err = {0};
+    assert_int_equal(hcs_uvm_opts_from_annotations(ann, &o, &err), 0);
+    json_t *doc = NULL;
+    assert_int_equal(hcs_doc_uvm(&o, &doc, &err), 0);
+    emit("hyperv_uvm_qos", "ComputeSystem", doc);
+    assert_golden(doc, "hyperv_uvm_qos.json");
+    json_decref(doc);
+
+    json_object_set_new(ann, HCS_ANNOTATION_UVM_NO_COMPARTMENT_NS, json_string("true"));
+    assert_int_equal(hcs_uvm_opts_from_annotations(ann, &o, &err), 0);
+    assert_int_equal(hcs_doc_uvm(&o, &doc, &err), 0);
+    assert_null(json_object_get(json_object_get(doc, "VirtualMachine"), "RegistryChanges"));
+    json_decref(doc);
+
+    json_object_set_new(ann, HCS_ANNOTATION_UVM_CPU_LIMIT, json_string("100001"));
+    assert_int_equal(hcs_uvm_opts_from_annotations(ann, &o, &err), -1);
+    assert_non_null(strstr(err.msg, HCS_ANNOTATION_UVM_CPU_LIMIT));
+    json_object_set_new(ann, HCS_ANNOTATION_UVM_CPU_LIMIT, json_string("1"));
+    json_object_set_new(ann, HCS_ANNOTATION_UVM_CPU_WEIGHT, json_string("10001"));
+    assert_int_equal(hcs_uvm_opts_from_annotations(ann, &o, &err), -1);
+    assert_non_null(strstr(err.msg, HCS_ANNOTATION_UVM_CPU_WEIGHT));
+    json_decref(ann);
+}
+
 /* Emits every modify request of a plan, with its nested parts for the schema test. */
 static void emit_requests(const char *prefix, const json_t *reqs)
 {
@@ -897,6 +1052,9 @@ int main(void)
         cmocka_unit_test(invalid_specs_are_rejected),
         cmocka_unit_test(hyperv_uvm_default),
         cmocka_unit_test(hyperv_uvm_custom_size),
+        cmocka_unit_test(hyperv_uvm_limits_and_qos),
+        cmocka_unit_test(gmsa_and_process_dump),
+        cmocka_unit_test(credential_guard_documents),
         cmocka_unit_test(hyperv_pod_two_containers),
         cmocka_unit_test(hyperv_failed_plan_rolls_back),
         cmocka_unit_test(hyperv_mounts),

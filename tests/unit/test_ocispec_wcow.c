@@ -349,21 +349,39 @@ static void pod_vm_annotations_reach_hyperv_specs(void **state)
 {
     fixture f;
     fixture_init(&f);
-    Runtime__V1__PodSandboxConfig__AnnotationsEntry pa[2] = {
+    Runtime__V1__PodSandboxConfig__AnnotationsEntry pa[3] = {
+        RUNTIME__V1__POD_SANDBOX_CONFIG__ANNOTATIONS_ENTRY__INIT,
         RUNTIME__V1__POD_SANDBOX_CONFIG__ANNOTATIONS_ENTRY__INIT,
         RUNTIME__V1__POD_SANDBOX_CONFIG__ANNOTATIONS_ENTRY__INIT};
-    Runtime__V1__PodSandboxConfig__AnnotationsEntry *pap[2] = {&pa[0], &pa[1]};
+    Runtime__V1__PodSandboxConfig__AnnotationsEntry *pap[3] = {&pa[0], &pa[1], &pa[2]};
     pa[0].key = HCS_ANNOTATION_UVM_MEMORY;
     pa[0].value = "4096";
     pa[1].key = "example.com/pod-note";
     pa[1].value = "x";
+    pa[2].key = HCS_ANNOTATION_DUMP_LOCATION; /* hcsshim: the VM's ProcessDumpLocation */
+    pa[2].value = "C:\\pod-dumps";
     f.sb.annotations = pap;
-    f.sb.n_annotations = 2;
+    f.sb.n_annotations = 3;
     f.in.hyperv = 1;
     json_t *spec = build_ok(&f);
     json_t *an = json_object_get(spec, "annotations");
     assert_string_equal(path_str(an, HCS_ANNOTATION_UVM_MEMORY, NULL), "4096");
     assert_null(json_object_get(an, "example.com/pod-note"));
+    assert_string_equal(path_str(an, HCS_ANNOTATION_DUMP_LOCATION, NULL), "C:\\pod-dumps");
+    json_decref(spec);
+    /* the container's own location wins */
+    Runtime__V1__ContainerConfig__AnnotationsEntry ca =
+        RUNTIME__V1__CONTAINER_CONFIG__ANNOTATIONS_ENTRY__INIT;
+    Runtime__V1__ContainerConfig__AnnotationsEntry *cap[1] = {&ca};
+    ca.key = HCS_ANNOTATION_DUMP_LOCATION;
+    ca.value = "D:\\mine";
+    f.cc.annotations = cap;
+    f.cc.n_annotations = 1;
+    spec = build_ok(&f);
+    an = json_object_get(spec, "annotations");
+    assert_string_equal(path_str(an, HCS_ANNOTATION_DUMP_LOCATION, NULL), "D:\\mine");
+    f.cc.annotations = NULL;
+    f.cc.n_annotations = 0;
     hcs_uvm_opts o = {0};
     wc_err err = {0};
     assert_int_equal(hcs_uvm_opts_from_annotations(spec, &o, &err), 0);
@@ -373,6 +391,8 @@ static void pod_vm_annotations_reach_hyperv_specs(void **state)
     f.in.hyperv = 0;
     spec = build_ok(&f);
     assert_null(json_object_get(json_object_get(spec, "annotations"), HCS_ANNOTATION_UVM_MEMORY));
+    assert_null(
+        json_object_get(json_object_get(spec, "annotations"), HCS_ANNOTATION_DUMP_LOCATION));
     json_decref(spec);
 }
 

@@ -98,6 +98,8 @@ RESOURCE_SETTINGS = [
     (re.compile(r"^VirtualMachine/Devices/Scsi/[^/]+/Attachments/\d+$"), "Attachment"),
     (re.compile(r"^VirtualMachine/Devices/NetworkAdapters/[^/]+$"), "NetworkAdapter"),
     (re.compile(r"^VirtualMachine/Devices/MappedPipes/.+$"), None),
+    (re.compile(r"^VirtualMachine/Devices/HvSocket/HvSocketConfig/ServiceTable/"
+                r"[0-9A-Fa-f-]{36}$"), "HvSocketServiceConfig"),
 ]
 
 
@@ -121,12 +123,34 @@ def check_modify(doc, where):
     return errs
 
 
+# Container Credential Guard operations and their details (hcsshim internal/credentials).
+CCG_DETAILS = {"AddInstance": "ContainerCredentialGuardAddInstanceRequest",
+               "RemoveInstance": "ContainerCredentialGuardRemoveInstanceRequest"}
+
+
+def check_service_modify(doc, where):
+    """HcsModifyServiceSettings: a ModificationRequest whose Settings are a
+    ContainerCredentialGuardOperationRequest."""
+    errs = errors_of(doc, "ModificationRequest", where)
+    if doc.get("PropertyType") != "ContainerCredentialGuard":
+        return errs + [f"{where}: PropertyType {doc.get('PropertyType')!r}"]
+    settings = doc.get("Settings", {})
+    errs += errors_of(settings, "ContainerCredentialGuardOperationRequest", where + "/Settings")
+    details = CCG_DETAILS.get(settings.get("Operation"))
+    if details:
+        errs += errors_of(settings.get("OperationDetails", {}), details,
+                          where + "/Settings/OperationDetails")
+    return errs
+
+
 def check_document(path):
     name, definition = path.name[: -len(".json")].rsplit(".", 1)
     doc = json.loads(path.read_text())
     where = path.name
     if definition == "ModifySettingRequest":
         return definition, check_modify(doc, where)
+    if definition == "ModificationRequest":
+        return definition, check_service_modify(doc, where)
     errs = errors_of(doc, definition, where)
     if definition == "ComputeSystem" and "HostedSystem" in doc:
         errs += errors_of(doc["HostedSystem"], "HostedSystem", where + "/HostedSystem")
@@ -182,6 +206,20 @@ def test_goldens_are_schema_valid_too():
         if path.name.startswith(("hyperv_c1_modify", "hyperv_c2_modify", "hyperv_release_")):
             for i, req in enumerate(doc):
                 problems += check_modify(req, f"{path.name}[{i}]")
+            checked += 1
+            continue
+        if path.name.startswith(("ccg_add_", "ccg_remove")):
+            problems += check_service_modify(doc, path.name)
+            checked += 1
+            continue
+        if path.name == "ccg_hvsocket_service.json":
+            problems += check_modify(doc, path.name)
+            checked += 1
+            continue
+        if path.name == "ccg_properties.json":  # ServiceProperties of one SystemInfo
+            for i, p in enumerate(doc["Properties"]):
+                problems += errors_of(p, "ContainerCredentialGuardSystemInfo",
+                                      f"{path.name}/Properties/{i}")
             checked += 1
             continue
         if path.name.startswith("hyperv_nic_") and path.name != "hyperv_nic_endpoint.json":

@@ -9,6 +9,7 @@ import uuid
 import grpc
 import pytest
 
+from test_sim_identity import credspec, service_calls, windows_identity
 from winsim import PB, assert_golden, calls, only
 
 HANDLER = "runhcs-wcow-hypervisor"
@@ -268,3 +269,75 @@ def test_hyperv_single_file_mounts(host, pods, hv_image):
     rel = [e["doc"] for e in calls(host.journal(m2), "HcsModifyComputeSystem")
            if e["id"] == uvm and e["doc"].get("ResourcePath") == vsmb]
     assert {"RequestType": "Remove", "ResourcePath": vsmb, "Settings": {"Name": "s3"}} in rel
+
+
+def test_hyperv_gmsa_over_hvsocket(host, pods, hv_image):
+    """hcsshim hcsoci.CreateContainer for a hypervisor-isolated container with a credential
+    spec: the instance uses the HvSocket transport, its service entry is added to the VM
+    (UpdateHvSocketService) before the hosted container, whose document names the instance."""
+    cs = credspec()
+    m = host.mark()
+    sid, scfg = pods.run_pod(handler=HANDLER)
+    cid = pods.run(sid, scfg, name="g", windows=windows_identity(cs))
+    pods.wait_log(scfg, "g", "running pid=")
+    j = host.journal(m)
+    uvm = sid + "@vm"
+    add = service_calls(j, "AddInstance")
+    assert len(add) == 1
+    assert_golden("ccg_add.json", add[0]["doc"], {"cid": cid, "credspec": cs,
+                                                  "transport": "HvSocket"})
+    svc = [e for e in calls(j, "HcsModifyComputeSystem") if e["id"] == uvm and
+           "/HvSocket/" in e["doc"].get("ResourcePath", "")]
+    assert len(svc) == 1 and svc[0]["hr"] == "0x00000000"
+    path = svc[0]["doc"]["ResourcePath"]
+    assert path.startswith("VirtualMachine/Devices/HvSocket/HvSocketConfig/ServiceTable/")
+    assert_golden("uvm_hvsocket_service.json", svc[0]["doc"], {"service_path": path})
+    hosted = [e for e in calls(j, "HcsCreateComputeSystem") if e["id"] == cid][0]
+    ccg = hosted["doc"]["HostedSystem"]["Container"]["ContainerCredentialGuard"]
+    assert ccg["Transport"] == "HvSocket" and ccg["CredentialSpec"] == cs
+    assert add[0]["seq"] < svc[0]["seq"] < hosted["seq"] and hosted["hr"] == "0x00000000"
+    assert host.stats()["ccg_instances"] == [cid]
+    m2 = host.mark()
+    pods.rt.StopContainer(PB.StopContainerRequest(container_id=cid, timeout=5), timeout=60)
+    pods.rt.RemoveContainer(PB.RemoveContainerRequest(container_id=cid), timeout=60)
+    rm = service_calls(host.journal(m2), "RemoveInstance")
+    assert [e["doc"]["Settings"]["OperationDetails"]["Id"] for e in rm] == [cid]
+    assert host.stats()["ccg_instances"] == []
+
+
+def test_hyperv_uvm_limits_from_pod_annotations(host, pods, hv_image):
+    """internal/oci/uvm.go: the pod's processor limit and weight and storage QoS annotations
+    reach the VM document (create_wcow.go prepareConfigDoc), EnableCompartmentNamespace is
+    set (file shares from inside the VM), and the pod's process dump location reaches its
+    containers."""
+    ann = {"io.microsoft.virtualmachine.computetopology.processor.limit": "50000",
+           "io.microsoft.virtualmachine.computetopology.processor.weight": "200",
+           "io.microsoft.virtualmachine.storageqos.iopsmaximum": "1000",
+           "io.microsoft.virtualmachine.storageqos.bandwidthmaximum": "1048576",
+           # the pod's dump location is its containers' default (hcsshim: the VM's
+           # ProcessDumpLocation, used by hcsdoc_wcow.go when the container sets none)
+           "io.microsoft.container.processdumplocation": "C:\\pod-dumps"}
+    m = host.mark()
+    sid, scfg = pods.run_pod(handler=HANDLER, annotations=ann)
+    cid = pods.run(sid, scfg, name="c")
+    pods.wait_log(scfg, "c", "running pid=")
+    j = host.journal(m)
+    vm = [e for e in calls(j, "HcsCreateComputeSystem")
+          if e["id"] == sid + "@vm"][0]["doc"]["VirtualMachine"]
+    hosted = [e for e in calls(j, "HcsCreateComputeSystem") if e["id"] == cid][0]["doc"]
+    values = hosted["HostedSystem"]["Container"]["RegistryChanges"]["AddValues"]
+    assert [(v["Name"], v.get("StringValue", v.get("DWordValue"))) for v in values] == [
+        ("WaitToKillServiceTimeout", "2147483647"), ("DumpFolder", "C:\\pod-dumps"),
+        ("DumpType", 2)]
+    assert vm["ComputeTopology"]["Processor"] == {"Count": 2, "Limit": 50000, "Weight": 200}
+    assert vm["StorageQoS"] == {"IopsMaximum": 1000, "BandwidthMaximum": 1048576}
+    assert vm["RegistryChanges"]["AddValues"][0]["Name"] == "EnableCompartmentNamespace"
+
+    # out of range (limit is 1..100000): the container is refused, naming the annotation
+    bad = dict(ann)
+    bad["io.microsoft.virtualmachine.computetopology.processor.limit"] = "100001"
+    sid2, scfg2 = pods.run_pod(handler=HANDLER, annotations=bad)
+    with pytest.raises(grpc.RpcError) as e:
+        pods.create(sid2, scfg2, name="c")
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT, e.value.details()
+    assert "processor.limit" in e.value.details()

@@ -148,3 +148,26 @@ def test_hyperv_pod_after_restart(host, own, image_ref):
     st = host.stats()
     assert st["vms"] == 0
     assert uvm not in [x["id"] for x in st["system_list"]]
+
+
+def test_gmsa_instance_removed_after_restart(host, own, image_ref):
+    """A container's Credential Guard instance outlives wincrid as the container does; the
+    new wincrid removes it with the container (the record keeps the credential spec)."""
+    from test_sim_identity import credspec, service_calls, windows_identity
+    p = Pods(own, image_ref)
+    sid, scfg = p.run_pod()
+    cid = p.run(sid, scfg, name="gmsa", windows=windows_identity(credspec()))
+    p.wait_log(scfg, "gmsa", "running pid=")
+    own.kill()
+    assert cid in host.stats()["ccg_instances"]
+    own.start()
+    p = Pods(own, image_ref)
+    p.sandboxes = [sid]
+    m = host.mark()
+    p.rt.StopContainer(PB.StopContainerRequest(container_id=cid, timeout=5), timeout=60)
+    p.rt.RemoveContainer(PB.RemoveContainerRequest(container_id=cid), timeout=60)
+    rm = service_calls(host.journal(m), "RemoveInstance")
+    assert [e["doc"]["Settings"]["OperationDetails"]["Id"] for e in rm] == [cid]
+    assert rm[0]["hr"] == "0x00000000"
+    assert cid not in host.stats()["ccg_instances"]
+    p.cleanup()

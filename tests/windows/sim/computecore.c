@@ -690,6 +690,35 @@ HRESULT WINAPI HcsWaitForProcessExit(HCS_PROCESS computeSystem, DWORD timeoutMs,
     return hr;
 }
 
+/* ---- service settings and properties (synchronous; result LocalAlloc'd) ---- */
+
+static HRESULT service_call(const char *op, PCWSTR doc, PWSTR *result)
+{
+    if (result)
+        *result = NULL;
+    if (!doc)
+        return E_INVALIDARG;
+    sb b;
+    sim_begin(&b, op);
+    sim_kv_wstr(&b, "doc", doc);
+    sj *reply = sim_send(&b);
+    HRESULT hr = sim_hr(reply, SIM_E_SERVICE_NOT_AVAILABLE);
+    if (result && sj_str(sj_get(reply, "result")))
+        *result = sim_u2w_local(sj_str(sj_get(reply, "result")));
+    sj_free(reply);
+    return hr;
+}
+
+HRESULT WINAPI HcsModifyServiceSettings(PCWSTR settings, PWSTR *result)
+{
+    return service_call("HcsModifyServiceSettings", settings, result);
+}
+
+HRESULT WINAPI HcsGetServiceProperties(PCWSTR propertyQuery, PWSTR *result)
+{
+    return service_call("HcsGetServiceProperties", propertyQuery, result);
+}
+
 /* ---- VM access (HcsGrantVmAccess is in ComputeCore.h / computecore.dll) ---- */
 
 HRESULT WINAPI HcsGrantVmAccess(PCWSTR vmId, PCWSTR filePath)

@@ -7,6 +7,7 @@
  *   burn MS          spin the CPU for MS ms             tty          print console or pipe
  *   run              print "running pid=N", wait for a console event, print it, exit 100+event
  *   stubborn         like run, but ignore console events (only a kill ends it)
+ *   linger MS        like run, but take MS ms to exit after the event (print "lingered")
  *   listen PORT      TCP echo server on PORT (0.0.0.0), print "listening PORT"; runs until killed
  *   spawn            start "ctr.exe run" as a child and print its pid
  *   type PATH        print the file's first line, or "missing PATH"
@@ -20,6 +21,7 @@
 
 static volatile LONG got_event = -1;
 static int ignore_events;
+static DWORD linger_ms;
 
 static BOOL WINAPI on_ctrl(DWORD ev)
 {
@@ -40,6 +42,11 @@ static void wait_event(void)
         if (got_event >= 0) {
             printf("got event %ld\n", got_event);
             fflush(stdout);
+            if (linger_ms) {
+                Sleep(linger_ms);
+                printf("lingered\n");
+                fflush(stdout);
+            }
             ExitProcess(100 + (UINT)got_event);
         }
         Sleep(50);
@@ -138,6 +145,9 @@ static int run(int argc, char **argv)
         fflush(stdout);
     } else if (!strcmp(cmd, "run") || !strcmp(cmd, "stubborn")) {
         ignore_events = !strcmp(cmd, "stubborn");
+        wait_event();
+    } else if (!strcmp(cmd, "linger") && argc > 1) {
+        linger_ms = (DWORD)atoi(argv[1]);
         wait_event();
     } else if (!strcmp(cmd, "listen") && argc > 1) {
         listen_on(atoi(argv[1]));

@@ -75,6 +75,13 @@ int hcn_namespace_exists(const char *id);
 size_t hcn_namespace_endpoints(const char *ns_id, char (*out)[40], size_t max);
 void hcn_stats(sb *out);
 
+/* ---- host_ccg.c ---- */
+void ccg_register(void);
+void ccg_stats(sb *out); /* ,"ccg_instances":[ids] */
+/* Whether a container document's ContainerCredentialGuard names a registered instance of
+ * the right transport (HvSocket when hosted); service_id gets its HvSocket service. */
+int ccg_state_check(const sj *state, int hosted, char *service_id, char *note, size_t size);
+
 /* ---- dispatch ---- */
 void host_register(const char *op, handler_fn fn);
 

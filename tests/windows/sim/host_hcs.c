@@ -103,6 +103,8 @@ struct hsys {
     size_t n_combs;
     nic nics[8];
     size_t n_nics;
+    char hvsock_services[16][37]; /* HvSocket ServiceTable entries added to a VM */
+    size_t n_hvsock;
     hsys *next;
 };
 
@@ -653,6 +655,51 @@ static int deliver_ctrl(proc *p, int ev)
     return 0;
 }
 
+/* A servercore container answers CtrlShutdown the way Windows ends services at shutdown:
+ * the process that does not exit within WaitToKillServiceTimeout is killed (hcsshim
+ * hcsdoc_wcow.go, Bug36689012). The watcher holds its own handle of the process. */
+typedef struct shutdown_watch {
+    HANDLE h;
+    DWORD ms;
+    DWORD pid;
+    char sys[256];
+} shutdown_watch;
+
+static DWORD WINAPI shutdown_watcher(void *arg)
+{
+    shutdown_watch *w = arg;
+    if (WaitForSingleObject(w->h, w->ms) == WAIT_TIMEOUT) {
+        TerminateProcess(w->h, KILLED_EXIT_CODE);
+        EnterCriticalSection(&g_lock);
+        host_log("process %lu of %s killed %lu ms after CtrlShutdown (WaitToKillServiceTimeout)",
+                 (unsigned long)w->pid, w->sys, (unsigned long)w->ms);
+        LeaveCriticalSection(&g_lock);
+    }
+    CloseHandle(w->h);
+    free(w);
+    return 0;
+}
+
+static void watch_shutdown(proc *p)
+{
+    shutdown_watch *w = calloc(1, sizeof *w);
+    if (!w || !DuplicateHandle(GetCurrentProcess(), p->h, GetCurrentProcess(), &w->h, 0, FALSE,
+                               DUPLICATE_SAME_ACCESS)) {
+        free(w);
+        return;
+    }
+    w->ms = p->sys->wait_to_kill_ms;
+    w->pid = p->pid;
+    snprintf(w->sys, sizeof w->sys, "%s", p->sys->id);
+    HANDLE t = CreateThread(NULL, 0, shutdown_watcher, w, 0, NULL);
+    if (t)
+        CloseHandle(t);
+    else {
+        CloseHandle(w->h);
+        free(w);
+    }
+}
+
 static void h_signal_process(req *r)
 {
     proc *p = proc_of(r);
@@ -670,8 +717,15 @@ static void h_signal_process(req *r)
         fail(r, HCS_E_PROCESS_ALREADY_STOPPED, "the process has already exited");
         return;
     }
-    if (deliver_ctrl(p, ev) < 0)
+    if (deliver_ctrl(p, ev) < 0) {
         fail(r, HRESULT_FROM_WIN32(GetLastError()), "could not deliver the console event");
+        return;
+    }
+    if (ev == CTRL_SHUTDOWN_EVENT) {
+        watch_shutdown(p);
+        snprintf(r->note, sizeof r->note, "killed if still running after %u ms",
+                 p->sys->wait_to_kill_ms);
+    }
 }
 
 static void h_modify_process(req *r)
@@ -1300,6 +1354,8 @@ static HRESULT guest_request(hsys *vm, const sj *g, char *note, size_t nsz)
     return E_INVALIDARG;
 }
 
+#define HVSOCK_SERVICE_PATH "VirtualMachine/Devices/HvSocket/HvSocketConfig/ServiceTable/"
+
 static HRESULT vm_modify(hsys *vm, const sj *m, char *note, size_t nsz)
 {
     const char *path = sj_str(sj_get(m, "ResourcePath"));
@@ -1429,6 +1485,20 @@ static HRESULT vm_modify(hsys *vm, const sj *m, char *note, size_t nsz)
             if (i == vm->n_nics)
                 return HRESULT_FROM_WIN32(ERROR_NOT_FOUND);
             vm->nics[i] = vm->nics[--vm->n_nics];
+        }
+    } else if (strncmp(path, HVSOCK_SERVICE_PATH, strlen(HVSOCK_SERVICE_PATH)) == 0) {
+        const char *sid = path + strlen(HVSOCK_SERVICE_PATH);
+        if (strcmp(rt, "Update") != 0 || strlen(sid) != 36 || !set || set->type != SJ_OBJ) {
+            snprintf(note, nsz, "HvSocket service: an Update with a service GUID and a config");
+            return E_INVALIDARG;
+        }
+        size_t i = 0;
+        while (i < vm->n_hvsock && !guid_equal(vm->hvsock_services[i], sid))
+            i++;
+        if (i == vm->n_hvsock) {
+            if (vm->n_hvsock == 16)
+                return E_OUTOFMEMORY;
+            snprintf(vm->hvsock_services[vm->n_hvsock++], 37, "%s", sid);
         }
     } else {
         snprintf(note, nsz, "unsupported ResourcePath %s", path);
@@ -1590,6 +1660,22 @@ static HRESULT check_container(req *r, hsys *s, const sj *ctr, const char *hosti
         if (hp && !path_exists(hp)) {
             snprintf(r->note, sizeof r->note, "MappedDirectories host path %s does not exist", hp);
             return HRESULT_FROM_WIN32(ERROR_PATH_NOT_FOUND);
+        }
+    }
+    sj *ccg = sj_get(ctr, "ContainerCredentialGuard");
+    if (ccg) {
+        char sid[37] = "";
+        if (!ccg_state_check(ccg, hosting != NULL, sid, r->note, sizeof r->note))
+            return E_INVALIDARG;
+        hsys *vm = hosting ? sys_find(hosting) : NULL;
+        size_t i = 0;
+        while (vm && i < vm->n_hvsock && !guid_equal(vm->hvsock_services[i], sid))
+            i++;
+        if (vm && i == vm->n_hvsock) {
+            snprintf(r->note, sizeof r->note,
+                     "ContainerCredentialGuard: utility VM %s has no HvSocket service %s", hosting,
+                     sid);
+            return E_INVALIDARG;
         }
     }
     s->wait_to_kill_ms = wait_to_kill(ctr);

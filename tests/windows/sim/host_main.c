@@ -696,6 +696,7 @@ static void control_stats(req *r)
     hcs_stats(&r->out);
     storage_stats(&r->out);
     hcn_stats(&r->out);
+    ccg_stats(&r->out);
     LeaveCriticalSection(&g_lock);
 }
 
@@ -728,6 +729,7 @@ int main(int argc, char **argv)
     hcs_register();
     storage_register();
     hcn_register();
+    ccg_register();
 
     WSADATA wsa;
     WSAStartup(MAKEWORD(2, 2), &wsa);
