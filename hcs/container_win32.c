@@ -67,12 +67,14 @@ static char *record_path(hcs_runtime *rt, const char *id)
     return wc_path_join(rt->state_dir, name);
 }
 
-/* Where its scratch is, its spec and its init pid. */
+/* Where its scratch is (mounted on the host or not), its spec, its init pid, and for a
+ * Hyper-V container its pod (whose utility VM hosts it). */
 static void write_record(hcs_ctr *c)
 {
     char *path = record_path(c->rt, c->id);
-    json_t *rec = json_pack("{s:s,s:O,s:I}", "scratch", c->scratch, "spec", c->spec, "pid",
-                            (json_int_t)c->pid);
+    json_t *rec = json_pack("{s:s,s:O,s:I,s:b,s:s,s:b}", "scratch", c->scratch, "spec", c->spec,
+                            "pid", (json_int_t)c->pid, "mounted", c->mounted, "sandbox",
+                            c->sandbox_id, "hyperv", c->uvm != NULL);
     char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
     wc_err err = {0};
     if (!text || wc_write_file_atomic(path, text, strlen(text), 0600, &err) < 0)
@@ -89,8 +91,13 @@ static void read_record(hcs_ctr *c)
     const char *scratch = json_string_value(json_object_get(rec, "scratch"));
     if (scratch) {
         c->scratch = strdup(scratch);
-        c->mounted = 1;
+        json_t *mounted = json_object_get(rec, "mounted"); /* older records: always mounted */
+        c->mounted = mounted ? json_is_true(mounted) : 1;
     }
+    const char *sandbox = json_string_value(json_object_get(rec, "sandbox"));
+    if (sandbox && strlen(sandbox) < sizeof c->sandbox_id)
+        snprintf(c->sandbox_id, sizeof c->sandbox_id, "%s", sandbox);
+    c->hyperv_record = json_is_true(json_object_get(rec, "hyperv"));
     json_t *spec = json_object_get(rec, "spec");
     c->spec = spec ? json_incref(spec) : json_object();
     json_int_t pid = json_integer_value(json_object_get(rec, "pid"));
@@ -401,12 +408,44 @@ int hcs_release(hcs_runtime *rt, const char *id, wc_err *err)
     return 0;
 }
 
+/* A Hyper-V container that had ended before wincrid restarted (so was not adopted): what
+ * our record says it holds is released all the same, its part of its pod's VM (reopened by
+ * id when need be) and its scratch. */
+static void release_unadopted(hcs_runtime *rt, const char *id)
+{
+    hcs_ctr *c = calloc(1, sizeof *c);
+    if (!c || strlen(id) >= sizeof c->id) {
+        free(c);
+        return;
+    }
+    c->rt = rt;
+    snprintf(c->id, sizeof c->id, "%s", id);
+    read_record(c);
+    wc_err e = {0};
+    if (c->hyperv_record && hcs_uvm_adopt(c, &e) == 0) {
+        AcquireSRWLockExclusive(&rt->uvms.mu);
+        hcs_uvm_detach(c, HCS_UVM_STOP_GRACE_MS);
+        ReleaseSRWLockExclusive(&rt->uvms.mu);
+    } else if (c->hyperv_record) {
+        wc_warn("hcs", "cannot release a container from its utility VM", "id=%s err=\"%s\"", id,
+                e.msg);
+    }
+    if (c->hyperv_record) {
+        hcs_storage_release(c);
+        remove_record(c);
+    }
+    hcs_ctr_free(c);
+}
+
 int hcs_delete(hcs_runtime *rt, const char *id, wc_err *err)
 {
     hcs_ctr *c = hcs_ctr_find(rt, id);
     if (!c) {
         /* Not ours (any more): an orphan from an earlier run is removed all the same. */
-        return hcs_remove_orphan(id, HCS_DEFAULT_TIMEOUT_MS, err);
+        if (hcs_remove_orphan(id, HCS_DEFAULT_TIMEOUT_MS, err) < 0)
+            return -1;
+        release_unadopted(rt, id);
+        return 0;
     }
     if (c->sys && hcs_system_terminate(c->sys, HCS_DEFAULT_TIMEOUT_MS, err) < 0)
         return -1;
@@ -455,6 +494,10 @@ int hcs_adopt(hcs_runtime *rt, const char *id, wc_err *err)
     }
     read_record(c);
     reopen_init(c);
+    wc_err uerr = {0};
+    if (c->hyperv_record && hcs_uvm_adopt(c, &uerr) < 0)
+        wc_warn("hcs", "cannot rejoin a container to its utility VM", "id=%s pod=%s err=\"%s\"",
+                c->id, c->sandbox_id, uerr.msg);
     hcs_ctr_register(rt, c);
     /* It may have ended while nobody watched: its exit code is still there to report. */
     report_if_exited(c);

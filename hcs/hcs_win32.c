@@ -389,6 +389,24 @@ int hcs_remove_orphan(const char *id, DWORD timeout_ms, wc_err *err)
     return rc;
 }
 
+int hcs_grant_vm_access(const char *vm_id, const char *path, wc_err *err)
+{
+    if (hcs_api_load(err) != 0)
+        return -1;
+    wchar_t *wv = wc_utf8_to_utf16(vm_id, err);
+    wchar_t *wp = wv ? wc_utf8_to_utf16(path, err) : NULL;
+    if (!wp) {
+        free(wv);
+        return -1;
+    }
+    HRESULT hr = hcs_api.HcsGrantVmAccess(wv, wp);
+    free(wv);
+    free(wp);
+    if (FAILED(hr))
+        return hcs_err_from_result(err, hr, NULL, "HcsGrantVmAccess %s for %s", path, vm_id);
+    return 0;
+}
+
 /* ---- processes ---------------------------------------------------------------------------- */
 
 int hcs_process_create(hcs_system *sys, const json_t *params, DWORD timeout_ms, hcs_process **out,

@@ -69,6 +69,11 @@ int hcs_enumerate_owned(const char *owner, DWORD timeout_ms, json_t **list, wc_e
 /* Recovery: opens and terminates a compute system nobody claims any more. */
 int hcs_remove_orphan(const char *id, DWORD timeout_ms, wc_err *err);
 
+/* HcsGrantVmAccess: adds the VM's account (derived from its compute system id `vm_id`) to
+ * the ACL of `path`, as hcsshim does before every SCSI attach of a VHDX (a node refuses the
+ * attach with E_ACCESSDENIED otherwise). The VM need not exist yet. */
+int hcs_grant_vm_access(const char *vm_id, const char *path, wc_err *err);
+
 /* Starts a process; stdio[0..2] receive the pipes asked for in `params` (else NULL); the
  * caller owns and closes them. */
 int hcs_process_create(hcs_system *sys, const json_t *params, DWORD timeout_ms, hcs_process **out,

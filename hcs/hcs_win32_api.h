@@ -35,7 +35,8 @@
     X(HcsSignalProcess)                                                                            \
     X(HcsModifyProcess)                                                                            \
     X(HcsSetProcessCallback)                                                                       \
-    X(HcsWaitForProcessExit)
+    X(HcsWaitForProcessExit)                                                                       \
+    X(HcsGrantVmAccess)
 
 struct hcs_api_table {
 #define HCS_API_PTR(name) __typeof__(&name) name;

@@ -93,6 +93,9 @@ typedef struct hcs_container_opts {
     const char *network_namespace;
     unsigned host_cpus;               /* clamp for Processor.Count; 0 = no clamp */
     unsigned wait_to_kill_service_ms; /* >0 → RegistryChanges WaitToKillServiceTimeout */
+    /* Hyper-V: 1 when a mount's host path is a file (shared as its directory limited to
+     * that file); NULL → every mount source is a directory. */
+    int (*is_file)(const char *host_path);
     /* The Container Credential Guard instance's state (ContainerCredentialGuardState, from
      * hcs_ccg_instance_find), borrowed; NULL → no gMSA identity. */
     const json_t *credential_guard;
@@ -153,6 +156,12 @@ hcs_uvm_devices *hcs_uvm_devices_new(const char *id);
 void hcs_uvm_devices_free(hcs_uvm_devices *uvm);
 const char *hcs_uvm_devices_id(const hcs_uvm_devices *uvm);
 
+/* The bookkeeping as JSON, for the runtime's record of a VM (a restarted wincrid reopens
+ * the VM and goes on naming shares and LUNs where it left off), and back. NULL / -1 when out
+ * of memory or, loading, when the record is not one (WC_INVALID_ARGUMENT). */
+json_t *hcs_uvm_devices_save(const hcs_uvm_devices *uvm);
+int hcs_uvm_devices_load(const json_t *saved, hcs_uvm_devices **out, wc_err *err);
+
 /* A hosted (Hyper-V isolated) container's documents, in the order they are sent. */
 typedef struct hcs_hosted_plan {
     json_t *modify; /* array of HcsModifyComputeSystem requests for the UVM */
@@ -163,10 +172,12 @@ typedef struct hcs_hosted_plan {
 void hcs_hosted_plan_clear(hcs_hosted_plan *plan);
 
 /* Plans a container inside `uvm`: a VSMB share per read-only layer (and per directory
- * mount) not already shared, the scratch (layerFolders' last entry + "\sandbox.vhdx") on
- * the next SCSI LUN with its MappedVirtualDisk guest request, the CombinedLayers guest
- * request, then the hosted document. `container_id` names the root C:\c\<id>. On failure
- * the UVM bookkeeping is left as it was. */
+ * mount) not already shared (a mount of a file: its directory shared with
+ * RestrictFileAccess/SingleFileMapping and the file in AllowedFiles, a second file of that
+ * directory an Update of the list, mapped as <share>\<file>), the scratch (layerFolders' last entry
+ * + "\sandbox.vhdx") on the next SCSI LUN with its MappedVirtualDisk guest request, the
+ * CombinedLayers guest request, then the hosted document. `container_id` names the root C:\c\<id>.
+ * On failure the UVM bookkeeping is left as it was. */
 int hcs_uvm_plan_container(hcs_uvm_devices *uvm, const char *container_id, const json_t *spec,
                            const hcs_container_opts *opts, hcs_hosted_plan *plan, wc_err *err);
 
@@ -178,6 +189,11 @@ int hcs_uvm_release_container(hcs_uvm_devices *uvm, const char *container_id, co
 /* Network adapter into a UVM: first the guest-only PreAdd request carrying the HNS
  * endpoint object (`endpoint`, borrowed), then the Add of the adapter itself. */
 int hcs_doc_uvm_nic_preadd(const char *nic_id, const json_t *endpoint, json_t **out, wc_err *err);
+/* The endpoint object a PreAdd carries: hcsshim sends HNS's v1 HNSEndpoint (internal/hns
+ * hnsendpoint.go: ID, Name, MacAddress, IPAddress, PrefixLength), made here from what HCN v2
+ * reports. ip may be NULL (no address yet). */
+int hcs_doc_uvm_nic_endpoint(const char *endpoint_id, const char *name, const char *mac,
+                             const char *ip, unsigned prefix_length, json_t **out, wc_err *err);
 int hcs_doc_uvm_nic_add(const char *nic_id, const char *endpoint_id, const char *mac, json_t **out,
                         wc_err *err);
 

@@ -48,6 +48,11 @@ typedef struct hd_share {
     char *host_path;
     char name[16];
     unsigned refs;
+    /* A share of a directory restricted to single files (hcsshim keeps these apart from
+     * plain directory shares): the files' host paths, in the order they were added. */
+    int file_share;
+    char **allowed;
+    size_t n_allowed;
 } hd_share;
 
 #define HD_MAX_LUNS 64

@@ -196,6 +196,14 @@ int hcs_doc_uvm(const hcs_uvm_opts *o, json_t **out, wc_err *err)
 
 /* ---- bookkeeping ------------------------------------------------------------------------ */
 
+static void share_clear(hd_share *s)
+{
+    free(s->host_path);
+    for (size_t i = 0; i < s->n_allowed; i++)
+        free(s->allowed[i]);
+    free(s->allowed);
+}
+
 hcs_uvm_devices *hcs_uvm_devices_new(const char *id)
 {
     hcs_uvm_devices *u = calloc(1, sizeof *u);
@@ -215,12 +223,118 @@ void hcs_uvm_devices_free(hcs_uvm_devices *u)
     if (!u)
         return;
     for (size_t i = 0; i < u->n_shares; i++)
-        free(u->shares[i].host_path);
+        share_clear(&u->shares[i]);
     free(u->shares);
     for (int i = 0; i < HD_MAX_LUNS; i++)
         free(u->lun_owner[i]);
     free(u->id);
     free(u);
+}
+
+json_t *hcs_uvm_devices_save(const hcs_uvm_devices *u)
+{
+    int oom = 0;
+    json_t *shares = json_array(), *luns = json_object();
+    for (size_t i = 0; i < u->n_shares; i++) {
+        const hd_share *s = &u->shares[i];
+        json_t *files = json_array();
+        for (size_t k = 0; k < s->n_allowed; k++)
+            hd_push(files, json_string(s->allowed[k]), &oom);
+        hd_push(shares,
+                json_pack("{s:s,s:s,s:I,s:b,s:o}", "name", s->name, "path", s->host_path, "refs",
+                          (json_int_t)s->refs, "file", s->file_share, "allowed", files),
+                &oom);
+    }
+    for (int l = 1; l < HD_MAX_LUNS; l++) {
+        char key[16];
+        snprintf(key, sizeof key, "%d", l);
+        if (u->lun_owner[l])
+            hd_set_str(luns, key, u->lun_owner[l], &oom);
+    }
+    json_t *out = json_pack("{s:s,s:I,s:o,s:o}", "id", u->id, "vsmb_counter",
+                            (json_int_t)u->vsmb_counter, "shares", shares, "luns", luns);
+    if (!out || oom) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* One saved share into u (already sized). 0, or -1 with oom set / the record bad. */
+static int load_share(hcs_uvm_devices *u, const json_t *j, int *oom)
+{
+    const char *name = json_string_value(json_object_get(j, "name"));
+    const char *path = json_string_value(json_object_get(j, "path"));
+    json_int_t refs = json_integer_value(json_object_get(j, "refs"));
+    json_t *allowed = json_object_get(j, "allowed");
+    if (!name || strlen(name) >= sizeof u->shares[0].name || !path || refs <= 0 ||
+        !json_is_array(allowed))
+        return -1;
+    hd_share *s = &u->shares[u->n_shares];
+    memset(s, 0, sizeof *s);
+    snprintf(s->name, sizeof s->name, "%s", name);
+    s->refs = (unsigned)refs;
+    s->file_share = json_is_true(json_object_get(j, "file"));
+    s->host_path = strdup(path);
+    s->allowed = calloc(json_array_size(allowed) + 1, sizeof *s->allowed);
+    u->n_shares++; /* freed with u from here on */
+    if (!s->host_path || !s->allowed)
+        return (*oom = 1), -1;
+    size_t k;
+    json_t *f;
+    json_array_foreach(allowed, k, f)
+    {
+        if (!json_is_string(f))
+            return -1;
+        if (!(s->allowed[s->n_allowed] = strdup(json_string_value(f))))
+            return (*oom = 1), -1;
+        s->n_allowed++;
+    }
+    return 0;
+}
+
+int hcs_uvm_devices_load(const json_t *saved, hcs_uvm_devices **out, wc_err *err)
+{
+    *out = NULL;
+    const char *id = json_string_value(json_object_get(saved, "id"));
+    json_t *shares = json_object_get(saved, "shares"), *luns = json_object_get(saved, "luns");
+    json_int_t counter = json_integer_value(json_object_get(saved, "vsmb_counter"));
+    if (!id || !json_is_array(shares) || !json_is_object(luns) || counter < 0)
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "utility VM record: not a device record");
+    hcs_uvm_devices *u = hcs_uvm_devices_new(id);
+    int oom = !u, bad = 0;
+    if (u) {
+        u->vsmb_counter = (unsigned long)counter;
+        u->cap_shares = json_array_size(shares) ? json_array_size(shares) : 1;
+        u->shares = calloc(u->cap_shares, sizeof *u->shares);
+        oom = !u->shares;
+    }
+    size_t i;
+    json_t *j;
+    json_array_foreach(shares, i, j)
+    {
+        if (oom || bad)
+            break;
+        bad = load_share(u, j, &oom) < 0 && !oom;
+    }
+    const char *key;
+    json_object_foreach(luns, key, j)
+    {
+        long l = strtol(key, NULL, 10);
+        if (oom || bad || l < 1 || l >= HD_MAX_LUNS || !json_is_string(j) || u->lun_owner[l]) {
+            bad = bad || !oom;
+            break;
+        }
+        oom = !(u->lun_owner[l] = strdup(json_string_value(j)));
+    }
+    if (oom || bad) {
+        hcs_uvm_devices_free(u);
+        return oom ? hd_oom(err, "utility VM record")
+                   : wc_err_set(err, WC_INVALID_ARGUMENT,
+                                "utility VM record %s: a bad share or LUN", id);
+    }
+    *out = u;
+    return 0;
 }
 
 const char *hcs_uvm_devices_id(const hcs_uvm_devices *u)
@@ -237,19 +351,31 @@ void hcs_hosted_plan_clear(hcs_hosted_plan *p)
     memset(p, 0, sizeof *p);
 }
 
-static hd_share *find_share(const hcs_uvm_devices *u, const char *host_path)
+/* The directory share (file_share 0) or the single-file share (1) of host_path. */
+static hd_share *find_share(const hcs_uvm_devices *u, const char *host_path, int file_share)
 {
     for (size_t i = 0; i < u->n_shares; i++)
-        if (hd_strcasecmp(u->shares[i].host_path, host_path) == 0)
+        if (u->shares[i].file_share == file_share &&
+            hd_strcasecmp(u->shares[i].host_path, host_path) == 0)
             return &u->shares[i];
+    return NULL;
+}
+
+/* The single-file share whose AllowedFiles holds `file`. */
+static hd_share *find_file_share(const hcs_uvm_devices *u, const char *file)
+{
+    for (size_t i = 0; i < u->n_shares; i++)
+        for (size_t k = 0; u->shares[i].file_share && k < u->shares[i].n_allowed; k++)
+            if (hd_strcasecmp(u->shares[i].allowed[k], file) == 0)
+                return &u->shares[i];
     return NULL;
 }
 
 /* Takes a reference on the share of host_path, adding it when new (*is_new = 1). Returns
  * the share index, or -1 on OOM. */
-static long share_ref(hcs_uvm_devices *u, const char *host_path, int *is_new)
+static long share_ref(hcs_uvm_devices *u, const char *host_path, int file_share, int *is_new)
 {
-    hd_share *s = find_share(u, host_path);
+    hd_share *s = find_share(u, host_path, file_share);
     *is_new = 0;
     if (s) {
         s->refs++;
@@ -264,6 +390,8 @@ static long share_ref(hcs_uvm_devices *u, const char *host_path, int *is_new)
         u->cap_shares = cap;
     }
     s = &u->shares[u->n_shares];
+    memset(s, 0, sizeof *s);
+    s->file_share = file_share;
     s->host_path = strdup(host_path);
     if (!s->host_path)
         return -1;
@@ -279,16 +407,22 @@ typedef struct undo {
     size_t n_shares;
     unsigned long counter;
     long touched[128];
+    size_t allowed_before[128]; /* each touched share's n_allowed before this plan */
     size_t n_touched;
 } undo;
 
 static void rollback(hcs_uvm_devices *u, const undo *un, int lun)
 {
-    for (size_t i = 0; i < un->n_touched; i++)
-        if ((size_t)un->touched[i] < un->n_shares)
-            u->shares[un->touched[i]].refs--;
+    for (size_t i = 0; i < un->n_touched; i++) {
+        if ((size_t)un->touched[i] >= un->n_shares)
+            continue;
+        hd_share *s = &u->shares[un->touched[i]];
+        s->refs--;
+        while (s->n_allowed > un->allowed_before[i])
+            free(s->allowed[--s->n_allowed]);
+    }
     for (size_t i = un->n_shares; i < u->n_shares; i++)
-        free(u->shares[i].host_path);
+        share_clear(&u->shares[i]);
     u->n_shares = un->n_shares;
     u->vsmb_counter = un->counter;
     if (lun > 0) {
@@ -302,11 +436,12 @@ static int plan_share(hcs_uvm_devices *u, undo *un, const char *host_path, json_
                       json_t *modify, char *guest, size_t gsize, int *oom)
 {
     int is_new;
-    long idx = share_ref(u, host_path, &is_new);
+    long idx = share_ref(u, host_path, 0, &is_new);
     if (idx < 0 || un->n_touched == sizeof un->touched / sizeof un->touched[0]) {
         json_decref(options);
         return -1;
     }
+    un->allowed_before[un->n_touched] = 0;
     un->touched[un->n_touched++] = idx;
     hd_share *s = &u->shares[idx];
     snprintf(guest, gsize, "%s%s", HCS_VSMB_GUEST_PREFIX, s->name);
@@ -322,6 +457,71 @@ static int plan_share(hcs_uvm_devices *u, undo *un, const char *host_path, json_
     hd_push(modify,
             json_pack("{s:s,s:s,s:o}", "RequestType", "Add", "ResourcePath", VSMB_SHARES_PATH,
                       "Settings", settings),
+            oom);
+    return 0;
+}
+
+/* The last path separator of p, or NULL. */
+static const char *last_sep(const char *p)
+{
+    const char *a = strrchr(p, '\\'), *b = strrchr(p, '/');
+    return a > b ? a : b;
+}
+
+/* Shares the file `file` into the UVM, as hcsshim's AddVSMB does for a host path that is not
+ * a directory: VSMB shares directories, so the file's directory is shared with
+ * RestrictFileAccess and SingleFileMapping and AllowedFiles listing the file; one more
+ * file of a directory already shared that way is an Update of the share with the longer
+ * list (the same file again changes nothing). Its guest path is <share>\<file name>. */
+static int plan_file_share(hcs_uvm_devices *u, undo *un, const char *file, json_t *options,
+                           json_t *modify, char *guest, size_t gsize, int *oom)
+{
+    const char *sep = last_sep(file);
+    if (!options || !sep || !sep[1] || sep == file ||
+        un->n_touched == sizeof un->touched / sizeof un->touched[0]) {
+        json_decref(options);
+        return -1;
+    }
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%.*s", (int)(sep - file), file);
+    int is_new;
+    long idx = share_ref(u, dir, 1, &is_new);
+    if (idx < 0) {
+        json_decref(options);
+        return -1;
+    }
+    hd_share *s = &u->shares[idx];
+    un->allowed_before[un->n_touched] = s->n_allowed;
+    un->touched[un->n_touched++] = idx;
+    snprintf(guest, gsize, "%s%s\\%s", HCS_VSMB_GUEST_PREFIX, s->name, sep + 1);
+    int listed = 0;
+    for (size_t k = 0; k < s->n_allowed; k++)
+        listed |= hd_strcasecmp(s->allowed[k], file) == 0;
+    if (listed) {
+        json_decref(options);
+        return 0;
+    }
+    char **grown = realloc(s->allowed, (s->n_allowed + 1) * sizeof *grown);
+    if (!grown) {
+        json_decref(options);
+        return -1;
+    }
+    s->allowed = grown;
+    if (!(s->allowed[s->n_allowed] = strdup(file))) {
+        json_decref(options);
+        return -1;
+    }
+    s->n_allowed++;
+    hd_set_true(options, "RestrictFileAccess", 1, oom);
+    hd_set_true(options, "SingleFileMapping", 1, oom);
+    json_t *files = json_array();
+    for (size_t k = 0; k < s->n_allowed; k++)
+        hd_push(files, json_string(s->allowed[k]), oom);
+    json_t *settings = json_pack("{s:s,s:o,s:s,s:o}", "Name", s->name, "Options", options, "Path",
+                                 dir, "AllowedFiles", files);
+    hd_push(modify,
+            json_pack("{s:s,s:s,s:o}", "RequestType", is_new ? "Add" : "Update", "ResourcePath",
+                      VSMB_SHARES_PATH, "Settings", settings),
             oom);
     return 0;
 }
@@ -369,7 +569,8 @@ int hcs_uvm_plan_container(hcs_uvm_devices *u, const char *cid, const json_t *sp
         hd_push(layers, json_pack("{s:s,s:s}", "Id", o->layer_ids[i], "Path", guest), &oom);
     }
 
-    /* Directory mounts become VSMB shares too; pipes go through the UVM's MappedPipes. */
+    /* Mounts become VSMB shares too (a file: its directory, limited to it); pipes go through
+     * the UVM's MappedPipes. */
     json_t *dirs = json_array();
     size_t i;
     json_t *m;
@@ -384,8 +585,23 @@ int hcs_uvm_plan_container(hcs_uvm_devices *u, const char *cid, const json_t *sp
             continue;
         }
         int ro = hd_mount_readonly(m);
-        if (plan_share(u, &un, src, vsmb_options(ro, 0), plan->modify, guest, sizeof guest, &oom) !=
-            0)
+        int file = o->is_file && o->is_file(src);
+        const char *sep = file ? last_sep(src) : NULL;
+        if (file && (!sep || sep == src || !sep[1])) {
+            json_decref(container);
+            json_decref(dirs);
+            json_decref(layers);
+            rollback(u, &un, lun);
+            hcs_hosted_plan_clear(plan);
+            return wc_err_set(err, WC_INVALID_ARGUMENT,
+                              "mount %s: file %s has no directory to share over VSMB",
+                              hd_str(m, "destination"), src);
+        }
+        int rc = file ? plan_file_share(u, &un, src, vsmb_options(ro, 0), plan->modify, guest,
+                                        sizeof guest, &oom)
+                      : plan_share(u, &un, src, vsmb_options(ro, 0), plan->modify, guest,
+                                   sizeof guest, &oom);
+        if (rc != 0)
             oom = 1;
         json_t *d =
             json_pack("{s:s,s:s}", "ContainerPath", hd_str(m, "destination"), "HostPath", guest);
@@ -440,17 +656,21 @@ int hcs_uvm_plan_container(hcs_uvm_devices *u, const char *cid, const json_t *sp
     return 0;
 }
 
-/* Drops one reference on host_path's share; at zero, appends its removal request. */
+/* Drops one reference on host_path's share (a directory's, or the single-file share listing
+ * it); at zero, appends its removal request. Like hcsshim's RemoveVSMB, a file stays in a
+ * share's AllowedFiles while the share lives. */
 static void unshare(hcs_uvm_devices *u, const char *host_path, json_t *requests, int *oom)
 {
-    hd_share *s = find_share(u, host_path);
+    hd_share *s = find_share(u, host_path, 0);
+    if (!s)
+        s = find_file_share(u, host_path);
     if (!s || --s->refs > 0)
         return;
     hd_push(requests,
             json_pack("{s:s,s:s,s:{s:s}}", "RequestType", "Remove", "ResourcePath",
                       VSMB_SHARES_PATH, "Settings", "Name", s->name),
             oom);
-    free(s->host_path);
+    share_clear(s);
     size_t idx = (size_t)(s - u->shares);
     memmove(s, s + 1, (u->n_shares - idx - 1) * sizeof *s);
     u->n_shares--;
@@ -506,6 +726,31 @@ int hcs_doc_uvm_nic_preadd(const char *nic_id, const json_t *endpoint, json_t **
                      "RequestType", "Add", "Settings", "AdapterId", nic_id, "RequestType", "PreAdd",
                      "Settings", (json_t *)endpoint);
     return *out ? 0 : hd_oom(err, "network adapter pre-add");
+}
+
+int hcs_doc_uvm_nic_endpoint(const char *endpoint_id, const char *name, const char *mac,
+                             const char *ip, unsigned prefix_length, json_t **out, wc_err *err)
+{
+    *out = NULL;
+    if (!endpoint_id || !*endpoint_id)
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "network adapter: the endpoint id is required");
+    int oom = 0;
+    json_t *ep = json_object();
+    hd_set_str(ep, "ID", endpoint_id, &oom);
+    if (name && *name)
+        hd_set_str(ep, "Name", name, &oom);
+    if (mac && *mac)
+        hd_set_str(ep, "MacAddress", mac, &oom);
+    if (ip && *ip) {
+        hd_set_str(ep, "IPAddress", ip, &oom);
+        hd_set(ep, "PrefixLength", json_integer(prefix_length), &oom);
+    }
+    if (oom) {
+        json_decref(ep);
+        return hd_oom(err, "network adapter endpoint");
+    }
+    *out = ep;
+    return 0;
 }
 
 int hcs_doc_uvm_nic_add(const char *nic_id, const char *endpoint_id, const char *mac, json_t **out,

@@ -136,12 +136,21 @@ int hcs_uvm_attach(hcs_uvm *vm, hcs_ctr *c, const hcs_layer_ids *ids, hcs_hosted
 /* Takes the container's layers and scratch out of its VM (what is not there fails
  * harmlessly); the VM goes with its last container, after grace_ms (0: terminated). */
 void hcs_uvm_detach(hcs_ctr *c, DWORD grace_ms);
+/* After a restart (takes rt->uvms.mu itself): the adopted Hyper-V container c rejoins its
+ * pod's VM, reopened by id with its devices from our record when it is the first. */
+int hcs_uvm_adopt(hcs_ctr *c, wc_err *err);
 /* Ends a VM that no container was attached to (its first container failed). */
 void hcs_uvm_end_unused(hcs_runtime *rt, hcs_uvm *vm);
 /* Adds the HvSocket service entry a credential guard instance needs to the VM. */
 int hcs_uvm_hvsocket_service(hcs_uvm *vm, const json_t *instance, wc_err *err);
 /* The VM's processor count, the clamp for its containers' Processor.Count. */
 unsigned hcs_uvm_cpus(const hcs_uvm *vm);
+
+/* ---- uvm_net_win32.c ------------------------------------------------------------------ */
+
+/* Adds a network adapter to the VM for each endpoint of the namespace in the spec's
+ * windows.network.networkNamespace (none: nothing to do). */
+int hcs_uvm_add_network(hcs_system *vm, const json_t *spec, wc_err *err);
 
 /* ---- ccg_win32.c ---------------------------------------------------------------------- */
 
@@ -183,8 +192,9 @@ struct hcs_ctr {
     int started, exited, paused, exit_reported, adopted;
     hcs_stdio stdio;
     uint64_t memory_limit;
-    hcs_uvm *uvm;  /* Hyper-V: the utility VM that hosts it */
-    int ccg_added; /* a Container Credential Guard instance is registered for it */
+    hcs_uvm *uvm;      /* Hyper-V: the utility VM that hosts it */
+    int ccg_added;     /* a Container Credential Guard instance is registered for it */
+    int hyperv_record; /* adopted: its record says a utility VM hosts it */
 };
 
 hcs_ctr *hcs_ctr_find(hcs_runtime *rt, const char *id);

@@ -593,6 +593,140 @@ static void hyperv_mounts(void **state)
     hcs_uvm_devices_free(uvm);
 }
 
+/* The fake host of the single-file scenario: files live under ...\etc\. */
+static int fake_is_file(const char *path)
+{
+    return strstr(path, "\\etc\\") != NULL;
+}
+
+static json_t *file_mount(const char *dst, const char *src, int ro)
+{
+    return json_pack("{s:s,s:s,s:[s,s]}", "destination", dst, "source", src, "options", "rbind",
+                     ro ? "ro" : "rw");
+}
+
+/* Scenario: bind mounts of single files in a Hyper-V pod (kubelet's termination log, etc
+ * files). hcsshim internal/uvm/vsmb.go AddVSMB: a host path that is not a directory is
+ * shared as its directory (filepath.Dir) with the options of DefaultVSMBOptions(readOnly)
+ * plus RestrictFileAccess and SingleFileMapping, the file's host path in AllowedFiles;
+ * such shares are kept apart from directory shares (vsmbFileShares); another file of a
+ * directory already shared that way is a ModifySettingRequest "Update" of the share with the
+ * longer AllowedFiles list and that call's options. GetVSMBUvmPath: the guest path is the
+ * share's path joined with the file name, which internal/hcsoci/hcsdoc_wcow.go puts in the
+ * MappedDirectory's HostPath. RemoveVSMB: one reference per AddVSMB, the share removed when
+ * the last goes (its AllowedFiles are not shortened). One deliberate difference: the same
+ * file asked for again takes a reference without an Update (hcsshim would list it twice). */
+static void hyperv_single_file_mounts(void **state)
+{
+    hcs_uvm_devices *uvm = hcs_uvm_devices_new("pod4-uvm");
+    hcs_container_opts o = {.layer_ids = ids_ab, .n_layer_ids = 2, .is_file = fake_is_file};
+    wc_err err = {0};
+    json_t *s1 = golden("spec_hyperv_c1.json"), *s2 = golden("spec_hyperv_c2.json");
+    json_object_set_new(
+        s1, "mounts",
+        json_pack("[o,o,o]", file_mount("C:\\etc\\hosts", "C:\\k\\pods\\u1\\etc\\hosts", 1),
+                  file_mount("C:\\data", "C:\\k\\pods\\u1\\volumes\\data", 0),
+                  file_mount("C:\\dev\\termination-log", "C:\\k\\pods\\u1\\etc\\termlog", 0)));
+    json_object_set_new(
+        s2, "mounts",
+        json_pack("[o]", file_mount("C:\\etc\\hosts", "C:\\k\\pods\\u1\\etc\\hosts", 1)));
+    hcs_hosted_plan p1, p2;
+    if (hcs_uvm_plan_container(uvm, "c1", s1, &o, &p1, &err) != 0)
+        fail_msg("plan c1: %s", err.msg);
+    emit_requests("hyperv_file_c1_modify", p1.modify);
+    emit("hyperv_file_c1_doc", "ComputeSystem", p1.doc);
+    assert_golden(p1.modify, "hyperv_file_c1_modify.json");
+    json_t *c = json_object_get(json_object_get(p1.doc, "HostedSystem"), "Container");
+    assert_golden(json_object_get(c, "MappedDirectories"), "hyperv_file_c1_mapped.json");
+
+    /* c2 maps a file already allowed: a reference, no request for the share */
+    if (hcs_uvm_plan_container(uvm, "c2", s2, &o, &p2, &err) != 0)
+        fail_msg("plan c2: %s", err.msg);
+    assert_int_equal(json_array_size(p2.modify), 2); /* its scratch and its combined layers */
+    c = json_object_get(json_object_get(p2.doc, "HostedSystem"), "Container");
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_array_get(json_object_get(c, "MappedDirectories"), 0), "HostPath")),
+        HCS_VSMB_GUEST_PREFIX "s3\\hosts");
+
+    json_t *r1 = json_array(), *r2 = json_array();
+    assert_int_equal(hcs_uvm_release_container(uvm, "c1", s1, r1, &err), 0);
+    assert_golden(r1, "hyperv_file_release_c1.json");
+    assert_int_equal(hcs_uvm_release_container(uvm, "c2", s2, r2, &err), 0);
+    json_t *last = json_array_get(r2, json_array_size(r2) - 1);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(last, "Settings"), "Name")), "s3");
+    assert_string_equal(json_string_value(json_object_get(last, "RequestType")), "Remove");
+
+    hcs_hosted_plan_clear(&p2);
+    /* a file source with no directory part cannot be shared */
+    json_object_set_new(s2, "mounts", json_pack("[o]", file_mount("C:\\x", "\\etc\\", 0)));
+    assert_int_equal(hcs_uvm_plan_container(uvm, "c3", s2, &o, &p2, &err), -1);
+    assert_int_equal(err.code, WC_INVALID_ARGUMENT);
+    assert_null(p2.doc);
+    json_decref(r1);
+    json_decref(r2);
+    hcs_hosted_plan_clear(&p1);
+    hcs_hosted_plan_clear(&p2);
+    json_decref(s1);
+    json_decref(s2);
+    hcs_uvm_devices_free(uvm);
+}
+
+/* A restarted wincrid reopens a pod's VM and loads its bookkeeping from its record: what
+ * it then plans and releases is what the wincrid that made the VM would have (hcsshim keeps
+ * this state in the UtilityVM object; a shim that restarts loses it, wincri records it). */
+static void hyperv_devices_survive_a_restart(void **state)
+{
+    hcs_uvm_devices *a = hcs_uvm_devices_new("pod5-uvm"), *b = NULL;
+    hcs_container_opts o = {.layer_ids = ids_ab, .n_layer_ids = 2, .is_file = fake_is_file};
+    wc_err err = {0};
+    json_t *s1 = golden("spec_hyperv_c1.json"), *s2 = golden("spec_hyperv_c2.json");
+    json_object_set_new(s1, "mounts",
+                        json_pack("[o,o]", file_mount("C:\\h", "C:\\k\\etc\\hosts", 1),
+                                  file_mount("C:\\d", "C:\\k\\data", 0)));
+    json_object_set_new(s2, "mounts",
+                        json_pack("[o]", file_mount("C:\\t", "C:\\k\\etc\\termlog", 0)));
+    hcs_hosted_plan p1, pa, pb;
+    assert_int_equal(hcs_uvm_plan_container(a, "c1", s1, &o, &p1, &err), 0);
+    json_t *saved = hcs_uvm_devices_save(a);
+    assert_non_null(saved);
+    /* through text, as the record is written and read */
+    char *text = json_dumps(saved, JSON_COMPACT);
+    json_t *back = json_loads(text, 0, NULL);
+    assert_int_equal(hcs_uvm_devices_load(back, &b, &err), 0);
+    assert_string_equal(hcs_uvm_devices_id(b), "pod5-uvm");
+    assert_int_equal(hcs_uvm_plan_container(a, "c2", s2, &o, &pa, &err), 0);
+    assert_int_equal(hcs_uvm_plan_container(b, "c2", s2, &o, &pb, &err), 0);
+    assert_true(json_equal(pa.modify, pb.modify)); /* an Update of s3, LUN 2 */
+    assert_true(json_equal(pa.doc, pb.doc));
+    assert_int_equal(pb.lun, 2);
+    json_t *ra = json_array(), *rb = json_array();
+    assert_int_equal(hcs_uvm_release_container(a, "c1", s1, ra, &err), 0);
+    assert_int_equal(hcs_uvm_release_container(b, "c1", s1, rb, &err), 0);
+    assert_true(json_equal(ra, rb));
+    assert_int_equal(json_array_size(rb), 3); /* filter, LUN 1, the data share; s3 stays */
+    /* not a record */
+    hcs_uvm_devices *bad = NULL;
+    json_object_set_new(back, "luns", json_pack("{s:s}", "0", "x"));
+    assert_int_equal(hcs_uvm_devices_load(back, &bad, &err), -1);
+    assert_int_equal(err.code, WC_INVALID_ARGUMENT);
+    assert_null(bad);
+    assert_int_equal(hcs_uvm_devices_load(json_object_get(back, "id"), &bad, &err), -1);
+    free(text);
+    json_decref(saved);
+    json_decref(back);
+    json_decref(ra);
+    json_decref(rb);
+    hcs_hosted_plan_clear(&p1);
+    hcs_hosted_plan_clear(&pa);
+    hcs_hosted_plan_clear(&pb);
+    json_decref(s1);
+    json_decref(s2);
+    hcs_uvm_devices_free(a);
+    hcs_uvm_devices_free(b);
+}
+
 /* Scenario (part of the Hyper-V pod): the pod's network adapter into the UVM.
  * hcsshim internal/uvm/network.go addNIC: a guest-only PreAdd carrying the HNS endpoint
  * (getNetworkModifyRequest, RS5+ form {AdapterId, RequestType, Settings}), then the Add to
@@ -600,9 +734,15 @@ static void hyperv_mounts(void **state)
  * the guest Add. */
 static void hyperv_network_adapter(void **state)
 {
-    json_t *ep = golden("hyperv_nic_endpoint.json");
-    json_t *pre = NULL, *add = NULL;
+    json_t *want_ep = golden("hyperv_nic_endpoint.json");
+    json_t *pre = NULL, *add = NULL, *ep = NULL;
     wc_err err = {0};
+    /* the endpoint as HCN v2 reports it (ID, Name, MacAddress, IpConfigurations[0]) */
+    assert_int_equal(hcs_doc_uvm_nic_endpoint("e1f2a3b4-c5d6-4e7f-8a9b-0c1d2e3f4a5b", "pod1-eth0",
+                                              "00-15-5D-52-C0-01", "10.244.1.5", 24, &ep, &err),
+                     0);
+    assert_golden(ep, "hyperv_nic_endpoint.json");
+    json_decref(want_ep);
     const char *nic = "6f7e8d9c-0b1a-4c2d-9e3f-4a5b6c7d8e9f";
     assert_int_equal(hcs_doc_uvm_nic_preadd(nic, ep, &pre, &err), 0);
     assert_int_equal(hcs_doc_uvm_nic_add(nic, "e1f2a3b4-c5d6-4e7f-8a9b-0c1d2e3f4a5b",
@@ -918,6 +1058,8 @@ int main(void)
         cmocka_unit_test(hyperv_pod_two_containers),
         cmocka_unit_test(hyperv_failed_plan_rolls_back),
         cmocka_unit_test(hyperv_mounts),
+        cmocka_unit_test(hyperv_single_file_mounts),
+        cmocka_unit_test(hyperv_devices_survive_a_restart),
         cmocka_unit_test(hyperv_network_adapter),
         cmocka_unit_test(handlers_and_annotations),
         cmocka_unit_test(exec_tty),

@@ -2,6 +2,10 @@
 utility VM per pod booted from the base layer's UtilityVM, each container's layers shared
 into it over VSMB, its scratch on SCSI, its root combined in the guest, the container hosted
 in the VM; everything taken out again and the VM shut down with the pod."""
+import json
+import os
+import uuid
+
 import grpc
 import pytest
 
@@ -9,6 +13,7 @@ from test_sim_identity import credspec, service_calls, windows_identity
 from winsim import PB, assert_golden, calls, only
 
 HANDLER = "runhcs-wcow-hypervisor"
+VSMB_GUEST = "\\\\?\\VMSMB\\VSMB-{dcc079ae-60ba-4d07-847c-3493609c0870}\\"
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +40,9 @@ def test_hyperv_pod_lifecycle(host, pods, hv_image):
     # the VM's own scratch is granted to it before the VM is made (vmcompute GrantVmAccess)
     grant = only(j, "GrantVmAccess")
     assert grant["id"] == scratch and grant["seq"] < uvm_create[0]["seq"]
-    mods = [e for e in calls(j, "HcsModifyComputeSystem") if e["id"] == uvm]
+    mods = [e for e in calls(j, "HcsModifyComputeSystem") if e["id"] == uvm and not (
+        e["doc"].get("ResourcePath", "").startswith("VirtualMachine/Devices/NetworkAdapters/") or
+        e["doc"].get("GuestRequest", {}).get("ResourceType") == "Network")]  # the pod's NIC
     root = "C:\\c\\" + c1
     assert_golden("uvm_container_add.json", {"requests": [e["doc"] for e in mods]},
                   {"root": root})
@@ -79,28 +86,189 @@ def test_hyperv_pod_lifecycle(host, pods, hv_image):
     assert host.stats()["vms"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 item 4: container scratch disks are attached "
-                   "to the utility VM without HcsGrantVmAccess (access denied on a node)")
 def test_hyperv_scratch_granted_before_attach(host, pods, hv_image):
+    """hcsshim internal/uvm/scsi.go addSCSIActual: wclayer.GrantVmAccess(uvm.id, hostPath)
+    before the SCSI Add modify; HcsGrantVmAccess (ComputeCore.h, computecore.dll) is the
+    documented form of that call."""
     m = host.mark()
     sid, scfg = pods.run_pod(handler=HANDLER)
     pods.run(sid, scfg, name="c")
     pods.wait_log(scfg, "c", "running pid=")
     j = host.journal(m)
-    for e in calls(j, "HcsModifyComputeSystem"):
-        assert "without HcsGrantVmAccess" not in e.get("note", ""), e
+    uvm = sid + "@vm"
+    adds = [e for e in calls(j, "HcsModifyComputeSystem") if e["id"] == uvm and
+            e["doc"].get("ResourcePath", "").startswith("VirtualMachine/Devices/Scsi/")]
+    assert len(adds) == 1 and adds[0]["hr"] == "0x00000000"
+    vhdx = adds[0]["doc"]["Settings"]["Path"]
+    grants = [e for e in calls(j, "HcsGrantVmAccess") if e["id"] == vhdx]
+    assert len(grants) == 1 and grants[0]["hr"] == "0x00000000", grants
+    assert grants[0]["note"] == "granted to " + uvm
+    assert grants[0]["seq"] < adds[0]["seq"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 item 8: the utility VM gets no network adapter "
-                   "for the pod's endpoint")
-def test_hyperv_vm_gets_the_pod_endpoint(host, pods, hv_image):
-    m = host.mark()
+@pytest.mark.parametrize("fault,call", [
+    # the grant reports success but did not take: the host refuses the attach itself
+    ("HcsGrantVmAccess=skip*1", "HcsModifyComputeSystem"),
+    # the grant fails: nothing is attached
+    ("HcsGrantVmAccess=0x80070005*1", "HcsGrantVmAccess"),
+])
+def test_hyperv_attach_without_grant_is_refused(host, pods, hv_image, fault, call):
     sid, scfg = pods.run_pod(handler=HANDLER)
+    m = host.mark()
+    host.fault(fault)
+    with pytest.raises(grpc.RpcError) as e:
+        pods.create(sid, scfg, name="c")
+    host.fault("")
+    assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED, e.value.details()
+    assert call in e.value.details() and "0x80070005" in e.value.details(), e.value.details()
+    j = host.journal(m)
+    uvm = sid + "@vm"
+    scsi = [e for e in calls(j, "HcsModifyComputeSystem") if e["id"] == uvm and
+            e["doc"].get("RequestType") == "Add" and
+            e["doc"].get("ResourcePath", "").startswith("VirtualMachine/Devices/Scsi/")]
+    if call == "HcsModifyComputeSystem":
+        assert len(scsi) == 1 and scsi[0]["hr"] == "0x80070005", scsi
+        assert "was not granted to " + uvm in scsi[0]["note"]
+    else:
+        assert scsi == []
+    # the VM made for this container alone is gone again, and nothing is left in the pod
+    assert [e for e in calls(j, "HcsTerminateComputeSystem") if e["id"] == uvm]
+    assert host.stats()["vms"] == 0
+    listed = pods.rt.ListContainers(PB.ListContainersRequest(), timeout=30).containers
+    assert [c for c in listed if c.pod_sandbox_id == sid] == []
+    # and the next try, granted, works
     pods.run(sid, scfg, name="c")
     pods.wait_log(scfg, "c", "running pid=")
-    paths = [e["doc"].get("ResourcePath", "") for e in calls(host.journal(m),
-                                                               "HcsModifyComputeSystem")]
-    assert any(p.startswith("VirtualMachine/Devices/NetworkAdapters/") for p in paths)
+
+
+def test_hyperv_vm_gets_the_pod_endpoint(host, pods, hv_image):
+    """The pod's endpoint becomes a network adapter of its utility VM before any container
+    is put on it (hcsshim internal/uvm/network.go AddEndpointsToNS / addNIC)."""
+    m = host.mark()
+    sid, scfg = pods.run_pod(handler=HANDLER)
+    ip = pods.rt.PodSandboxStatus(PB.PodSandboxStatusRequest(pod_sandbox_id=sid),
+                                  timeout=30).status.network.ip
+    c = pods.run(sid, scfg, name="c")
+    pods.wait_log(scfg, "c", "running pid=")
+    j = host.journal(m)
+    uvm = sid + "@vm"
+    endpoint = only(j, "HcnCreateEndpoint")["id"]
+    net = [e for e in calls(j, "HcsModifyComputeSystem") if e["id"] == uvm and (
+        e["doc"].get("ResourcePath", "").startswith("VirtualMachine/Devices/NetworkAdapters/") or
+        e["doc"].get("GuestRequest", {}).get("ResourceType") == "Network")]
+    assert len(net) == 2 and all(e["hr"] == "0x00000000" for e in net), net
+    nic = net[0]["doc"]["GuestRequest"]["Settings"]["AdapterId"]
+    assert_golden("uvm_network_adapter.json", {"preadd": net[0]["doc"], "add": net[1]["doc"]},
+                  {"endpoint": endpoint, "pod_ip": ip, "nic": nic,
+                   "nic_path": "VirtualMachine/Devices/NetworkAdapters/" + nic})
+    hosted = [e for e in calls(j, "HcsCreateComputeSystem") if e["id"] == c][0]
+    assert net[1]["seq"] < hosted["seq"]
+    assert hosted["doc"]["HostedSystem"]["Container"]["Networking"]["Namespace"]
+
+    # the simulated host holds the guest to it: a device Add without the guest's PreAdd is
+    # refused, and a container on a namespace whose endpoint the VM has no adapter for
+    h = 0x7E570011
+    assert host.control("HcsOpenComputeSystem", h=h, id=uvm, jid=uvm)["hr"] == 0
+    try:
+        other = "0f0e0d0c-0b0a-4909-8807-060504030201"
+        r = host.control("HcsModifyComputeSystem", h=h, doc=json.dumps({
+            "RequestType": "Add", "ResourcePath": "VirtualMachine/Devices/NetworkAdapters/" + other,
+            "Settings": {"EndpointId": endpoint}}))
+        assert hr_of(r) == 0x80070057, r
+    finally:
+        host.control("HcsCloseComputeSystem", h=h)
+    m2 = host.mark()
+    sid2, _ = pods.run_pod()
+    ns2 = only(host.journal(m2), "HcnCreateNamespace")["id"]
+    bad = json.loads(json.dumps(hosted["doc"]))
+    bad["HostedSystem"]["Container"]["Networking"]["Namespace"] = ns2
+    r = host.control("HcsCreateComputeSystem", h=h + 1, id="nonic-" + c, jid="nonic",
+                     doc=json.dumps(bad))
+    assert hr_of(r) == 0x80070490, r  # ERROR_NOT_FOUND: the guest has no such adapter
+    pods.rt.StopPodSandbox(PB.StopPodSandboxRequest(pod_sandbox_id=sid2), timeout=60)
+
+
+def hr_of(reply):
+    return reply["hr"] & 0xFFFFFFFF
+
+
+def test_hyperv_single_file_mounts(host, pods, hv_image):
+    """A bind mount of a file (kubelet's termination log) in a Hyper-V pod: VSMB shares
+    directories, so the file's directory is shared limited to that file (hcsshim
+    internal/uvm/vsmb.go AddVSMB) and the container maps <share>\\<file>."""
+    base = pods.d.base + "\\kubelet\\" + uuid.uuid4().hex[:8]
+    tdir, data = base + "\\containers", base + "\\volumes\\data"
+    os.makedirs(pods.d.path(tdir))
+    os.makedirs(pods.d.path(data))
+    for name in ("termination-log-c1", "termination-log-c2"):
+        with open(pods.d.path(tdir + "\\" + name), "w"):
+            pass
+    f1, f2 = tdir + "\\termination-log-c1", tdir + "\\termination-log-c2"
+    m = host.mark()
+    sid, scfg = pods.run_pod(handler=HANDLER)
+    uvm = sid + "@vm"
+    c1 = pods.run(sid, scfg, name="c1", mounts=[
+        PB.Mount(container_path="C:\\dev\\termination-log", host_path=f1),
+        PB.Mount(container_path="C:\\data", host_path=data, readonly=True)])
+    pods.wait_log(scfg, "c1", "running pid=")
+    c2 = pods.run(sid, scfg, name="c2", mounts=[
+        PB.Mount(container_path="C:\\dev\\termination-log", host_path=f2)])
+    pods.wait_log(scfg, "c2", "running pid=")
+    j = host.journal(m)
+    shares = [e for e in calls(j, "HcsModifyComputeSystem") if e["id"] == uvm and
+              e["doc"].get("ResourcePath") == "VirtualMachine/Devices/VirtualSmb/Shares"]
+    assert all(e["hr"] == "0x00000000" for e in shares), shares
+    hosted = {e["id"]: e["doc"] for e in calls(j, "HcsCreateComputeSystem")
+              if e["id"] in (c1, c2)}
+
+    def mapped(c):
+        return hosted[c]["HostedSystem"]["Container"]["MappedDirectories"]
+    assert_golden("uvm_single_file_shares.json",
+                  {"requests": [e["doc"] for e in shares[2:]],  # after the two layer shares
+                   "c1_mapped": mapped(c1), "c2_mapped": mapped(c2)},
+                  {"dir": tdir, "file1": f1, "file2": f2, "data": data})
+    assert "now allows 2 file(s)" in shares[-1]["note"]
+
+    # the simulated host refuses what a node refuses: a file as a share, an Update of an
+    # unrestricted share, and a mapping of a file the share does not allow
+    h = 0x7E570001
+    vsmb = "VirtualMachine/Devices/VirtualSmb/Shares"
+    assert host.control("HcsOpenComputeSystem", h=h, id=uvm, jid=uvm)["hr"] == 0
+    try:
+        def modify(req):
+            return host.control("HcsModifyComputeSystem", h=h, doc=json.dumps(req))
+        r = modify({"RequestType": "Add", "ResourcePath": vsmb,
+                    "Settings": {"Name": "x1", "Path": f1, "Options": {"ReadOnly": True}}})
+        assert hr_of(r) == 0x8007010B, r  # ERROR_DIRECTORY
+        r = modify({"RequestType": "Update", "ResourcePath": vsmb,
+                    "Settings": {"Name": "s4", "Path": data, "AllowedFiles": [f1],
+                                 "Options": {"RestrictFileAccess": True}}})
+        assert hr_of(r) == 0x80070057, r  # E_INVALIDARG
+        r = modify({"RequestType": "Add", "ResourcePath": vsmb,
+                    "Settings": {"Name": "x2", "Path": data, "AllowedFiles": [f1],
+                                 "Options": {"RestrictFileAccess": True,
+                                             "SingleFileMapping": True}}})
+        assert hr_of(r) == 0x80070057, r  # the file is not in that directory
+    finally:
+        host.control("HcsCloseComputeSystem", h=h)
+    bad = json.loads(json.dumps(hosted[c2]))
+    bad["HostedSystem"]["Container"]["MappedDirectories"][0]["HostPath"] = (
+        VSMB_GUEST + "s3\\not-allowed")
+    r = host.control("HcsCreateComputeSystem", h=h + 1, id="refused-" + c2, jid="refused",
+                     doc=json.dumps(bad))
+    assert hr_of(r) == 0x80070005, r  # E_ACCESSDENIED: not an allowed file of s3
+    bad["HostedSystem"]["Container"]["MappedDirectories"][0]["HostPath"] = VSMB_GUEST + "s3"
+    r = host.control("HcsCreateComputeSystem", h=h + 1, id="refused-" + c2, jid="refused",
+                     doc=json.dumps(bad))
+    assert hr_of(r) == 0x80070005, r  # the restricted share as a whole directory
+
+    m2 = host.mark()
+    for c in (c1, c2):
+        pods.rt.StopContainer(PB.StopContainerRequest(container_id=c, timeout=10), timeout=60)
+        pods.rt.RemoveContainer(PB.RemoveContainerRequest(container_id=c), timeout=60)
+    rel = [e["doc"] for e in calls(host.journal(m2), "HcsModifyComputeSystem")
+           if e["id"] == uvm and e["doc"].get("ResourcePath") == vsmb]
+    assert {"RequestType": "Remove", "ResourcePath": vsmb, "Settings": {"Name": "s3"}} in rel
 
 
 def test_hyperv_gmsa_over_hvsocket(host, pods, hv_image):

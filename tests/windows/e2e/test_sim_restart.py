@@ -79,6 +79,77 @@ def test_logs_continue_after_restart(host, own, image_ref):
         p.cleanup()
 
 
+def test_hyperv_pod_after_restart(host, own, image_ref):
+    """A Hyper-V pod made before a restart: the new wincrid reopens its utility VM and its
+    containers by id (hcsshim internal/hcs/system.go OpenComputeSystem; the VM's devices from
+    our record), so exec, stats, a new container in the pod, stop and removal work on it."""
+    handler = "runhcs-wcow-hypervisor"
+    own.image().PullImage(PB.PullImageRequest(image=PB.ImageSpec(
+        image=image_ref, runtime_handler=handler)), timeout=300)
+    p = Pods(own, image_ref)
+    sid, scfg = p.run_pod(handler=handler)
+    uvm = sid + "@vm"
+    c1 = p.run(sid, scfg, name="c1")
+    p.wait_log(scfg, "c1", "running pid=")
+    c0 = p.run(sid, scfg, name="c0", command=["C:\\app\\ctr.exe"], args=["exit", "5"])
+    assert p.wait_state(c0, PB.CONTAINER_EXITED).exit_code == 5  # ended, not yet removed
+    own.kill()
+    m = host.mark()
+    own.start()
+    p = Pods(own, image_ref)
+    p.sandboxes = [sid]
+    j = host.journal(m)
+    opened = {e["id"] for e in calls(j, "HcsOpenComputeSystem")}
+    assert {uvm, c1} <= opened, opened
+    assert not [e for e in calls(j, "HcsCreateComputeSystem")]
+    assert p.status(c1).state == PB.CONTAINER_RUNNING
+    r = p.rt.ExecSync(PB.ExecSyncRequest(container_id=c1, cmd=["ctr.exe", "echo", "hv"],
+                                         timeout=20), timeout=60)
+    assert (r.exit_code, r.stdout.strip()) == (0, b"hv")
+    s = p.rt.ContainerStats(PB.ContainerStatsRequest(container_id=c1), timeout=30).stats
+    assert s.memory.working_set_bytes.value > 0
+
+    # the container that had ended leaves the VM when removed: its LUN (2) goes
+    m1 = host.mark()
+    p.rt.RemoveContainer(PB.RemoveContainerRequest(container_id=c0), timeout=60)
+    rel0 = [e for e in calls(host.journal(m1), "HcsModifyComputeSystem") if e["id"] == uvm]
+    assert [e["doc"].get("ResourcePath") for e in rel0 if e["doc"].get("RequestType") ==
+            "Remove"] == ["VirtualMachine/Devices/Scsi/0/Attachments/2"], rel0
+    assert all(e["hr"] == "0x00000000" for e in rel0), rel0
+    assert uvm in [x["id"] for x in host.stats()["system_list"]]  # c1 still runs in it
+
+    # a new container joins the same VM: no second VM, the layer shares reused, the next LUN
+    m2 = host.mark()
+    c2 = p.run(sid, scfg, name="c2", command=["C:\\app\\ctr.exe"],
+               args=["echo", "second", ";", "exit", "3"])
+    assert p.wait_state(c2, PB.CONTAINER_EXITED).exit_code == 3
+    j2 = host.journal(m2)
+    assert not [e for e in calls(j2, "HcsCreateComputeSystem") if e["id"] == uvm]
+    mods = [e["doc"] for e in calls(j2, "HcsModifyComputeSystem") if e["id"] == uvm]
+    assert [d.get("ResourcePath") for d in mods] == [
+        "VirtualMachine/Devices/Scsi/0/Attachments/2", None], mods
+    assert mods[1]["GuestRequest"]["ResourceType"] == "CombinedLayers"
+    assert [x["Path"][-2:] for x in mods[1]["GuestRequest"]["Settings"]["Layers"]] == [
+        "s1", "s2"]
+    assert all(e["hr"] == "0x00000000" for e in calls(j2, "HcsModifyComputeSystem"))
+
+    # c1 stops gracefully and leaves the VM: its scratch LUN goes, the shares stay for c2
+    m3 = host.mark()
+    p.rt.StopContainer(PB.StopContainerRequest(container_id=c1, timeout=20), timeout=60)
+    assert p.status(c1).exit_code == 106
+    p.rt.RemoveContainer(PB.RemoveContainerRequest(container_id=c1), timeout=60)
+    rel = [e for e in calls(host.journal(m3), "HcsModifyComputeSystem") if e["id"] == uvm]
+    assert [e["doc"].get("ResourcePath") for e in rel if e["doc"].get("RequestType") ==
+            "Remove"] == ["VirtualMachine/Devices/Scsi/0/Attachments/1"], rel
+    assert all(e["hr"] == "0x00000000" for e in rel), rel
+    p.rt.RemoveContainer(PB.RemoveContainerRequest(container_id=c2), timeout=60)
+    p.cleanup()
+    p.sandboxes = []
+    st = host.stats()
+    assert st["vms"] == 0
+    assert uvm not in [x["id"] for x in st["system_list"]]
+
+
 def test_gmsa_instance_removed_after_restart(host, own, image_ref):
     """A container's Credential Guard instance outlives wincrid as the container does; the
     new wincrid removes it with the container (the record keeps the credential spec)."""

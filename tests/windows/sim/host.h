@@ -71,6 +71,8 @@ void storage_stats(sb *out);
 void hcn_register(void);
 int hcn_endpoint_exists(const char *id);
 int hcn_namespace_exists(const char *id);
+/* The endpoint ids of a namespace (at most max); 0 when it has none or does not exist. */
+size_t hcn_namespace_endpoints(const char *ns_id, char (*out)[40], size_t max);
 void hcn_stats(sb *out);
 
 /* ---- host_ccg.c ---- */

@@ -62,6 +62,15 @@ int hcn_namespace_exists(const char *id)
     return find('s', id) != NULL;
 }
 
+size_t hcn_namespace_endpoints(const char *ns_id, char (*out)[40], size_t max)
+{
+    obj *ns = find('s', ns_id);
+    size_t n = 0;
+    for (size_t i = 0; ns && i < ns->n_eps && n < max; i++)
+        snprintf(out[n++], 40, "%s", ns->eps[i]);
+    return n;
+}
+
 void hcn_stats(sb *out)
 {
     size_t n[3] = {0};

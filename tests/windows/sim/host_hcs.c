@@ -67,6 +67,9 @@ typedef struct proc {
 
 typedef struct share {
     char name[64], path[MAX_PATH];
+    int restricted; /* RestrictFileAccess: only the AllowedFiles are reachable through it */
+    char allowed[8][MAX_PATH];
+    size_t n_allowed;
 } share;
 typedef struct disk {
     unsigned lun;
@@ -77,6 +80,7 @@ typedef struct combined {
 } combined;
 typedef struct nic {
     char id[64], endpoint[64];
+    int pre_added; /* the guest's PreAdd came, the device not yet */
 } nic;
 
 struct hsys {
@@ -1161,6 +1165,82 @@ static void safe_name(const char *in, char *out, size_t size)
     out[j] = '\0';
 }
 
+/* A VSMB share's Options and AllowedFiles (schema VirtualSmbShare). VSMB serves directories:
+ * a file is reachable only as an AllowedFiles entry of a share of its directory with
+ * RestrictFileAccess (hcsshim internal/uvm/vsmb.go AddVSMB); SingleFileMapping is how
+ * hcsshim asks for that and is taken to require every entry to be a file directly in the
+ * share's Path. */
+static HRESULT share_files(share *sh, const sj *set, char *note, size_t nsz)
+{
+    sj *opts = sj_get(set, "Options");
+    sj *files = sj_get(set, "AllowedFiles");
+    int restrict_ = sj_bool(sj_get(opts, "RestrictFileAccess"), 0);
+    int single = sj_bool(sj_get(opts, "SingleFileMapping"), 0);
+    if (files && !restrict_) {
+        snprintf(note, nsz, "VSMB share %s: AllowedFiles without RestrictFileAccess", sh->name);
+        return E_INVALIDARG;
+    }
+    if (single && (!files || files->type != SJ_ARR || !files->n || files->n > 8)) {
+        snprintf(note, nsz, "VSMB share %s: SingleFileMapping needs 1 to 8 AllowedFiles", sh->name);
+        return E_INVALIDARG;
+    }
+    size_t dl = strlen(sh->path);
+    for (size_t i = 0; files && i < files->n; i++) {
+        const char *f = sj_str(sj_at(files, i));
+        if (!f || _strnicmp(f, sh->path, dl) != 0 || (f[dl] != '\\' && f[dl] != '/') ||
+            (single && strpbrk(f + dl + 1, "\\/"))) {
+            snprintf(note, nsz, "VSMB share %s: allowed file %s is not in %s", sh->name,
+                     f ? f : "?", sh->path);
+            return E_INVALIDARG;
+        }
+        if (!path_exists(f) || dir_exists(f)) {
+            snprintf(note, nsz, "VSMB share %s: allowed file %s is not a file", sh->name, f);
+            return HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND);
+        }
+    }
+    sh->restricted = restrict_;
+    sh->n_allowed = 0;
+    for (size_t i = 0; files && i < files->n && i < 8; i++)
+        snprintf(sh->allowed[sh->n_allowed++], MAX_PATH, "%s", sj_str(sj_at(files, i)));
+    return S_OK;
+}
+
+/* What a hosted container's MappedDirectory HostPath reaches in the guest: a VSMB share
+ * (\\?\VMSMB\...\<share>) or one allowed file of a restricted share (<share>\<file>). */
+static HRESULT guest_mapped_path(const hsys *vm, const char *hp, char *note, size_t nsz)
+{
+    if (!hp || _strnicmp(hp, VSMB_PREFIX, strlen(VSMB_PREFIX)) != 0) {
+        snprintf(note, nsz, "MappedDirectories host path %s is not in the utility VM",
+                 hp ? hp : "?");
+        return HRESULT_FROM_WIN32(ERROR_PATH_NOT_FOUND);
+    }
+    char name[64];
+    const char *rest = hp + strlen(VSMB_PREFIX);
+    const char *sep = strchr(rest, '\\');
+    snprintf(name, sizeof name, "%.*s", (int)(sep ? sep - rest : (ptrdiff_t)strlen(rest)), rest);
+    const share *sh = share_find(vm, name);
+    if (!sh) {
+        snprintf(note, nsz, "MappedDirectories host path %s: share %s was never added", hp, name);
+        return HRESULT_FROM_WIN32(ERROR_BAD_NETPATH);
+    }
+    if (!sep || !sep[1]) {
+        if (sh->restricted) {
+            snprintf(note, nsz, "MappedDirectories host path %s: share %s allows single files only",
+                     hp, name);
+            return E_ACCESSDENIED;
+        }
+        return S_OK;
+    }
+    char want[MAX_PATH];
+    snprintf(want, sizeof want, "%s\\%s", sh->path, sep + 1);
+    for (size_t i = 0; sh->restricted && i < sh->n_allowed; i++)
+        if (_stricmp(sh->allowed[i], want) == 0)
+            return S_OK;
+    snprintf(note, nsz, "MappedDirectories host path %s: %s is not an allowed file of share %s",
+             hp, want, name);
+    return E_ACCESSDENIED;
+}
+
 static HRESULT combined_add(hsys *vm, const sj *settings, char *note, size_t nsz)
 {
     const char *root = sj_str(sj_get(settings, "ContainerRootPath"));
@@ -1198,6 +1278,55 @@ static HRESULT combined_add(hsys *vm, const sj *settings, char *note, size_t nsz
     return S_OK;
 }
 
+static nic *nic_find(hsys *vm, const char *id)
+{
+    for (size_t i = 0; id && i < vm->n_nics; i++)
+        if (guid_equal(vm->nics[i].id, id))
+            return &vm->nics[i];
+    return NULL;
+}
+
+/* The guest's side of a network adapter (hcsshim internal/uvm/network.go addNIC, RS5+ form
+ * {AdapterId, RequestType, Settings}): "PreAdd" hands the guest the endpoint before the
+ * device arrives; the device's own Add (with the guest "Add") needs that PreAdd, as the
+ * guest has nothing to configure the adapter with otherwise. */
+static HRESULT guest_network(hsys *vm, const char *rt, const sj *set, char *note, size_t nsz)
+{
+    const char *adapter = sj_str(sj_get(set, "AdapterId"));
+    const char *kind = sj_str(sj_get(set, "RequestType"));
+    if (!adapter || !kind) {
+        snprintf(note, nsz, "Network guest request without AdapterId/RequestType");
+        return E_INVALIDARG;
+    }
+    nic *n = nic_find(vm, adapter);
+    if (strcmp(rt, "Add") == 0 && strcmp(kind, "PreAdd") == 0) {
+        const char *ep = sj_str(sj_path(set, "Settings", "ID", NULL));
+        if (!ep || !hcn_endpoint_exists(ep)) {
+            snprintf(note, nsz, "PreAdd of adapter %s: endpoint %s does not exist", adapter,
+                     ep ? ep : "?");
+            return (HRESULT)0x803B0002L; /* HCN_E_ENDPOINT_NOT_FOUND */
+        }
+        if (n || vm->n_nics == 8)
+            return HRESULT_FROM_WIN32(ERROR_ALREADY_EXISTS);
+        n = &vm->nics[vm->n_nics++];
+        memset(n, 0, sizeof *n);
+        snprintf(n->id, sizeof n->id, "%s", adapter);
+        snprintf(n->endpoint, sizeof n->endpoint, "%s", ep);
+        n->pre_added = 1;
+        snprintf(note, nsz, "guest expects adapter %s for endpoint %s", adapter, ep);
+        return S_OK;
+    }
+    if (strcmp(rt, "Add") == 0 && strcmp(kind, "Add") == 0) {
+        if (!n || !n->pre_added) {
+            snprintf(note, nsz, "guest Add of adapter %s without its PreAdd", adapter);
+            return E_INVALIDARG;
+        }
+        n->pre_added = 0;
+        return S_OK;
+    }
+    return S_OK; /* Remove and the rest change nothing the double models */
+}
+
 static HRESULT guest_request(hsys *vm, const sj *g, char *note, size_t nsz)
 {
     const char *type = sj_str(sj_get(g, "ResourceType"));
@@ -1217,8 +1346,9 @@ static HRESULT guest_request(hsys *vm, const sj *g, char *note, size_t nsz)
             }
         return HRESULT_FROM_WIN32(ERROR_NOT_FOUND);
     }
-    if (strcmp(type, "MappedVirtualDisk") == 0 || strcmp(type, "Network") == 0 ||
-        strcmp(type, "MappedDirectory") == 0)
+    if (strcmp(type, "Network") == 0)
+        return guest_network(vm, rt, set, note, nsz);
+    if (strcmp(type, "MappedVirtualDisk") == 0 || strcmp(type, "MappedDirectory") == 0)
         return S_OK; /* what the guest does with them has no host-side effect here */
     snprintf(note, nsz, "unknown guest ResourceType %s", type);
     return E_INVALIDARG;
@@ -1248,11 +1378,42 @@ static HRESULT vm_modify(hsys *vm, const sj *m, char *note, size_t nsz)
                          p ? p : "?");
                 return HRESULT_FROM_WIN32(ERROR_PATH_NOT_FOUND);
             }
+            if (!dir_exists(p)) { /* VSMB shares directories only (winsim's HRESULT) */
+                snprintf(note, nsz, "VSMB share %s: host path %s is a file, not a directory",
+                         name, p);
+                return HRESULT_FROM_WIN32(ERROR_DIRECTORY);
+            }
             if (share_find(vm, name) || vm->n_shares == 32)
                 return HRESULT_FROM_WIN32(ERROR_ALREADY_EXISTS);
-            snprintf(vm->shares[vm->n_shares].name, 64, "%s", name);
-            snprintf(vm->shares[vm->n_shares].path, MAX_PATH, "%s", p);
+            share *sh = &vm->shares[vm->n_shares];
+            memset(sh, 0, sizeof *sh);
+            snprintf(sh->name, 64, "%s", name);
+            snprintf(sh->path, MAX_PATH, "%s", p);
+            hr = share_files(sh, set, note, nsz);
+            if (FAILED(hr))
+                return hr;
             vm->n_shares++;
+        } else if (strcmp(rt, "Update") == 0) {
+            /* Only a restricted share's AllowedFiles can change (hcsshim vsmb.go: an Update
+             * of an unrestricted share is an error). */
+            share *sh = (share *)share_find(vm, name);
+            if (!sh)
+                return HRESULT_FROM_WIN32(ERROR_NOT_FOUND);
+            if (!sh->restricted || !p || _stricmp(p, sh->path) != 0) {
+                snprintf(note, nsz, "VSMB share %s: only the AllowedFiles of a restricted share "
+                         "can be updated", name);
+                return E_INVALIDARG;
+            }
+            share upd = *sh;
+            hr = share_files(&upd, set, note, nsz);
+            if (FAILED(hr))
+                return hr;
+            if (!upd.restricted) {
+                snprintf(note, nsz, "VSMB share %s: Update without RestrictFileAccess", name);
+                return E_INVALIDARG;
+            }
+            *sh = upd;
+            snprintf(note, nsz, "VSMB share %s now allows %zu file(s)", name, sh->n_allowed);
         } else {
             size_t i = 0;
             while (i < vm->n_shares && _stricmp(vm->shares[i].name, name) != 0)
@@ -1269,6 +1430,13 @@ static HRESULT vm_modify(hsys *vm, const sj *m, char *note, size_t nsz)
                 snprintf(note, nsz, "SCSI LUN %u: disk %s does not exist", lun, p ? p : "?");
                 return HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND);
             }
+            /* The VM's worker process opens the VHDX as the VM's own account: without a
+             * grant (HcsGrantVmAccess / GrantVmAccess) a node refuses the attach. */
+            if (!storage_vm_granted(vm->id, p)) {
+                snprintf(note, nsz, "SCSI LUN %u: %s was not granted to %s (HcsGrantVmAccess)",
+                         lun, p, vm->id);
+                return E_ACCESSDENIED;
+            }
             for (size_t i = 0; i < vm->n_disks; i++)
                 if (vm->disks[i].lun == lun)
                     return HRESULT_FROM_WIN32(ERROR_ALREADY_EXISTS);
@@ -1281,11 +1449,6 @@ static HRESULT vm_modify(hsys *vm, const sj *m, char *note, size_t nsz)
                      sj_str(sj_path(g, "Settings", "ContainerPath", NULL))
                          ? sj_str(sj_path(g, "Settings", "ContainerPath", NULL))
                          : "");
-            if (!storage_vm_granted(vm->id, p))
-                snprintf(note, nsz,
-                         "warning: %s attached without HcsGrantVmAccess/GrantVmAccess for %s "
-                         "(a node refuses this with access denied)",
-                         p, vm->id);
         } else {
             size_t i = 0;
             while (i < vm->n_disks && vm->disks[i].lun != lun)
@@ -1303,11 +1466,18 @@ static HRESULT vm_modify(hsys *vm, const sj *m, char *note, size_t nsz)
                          ep ? ep : "?");
                 return (HRESULT)0x803B0002L; /* HCN_E_ENDPOINT_NOT_FOUND */
             }
-            if (vm->n_nics == 8)
-                return E_OUTOFMEMORY;
-            snprintf(vm->nics[vm->n_nics].id, 64, "%s", id);
-            snprintf(vm->nics[vm->n_nics].endpoint, 64, "%s", ep);
-            vm->n_nics++;
+            nic *n = nic_find(vm, id);
+            if (n && !n->pre_added)
+                return HRESULT_FROM_WIN32(ERROR_ALREADY_EXISTS);
+            if (!n || !guid_equal(n->endpoint, ep)) {
+                snprintf(note, nsz, "network adapter %s: the guest had no PreAdd for endpoint %s",
+                         id, ep);
+                return E_INVALIDARG;
+            }
+            if (!g) { /* no guest request: the device is there, the guest not told */
+                n->pre_added = 0;
+                snprintf(note, nsz, "adapter %s added without its guest request", id);
+            }
         } else {
             size_t i = 0;
             while (i < vm->n_nics && _stricmp(vm->nics[i].id, id) != 0)
@@ -1462,10 +1632,32 @@ static HRESULT check_container(req *r, hsys *s, const sj *ctr, const char *hosti
         snprintf(r->note, sizeof r->note, "Networking.Namespace %s does not exist", ns);
         return HRESULT_FROM_WIN32(ERROR_NOT_FOUND);
     }
+    /* In a utility VM the namespace's endpoints are only there as the VM's network adapters:
+     * the guest cannot put a container on an endpoint it has no adapter for. */
+    char eps[16][40];
+    size_t n_eps = ns && hosting ? hcn_namespace_endpoints(ns, eps, 16) : 0;
+    for (size_t i = 0; i < n_eps; i++) {
+        hsys *vm = sys_find(hosting);
+        size_t k = 0;
+        while (k < vm->n_nics && (vm->nics[k].pre_added || !guid_equal(vm->nics[k].endpoint, eps[i])))
+            k++;
+        if (k == vm->n_nics) {
+            snprintf(r->note, sizeof r->note,
+                     "utility VM %s has no network adapter for endpoint %s of namespace %s",
+                     hosting, eps[i], ns);
+            return HRESULT_FROM_WIN32(ERROR_NOT_FOUND);
+        }
+    }
     sj *dirs = sj_get(ctr, "MappedDirectories");
     for (size_t i = 0; dirs && i < dirs->n; i++) {
         const char *hp = sj_str(sj_get(sj_at(dirs, i), "HostPath"));
-        if (hp && !hosting && !path_exists(hp)) {
+        if (hosting) {
+            HRESULT hr = guest_mapped_path(sys_find(hosting), hp, r->note, sizeof r->note);
+            if (FAILED(hr))
+                return hr;
+            continue;
+        }
+        if (hp && !path_exists(hp)) {
             snprintf(r->note, sizeof r->note, "MappedDirectories host path %s does not exist", hp);
             return HRESULT_FROM_WIN32(ERROR_PATH_NOT_FOUND);
         }
@@ -1502,8 +1694,10 @@ static HRESULT check_vm(req *r, hsys *s, const sj *vm)
                 snprintf(r->note, sizeof r->note, "SCSI disk %s does not exist", p ? p : "?");
                 return HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND);
             }
-            if (!storage_vm_granted(s->id, p))
-                snprintf(r->note, sizeof r->note, "warning: %s not granted to %s", p, s->id);
+            if (!storage_vm_granted(s->id, p)) {
+                snprintf(r->note, sizeof r->note, "SCSI disk %s was not granted to %s", p, s->id);
+                return E_ACCESSDENIED;
+            }
         }
     }
     sj *shares = sj_path(vm, "Devices", "VirtualSmb", "Shares", NULL);

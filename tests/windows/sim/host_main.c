@@ -11,7 +11,9 @@
  *
  * Failure injection: WINSIM_FAIL="Call=0x80370118[*count][;Call2=...]" (or the _fault op)
  * makes the named call fail with that HRESULT without doing anything; "*count" limits how
- * many times. "Call=delay:MS" holds the call that long, then does it (races, timeouts). The DLL
+ * many times. "Call=delay:MS" holds the call that long, then does it (races, timeouts).
+ * "Call=skip" answers S_OK without doing anything (a call that reports success but has no
+ * effect, e.g. a grant that did not take: what depends on it must then fail). The DLL
  * hands the HRESULT back the way the real API does (operation result with a ResultError document
  * for HCS operations, return value elsewhere). */
 #include "host.h"
@@ -199,6 +201,7 @@ typedef struct fault {
     char call[64];
     HRESULT hr;
     DWORD delay_ms; /* "Call=delay:MS": the call is held, then done (hr unused) */
+    int skip;       /* "Call=skip": S_OK, nothing done */
     int count;      /* -1: every time */
 } fault;
 static fault faults[32];
@@ -220,7 +223,8 @@ static void faults_set(const char *spec)
         char *star = strchr(eq + 1, '*');
         f->count = star ? atoi(star + 1) : -1;
         f->delay_ms = strncmp(eq + 1, "delay:", 6) == 0 ? (DWORD)atoi(eq + 7) : 0;
-        f->hr = f->delay_ms ? S_OK : (HRESULT)strtoul(eq + 1, NULL, 0);
+        f->skip = strncmp(eq + 1, "skip", 4) == 0;
+        f->hr = f->delay_ms || f->skip ? S_OK : (HRESULT)strtoul(eq + 1, NULL, 0);
         n_faults++;
         host_log("fault armed: %s -> 0x%08lx count=%d", f->call, (unsigned long)f->hr, f->count);
     }
@@ -230,13 +234,27 @@ HRESULT host_fault(const char *call)
 {
     for (size_t i = 0; i < n_faults; i++) {
         fault *f = &faults[i];
-        if (strcmp(f->call, call) != 0 || f->count == 0 || f->delay_ms)
+        if (strcmp(f->call, call) != 0 || f->count == 0 || f->delay_ms || f->skip)
             continue;
         if (f->count > 0)
             f->count--;
         return f->hr;
     }
     return S_OK;
+}
+
+/* 1 when the call is to report success without doing anything ("Call=skip"). */
+static int fault_skip(const char *call)
+{
+    for (size_t i = 0; i < n_faults; i++) {
+        fault *f = &faults[i];
+        if (strcmp(f->call, call) != 0 || f->count == 0 || !f->skip)
+            continue;
+        if (f->count > 0)
+            f->count--;
+        return 1;
+    }
+    return 0;
 }
 
 /* How long to hold the call first ("Call=delay:MS"), 0 for none. */
@@ -563,7 +581,11 @@ static char *dispatch(sj *in, SOCKET s, int *keep_as_sink)
         EnterCriticalSection(&g_lock);
         client_get(r.pid);
         HRESULT inj = host_fault(op);
-        if (inj != S_OK) {
+        if (fault_skip(op)) {
+            snprintf(r.note, sizeof r.note, "skipped by WINSIM_FAIL: S_OK, nothing done");
+            r.doc = sj_str(sj_get(in, "doc"));
+            r.journal_id = xstrdup(sj_str(sj_get(in, "jid")));
+        } else if (inj != S_OK) {
             r.hr = inj;
             snprintf(r.note, sizeof r.note, "failure injected by WINSIM_FAIL");
             r.doc = sj_str(sj_get(in, "doc"));
