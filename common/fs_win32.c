@@ -1,4 +1,5 @@
 #include "common/fs.h"
+#include "common/xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +60,7 @@ int wc_lock_acquire(const char *path, wc_lock **out, wc_err *err)
     SetFilePointer(h, 0, NULL, FILE_BEGIN);
     SetEndOfFile(h);
     WriteFile(h, pid, (DWORD)n, &written, NULL);
-    wc_lock *l = malloc(sizeof *l);
+    wc_lock *l = wc_xmalloc(sizeof *l);
     l->h = h;
     *out = l;
     return 0;
@@ -110,7 +111,7 @@ int wc_write_file_atomic(const char *path, const void *data, size_t len, int mod
 char *wc_path_join(const char *a, const char *b)
 {
     size_t n = strlen(a) + strlen(b) + 2;
-    char *out = malloc(n);
+    char *out = wc_xmalloc(n);
     size_t la = strlen(a);
     int has_sep = la && (a[la - 1] == '\\' || a[la - 1] == '/');
     snprintf(out, n, "%s%s%s", a, has_sep ? "" : "\\", b);

@@ -4,6 +4,7 @@
 #include <windows.h>
 
 #include "common/wstr_win32.h"
+#include "common/xalloc.h"
 
 wchar_t *wc_utf8_to_utf16(const char *s, wc_err *err)
 {
@@ -17,11 +18,7 @@ wchar_t *wc_utf8_to_utf16(const char *s, wc_err *err)
                    (unsigned long)GetLastError());
         return NULL;
     }
-    wchar_t *w = malloc((size_t)n * sizeof *w);
-    if (!w) {
-        wc_err_set(err, WC_RESOURCE_EXHAUSTED, "UTF-8 to UTF-16: out of memory");
-        return NULL;
-    }
+    wchar_t *w = wc_xmalloc((size_t)n * sizeof *w);
     if (MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, w, n) != n) {
         free(w);
         wc_err_set(err, WC_INTERNAL, "UTF-8 to UTF-16 conversion failed (Win32 error %lu)",
@@ -43,11 +40,7 @@ char *wc_utf16_to_utf8(const wchar_t *s, wc_err *err)
                    (unsigned long)GetLastError());
         return NULL;
     }
-    char *u = malloc((size_t)n);
-    if (!u) {
-        wc_err_set(err, WC_RESOURCE_EXHAUSTED, "UTF-16 to UTF-8: out of memory");
-        return NULL;
-    }
+    char *u = wc_xmalloc((size_t)n);
     if (WideCharToMultiByte(CP_UTF8, WC_ERR_INVALID_CHARS, s, -1, u, n, NULL, NULL) != n) {
         free(u);
         wc_err_set(err, WC_INTERNAL, "UTF-16 to UTF-8 conversion failed (Win32 error %lu)",

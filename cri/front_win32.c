@@ -19,6 +19,7 @@
 
 #include "common/log.h"
 #include "common/wstr_win32.h"
+#include "common/xalloc.h"
 
 #define RELAY_BUF (64 * 1024)
 #define PIPE_BUF_SIZE (64 * 1024)
@@ -291,11 +292,7 @@ static SOCKET connect_upstream(int internal_port, int *local_port)
 /* Takes ownership of the client end; on failure it is closed. */
 static void start_relay(cri_front *f, end client)
 {
-    relay *r = calloc(1, sizeof *r);
-    if (!r) {
-        end_close(&client);
-        return;
-    }
+    relay *r = wc_xcalloc(1, sizeof *r);
     r->front = f;
     r->client = client;
     r->upstream.sock = connect_upstream(f->internal_port, &r->local_port);
@@ -518,9 +515,7 @@ int cri_front_platform_start(cri_front *f, wc_err *err)
     if (f->ep.kind == CRI_EP_UNIX)
         return wc_err_set(err, WC_INVALID_ARGUMENT,
                           "unix:// endpoints are not served on Windows; use npipe:// or tcp://");
-    cri_front_platform *pl = calloc(1, sizeof *pl);
-    if (!pl)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "front: out of memory");
+    cri_front_platform *pl = wc_xcalloc(1, sizeof *pl);
     pl->listen_sock = INVALID_SOCKET;
     pl->is_pipe = f->ep.kind == CRI_EP_NPIPE;
     InitializeSRWLock(&pl->mu);

@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 
+#include "common/xalloc.h"
 #include "cri/pbutil.h"
 
 static Runtime__V1__UInt64Value *copy_u64(const Runtime__V1__UInt64Value *v)
@@ -58,8 +59,8 @@ static Runtime__V1__WindowsNetworkUsage *win_network(const Runtime__V1__NetworkU
     w->timestamp = n->timestamp;
     if (n->default_interface)
         w->default_interface = win_iface(n->default_interface);
-    w->interfaces = calloc(n->n_interfaces + 1, sizeof *w->interfaces);
-    for (size_t i = 0; w->interfaces && i < n->n_interfaces; i++)
+    w->interfaces = wc_xcalloc(n->n_interfaces + 1, sizeof *w->interfaces);
+    for (size_t i = 0; i < n->n_interfaces; i++)
         w->interfaces[w->n_interfaces++] = win_iface(n->interfaces[i]);
     return w;
 }
@@ -94,8 +95,8 @@ void cri_pod_stats_platform(Runtime__V1__PodSandboxStats *m, Runtime__V1__LinuxP
         w->process->timestamp = l->process->timestamp;
         w->process->process_count = copy_u64(l->process->process_count);
     }
-    w->containers = calloc(l->n_containers + 1, sizeof *w->containers);
-    for (size_t i = 0; w->containers && i < l->n_containers; i++)
+    w->containers = wc_xcalloc(l->n_containers + 1, sizeof *w->containers);
+    for (size_t i = 0; i < l->n_containers; i++)
         w->containers[w->n_containers++] = win_container(l->containers[i]);
     protobuf_c_message_free_unpacked(&l->base, NULL);
     m->windows = w;

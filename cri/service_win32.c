@@ -16,6 +16,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "cri/eventlog.h"
 
 #define SERVICE_NAME L"wincri"
@@ -366,8 +367,8 @@ static void *query_config2(SC_HANDLE svc, DWORD level)
     QueryServiceConfig2W(svc, level, NULL, 0, &need);
     if (need == 0)
         return NULL;
-    void *buf = calloc(1, need);
-    if (buf && !QueryServiceConfig2W(svc, level, buf, need, &need)) {
+    void *buf = wc_xcalloc(1, need);
+    if (!QueryServiceConfig2W(svc, level, buf, need, &need)) {
         free(buf);
         return NULL;
     }
@@ -381,8 +382,8 @@ static QUERY_SERVICE_CONFIGW *query_config(SC_HANDLE svc)
     QueryServiceConfigW(svc, NULL, 0, &need);
     if (need == 0)
         return NULL;
-    QUERY_SERVICE_CONFIGW *qc = calloc(1, need);
-    if (qc && !QueryServiceConfigW(svc, qc, need, &need)) {
+    QUERY_SERVICE_CONFIGW *qc = wc_xcalloc(1, need);
+    if (!QueryServiceConfigW(svc, qc, need, &need)) {
         free(qc);
         return NULL;
     }

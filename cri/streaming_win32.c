@@ -24,6 +24,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "cri/streaming_impl.h"
 #include "cri/streaming_tls.h"
 
@@ -239,7 +240,7 @@ static void prepare_slots(loop *lp)
     size_t n;
     cri_slot *slots = cri_sess_slots(lp->s, &n);
     if (n > lp->n_prepared) {
-        lp->prepared = realloc(lp->prepared, n * sizeof *lp->prepared);
+        lp->prepared = wc_xrealloc(lp->prepared, n * sizeof *lp->prepared);
         for (size_t i = lp->n_prepared; i < n; i++)
             lp->prepared[i] = -1;
         lp->n_prepared = n;
@@ -471,11 +472,7 @@ static void accept_one(cri_listener *l)
         return;
     /* Processes the backends start inherit handles: never our connections. */
     SetHandleInformation((HANDLE)fd, HANDLE_FLAG_INHERIT, 0);
-    conn *c = calloc(1, sizeof *c);
-    if (!c) {
-        closesocket(fd);
-        return;
-    }
+    conn *c = wc_xcalloc(1, sizeof *c);
     c->l = l;
     c->fd = fd;
     EnterCriticalSection(&l->lock);
@@ -578,9 +575,7 @@ static void listener_free(cri_listener *l)
 int cri_listener_start(cri_streaming *s, const cri_streaming_opts *o, cri_listener **out, int *port,
                        wc_err *err)
 {
-    cri_listener *l = calloc(1, sizeof *l);
-    if (!l)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+    cri_listener *l = wc_xcalloc(1, sizeof *l);
     l->srv = s;
     l->fd = INVALID_SOCKET;
     InitializeCriticalSection(&l->lock);

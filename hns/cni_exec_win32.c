@@ -12,6 +12,7 @@
 #include <wchar.h>
 
 #include "common/wstr_win32.h"
+#include "common/xalloc.h"
 #include "hns/cni_int.h"
 
 #define OUTPUT_MAX (16u << 20) /* a plugin printing more than this is broken */
@@ -29,7 +30,7 @@ static char *find_plugin(const hns_cni_exec_req *rq, wc_err *err)
     for (size_t i = 0; i < rq->n_bin_dirs; i++) {
         const char *dir = rq->bin_dirs[i];
         size_t dl = strlen(dir), n = dl + strlen(rq->plugin) + 6;
-        char *path = malloc(n);
+        char *path = wc_xmalloc(n);
         int sep = dl && (dir[dl - 1] == '\\' || dir[dl - 1] == '/');
         snprintf(path, n, "%s%s%s%s", dir, sep ? "" : "\\", rq->plugin, ext);
         wchar_t *w = wc_utf8_to_utf16(path, NULL);
@@ -75,7 +76,7 @@ static char *cni_path(const hns_cni_exec_req *rq)
     size_t n = 16;
     for (size_t i = 0; i < rq->n_bin_dirs; i++)
         n += strlen(rq->bin_dirs[i]) + 1;
-    char *s = malloc(n);
+    char *s = wc_xmalloc(n);
     size_t used = (size_t)snprintf(s, n, "CNI_PATH=");
     for (size_t i = 0; i < rq->n_bin_dirs; i++)
         used += (size_t)snprintf(s + used, n - used, "%s%s", i ? ";" : "", rq->bin_dirs[i]);
@@ -92,33 +93,30 @@ static wchar_t *build_env(const hns_cni_exec_req *rq)
         n_own++;
     while (rq->env[n_call])
         n_call++;
-    wchar_t **vars = calloc(n_own + n_call + 2, sizeof *vars);
-    wchar_t **mine = calloc(n_call + 2, sizeof *mine);
+    wchar_t **vars = wc_xcalloc(n_own + n_call + 2, sizeof *vars);
+    wchar_t **mine = wc_xcalloc(n_call + 2, sizeof *mine);
     size_t k = 0, total = 1;
-    for (const wchar_t *p = own; vars && p && *p; p += wcslen(p) + 1)
+    for (const wchar_t *p = own; p && *p; p += wcslen(p) + 1)
         if (!is_cni_var(p))
             vars[k++] = (wchar_t *)p;
     char *path_var = cni_path(rq);
-    for (size_t i = 0; vars && mine && i <= n_call; i++) {
+    for (size_t i = 0; i <= n_call; i++) {
         mine[i] = wc_utf8_to_utf16(i < n_call ? rq->env[i] : path_var, NULL);
         if (mine[i])
             vars[k++] = mine[i];
     }
     free(path_var);
-    wchar_t *block = NULL;
-    if (vars && mine) {
-        qsort(vars, k, sizeof *vars, by_name);
-        for (size_t i = 0; i < k; i++)
-            total += wcslen(vars[i]) + 1;
-        block = malloc(total * sizeof *block);
-        for (size_t i = 0, at = 0; block && i < k; i++) {
-            size_t l = wcslen(vars[i]) + 1;
-            memcpy(block + at, vars[i], l * sizeof *block);
-            at += l;
-            block[at] = L'\0';
-        }
+    qsort(vars, k, sizeof *vars, by_name);
+    for (size_t i = 0; i < k; i++)
+        total += wcslen(vars[i]) + 1;
+    wchar_t *block = wc_xmalloc(total * sizeof *block);
+    for (size_t i = 0, at = 0; i < k; i++) {
+        size_t l = wcslen(vars[i]) + 1;
+        memcpy(block + at, vars[i], l * sizeof *block);
+        at += l;
+        block[at] = L'\0';
     }
-    for (size_t i = 0; mine && i <= n_call; i++)
+    for (size_t i = 0; i <= n_call; i++)
         free(mine[i]);
     free(mine);
     free(vars);
@@ -159,10 +157,7 @@ static DWORD WINAPI drain_main(void *arg)
     while (ReadFile(s->h, chunk, sizeof chunk, &n, NULL) && n > 0) {
         if (s->len + n > OUTPUT_MAX)
             continue;
-        char *grown = realloc(s->buf, s->len + n + 1);
-        if (!grown)
-            continue;
-        s->buf = grown;
+        s->buf = wc_xrealloc(s->buf, s->len + n + 1);
         memcpy(s->buf + s->len, chunk, n);
         s->len += n;
         s->buf[s->len] = '\0';
@@ -212,7 +207,7 @@ static int spawn(const char *exe, wchar_t *env, HANDLE child[3], PROCESS_INFORMA
 {
     SIZE_T size = 0;
     InitializeProcThreadAttributeList(NULL, 1, 0, &size);
-    LPPROC_THREAD_ATTRIBUTE_LIST attrs = malloc(size);
+    LPPROC_THREAD_ATTRIBUTE_LIST attrs = wc_xmalloc(size);
     STARTUPINFOEXW si = {0};
     si.StartupInfo.cb = sizeof si;
     si.StartupInfo.dwFlags = STARTF_USESTDHANDLES;
@@ -221,10 +216,10 @@ static int spawn(const char *exe, wchar_t *env, HANDLE child[3], PROCESS_INFORMA
     si.StartupInfo.hStdError = child[2];
     wchar_t *wexe = wc_utf8_to_utf16(exe, NULL);
     size_t cl = wexe ? wcslen(wexe) + 3 : 0;
-    wchar_t *cmdline = cl ? malloc(cl * sizeof *cmdline) : NULL;
+    wchar_t *cmdline = cl ? wc_xmalloc(cl * sizeof *cmdline) : NULL;
     if (cmdline)
         swprintf(cmdline, cl, L"\"%ls\"", wexe);
-    BOOL ok = attrs && cmdline && InitializeProcThreadAttributeList(attrs, 1, 0, &size) &&
+    BOOL ok = cmdline && InitializeProcThreadAttributeList(attrs, 1, 0, &size) &&
               UpdateProcThreadAttribute(attrs, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, child,
                                         3 * sizeof(HANDLE), NULL, NULL);
     si.lpAttributeList = attrs;
@@ -236,10 +231,8 @@ static int spawn(const char *exe, wchar_t *env, HANDLE child[3], PROCESS_INFORMA
                             env, NULL, &si.StartupInfo, pi);
     if (!ok)
         e = GetLastError();
-    if (attrs) {
-        DeleteProcThreadAttributeList(attrs);
-        free(attrs);
-    }
+    DeleteProcThreadAttributeList(attrs);
+    free(attrs);
     free(cmdline);
     free(wexe);
     if (!ok)
@@ -259,8 +252,8 @@ int hns_cni_exec(const hns_cni_exec_req *rq, char **out, char **err_text, int *e
     wchar_t *env = build_env(rq);
     HANDLE child[3] = {0}, ours[3] = {0};
     PROCESS_INFORMATION pi = {0};
-    int rc = env ? 0 : wc_err_set(err, WC_RESOURCE_EXHAUSTED, "CNI environment: out of memory");
-    if (rc == 0 && make_pipes(child, ours) < 0)
+    int rc = 0;
+    if (make_pipes(child, ours) < 0)
         rc = wc_err_set(err, WC_INTERNAL, "CNI plugin %s: cannot make pipes (Win32 error %lu)",
                         rq->plugin, GetLastError());
     if (rc == 0)
@@ -297,8 +290,8 @@ int hns_cni_exec(const hns_cni_exec_req *rq, char **out, char **err_text, int *e
         free(s_err.buf);
         return -1;
     }
-    *out = s_out.buf ? s_out.buf : calloc(1, 1);
-    *err_text = s_err.buf ? s_err.buf : calloc(1, 1);
+    *out = s_out.buf ? s_out.buf : wc_xstrdup("");
+    *err_text = s_err.buf ? s_err.buf : wc_xstrdup("");
     *exit_code = (int)code;
     return 0;
 }

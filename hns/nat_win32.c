@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "hns/cni_int.h"
 #include "hns/hcn.h"
 #include "hns/hcndoc.h"
@@ -36,9 +37,8 @@ static int enumerate(int endpoints, const char *key, const char *value, char (**
     *n = 0;
     char *q = dump_doc(hns_hcn_query_doc(key, value, 0));
     char *list = NULL;
-    int rc = !q          ? wc_err_set(err, WC_RESOURCE_EXHAUSTED, "HCN query: out of memory")
-             : endpoints ? hns_hcn_endpoint_enumerate(q, &list, err)
-                         : hns_hcn_network_enumerate(q, &list, err);
+    int rc = endpoints ? hns_hcn_endpoint_enumerate(q, &list, err)
+                       : hns_hcn_network_enumerate(q, &list, err);
     if (rc == 0)
         rc = hns_hcn_guid_list_parse(list, ids, n, err);
     free(q);
@@ -82,9 +82,8 @@ static int used_addresses(const char *network_id, char ***used, size_t *n_used, 
     if (enumerate(1, "VirtualNetwork", network_id, &ids, &n, err) < 0)
         return -1;
     char *q = dump_doc(hns_hcn_query_doc(NULL, NULL, 0));
-    *used = calloc(n * HNS_MAX_IPS + 1, sizeof **used);
-    int rc = q && *used ? 0 : wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
-    for (size_t i = 0; rc == 0 && i < n; i++) {
+    *used = wc_xcalloc(n * HNS_MAX_IPS + 1, sizeof **used);
+    for (size_t i = 0; i < n; i++) {
         char *props = NULL;
         hns_endpoint_info info;
         wc_err qerr = {0};
@@ -92,12 +91,12 @@ static int used_addresses(const char *network_id, char ***used, size_t *n_used, 
         if (hns_hcn_endpoint_query(ids[i], q, &props, &qerr) == 0 &&
             hns_hcn_endpoint_parse(props, &info, &qerr) == 0)
             for (size_t k = 0; k < info.n_ips; k++)
-                (*used)[(*n_used)++] = strdup(info.ips[k]);
+                (*used)[(*n_used)++] = wc_xstrdup(info.ips[k]);
         free(props);
     }
     free(q);
     free(ids);
-    return rc;
+    return 0;
 }
 
 static void free_strv(char **v, size_t n)
@@ -154,8 +153,8 @@ int hns_nat_attach(hns_network *net, const char *netns, const hns_pod_net *pod,
     if (rc < 0)
         return wc_err_prefix(err, "pod %s: built-in NAT network %s (no CNI config)", pod->pod_id,
                              c->network);
-    out->ips = calloc(2, sizeof *out->ips);
-    out->ips[0] = strdup(ip);
+    out->ips = wc_xcalloc(2, sizeof *out->ips);
+    out->ips[0] = wc_xstrdup(ip);
     out->n_ips = 1;
     out->cni_result = hns_nat_result(c, ep, ip, prefix);
     wc_info(COMP, "pod attached to NAT network", "pod=%s network=%s endpoint=%s ip=%s", pod->pod_id,
@@ -170,7 +169,7 @@ int hns_nat_detach(hns_network *net, const char *netns, const hns_pod_net *pod,
     size_t n = 0;
     if (!endpoint_id) {
         char *name = hns_nat_endpoint_name(pod->pod_id, net->nat.network);
-        int rc = name ? enumerate(1, "Name", name, &ids, &n, err) : -1;
+        int rc = enumerate(1, "Name", name, &ids, &n, err);
         free(name);
         if (rc < 0)
             return wc_err_prefix(err, "pod %s: finding its NAT endpoint", pod->pod_id);
@@ -197,8 +196,7 @@ int hns_nat_check(hns_network *net, const char *endpoint_id, wc_err *err)
     (void)net;
     char *q = dump_doc(hns_hcn_query_doc(NULL, NULL, 0));
     char *props = NULL;
-    int rc = q ? hns_hcn_endpoint_query(endpoint_id, q, &props, err)
-               : wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+    int rc = hns_hcn_endpoint_query(endpoint_id, q, &props, err);
     free(q);
     free(props);
     return rc < 0 ? wc_err_prefix(err, "NAT endpoint %s", endpoint_id) : 0;

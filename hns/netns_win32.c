@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/xalloc.h"
 #include "hns/hcn.h"
 #include "hns/hns.h"
 
@@ -28,7 +29,7 @@ char *hns_netns_name(hns_network *net, const char *pod_id)
     if (hns_guid_from_hex_id(pod_id, &g) != 0)
         return NULL;
     hns_guid_format(&g, text);
-    return strdup(text);
+    return wc_xstrdup(text);
 }
 
 int hns_netns_create(hns_network *net, const char *pod_id, char **netns, wc_err *err)
@@ -40,10 +41,9 @@ int hns_netns_create(hns_network *net, const char *pod_id, char **netns, wc_err 
                           pod_id ? pod_id : "");
     /* ReadyOnCreate is left out: HNS before 15.2 (Windows Server 2019) refuses it. */
     json_t *doc = hns_hcn_namespace_doc(HNS_NS_HOST_DEFAULT, 0);
-    char *text = doc ? hns_hcn_dump(doc) : NULL;
+    char *text = hns_hcn_dump(doc);
     json_decref(doc);
-    int rc = text ? hns_hcn_namespace_create(text, id, err)
-                  : wc_err_set(err, WC_RESOURCE_EXHAUSTED, "namespace document: out of memory");
+    int rc = hns_hcn_namespace_create(text, id, err);
     free(text);
     if (rc < 0) {
         free(id);
@@ -71,11 +71,10 @@ int hns_netns_remove(hns_network *net, const char *netns, wc_err *err)
 static int namespace_endpoints(const char *netns, hns_namespace_info *info, wc_err *err)
 {
     json_t *q = hns_hcn_query_doc(NULL, NULL, 0);
-    char *qtext = q ? hns_hcn_dump(q) : NULL;
+    char *qtext = hns_hcn_dump(q);
     json_decref(q);
     char *props = NULL;
-    int rc = qtext ? hns_hcn_namespace_query(netns, qtext, &props, err)
-                   : wc_err_set(err, WC_RESOURCE_EXHAUSTED, "namespace query: out of memory");
+    int rc = hns_hcn_namespace_query(netns, qtext, &props, err);
     free(qtext);
     if (rc == 0)
         rc = hns_hcn_namespace_parse(props, info, err);
@@ -119,10 +118,8 @@ static int namespace_ips(const char *netns, char ips[][48], size_t max, size_t *
     if (namespace_endpoints(netns, &info, err) < 0)
         return -1;
     json_t *q = hns_hcn_query_doc(NULL, NULL, 0);
-    char *qtext = q ? hns_hcn_dump(q) : NULL;
+    char *qtext = hns_hcn_dump(q);
     json_decref(q);
-    if (!qtext)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "endpoint query: out of memory");
     int rc = 0;
     for (size_t i = 0; i < info.n_endpoints && rc == 0; i++) {
         char *props = NULL;

@@ -12,6 +12,7 @@
 #include <windows.h>
 
 #include "common/clock.h"
+#include "common/xalloc.h"
 
 int img_path_exists(const char *path)
 {
@@ -115,7 +116,7 @@ int img_fs_measure(const char *dir, img_fs_usage *out, wc_err *err)
     char vol[MAX_PATH + 1] = "";
     if (!GetVolumePathNameA(dir, vol, sizeof vol))
         snprintf(vol, sizeof vol, "%s", dir);
-    out->mountpoint = strdup(vol);
+    out->mountpoint = wc_xstrdup(vol);
     if (img_path_exists(dir)) {
         out->inodes_used = 1;
         walk(dir, measure_one, out);
@@ -221,7 +222,7 @@ int img_read_file(const char *path, size_t max, char **out, size_t *len, wc_err 
         _close(fd);
         return wc_err_set(err, WC_INTERNAL, "%s is larger than %zu bytes", path, max);
     }
-    char *buf = malloc((size_t)size + 1);
+    char *buf = wc_xmalloc((size_t)size + 1);
     size_t got = 0;
     while (got < (size_t)size) {
         ssize_t r = img_file_read(fd, buf + got, (size_t)size - got);

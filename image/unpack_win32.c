@@ -9,6 +9,7 @@
 #include <string.h>
 #include <windows.h>
 
+#include "common/xalloc.h"
 #include "image/wclayer.h"
 #include "image/winlayer.h"
 
@@ -44,8 +45,8 @@ int img_commit_needs_parents(void)
 /* The store builds paths with '/'; vmcompute.dll and layerchain.json get '\\'. */
 static char *backslashed(const char *path)
 {
-    char *s = strdup(path);
-    for (char *c = s; c && *c; c++)
+    char *s = wc_xstrdup(path);
+    for (char *c = s; *c; c++)
         if (*c == '/')
             *c = '\\';
     return s;
@@ -56,17 +57,14 @@ int img_commit_layer(const char *tmpdir, const char *dir, const char *const *par
 {
     wc_err ignored = {0};
     char *layer = backslashed(dir), *staging = backslashed(tmpdir);
-    char **ps = calloc(n_parents + 1, sizeof *ps);
-    int rc = layer && staging && ps ? 0 : wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
-    for (size_t i = 0; rc == 0 && i < n_parents; i++)
-        if (!(ps[i] = backslashed(parents[i])))
-            rc = wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
-    if (rc == 0)
-        rc = img_wcl_import(layer, staging, (const char *const *)ps, n_parents, is_base, err);
-    if (rc < 0 && layer)
+    char **ps = wc_xcalloc(n_parents + 1, sizeof *ps);
+    for (size_t i = 0; i < n_parents; i++)
+        ps[i] = backslashed(parents[i]);
+    int rc = img_wcl_import(layer, staging, (const char *const *)ps, n_parents, is_base, err);
+    if (rc < 0)
         img_wcl_destroy(layer, &ignored); /* no half-imported layer may look committed */
     img_remove_tree(tmpdir, &ignored);
-    for (size_t i = 0; ps && i < n_parents; i++)
+    for (size_t i = 0; i < n_parents; i++)
         free(ps[i]);
     free(ps);
     free(layer);

@@ -15,6 +15,7 @@
 
 #include "common/dll_win32.h"
 #include "common/wstr_win32.h"
+#include "common/xalloc.h"
 
 /* struct DriverInfo { GraphDriverType Flavour; LPCWSTR HomeDir; }  (FilterDriver = 1) */
 typedef struct wcl_driver_info {
@@ -108,7 +109,7 @@ typedef struct wcl_descs {
 static void descs_free(wcl_descs *ds)
 {
     for (size_t i = 0; i < ds->n; i++)
-        free(ds->paths ? ds->paths[i] : NULL);
+        free(ds->paths[i]);
     free(ds->paths);
     free(ds->d);
 }
@@ -119,10 +120,10 @@ static int descs_build(const char *const *parents, size_t n, wcl_descs *ds, wc_e
     img_wcl_desc *nd;
     if (img_wcl_descriptors(parents, n, img_wcl_name_to_guid, NULL, &nd, err) != 0)
         return -1;
-    ds->d = calloc(n ? n : 1, sizeof *ds->d);
-    ds->paths = calloc(n ? n : 1, sizeof *ds->paths);
+    ds->d = wc_xcalloc(n ? n : 1, sizeof *ds->d);
+    ds->paths = wc_xcalloc(n ? n : 1, sizeof *ds->paths);
     ds->n = n;
-    int rc = (ds->d && ds->paths) ? 0 : wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+    int rc = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         ds->d[i].layer_id.Data1 = nd[i].layer_id.data1;
         ds->d[i].layer_id.Data2 = nd[i].layer_id.data2;
@@ -339,8 +340,8 @@ int img_wcl_mount(const char *scratch_path, const char *const *parents, size_t n
     hr = get_path(&std_info, w, &len, NULL);
     WCHAR *buf = NULL;
     if (SUCCEEDED(hr) && len) {
-        buf = calloc(len + 1, sizeof *buf);
-        hr = buf ? get_path(&std_info, w, &len, buf) : E_OUTOFMEMORY;
+        buf = wc_xcalloc(len + 1, sizeof *buf);
+        hr = get_path(&std_info, w, &len, buf);
     }
     free(w);
     if (FAILED(hr) || !buf) {
@@ -353,7 +354,10 @@ int img_wcl_mount(const char *scratch_path, const char *const *parents, size_t n
     }
     *volume = wc_utf16_to_utf8(buf, NULL);
     free(buf);
-    return *volume ? 0 : wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+    if (!*volume)
+        return wc_err_set(err, WC_INTERNAL, "GetLayerMountPath(%s): the path is not UTF-16",
+                          scratch_path);
+    return 0;
 }
 
 int img_wcl_unmount(const char *scratch_path, wc_err *err)

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "common/wstr_win32.h"
+#include "common/xalloc.h"
 
 #define WCIDIRS ".$wcidirs$"
 
@@ -37,9 +38,7 @@ struct img_wl_writer {
 static WCHAR *wide_path(const img_wl_writer *w, const char *rel)
 {
     size_t n = strlen(w->root) + 1 + strlen(rel) + 1;
-    char *s = malloc(n);
-    if (!s)
-        return NULL;
+    char *s = wc_xmalloc(n);
     snprintf(s, n, "%s\\%s", w->root, rel);
     for (char *c = s; *c; c++)
         if (*c == '/')
@@ -114,12 +113,7 @@ static int add(img_wl_writer *w, const img_wl_file *f, wc_err *err)
     }
     if (dir) { /* the directory's own record: <dir>.$wcidirs$ */
         size_t n = wcslen(p);
-        WCHAR *q = realloc(p, (n + sizeof WCIDIRS) * sizeof *q);
-        if (!q) {
-            free(p);
-            return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
-        }
-        p = q;
+        p = wc_xrealloc(p, (n + sizeof WCIDIRS) * sizeof *p);
         for (size_t i = 0; i < sizeof WCIDIRS; i++)
             p[n + i] = (WCHAR)WCIDIRS[i];
     }
@@ -192,16 +186,8 @@ static int add(img_wl_writer *w, const img_wl_file *f, wc_err *err)
 int img_wl_writer_open(const char *staging_root, img_wl_writer **out, wc_err *err)
 {
     *out = NULL;
-    img_wl_writer *w = calloc(1, sizeof *w);
-    if (!w)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
-    size_t n = strlen(staging_root);
-    w->root = malloc(n + 1);
-    if (!w->root) {
-        free(w);
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
-    }
-    memcpy(w->root, staging_root, n + 1);
+    img_wl_writer *w = wc_xcalloc(1, sizeof *w);
+    w->root = wc_xstrdup(staging_root);
     *out = w;
     return 0;
 }
@@ -241,15 +227,9 @@ int img_wl_writer_visit(void *writer, const img_wl_op *op, wc_err *err)
                               "supported",
                               op->path);
         const char *rel = op->path + 6;
-        char **nt = realloc(w->tombstones, (w->n_tombstones + 1) * sizeof *nt);
-        if (!nt)
-            return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+        char **nt = wc_xrealloc(w->tombstones, (w->n_tombstones + 1) * sizeof *nt);
         w->tombstones = nt;
-        size_t n = strlen(rel);
-        nt[w->n_tombstones] = malloc(n + 1);
-        if (!nt[w->n_tombstones])
-            return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
-        memcpy(nt[w->n_tombstones], rel, n + 1);
+        nt[w->n_tombstones] = wc_xstrdup(rel);
         for (char *c = nt[w->n_tombstones]; *c; c++)
             if (*c == '/')
                 *c = '\\';
@@ -301,9 +281,7 @@ int img_wl_writer_close(img_wl_writer *w, wc_err *err)
 static WCHAR *wjoin(const WCHAR *a, const WCHAR *b)
 {
     size_t na = wcslen(a), nb = wcslen(b);
-    WCHAR *s = malloc((na + nb + 2) * sizeof *s);
-    if (!s)
-        return NULL;
+    WCHAR *s = wc_xmalloc((na + nb + 2) * sizeof *s);
     memcpy(s, a, na * sizeof *s);
     s[na] = L'\\';
     memcpy(s + na + 1, b, (nb + 1) * sizeof *s);
@@ -398,7 +376,7 @@ static int restore_tree(const WCHAR *src, const WCHAR *dst, int top, int hives, 
 {
     WCHAR *pattern = wjoin(src, L"*");
     WIN32_FIND_DATAW fd;
-    HANDLE h = pattern ? FindFirstFileW(pattern, &fd) : INVALID_HANDLE_VALUE;
+    HANDLE h = FindFirstFileW(pattern, &fd);
     free(pattern);
     if (h == INVALID_HANDLE_VALUE)
         return 0;
@@ -410,9 +388,7 @@ static int restore_tree(const WCHAR *src, const WCHAR *dst, int top, int hives, 
         if (!is_dir && ends_with_w(fd.cFileName, L"" WCIDIRS))
             continue; /* read with its directory */
         WCHAR *s = wjoin(src, fd.cFileName), *d = wjoin(dst, fd.cFileName);
-        if (!s || !d) {
-            rc = wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
-        } else if (!is_dir && hives) {
+        if (!is_dir && hives) {
             if (!CopyFileW(s, d, TRUE))
                 rc = wfail(err, "copying", s);
         } else if (!is_dir) {
@@ -422,15 +398,12 @@ static int restore_tree(const WCHAR *src, const WCHAR *dst, int top, int hives, 
             rc = wfail(err, "creating directory", d);
         } else {
             size_t n = wcslen(s);
-            WCHAR *rec = malloc((n + sizeof WCIDIRS) * sizeof *rec);
+            WCHAR *rec = wc_xmalloc((n + sizeof WCIDIRS) * sizeof *rec);
             FILE_BASIC_INFO info;
-            int has_rec = 0;
-            if (rec) {
-                memcpy(rec, s, n * sizeof *rec);
-                for (size_t i = 0; i < sizeof WCIDIRS; i++)
-                    rec[n + i] = (WCHAR)WCIDIRS[i];
-                has_rec = GetFileAttributesW(rec) != INVALID_FILE_ATTRIBUTES;
-            }
+            memcpy(rec, s, n * sizeof *rec);
+            for (size_t i = 0; i < sizeof WCIDIRS; i++)
+                rec[n + i] = (WCHAR)WCIDIRS[i];
+            int has_rec = GetFileAttributesW(rec) != INVALID_FILE_ATTRIBUTES;
             if (has_rec)
                 rc = restore_record(rec, d, 1, &info, err);
             free(rec);
@@ -457,7 +430,7 @@ int img_wl_restore_base(const char *staging_root, const char *layer_path, wc_err
         rc = wc_err_set(err, WC_INVALID_ARGUMENT, "base layer %s: not a UTF-8 path", layer_path);
     } else {
         WCHAR *tomb = wjoin(s, L"tombstones.txt");
-        if (tomb && GetFileAttributesW(tomb) != INVALID_FILE_ATTRIBUTES)
+        if (GetFileAttributesW(tomb) != INVALID_FILE_ATTRIBUTES)
             rc = wc_err_set(err, WC_INVALID_ARGUMENT,
                             "base layer %s has deletions: a base layer cannot have tombstones",
                             layer_path);

@@ -16,6 +16,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "podsandbox/logger_win32.h"
 
 #define POD_LOG_LINE_MAX (16 * 1024)
@@ -140,14 +141,12 @@ static void fan_out(pod_logger *l, int idx, const char *data, size_t n)
             continue;
         }
         if (t->wr[idx]) {
-            char *grown =
-                t->qlen[idx] + n <= POD_TAP_QUEUE_MAX ? realloc(t->q[idx], t->qlen[idx] + n) : NULL;
-            if (!grown) {
+            if (t->qlen[idx] + n > POD_TAP_QUEUE_MAX) {
                 wc_debug("pod", "dropping a slow attacher", "path=%s", l->path);
                 tap_stop_locked(t);
             } else {
-                memcpy(grown + t->qlen[idx], data, n);
-                t->q[idx] = grown;
+                t->q[idx] = wc_xrealloc(t->q[idx], t->qlen[idx] + n);
+                memcpy(t->q[idx] + t->qlen[idx], data, n);
                 t->qlen[idx] += n;
                 WakeAllConditionVariable(&t->cv);
             }
@@ -202,9 +201,7 @@ int pod_logger_tap(pod_logger *l, int want_out, int want_err, int *out_fd, int *
 {
     *out_fd = *err_fd = -1;
     *tap = NULL;
-    pod_tap *t = calloc(1, sizeof *t);
-    if (!t)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+    pod_tap *t = wc_xcalloc(1, sizeof *t);
     InitializeConditionVariable(&t->cv);
     if ((want_out && tap_pipe(out_fd, &t->wr[0], err) < 0) ||
         (want_err && tap_pipe(err_fd, &t->wr[1], err) < 0)) {
@@ -274,9 +271,7 @@ static void write_record(pod_logger *l, const char *stream_name, char tag, const
     char ts[48];
     timestamp(ts, sizeof ts);
     size_t cap = len + 96;
-    char *rec = malloc(cap);
-    if (!rec)
-        return;
+    char *rec = wc_xmalloc(cap);
     int head = snprintf(rec, cap, "%s %s %c ", ts, stream_name, tag);
     memcpy(rec + head, text, len);
     rec[head + len] = '\n';
@@ -345,8 +340,8 @@ static void stream_start(pod_logger *l, stream *s, int fd, const char *name)
 
 pod_logger *pod_logger_start(const char *log_path, int out_fd, int err_fd, wc_err *err)
 {
-    pod_logger *l = calloc(1, sizeof *l);
-    l->path = strdup(log_path);
+    pod_logger *l = wc_xcalloc(1, sizeof *l);
+    l->path = wc_xstrdup(log_path);
     l->discard = strcmp(log_path, "/dev/null") == 0 || _stricmp(log_path, "NUL") == 0;
     l->file = l->discard ? INVALID_HANDLE_VALUE : open_log(log_path);
     if (!l->discard && l->file == INVALID_HANDLE_VALUE) {

@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 
+#include "common/xalloc.h"
 #include "podsandbox/logger_win32.h"
 #include "podsandbox/platform.h"
 
@@ -29,12 +30,11 @@ static int begin(pod_manager *pm, pod_container *c, hcs_runtime *rt, wc_err *err
     int out_fd = -1, err_fd = -1;
     if (hcs_open_output(rt, c->id, &out_fd, &err_fd, err) < 0)
         return -1;
-    pod_cstdio *s = calloc(1, sizeof *s);
-    if (s)
-        s->logger = pod_logger_start(*c->log_path ? c->log_path : "/dev/null", out_fd, err_fd, err);
-    if (!s || !s->logger) {
+    pod_cstdio *s = wc_xcalloc(1, sizeof *s);
+    s->logger = pod_logger_start(*c->log_path ? c->log_path : "/dev/null", out_fd, err_fd, err);
+    if (!s->logger) {
         free(s);
-        return s ? -1 : wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+        return -1;
     }
     pthread_mutex_lock(&pm->mu);
     c->stdio = s;
