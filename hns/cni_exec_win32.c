@@ -219,9 +219,9 @@ static int spawn(const char *exe, wchar_t *env, HANDLE child[3], PROCESS_INFORMA
     wchar_t *cmdline = cl ? wc_xmalloc(cl * sizeof *cmdline) : NULL;
     if (cmdline)
         swprintf(cmdline, cl, L"\"%ls\"", wexe);
-    BOOL ok = cmdline && InitializeProcThreadAttributeList(attrs, 1, 0, &size) &&
-              UpdateProcThreadAttribute(attrs, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, child,
-                                        3 * sizeof(HANDLE), NULL, NULL);
+    BOOL listed = cmdline && InitializeProcThreadAttributeList(attrs, 1, 0, &size);
+    BOOL ok = listed && UpdateProcThreadAttribute(attrs, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST,
+                                                  child, 3 * sizeof(HANDLE), NULL, NULL);
     si.lpAttributeList = attrs;
     DWORD e = 0;
     if (ok)
@@ -231,7 +231,8 @@ static int spawn(const char *exe, wchar_t *env, HANDLE child[3], PROCESS_INFORMA
                             env, NULL, &si.StartupInfo, pi);
     if (!ok)
         e = GetLastError();
-    DeleteProcThreadAttributeList(attrs);
+    if (listed) /* only a list that was set up is torn down */
+        DeleteProcThreadAttributeList(attrs);
     free(attrs);
     free(cmdline);
     free(wexe);

@@ -354,9 +354,12 @@ int img_wcl_mount(const char *scratch_path, const char *const *parents, size_t n
     }
     *volume = wc_utf16_to_utf8(buf, NULL);
     free(buf);
-    if (!*volume)
+    if (!*volume) { /* mounted all the same: undone, as for the failures above */
+        wc_err scratch = {0};
+        img_wcl_unmount(scratch_path, &scratch);
         return wc_err_set(err, WC_INTERNAL, "GetLayerMountPath(%s): the path is not UTF-16",
                           scratch_path);
+    }
     return 0;
 }
 
