@@ -53,6 +53,7 @@ struct hcs_job {
     size_t n_pids;
     HANDLE init_h;
     HANDLE waiter;
+    HANDLE stop_ev; /* set when wincrid lets go of the container: the waiter leaves it be */
 };
 
 static wc_err *win_err(wc_err *err, wc_code code, DWORD e, const char *what, const char *id)
@@ -297,7 +298,9 @@ static DWORD WINAPI waiter_main(void *arg)
     hcs_ctr *c = arg;
     DWORD code = 255;
     if (c->job->init_h) {
-        WaitForSingleObject(c->job->init_h, INFINITE);
+        HANDLE hs[2] = {c->job->init_h, c->job->stop_ev};
+        if (WaitForMultipleObjects(2, hs, FALSE, INFINITE) != WAIT_OBJECT_0)
+            return 0; /* wincrid stops (or lets go): the container runs on */
         if (!GetExitCodeProcess(c->job->init_h, &code))
             code = 255;
     }
@@ -935,7 +938,12 @@ void hcs_job_free(hcs_job *j)
 {
     if (!j)
         return;
+    if (j->waiter) {
+        SetEvent(j->stop_ev);
+        WaitForSingleObject(j->waiter, INFINITE);
+    }
     hcs_handle_close(&j->waiter);
+    hcs_handle_close(&j->stop_ev);
     hcs_handle_close(&j->init_h);
     hcs_handle_close(&j->job);
     if (j->token)
@@ -961,6 +969,7 @@ static hcs_ctr *ctr_alloc(hcs_runtime *rt, const char *id, const char *sandbox_i
         return NULL;
     }
     InitializeSRWLock(&j->mu);
+    j->stop_ev = CreateEventW(NULL, TRUE, FALSE, NULL);
     c->rt = rt;
     c->job = j;
     snprintf(c->id, sizeof c->id, "%s", id);

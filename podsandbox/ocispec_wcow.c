@@ -166,19 +166,19 @@ static int is_host_process(const wcow_build *b, wc_err *err)
 }
 
 /* run_as_username wins over the image's User; with neither, HCS uses the image default. A
- * HostProcess container takes the pod's run_as_username before the image's User, which
- * names an account inside an image, not on the host. */
+ * HostProcess container takes the pod's run_as_username, never the image's User: that names
+ * an account inside container images (ContainerUser, ContainerAdministrator), not one on the
+ * host (containerd would pass it on, and hcsshim's logon of it fails on the node). */
 static void build_user(const wcow_build *b, json_t *process)
 {
     const pod_windows_security *sc = container_sc(b);
     const pod_sandbox_config *sb = b->in->sandbox;
-    const char *pod_user =
-        sb && sb->windows_security.host_process && *sb->windows_security.run_as_username
-            ? sb->windows_security.run_as_username
-            : NULL;
-    const char *user = sc && *sc->run_as_username ? sc->run_as_username
-                       : pod_user                 ? pod_user
-                                                  : image_str(b, "User");
+    int hp = sb && sb->windows_security.host_process;
+    const char *fallback = !hp ? image_str(b, "User")
+                           : *sb->windows_security.run_as_username
+                               ? sb->windows_security.run_as_username
+                               : NULL;
+    const char *user = sc && *sc->run_as_username ? sc->run_as_username : fallback;
     if (user)
         json_object_set_new(process, "user", json_pack("{s:s}", "username", user));
 }
