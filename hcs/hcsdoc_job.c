@@ -255,3 +255,39 @@ char *hcs_job_working_dir(const char *cwd, const char *mount_point)
     free(dir);
     return out;
 }
+
+char *hcs_job_mount_link(const char *mount_point, const char *source, const char *destination,
+                         wc_err *err)
+{
+    if (!source || !*source || !destination || !*destination) {
+        wc_err_set(err, WC_INVALID_ARGUMENT,
+                   "HostProcess container: a mount needs both a source and a destination");
+        return NULL;
+    }
+    if (strncmp(source, "\\\\.\\pipe\\", 9) == 0 || strncmp(source, "//./pipe/", 9) == 0) {
+        wc_err_set(err, WC_INVALID_ARGUMENT,
+                   "HostProcess container: %s: named pipe mounts are not supported for "
+                   "HostProcess containers; use the pipe directly",
+                   source);
+        return NULL;
+    }
+    const char *rest = destination;
+    if (isalpha((unsigned char)rest[0]) && rest[1] == ':')
+        rest += 2;
+    while (*rest == '\\' || *rest == '/')
+        rest++;
+    size_t mp_len = strlen(mount_point);
+    while (mp_len && mount_point[mp_len - 1] == '\\')
+        mp_len--;
+    size_t cap = mp_len + strlen(rest) + 2;
+    char *out = malloc(cap);
+    if (!out) {
+        wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+        return NULL;
+    }
+    snprintf(out, cap, "%.*s%s%s", (int)mp_len, mount_point, *rest ? "\\" : "", rest);
+    for (char *p = out; *p; p++)
+        if (*p == '/')
+            *p = '\\';
+    return out;
+}

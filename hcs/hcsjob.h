@@ -98,4 +98,11 @@ char *hcs_job_expand(const char *s, const char *mount_point, int *changed);
  * the bind filter. Caller frees. */
 char *hcs_job_working_dir(const char *cwd, const char *mount_point);
 
+/* Where a mount's destination shows up without the bind filter (mounts.go fallbackMountSetup):
+ * <mount point>\<destination without its drive letter>, a symbolic link to the source.
+ * Caller frees. NULL with WC_INVALID_ARGUMENT for a named pipe source ("named pipe mounts not
+ * supported for job containers - interact with the pipe directly") or an empty field. */
+char *hcs_job_mount_link(const char *mount_point, const char *source, const char *destination,
+                         wc_err *err);
+
 #endif

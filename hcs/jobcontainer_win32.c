@@ -932,6 +932,57 @@ static void unmount_at(hcs_ctr *c)
     free(mp);
 }
 
+/* mounts.go fallbackMountSetup: each mount a symbolic link under the mount point. A link
+ * the call reports made must be there: wine 8's CreateSymbolicLinkW succeeds without making
+ * one. */
+static int link_mounts(hcs_ctr *c, wc_err *err)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(c->spec, "mounts"), i, m)
+    {
+        const char *src = json_string_value(json_object_get(m, "source"));
+        char *link = hcs_job_mount_link(c->job->mount_point, src,
+                                        json_string_value(json_object_get(m, "destination")), err);
+        if (!link)
+            return wc_err_prefix(err, "container %s: mounts[%zu]", c->id, i);
+        char *parent = strdup(link);
+        char *bs = parent ? strrchr(parent, '\\') : NULL;
+        if (bs)
+            *bs = '\0';
+        int rc = parent && bs ? make_folders(parent, c->id, err) : 0;
+        free(parent);
+        wchar_t *wl = rc == 0 ? wc_utf8_to_utf16(link, err) : NULL;
+        wchar_t *ws = wl ? wc_utf8_to_utf16(src, err) : NULL;
+        if (rc == 0 && !ws)
+            rc = -1;
+        if (rc == 0) {
+            DWORD a = GetFileAttributesW(ws);
+            DWORD flags = SYMBOLIC_LINK_FLAG_ALLOW_UNPRIVILEGED_CREATE |
+                          (a != INVALID_FILE_ATTRIBUTES && (a & FILE_ATTRIBUTE_DIRECTORY)
+                               ? SYMBOLIC_LINK_FLAG_DIRECTORY
+                               : 0);
+            if (!CreateSymbolicLinkW(wl, ws, flags))
+                rc = wc_err_set(err, WC_INTERNAL,
+                                "HostProcess container %s: cannot link mount %s at %s "
+                                "(CreateSymbolicLinkW: Win32 error %lu)",
+                                c->id, src, link, (unsigned long)GetLastError());
+            else if (!(GetFileAttributesW(wl) & FILE_ATTRIBUTE_REPARSE_POINT) ||
+                     GetFileAttributesW(wl) == INVALID_FILE_ATTRIBUTES)
+                rc = wc_err_set(err, WC_FAILED_PRECONDITION,
+                                "HostProcess container %s: CreateSymbolicLinkW reported the link "
+                                "%s -> %s made, but there is no link",
+                                c->id, link, src);
+        }
+        free(wl);
+        free(ws);
+        free(link);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* ---- the verbs ------------------------------------------------------------------------ */
 
 void hcs_job_free(hcs_job *j)
@@ -996,7 +1047,8 @@ static int create_job(hcs_ctr *c, const hcs_rootfs *rootfs, wc_err *err)
         return wc_err_prefix(err, "container %s", c->id);
     if (hcs_storage_create_mounted(c, rootfs, &j->volume, err) < 0)
         return -1;
-    if (hcs_spec_set_rootfs(c->spec, rootfs, j->volume, err) < 0 || mount_at(c, err) < 0)
+    if (hcs_spec_set_rootfs(c->spec, rootfs, j->volume, err) < 0 || mount_at(c, err) < 0 ||
+        link_mounts(c, err) < 0)
         return -1;
     DWORD e;
     if (!(j->job = job_handle(c->id, 1, &e))) {

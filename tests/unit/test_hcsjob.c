@@ -11,7 +11,9 @@
  *   internal/jobcontainers/jobcontainer.go  fallbackSetup (custom location joined with the id),
  *                                        replaceWithMountPoint (%VAR% and $env:VAR, without the
  *                                        trailing backslash), CreateProcess's working directory
- *                                        (relative to the mount point, drive letter removed) */
+ *                                        (relative to the mount point, drive letter removed)
+ *   internal/jobcontainers/mounts.go     fallbackMountSetup, stripDriveLetter, named pipes refused
+ */
 #include "tests/unit/testutil.h"
 
 #include <stdlib.h>
@@ -233,13 +235,34 @@ static void mount_points(void **state)
     json_decref(s);
 }
 
+/* mounts.go fallbackMountSetup: a link at <mount point>\<destination without drive letter>;
+ * stripDriveLetter("C:") is the mount point itself; named pipe sources are refused. */
+static void mount_links(void **state)
+{
+    (void)state;
+    wc_err err = {0};
+    char *l = hcs_job_mount_link("C:\\hpc\\abc\\", "C:\\var\\lib\\cni", "C:\\etc\\cni", &err);
+    assert_string_equal(l, "C:\\hpc\\abc\\etc\\cni");
+    free(l);
+    l = hcs_job_mount_link("C:\\hpc\\abc\\", "D:\\data", "/data/x", &err);
+    assert_string_equal(l, "C:\\hpc\\abc\\data\\x");
+    free(l);
+    l = hcs_job_mount_link("C:\\hpc\\abc\\", "D:\\data", "C:", &err);
+    assert_string_equal(l, "C:\\hpc\\abc");
+    free(l);
+    assert_null(hcs_job_mount_link("C:\\hpc\\abc\\", "\\\\.\\pipe\\docker_engine",
+                                   "\\\\.\\pipe\\docker_engine", &err));
+    assert_int_equal(err.code, WC_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.msg, "named pipe"));
+    assert_null(hcs_job_mount_link("C:\\hpc\\abc\\", "", "C:\\x", &err));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(cpu_limits),
-        cmocka_unit_test(memory_and_io_limits),
-        cmocka_unit_test(users),
-        cmocka_unit_test(mount_points),
+        cmocka_unit_test(cpu_limits),  cmocka_unit_test(memory_and_io_limits),
+        cmocka_unit_test(users),       cmocka_unit_test(mount_points),
+        cmocka_unit_test(mount_links),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -219,6 +219,34 @@ def test_hostprocess_memory_limit_is_taken(pods):
     assert pods.status(cid).exit_code == 106
 
 
+def test_hostprocess_named_pipe_mount_is_refused(pods):
+    """mounts.go: named pipe mounts are not supported for job containers."""
+    sid, scfg = hp_pod(pods, annotations=INHERIT)
+    with pytest.raises(grpc.RpcError) as e:
+        pods.create(sid, scfg, name="pipe", windows=hp_windows(), command=["ctr.exe"],
+                    mounts=[PB.Mount(host_path="\\\\.\\pipe\\docker_engine",
+                                     container_path="\\\\.\\pipe\\docker_engine")])
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "named pipe" in e.value.details()
+
+
+@pytest.mark.xfail(strict=True, reason="wine 8: CreateSymbolicLinkW reports success without making "
+                   "a link, so a mount cannot be linked under the mount point (hcsshim "
+                   "fallbackMountSetup); wincrid refuses the container rather than run it "
+                   "without its mount")
+def test_hostprocess_mount_is_linked(host, pods):
+    src = "C:\\hpmount-" + uuid.uuid4().hex[:8]
+    os.makedirs(host.path(src))
+    with open(host.path(src + "\\f.txt"), "w") as f:
+        f.write("through the mount\n")
+    sid, scfg = hp_pod(pods, annotations=INHERIT)
+    cid = pods.run(sid, scfg, name="mnt", windows=hp_windows(), command=["ctr.exe"],
+                   args=["type", MP_VAR + "\\etc\\cfg\\f.txt"],
+                   mounts=[PB.Mount(host_path=src, container_path="C:\\etc\\cfg")])
+    pods.wait_state(cid, PB.CONTAINER_EXITED)
+    assert "through the mount" in pods.wait_log(scfg, "mnt", "mount")
+
+
 # ---- after a wincrid restart ----
 
 @pytest.fixture
