@@ -15,6 +15,7 @@
 
 #include "common/fs.h"
 #include "common/log.h"
+#include "hcs/hcsjob.h"
 #include "hcs/runtime_win32.h"
 
 /* ---- exits ---------------------------------------------------------------------------- */
@@ -121,6 +122,7 @@ void hcs_ctr_free(hcs_ctr *c)
     hcs_stdio_close(&c->stdio);
     hcs_process_close(c->init);
     hcs_system_close(c->sys);
+    hcs_job_free(c->job);
     json_decref(c->spec);
     free(c->scratch);
     free(c);
@@ -292,6 +294,8 @@ static int create_serialized(hcs_ctr *c, const char *bundle, const hcs_rootfs *r
 int hcs_create(hcs_runtime *rt, const char *id, const char *sandbox_id, const char *bundle,
                json_t *spec, const hcs_rootfs *given, const hcs_io *io, wc_err *err)
 {
+    if (hcs_spec_is_hostprocess(spec))
+        return hcs_job_create(rt, id, sandbox_id, bundle, spec, given, io, err);
     hcs_rootfs fixed;
     char **owned = NULL;
     hcs_ctr *c = NULL;
@@ -357,6 +361,8 @@ int hcs_start(hcs_runtime *rt, const char *id, wc_err *err)
     hcs_ctr *c;
     if (hcs_ctr_find_or_fail(rt, id, &c, err) < 0)
         return -1;
+    if (c->job)
+        return hcs_job_start(c, err);
     if (c->started)
         return wc_err_set(err, WC_FAILED_PRECONDITION, "container %s was already started", id);
     int rc = hcs_system_start(c->sys, HCS_DEFAULT_TIMEOUT_MS, err);
@@ -380,6 +386,8 @@ int hcs_kill(hcs_runtime *rt, const char *id, int sig, int all, wc_err *err)
     hcs_ctr *c;
     if (hcs_ctr_find_or_fail(rt, id, &c, err) < 0)
         return -1;
+    if (c->job)
+        return hcs_job_kill(c, sig, all, err);
     hcs_signal s;
     int r = hcs_signal_from_posix(sig, &s, err);
     if (r < 0)
@@ -440,6 +448,10 @@ static void release_unadopted(hcs_runtime *rt, const char *id)
 int hcs_delete(hcs_runtime *rt, const char *id, wc_err *err)
 {
     hcs_ctr *c = hcs_ctr_find(rt, id);
+    if (!c && hcs_job_adopt(rt, id, err) > 0) /* a HostProcess container not adopted */
+        c = hcs_ctr_find(rt, id);
+    if (c && c->job)
+        return hcs_job_delete(c, err);
     if (!c) {
         /* Not ours (any more): an orphan from an earlier run is removed all the same. */
         if (hcs_remove_orphan(id, HCS_DEFAULT_TIMEOUT_MS, err) < 0)
@@ -481,6 +493,9 @@ int hcs_adopt(hcs_runtime *rt, const char *id, wc_err *err)
 {
     if (hcs_ctr_find(rt, id))
         return 0;
+    int job = hcs_job_adopt(rt, id, err);
+    if (job != 0)
+        return job < 0 ? -1 : 0;
     hcs_ctr *c = calloc(1, sizeof *c);
     if (!c)
         return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "container %s: out of memory", id);

@@ -64,6 +64,8 @@ int hcs_exec_sync(hcs_runtime *rt, const char *id, const json_t *process, int64_
     hcs_ctr *c;
     if (hcs_ctr_find_or_fail(rt, id, &c, err) < 0)
         return -1;
+    if (c->job)
+        return hcs_job_exec_sync(c, process, timeout_ms, max_output, out, err);
     hcs_process_io pio = {.stdout_pipe = 1, .stderr_pipe = 1};
     hcs_process *p = NULL;
     HANDLE std[3];
@@ -89,6 +91,7 @@ int hcs_exec_sync(hcs_runtime *rt, const char *id, const json_t *process, int64_
 /* Closing the stdin descriptor is the process's end of input. */
 struct hcs_exec_proc {
     hcs_process *proc;
+    HANDLE job_proc; /* a HostProcess container's: the process itself (proc is NULL) */
     char id[128];
     int tty;
     volatile LONG killed;
@@ -140,13 +143,14 @@ int hcs_exec_start(hcs_runtime *rt, const char *id, const json_t *process,
     hcs_ctr *c;
     if (hcs_ctr_find_or_fail(rt, id, &c, err) < 0)
         return -1;
-    if (!c->sys || !c->started || c->exited)
+    if ((!c->sys && !c->job) || !c->started || c->exited)
         return wc_err_set(err, WC_FAILED_PRECONDITION, "exec: container %s is not running", id);
     hcs_process_io pio = exec_pipes(stdio);
     hcs_exec_proc *p = calloc(1, sizeof *p);
     HANDLE std[3] = {NULL, NULL, NULL};
-    int rc = p ? process_start(c, process, &pio, &p->proc, std, err)
-               : wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+    int rc = !p       ? wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory")
+             : c->job ? hcs_job_exec_spawn(c, process, stdio, &p->job_proc, std, err)
+                      : process_start(c, process, &pio, &p->proc, std, err);
     if (rc < 0) {
         free(p);
         return wc_err_prefix(err, "exec in container %s", id);
@@ -164,7 +168,7 @@ int hcs_exec_start(hcs_runtime *rt, const char *id, const json_t *process,
 
 int hcs_exec_resize(hcs_exec_proc *p, unsigned width, unsigned height)
 {
-    if (!p || !p->tty)
+    if (!p || !p->tty || p->job_proc) /* a HostProcess exec has pipes, not a console */
         return -1;
     json_t *doc = hcs_doc_process_resize((uint16_t)(width > 0xffff ? 0xffff : width),
                                          (uint16_t)(height > 0xffff ? 0xffff : height));
@@ -181,6 +185,15 @@ int hcs_exec_resize(hcs_exec_proc *p, unsigned width, unsigned height)
 int hcs_exec_wait(hcs_exec_proc *p, int *exit_code)
 {
     *exit_code = -1;
+    if (p->job_proc) {
+        DWORD code;
+        WaitForSingleObject(p->job_proc, INFINITE);
+        if (!GetExitCodeProcess(p->job_proc, &code))
+            return -1;
+        *exit_code = (int)code;
+        InterlockedExchange(&p->done, 1);
+        return 0;
+    }
     for (;;) {
         hcs_process_status st = {0};
         wc_err err = {0};
@@ -204,6 +217,10 @@ void hcs_exec_kill(hcs_exec_proc *p)
         return;
     p->killed_ns = hcs_now_ns();
     InterlockedExchange(&p->killed, 1);
+    if (p->job_proc) {
+        TerminateProcess(p->job_proc, 1);
+        return;
+    }
     wc_err err = {0};
     if (hcs_process_terminate(p->proc, HCS_DEFAULT_TIMEOUT_MS, &err) < 0)
         wc_warn("hcs", "exec kill failed", "container=%.12s err=\"%s\"", p->id, err.msg);
@@ -219,5 +236,6 @@ void hcs_exec_free(hcs_exec_proc *p)
         hcs_exec_wait(p, &code);
     }
     hcs_process_close(p->proc);
+    hcs_handle_close(&p->job_proc);
     free(p);
 }

@@ -152,6 +152,8 @@ int hcs_state_of(hcs_runtime *rt, const char *id, hcs_state *out, wc_err *err)
 {
     memset(out, 0, sizeof *out);
     hcs_ctr *c = hcs_ctr_find(rt, id);
+    if (!c && hcs_job_state(rt, id, out))
+        return 0;
     if (!c)
         return query_state(id, out, err);
     out->pid = (int)c->pid;
@@ -266,6 +268,8 @@ int hcs_update(hcs_runtime *rt, const char *id, const json_t *resources, wc_err 
     hcs_ctr *c;
     if (hcs_ctr_find_or_fail(rt, id, &c, err) < 0)
         return -1;
+    if (c->job)
+        return hcs_job_update(c, resources, err);
     if (!c->sys)
         return wc_err_set(err, WC_FAILED_PRECONDITION, "container %s has no compute system", id);
     unsigned cpus = c->uvm ? hcs_uvm_cpus(c->uvm) : GetActiveProcessorCount(ALL_PROCESSOR_GROUPS);
@@ -279,9 +283,19 @@ int hcs_update(hcs_runtime *rt, const char *id, const json_t *resources, wc_err 
     return rc;
 }
 
+static int no_pause(const hcs_ctr *c, wc_err *err)
+{
+    return wc_err_set(err, WC_UNIMPLEMENTED,
+                      "container %s is a HostProcess container: its processes run on the host "
+                      "and cannot be paused",
+                      c->id);
+}
+
 int hcs_pause(hcs_runtime *rt, const char *id, wc_err *err)
 {
     hcs_ctr *c;
+    if (hcs_ctr_find_or_fail(rt, id, &c, err) == 0 && c->job)
+        return no_pause(c, err);
     if (hcs_ctr_find_or_fail(rt, id, &c, err) < 0 ||
         hcs_system_pause(c->sys, HCS_DEFAULT_TIMEOUT_MS, err) < 0)
         return -1;
@@ -292,6 +306,8 @@ int hcs_pause(hcs_runtime *rt, const char *id, wc_err *err)
 int hcs_resume(hcs_runtime *rt, const char *id, wc_err *err)
 {
     hcs_ctr *c;
+    if (hcs_ctr_find_or_fail(rt, id, &c, err) == 0 && c->job)
+        return no_pause(c, err);
     if (hcs_ctr_find_or_fail(rt, id, &c, err) < 0 ||
         hcs_system_resume(c->sys, HCS_DEFAULT_TIMEOUT_MS, err) < 0)
         return -1;
@@ -318,6 +334,8 @@ int hcs_stats_of(hcs_runtime *rt, const char *id, hcs_stats *out, wc_err *err)
     memset(out, 0, sizeof *out);
     hcs_ctr *c;
     struct hcs_doc_stats s;
+    if (hcs_ctr_find_or_fail(rt, id, &c, err) == 0 && c->job)
+        return hcs_job_stats(c, out, err);
     if (hcs_ctr_find_or_fail(rt, id, &c, err) < 0 || query_statistics(c->sys, &s, err) < 0)
         return -1;
     out->timestamp_ns = s.timestamp_ns ? s.timestamp_ns : hcs_now_ns();

@@ -26,6 +26,7 @@
 
 typedef struct hcs_ctr hcs_ctr;
 typedef struct hcs_uvm hcs_uvm;
+typedef struct hcs_job hcs_job;
 
 /* ---- stdio_win32.c -------------------------------------------------------------------- */
 
@@ -195,6 +196,7 @@ struct hcs_ctr {
     hcs_uvm *uvm;      /* Hyper-V: the utility VM that hosts it */
     int ccg_added;     /* a Container Credential Guard instance is registered for it */
     int hyperv_record; /* adopted: its record says a utility VM hosts it */
+    hcs_job *job;      /* a HostProcess container: its job object and mount (no compute system) */
 };
 
 hcs_ctr *hcs_ctr_find(hcs_runtime *rt, const char *id);
@@ -211,5 +213,30 @@ int64_t hcs_now_ns(void);
 
 /* Closes our handles of the container and frees it; its compute system keeps running. */
 void hcs_ctr_free(hcs_ctr *c);
+
+/* ---- jobcontainer_win32.c ------------------------------------------------------------- */
+
+/* HostProcess containers (hcs_spec_is_hostprocess): the verbs of a container whose c->job is
+ * set; the runtime's verbs hand such containers here. */
+int hcs_job_create(hcs_runtime *rt, const char *id, const char *sandbox_id, const char *bundle,
+                   json_t *spec, const hcs_rootfs *rootfs, const hcs_io *io, wc_err *err);
+int hcs_job_start(hcs_ctr *c, wc_err *err);
+int hcs_job_kill(hcs_ctr *c, int sig, int all, wc_err *err);
+/* Ends its processes, unmounts, removes its account, storage and record, and frees c. */
+int hcs_job_delete(hcs_ctr *c, wc_err *err);
+int hcs_job_stats(hcs_ctr *c, hcs_stats *out, wc_err *err);
+int hcs_job_update(hcs_ctr *c, const json_t *resources, wc_err *err);
+int hcs_job_exec_sync(hcs_ctr *c, const json_t *process, int64_t timeout_ms, size_t max_output,
+                      hcs_exec_result *out, wc_err *err);
+/* An exec's process in the job: *proc its handle, std our ends of the pipes asked for. */
+int hcs_job_exec_spawn(hcs_ctr *c, const json_t *process, const hcs_exec_stdio *stdio, HANDLE *proc,
+                       HANDLE std[3], wc_err *err);
+/* A container we hold no record of in memory: 1 (with *out) when a HostProcess record of it
+ * exists, else 0. */
+int hcs_job_state(hcs_runtime *rt, const char *id, hcs_state *out);
+/* After a restart: 1 when id is a HostProcess container (now registered), 0 when it is not
+ * one, -1 on failure. */
+int hcs_job_adopt(hcs_runtime *rt, const char *id, wc_err *err);
+void hcs_job_free(hcs_job *j);
 
 #endif

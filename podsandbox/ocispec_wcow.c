@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "hcs/hcsdoc.h"
+#include "hcs/hcsjob.h"
 #include "podsandbox/ocispec_common.h"
 
 #define OCI_VERSION "1.1.0"
@@ -140,11 +141,44 @@ static const pod_windows_security *container_sc(const wcow_build *b)
     return b->cc->windows_security.set ? &b->cc->windows_security : NULL;
 }
 
-/* run_as_username wins over the image's User; with neither, HCS uses the image default. */
+/* A HostProcess pod's containers are all HostProcess containers, and a HostProcess
+ * container needs a HostProcess pod (kubelet's validation, containerd and hcsshim refuse the
+ * mix: a job object cannot share a pod's network compartment). */
+static int is_host_process(const wcow_build *b, wc_err *err)
+{
+    const pod_windows_security *sc = container_sc(b);
+    int ctr = sc && sc->host_process;
+    int pod = b->in->sandbox && b->in->sandbox->windows_security.host_process;
+    if (ctr && !pod)
+        return wc_err_set(err, WC_INVALID_ARGUMENT,
+                          "container config: windows.security_context.host_process is set but "
+                          "the pod is not a HostProcess pod; a HostProcess container needs a "
+                          "pod with windows.security_context.host_process");
+    if (pod && !ctr)
+        return wc_err_set(err, WC_INVALID_ARGUMENT,
+                          "container config: the pod is a HostProcess pod, so every container in "
+                          "it must set windows.security_context.host_process");
+    if (pod && b->in->hyperv)
+        return wc_err_set(err, WC_INVALID_ARGUMENT,
+                          "container config: HostProcess containers run on the host and cannot "
+                          "use Hyper-V isolation");
+    return pod;
+}
+
+/* run_as_username wins over the image's User; with neither, HCS uses the image default. A
+ * HostProcess container takes the pod's run_as_username, never the image's User: that names
+ * an account inside container images (ContainerUser, ContainerAdministrator), not one on the
+ * host (containerd would pass it on, and hcsshim's logon of it fails on the node). */
 static void build_user(const wcow_build *b, json_t *process)
 {
     const pod_windows_security *sc = container_sc(b);
-    const char *user = sc && *sc->run_as_username ? sc->run_as_username : image_str(b, "User");
+    const pod_sandbox_config *sb = b->in->sandbox;
+    int hp = sb && sb->windows_security.host_process;
+    const char *fallback = !hp ? image_str(b, "User")
+                           : *sb->windows_security.run_as_username
+                               ? sb->windows_security.run_as_username
+                               : NULL;
+    const char *user = sc && *sc->run_as_username ? sc->run_as_username : fallback;
     if (user)
         json_object_set_new(process, "user", json_pack("{s:s}", "username", user));
 }
@@ -401,6 +435,32 @@ static int pod_uvm_annotations(const wcow_build *b, json_t *spec, wc_err *err)
     return rc < 0 ? -1 : 0;
 }
 
+static const char *annotation_of(const pod_kvs *kvs, const char *key)
+{
+    const char *v = NULL;
+    for (size_t i = 0; kvs && i < kvs->n; i++)
+        if (strcmp(kvs->v[i].key, key) == 0)
+            v = kvs->v[i].value;
+    return v;
+}
+
+/* The HostProcess marker (containerd's annotation), and the two hcsshim options of a
+ * HostProcess container (pkg/annotations HostProcessInheritUser, HostProcessRootfsLocation)
+ * from the container's annotations, else the pod's. */
+static void hostprocess_annotations(const wcow_build *b, json_t *a)
+{
+    static const char *keys[] = {HCS_ANNOTATION_HOSTPROCESS_INHERIT_USER,
+                                 HCS_ANNOTATION_HOSTPROCESS_ROOTFS};
+    json_object_set_new(a, HCS_ANNOTATION_HOSTPROCESS, json_string("true"));
+    for (size_t i = 0; i < 2; i++) {
+        const char *v = annotation_of(&b->cc->annotations, keys[i]);
+        if (!v && b->in->sandbox)
+            v = annotation_of(&b->in->sandbox->annotations, keys[i]);
+        if (v)
+            json_object_set_new(a, keys[i], json_string(v));
+    }
+}
+
 /* wincri's own annotations, then the io.microsoft.* ones the handler passes through. */
 static int build_annotations(const wcow_build *b, json_t *spec, wc_err *err)
 {
@@ -409,6 +469,8 @@ static int build_annotations(const wcow_build *b, json_t *spec, wc_err *err)
     if (!a || json_object_set_new(spec, "annotations", a))
         return oom(err);
     pod_annotate_identity(a, b->in->sandbox, cc, b->in->sandbox_id);
+    if (cc->windows_security.host_process)
+        hostprocess_annotations(b, a);
     json_t *from = json_object();
     for (size_t i = 0; i < cc->annotations.n; i++)
         json_object_set_new(from, cc->annotations.v[i].key,
@@ -421,6 +483,8 @@ static int build_annotations(const wcow_build *b, json_t *spec, wc_err *err)
 
 static int build_all(const wcow_build *b, json_t *spec, wc_err *err)
 {
+    if (is_host_process(b, err) < 0)
+        return -1;
     json_object_set_new(spec, "ociVersion", json_string(OCI_VERSION));
     const char *host = hostname_of(b->in->sandbox);
     if (host && *host)

@@ -52,9 +52,12 @@ int pod_sandbox_hostname(const pod_sandbox *s, char *buf, size_t len, wc_err *er
     return 0;
 }
 
+/* A Windows HostProcess pod is in the host's network too (containerd's hostNetwork() reads
+ * host_process of the pod's Windows security context). */
 static int host_network(const pod_sandbox_config *c)
 {
-    return c->linux_security.ns.set && c->linux_security.ns.network == POD_NS_NODE;
+    return (c->linux_security.ns.set && c->linux_security.ns.network == POD_NS_NODE) ||
+           c->windows_security.host_process;
 }
 
 static char *resolv_conf_text(const pod_dns *dns)

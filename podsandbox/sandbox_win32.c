@@ -14,19 +14,23 @@
 #include "podsandbox/ocispec_wcow.h"
 #include "podsandbox/platform.h"
 
-int pod_platform_sandbox_setup(pod_manager *pm, pod_sandbox *s, wc_err *err)
-{
-    (void)pm;
-    (void)s;
-    (void)err;
-    return 0; /* IPC and UTS have no pod-level namespaces to pin on Windows */
-}
-
 static int handler_is_hyperv(const pod_manager *pm, const char *handler)
 {
     const wc_runtime_handler *h =
         wc_config_handler(pm->cfg, handler && *handler ? handler : pm->cfg->default_handler);
     return h && h->isolation && strcmp(h->isolation, "hyperv") == 0;
+}
+
+/* IPC and UTS have no pod-level namespaces to pin on Windows. A HostProcess pod runs on the
+ * host: a Hyper-V handler cannot give it that (hcsshim refuses job containers in a VM). */
+int pod_platform_sandbox_setup(pod_manager *pm, pod_sandbox *s, wc_err *err)
+{
+    if (s->config->windows_security.host_process && handler_is_hyperv(pm, s->handler))
+        return wc_err_set(err, WC_INVALID_ARGUMENT,
+                          "a HostProcess pod runs on the host and cannot use the Hyper-V isolated "
+                          "runtime handler \"%s\"",
+                          s->handler);
+    return 0;
 }
 
 /* A Hyper-V pod's utility VM outlives its containers until the pod itself goes. A handler

@@ -7,6 +7,7 @@
 
 #include "cri/podconfig_pb.h"
 #include "hcs/hcsdoc.h"
+#include "hcs/hcsjob.h"
 #include "podsandbox/ocispec_wcow.h"
 
 #define NETNS "5F0B1190-63BE-4E0C-B974-BD0F55675A42"
@@ -484,6 +485,68 @@ static void signals(void **state)
                      1);
 }
 
+/* HostProcess: every container of a HostProcess pod is one and the reverse (kubelet's
+ * validation; containerd and hcsshim refuse the mix); the spec carries containerd's marker
+ * annotation microsoft.com/hostprocess-container, which hcsshim keys job containers on, and the
+ * two hcsshim HostProcess options; the user is the container's, else the pod's run_as_username
+ * (the image's User names an account inside an image); no Hyper-V. */
+static void host_process(void **state)
+{
+    fixture f;
+    fixture_init(&f);
+    f.in.netns = "";
+    Runtime__V1__WindowsPodSandboxConfig wp = RUNTIME__V1__WINDOWS_POD_SANDBOX_CONFIG__INIT;
+    Runtime__V1__WindowsSandboxSecurityContext wsc =
+        RUNTIME__V1__WINDOWS_SANDBOX_SECURITY_CONTEXT__INIT;
+    wp.security_context = &wsc;
+    f.sb.windows = &wp;
+    f.win = (Runtime__V1__WindowsContainerConfig)RUNTIME__V1__WINDOWS_CONTAINER_CONFIG__INIT;
+    f.sc = (Runtime__V1__WindowsContainerSecurityContext)
+        RUNTIME__V1__WINDOWS_CONTAINER_SECURITY_CONTEXT__INIT;
+    f.win.security_context = &f.sc;
+    f.cc.windows = &f.win;
+
+    wsc.host_process = 1; /* the pod is, the container is not */
+    build_fails(&f, "every container in it must set windows.security_context.host_process");
+    wsc.host_process = 0; /* the reverse */
+    f.sc.host_process = 1;
+    build_fails(&f, "the pod is not a HostProcess pod");
+
+    wsc.host_process = 1;
+    wsc.run_as_username = "NT AUTHORITY\\SYSTEM";
+    Runtime__V1__PodSandboxConfig__AnnotationsEntry pa =
+        RUNTIME__V1__POD_SANDBOX_CONFIG__ANNOTATIONS_ENTRY__INIT;
+    Runtime__V1__PodSandboxConfig__AnnotationsEntry *pap = &pa;
+    pa.key = HCS_ANNOTATION_HOSTPROCESS_INHERIT_USER;
+    pa.value = "true";
+    f.sb.annotations = &pap;
+    f.sb.n_annotations = 1;
+    json_t *spec = build_ok(&f);
+    json_t *an = json_object_get(spec, "annotations");
+    assert_string_equal(path_str(an, HCS_ANNOTATION_HOSTPROCESS, NULL), "true");
+    assert_string_equal(path_str(an, HCS_ANNOTATION_HOSTPROCESS_INHERIT_USER, NULL), "true");
+    assert_true(hcs_spec_is_hostprocess(spec));
+    json_t *user = json_object_get(json_object_get(spec, "process"), "user");
+    assert_string_equal(path_str(user, "username", NULL), "NT AUTHORITY\\SYSTEM");
+    assert_null(json_object_get(json_object_get(spec, "windows"), "network"));
+    json_decref(spec);
+
+    f.sc.run_as_username = "NT AUTHORITY\\Local Service"; /* the container's wins */
+    spec = build_ok(&f);
+    user = json_object_get(json_object_get(spec, "process"), "user");
+    assert_string_equal(path_str(user, "username", NULL), "NT AUTHORITY\\Local Service");
+    json_decref(spec);
+
+    f.in.hyperv = 1;
+    build_fails(&f, "cannot use Hyper-V isolation");
+
+    /* an ordinary container is not marked */
+    fixture_init(&f);
+    spec = build_ok(&f);
+    assert_false(hcs_spec_is_hostprocess(spec));
+    json_decref(spec);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -500,6 +563,7 @@ int main(void)
         cmocka_unit_test(feeds_hcs_doc_container),
         cmocka_unit_test(exec_process),
         cmocka_unit_test(signals),
+        cmocka_unit_test(host_process),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -250,7 +250,7 @@ class WinCrid:
         self.channels = []
 
     def start(self, timeout=120, env_extra=None):
-        env = dict(self.host.env, WINSIM_WINE_BACKUPWRITE="1",
+        env = dict(self.host.env, WINSIM_WINE_BACKUPWRITE="1", WINSIM_WINE_MOUNTPOINTS="1",
                    WINSIM_GAPS_LOG=os.path.join(self.host.dir, "gaps.jsonl"))
         env.update(env_extra or {})
         self.log_file = open(self.log_path, "ab")

@@ -11,9 +11,13 @@
  *   listen PORT      TCP echo server on PORT (0.0.0.0), print "listening PORT"; runs until killed
  *   spawn            start "ctr.exe run" as a child and print its pid
  *   type PATH        print the file's first line, or "missing PATH"
+ *   write PATH WORD  write WORD to the file
+ *   whoami           print "user DOMAIN\NAME sid S-1-..." of the process token
  *   long N           print one line of N 'x' characters */
 #include <winsock2.h>
 #include <windows.h>
+
+#include <sddl.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,6 +173,27 @@ static int run(int argc, char **argv)
             printf("%s\n", line);
         }
         fflush(stdout);
+    } else if (!strcmp(cmd, "write") && argc > 2) {
+        FILE *f = fopen(argv[1], "wb");
+        if (!f)
+            return 4;
+        fprintf(f, "%s\n", argv[2]);
+        fclose(f);
+    } else if (!strcmp(cmd, "whoami")) {
+        HANDLE tok;
+        BYTE buf[256];
+        DWORD n = 0, nl = 128, dl = 128;
+        char name[128] = "?", dom[128] = "?", *sid = NULL;
+        SID_NAME_USE use;
+        if (OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &tok) &&
+            GetTokenInformation(tok, TokenUser, buf, sizeof buf, &n)) {
+            PSID s = ((TOKEN_USER *)buf)->User.Sid;
+            LookupAccountSidA(NULL, s, name, &nl, dom, &dl, &use);
+            ConvertSidToStringSidA(s, &sid);
+        }
+        printf("user %s\\%s sid %s\n", dom, name, sid ? sid : "?");
+        fflush(stdout);
+        LocalFree(sid);
     } else if (!strcmp(cmd, "spawn")) {
         char self[MAX_PATH], line[MAX_PATH + 16];
         GetModuleFileNameA(NULL, self, sizeof self);

@@ -33,6 +33,8 @@ typedef struct volume {
     char scratch[MAX_PATH];
     char guid[40];
     char dir[MAX_PATH];
+    char home[MAX_PATH];        /* where dir lives when it is mounted at no folder */
+    char mount_point[MAX_PATH]; /* the folder it is mounted at; "" when none */
     int active, prepared;
     struct volume *next;
 } volume;
@@ -518,11 +520,142 @@ static void h_mount_path(req *r)
     sb_qstr(&r->out, vp);
 }
 
+/* ---- volume mount points (SetVolumeMountPointW / DeleteVolumeMountPointW) ----
+ * Windows: the mount point is an existing empty folder on an NTFS volume, given with a
+ * trailing backslash, the volume a "\\?\Volume{GUID}\" name with one; the folder then shows
+ * the volume's root; deleting the mount point leaves the folder, empty. Here the volume's
+ * directory itself moves to the folder (one copy, so the container's writes land in its
+ * volume wherever they are made from) and moves back when the mount point is deleted or the
+ * volume unprepared. Refused as Windows refuses: ERROR_INVALID_NAME without the trailing
+ * backslashes, ERROR_PATH_NOT_FOUND for a missing folder, ERROR_DIR_NOT_EMPTY for a folder
+ * with files, ERROR_INVALID_PARAMETER for a volume that is not mounted, ERROR_BUSY for a
+ * volume already mounted at a folder; deleting where nothing is mounted is
+ * ERROR_NOT_A_REPARSE_POINT. */
+
+static int ends_with_backslash(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    return n && s[n - 1] == '\\';
+}
+
+static int dir_empty(const char *dir)
+{
+    char pattern[MAX_PATH + 4];
+    snprintf(pattern, sizeof pattern, "%s\\*", dir);
+    WIN32_FIND_DATAA fd;
+    HANDLE h = FindFirstFileA(pattern, &fd);
+    if (h == INVALID_HANDLE_VALUE)
+        return 1;
+    int empty = 1;
+    do {
+        if (strcmp(fd.cFileName, ".") && strcmp(fd.cFileName, ".."))
+            empty = 0;
+    } while (empty && FindNextFileA(h, &fd));
+    FindClose(h);
+    return empty;
+}
+
+static volume *vol_by_mount_point(const char *mp)
+{
+    for (volume *v = volumes; v; v = v->next)
+        if (v->mount_point[0] && _stricmp(v->mount_point, mp) == 0)
+            return v;
+    return NULL;
+}
+
+/* The folder without its trailing backslash. */
+static void folder_of(const char *mp, char *out, size_t len)
+{
+    snprintf(out, len, "%s", mp);
+    size_t n = strlen(out);
+    if (n > 3 && out[n - 1] == '\\')
+        out[n - 1] = '\0';
+}
+
+static int unmount_volume(volume *v)
+{
+    if (!v->mount_point[0])
+        return 0;
+    char folder[MAX_PATH];
+    folder_of(v->mount_point, folder, sizeof folder);
+    if (!MoveFileExA(folder, v->home, 0))
+        return -1;
+    CreateDirectoryA(folder, NULL); /* the folder stays, empty */
+    snprintf(v->dir, sizeof v->dir, "%s", v->home);
+    v->mount_point[0] = '\0';
+    return 0;
+}
+
+static void h_set_mount_point(req *r)
+{
+    const char *mp = arg_s(r, "mount_point"), *vp = arg_s(r, "volume");
+    set_id(r, mp);
+    if (!ends_with_backslash(mp) || !ends_with_backslash(vp)) {
+        fail(r, HRESULT_FROM_WIN32(ERROR_INVALID_NAME),
+             "mount point and volume name need a trailing backslash");
+        return;
+    }
+    volume *v = NULL;
+    const char *g = strchr(vp, '{');
+    for (volume *x = volumes; g && x && !v; x = x->next)
+        if (x->prepared && guid_equal(x->guid, g + 1))
+            v = x;
+    if (!v) {
+        fail(r, HRESULT_FROM_WIN32(ERROR_INVALID_PARAMETER), "%s is not a mounted volume", vp);
+        return;
+    }
+    if (v->mount_point[0]) {
+        fail(r, HRESULT_FROM_WIN32(ERROR_BUSY), "%s is already mounted at %s", vp, v->mount_point);
+        return;
+    }
+    char folder[MAX_PATH];
+    folder_of(mp, folder, sizeof folder);
+    if (!dir_exists(folder)) {
+        fail(r, HRESULT_FROM_WIN32(ERROR_PATH_NOT_FOUND), "%s does not exist", folder);
+        return;
+    }
+    if (!dir_empty(folder)) {
+        fail(r, HRESULT_FROM_WIN32(ERROR_DIR_NOT_EMPTY), "%s is not empty", folder);
+        return;
+    }
+    snprintf(v->home, sizeof v->home, "%s", v->dir);
+    if (!RemoveDirectoryA(folder) || !MoveFileExA(v->dir, folder, 0)) {
+        DWORD e = GetLastError();
+        CreateDirectoryA(folder, NULL);
+        fail(r, HRESULT_FROM_WIN32(e), "cannot mount %s at %s", vp, folder);
+        return;
+    }
+    snprintf(v->dir, sizeof v->dir, "%s", folder);
+    snprintf(v->mount_point, sizeof v->mount_point, "%s", mp);
+    snprintf(r->note, sizeof r->note, "volume {%s} at %s", v->guid, mp);
+}
+
+static void h_delete_mount_point(req *r)
+{
+    const char *mp = arg_s(r, "mount_point");
+    set_id(r, mp);
+    if (!ends_with_backslash(mp)) {
+        fail(r, HRESULT_FROM_WIN32(ERROR_INVALID_NAME), "the mount point needs a trailing backslash");
+        return;
+    }
+    volume *v = vol_by_mount_point(mp);
+    if (!v) {
+        fail(r, HRESULT_FROM_WIN32(ERROR_NOT_A_REPARSE_POINT), "no volume is mounted at %s", mp);
+        return;
+    }
+    if (unmount_volume(v) < 0)
+        fail(r, HRESULT_FROM_WIN32(GetLastError()), "cannot unmount %s", mp);
+}
+
 static void h_unprepare(req *r)
 {
     const char *path = arg_s(r, "path");
     set_id(r, path);
     volume *v = path ? vol_by_scratch(path) : NULL;
+    if (v && v->mount_point[0]) {
+        unmount_volume(v);
+        snprintf(r->note, sizeof r->note, "was still mounted at a folder");
+    }
     if (v && v->prepared) {
         remove_tree(v->dir);
         v->prepared = 0;
@@ -607,6 +740,8 @@ void storage_register(void)
     host_register("ActivateLayer", h_activate);
     host_register("PrepareLayer", h_prepare);
     host_register("GetLayerMountPath", h_mount_path);
+    host_register("SetVolumeMountPoint", h_set_mount_point);
+    host_register("DeleteVolumeMountPoint", h_delete_mount_point);
     host_register("UnprepareLayer", h_unprepare);
     host_register("DeactivateLayer", h_deactivate);
     host_register("DestroyLayer", h_destroy);

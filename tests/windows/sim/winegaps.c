@@ -9,8 +9,10 @@
  * name, then the data; go-winio backup.go) and writes BACKUP_DATA to the file. Other streams
  * (security descriptor, EAs, alternate data streams, reparse data) are consumed and counted
  * in WINSIM_GAPS_LOG, not applied: wine has no ADS, and the test host does not model ACLs.
- * The stream's framing is what gets checked. */
-#include <windows.h>
+ * The stream's framing is what gets checked.
+ *
+ * SetVolumeMountPointW, DeleteVolumeMountPointW: below. */
+#include "simclient.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,12 +112,44 @@ static BOOL WINAPI sim_BackupWrite(HANDLE file, LPBYTE buf, DWORD n, LPDWORD wri
     return TRUE;
 }
 
-/* Points the executable's IAT entry for kernel32!BackupWrite at sim_BackupWrite. */
-void winegaps_install(void)
+/* ---- volume mount points ---------------------------------------------------------------
+ *
+ * SetVolumeMountPointW and DeleteVolumeMountPointW: wine 8's fail with
+ * ERROR_CALL_NOT_IMPLEMENTED (and its CreateSymbolicLinkW succeeds without making a link),
+ * so a volume cannot be made visible at a folder. A HostProcess container needs exactly that
+ * (hcsshim layers.MountSandboxVolume). When WINSIM_WINE_MOUNTPOINTS=1 the executable's
+ * imports of both point here, and the winsim host mounts its simulated volume at the folder
+ * (host_storage.c says how, and what it checks). */
+
+static BOOL mount_call(const char *op, const WCHAR *mount_point, const WCHAR *volume)
 {
-    char on[8];
-    if (!GetEnvironmentVariableA("WINSIM_WINE_BACKUPWRITE", on, sizeof on) || on[0] != '1')
-        return;
+    sb b;
+    sim_begin(&b, op);
+    sim_kv_wstr(&b, "mount_point", mount_point);
+    if (volume)
+        sim_kv_wstr(&b, "volume", volume);
+    sj *reply = sim_send(&b);
+    HRESULT hr = sim_hr(reply, HRESULT_FROM_WIN32(ERROR_SERVICE_NOT_ACTIVE));
+    sj_free(reply);
+    if (SUCCEEDED(hr))
+        return TRUE;
+    SetLastError(HRESULT_FACILITY(hr) == FACILITY_WIN32 ? HRESULT_CODE(hr) : ERROR_GEN_FAILURE);
+    return FALSE;
+}
+
+static BOOL WINAPI sim_SetVolumeMountPointW(LPCWSTR mount_point, LPCWSTR volume)
+{
+    return mount_call("SetVolumeMountPoint", mount_point, volume);
+}
+
+static BOOL WINAPI sim_DeleteVolumeMountPointW(LPCWSTR mount_point)
+{
+    return mount_call("DeleteVolumeMountPoint", mount_point, NULL);
+}
+
+/* Points the executable's IAT entry for kernel32!<name> at fn. */
+static void patch_import(const char *name, void *fn)
+{
     BYTE *base = (BYTE *)GetModuleHandleA(NULL);
     IMAGE_DOS_HEADER *dos = (IMAGE_DOS_HEADER *)base;
     IMAGE_NT_HEADERS *nt = (IMAGE_NT_HEADERS *)(base + dos->e_lfanew);
@@ -132,16 +166,32 @@ void winegaps_install(void)
             if (IMAGE_SNAP_BY_ORDINAL(names->u1.Ordinal))
                 continue;
             IMAGE_IMPORT_BY_NAME *ibn = (IMAGE_IMPORT_BY_NAME *)(base + names->u1.AddressOfData);
-            if (strcmp((char *)ibn->Name, "BackupWrite") != 0)
+            if (strcmp((char *)ibn->Name, name) != 0)
                 continue;
             HMODULE self; /* the patch must outlive any FreeLibrary of computecore.dll */
             GetModuleHandleExA(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS |
                                    GET_MODULE_HANDLE_EX_FLAG_PIN,
-                               (LPCSTR)(void *)sim_BackupWrite, &self);
+                               (LPCSTR)fn, &self);
             DWORD old;
             VirtualProtect(&iat->u1.Function, sizeof iat->u1.Function, PAGE_READWRITE, &old);
-            iat->u1.Function = (ULONG_PTR)sim_BackupWrite;
+            iat->u1.Function = (ULONG_PTR)fn;
             VirtualProtect(&iat->u1.Function, sizeof iat->u1.Function, old, &old);
         }
+    }
+}
+
+static int flag_on(const char *var)
+{
+    char on[8];
+    return GetEnvironmentVariableA(var, on, sizeof on) && on[0] == '1';
+}
+
+void winegaps_install(void)
+{
+    if (flag_on("WINSIM_WINE_BACKUPWRITE"))
+        patch_import("BackupWrite", (void *)sim_BackupWrite);
+    if (flag_on("WINSIM_WINE_MOUNTPOINTS")) {
+        patch_import("SetVolumeMountPointW", (void *)sim_SetVolumeMountPointW);
+        patch_import("DeleteVolumeMountPointW", (void *)sim_DeleteVolumeMountPointW);
     }
 }
