@@ -74,8 +74,8 @@ int hcs_kill(hcs_runtime *rt, const char *id, int sig, int all, wc_err *err);
  * it is already gone. */
 int hcs_delete(hcs_runtime *rt, const char *id, wc_err *err);
 /* The container's init ended: the runtime lets go of what it holds for the processes (Linux:
- * runc's state and cgroup) now rather than at hcs_delete, which then only takes down the files
- * and mounts. Succeeds if there is nothing to let go of. */
+ * runc's state and cgroup, and the rootfs mount) now rather than at hcs_delete, which then only
+ * takes down the files. Succeeds if there is nothing to let go of. */
 int hcs_release(hcs_runtime *rt, const char *id, wc_err *err);
 
 /* Every container the backend holds (ids; caller frees each and the array), for recovery

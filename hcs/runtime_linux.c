@@ -817,15 +817,20 @@ int hcs_release(hcs_runtime *rt, const char *id, wc_err *err)
         return wc_err_set(err, WC_INVALID_ARGUMENT, "invalid container id \"%s\"", id ? id : "");
     if (runc_holds(rt, id) && runc_forget(rt, id, err) < 0)
         return -1;
-    /* Not prepared any more either: from now on hcs_state_of says MISSING, not CREATED. */
+    /* Not prepared any more either: from now on hcs_state_of says MISSING, not CREATED. Its
+     * rootfs goes too (nothing reads it once the processes are gone; the writable layer's
+     * files stay for stats and removal), so RemoveContainer has no unmount to wait for. */
     char *bundle = bundle_of(rt, id);
+    int rc = 0;
     if (bundle) {
         char path[PATH_MAX];
         bundle_path(path, sizeof path, bundle, "config.json");
         unlink(path);
+        bundle_path(path, sizeof path, bundle, "rootfs");
+        rc = hcs_rootfs_unmount(path, err);
     }
     free(bundle);
-    return 0;
+    return rc;
 }
 
 int hcs_delete(hcs_runtime *rt, const char *id, wc_err *err)

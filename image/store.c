@@ -972,15 +972,34 @@ int img_hold(img_store *s, const char *holder, const char *image_id, wc_err *err
     return rc;
 }
 
+static int has_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int any = 0;
+    while (d && !any && (e = readdir(d)) != NULL)
+        any = e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return any;
+}
+
 int img_release(img_store *s, const char *holder, wc_err *err)
 {
     pthread_mutex_lock(&s->db_lock);
+    /* Only a layer no image lists any more (its image removed while held) or a quarantined
+     * dir can be collected when its last hold goes; otherwise the walk of the store is
+     * skipped. */
+    int orphans = has_row(s,
+                          "SELECT 1 FROM holds h WHERE h.holder = ?1 AND NOT EXISTS"
+                          " (SELECT 1 FROM image_layers l WHERE l.chain_id = h.chain_id) LIMIT 1",
+                          holder);
     int rc = run3(s, "DELETE FROM holds WHERE holder = ?1", holder, NULL, NULL);
     int changed = sqlite3_changes(s->db);
     if (rc < 0)
         db_fail(s, err, "drop holds");
     pthread_mutex_unlock(&s->db_lock);
-    if (rc == 0 && changed > 0)
+    if (rc == 0 && changed > 0 && (orphans || has_entries(s->quarantine_dir)))
         img_gc(s);
     return rc;
 }
