@@ -13,9 +13,6 @@
  * libarchive, protobuf-c, gRPC) report their failures through their own error paths, which
  * stay handled.
  *
- * Not converted yet (being changed by other work at the time): the *_win32.c files,
- * hcs/hcsdoc*.c and podsandbox/ocispec_wcow.c still call libc and check for NULL.
- *
  * Like their libc namesakes, except that they never return NULL: a size of zero gives a
  * distinct pointer, and wc_xstrdup/wc_xstrndup need a string (not NULL). */
 #ifndef WINCRI_COMMON_XALLOC_H

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "common/wstr_win32.h"
 #include "hcs/hcs_win32_api.h"
 #include "hcs/hresult.h"
@@ -27,10 +28,10 @@ static int service_call(const char *name, const json_t *doc, char **result, wc_e
     if (!fn)
         return -1;
     char *text = json_dumps(doc, JSON_COMPACT);
-    wchar_t *w = text ? wc_utf8_to_utf16(text, err) : NULL;
+    wchar_t *w = wc_utf8_to_utf16(text, err);
     free(text);
     if (!w)
-        return err->code ? -1 : wc_err_set(err, WC_RESOURCE_EXHAUSTED, "%s: out of memory", name);
+        return -1;
     PWSTR out = NULL;
     HRESULT hr = strcmp(name, "HcsModifyServiceSettings") == 0 ? ((modify_fn)fn)(w, &out)
                                                                : ((props_fn)fn)(w, &out);
@@ -52,8 +53,7 @@ static int ccg_remove(const char *id, wc_err *err)
 {
     json_t *req = hcs_doc_ccg_remove(id);
     char *res = NULL;
-    int rc = req ? service_call("HcsModifyServiceSettings", req, &res, err)
-                 : wc_err_set(err, WC_RESOURCE_EXHAUSTED, "container %s: out of memory", id);
+    int rc = service_call("HcsModifyServiceSettings", req, &res, err);
     free(res);
     json_decref(req);
     return rc;
@@ -64,8 +64,7 @@ static int ccg_lookup(const char *id, json_t **instance, wc_err *err)
 {
     json_t *q = hcs_doc_ccg_query();
     char *props = NULL;
-    int rc = q ? service_call("HcsGetServiceProperties", q, &props, err)
-               : wc_err_set(err, WC_RESOURCE_EXHAUSTED, "container %s: out of memory", id);
+    int rc = service_call("HcsGetServiceProperties", q, &props, err);
     json_decref(q);
     if (rc == 0)
         rc = hcs_ccg_instance_find(props, id, instance, err);

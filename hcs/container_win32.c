@@ -15,6 +15,7 @@
 
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "hcs/hcsjob.h"
 #include "hcs/runtime_win32.h"
 
@@ -91,7 +92,7 @@ static void read_record(hcs_ctr *c)
     json_t *rec = json_load_file(path, 0, NULL);
     const char *scratch = json_string_value(json_object_get(rec, "scratch"));
     if (scratch) {
-        c->scratch = strdup(scratch);
+        c->scratch = wc_xstrdup(scratch);
         json_t *mounted = json_object_get(rec, "mounted"); /* older records: always mounted */
         c->mounted = mounted ? json_is_true(mounted) : 1;
     }
@@ -137,9 +138,7 @@ static int ctr_new(hcs_runtime *rt, const char *id, const char *sandbox_id, cons
         strlen(sandbox_id) >= sizeof((hcs_ctr *)0)->sandbox_id)
         return wc_err_set(err, WC_INVALID_ARGUMENT, "container id %s or pod id %s is too long", id,
                           sandbox_id);
-    hcs_ctr *c = calloc(1, sizeof *c);
-    if (!c)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "container %s: out of memory", id);
+    hcs_ctr *c = wc_xcalloc(1, sizeof *c);
     c->rt = rt;
     snprintf(c->id, sizeof c->id, "%s", id);
     snprintf(c->sandbox_id, sizeof c->sandbox_id, "%s", sandbox_id);
@@ -300,9 +299,9 @@ int hcs_create(hcs_runtime *rt, const char *id, const char *sandbox_id, const ch
     char **owned = NULL;
     hcs_ctr *c = NULL;
     int hyperv = rt->hyperv || json_object_get(json_object_get(spec, "windows"), "hyperv");
-    int rc = given ? hcs_rootfs_windows_paths(given, &fixed, &owned, err) : 0;
-    if (rc == 0)
-        rc = ctr_new(rt, id, sandbox_id, spec, io, &c, err);
+    if (given)
+        hcs_rootfs_windows_paths(given, &fixed, &owned);
+    int rc = ctr_new(rt, id, sandbox_id, spec, io, &c, err);
     if (rc == 0)
         rc = create_serialized(c, bundle, given ? &fixed : NULL, hyperv, err);
     hcs_strv_free(owned);
@@ -421,11 +420,9 @@ int hcs_release(hcs_runtime *rt, const char *id, wc_err *err)
  * id when need be) and its scratch. */
 static void release_unadopted(hcs_runtime *rt, const char *id)
 {
-    hcs_ctr *c = calloc(1, sizeof *c);
-    if (!c || strlen(id) >= sizeof c->id) {
-        free(c);
+    if (strlen(id) >= sizeof((hcs_ctr *)0)->id)
         return;
-    }
+    hcs_ctr *c = wc_xcalloc(1, sizeof *c);
     c->rt = rt;
     snprintf(c->id, sizeof c->id, "%s", id);
     read_record(c);
@@ -496,9 +493,7 @@ int hcs_adopt(hcs_runtime *rt, const char *id, wc_err *err)
     int job = hcs_job_adopt(rt, id, err);
     if (job != 0)
         return job < 0 ? -1 : 0;
-    hcs_ctr *c = calloc(1, sizeof *c);
-    if (!c)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "container %s: out of memory", id);
+    hcs_ctr *c = wc_xcalloc(1, sizeof *c);
     c->rt = rt;
     snprintf(c->id, sizeof c->id, "%s", id);
     c->adopted = c->started = 1;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "hcs/runtime_win32.h"
 
 #define EXEC_DRAIN_MS 2000       /* after an exec exits, how long its pipes may stay open */
@@ -146,11 +147,10 @@ int hcs_exec_start(hcs_runtime *rt, const char *id, const json_t *process,
     if ((!c->sys && !c->job) || !c->started || c->exited)
         return wc_err_set(err, WC_FAILED_PRECONDITION, "exec: container %s is not running", id);
     hcs_process_io pio = exec_pipes(stdio);
-    hcs_exec_proc *p = calloc(1, sizeof *p);
+    hcs_exec_proc *p = wc_xcalloc(1, sizeof *p);
     HANDLE std[3] = {NULL, NULL, NULL};
-    int rc = !p       ? wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory")
-             : c->job ? hcs_job_exec_spawn(c, process, stdio, &p->job_proc, std, err)
-                      : process_start(c, process, &pio, &p->proc, std, err);
+    int rc = c->job ? hcs_job_exec_spawn(c, process, stdio, &p->job_proc, std, err)
+                    : process_start(c, process, &pio, &p->proc, std, err);
     if (rc < 0) {
         free(p);
         return wc_err_prefix(err, "exec in container %s", id);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "hcs/hcs_win32.h"
 #include "hcs/hcs_win32_api.h"
 #include "common/wstr_win32.h"
@@ -116,22 +117,14 @@ const char *hcs_system_id(const hcs_system *sys)
 static wchar_t *doc_w(const json_t *doc, wc_err *err)
 {
     char *s = json_dumps(doc, JSON_COMPACT);
-    if (!s) {
-        wc_err_set(err, WC_RESOURCE_EXHAUSTED, "serialising an HCS document: out of memory");
-        return NULL;
-    }
     wchar_t *w = wc_utf8_to_utf16(s, err);
     free(s);
     return w;
 }
 
-static hcs_system *system_new(const char *id, wc_err *err)
+static hcs_system *system_new(const char *id)
 {
-    hcs_system *s = calloc(1, sizeof *s);
-    if (!s) {
-        wc_err_set(err, WC_RESOURCE_EXHAUSTED, "compute system %s: out of memory", id);
-        return NULL;
-    }
+    hcs_system *s = wc_xcalloc(1, sizeof *s);
     snprintf(s->id, sizeof s->id, "%s", id);
     return s;
 }
@@ -145,15 +138,14 @@ int hcs_system_create(const char *id, const json_t *doc, DWORD timeout_ms, hcs_s
     if (!id || strlen(id) >= sizeof((hcs_system *)0)->id)
         return wc_err_set(err, WC_INVALID_ARGUMENT, "compute system id is missing or too long");
     /* Keep compute systems alive across a wincrid restart: recovery reopens them. */
+    if (!json_is_object(doc))
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "create %s: the document is not an object", id);
     json_t *copy = json_deep_copy(doc);
-    if (!copy || json_object_set_new(copy, "ShouldTerminateOnLastHandleClosed", json_false())) {
-        json_decref(copy);
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "create %s: out of memory", id);
-    }
+    json_object_set_new(copy, "ShouldTerminateOnLastHandleClosed", json_false());
     wchar_t *wcfg = doc_w(copy, err);
     json_decref(copy);
     wchar_t *wid = wcfg ? wc_utf8_to_utf16(id, err) : NULL;
-    hcs_system *s = wid ? system_new(id, err) : NULL;
+    hcs_system *s = wid ? system_new(id) : NULL;
     HCS_OPERATION op = s ? op_new(err, "HcsCreateComputeSystem") : NULL;
     int rc = -1;
     if (op) {
@@ -184,11 +176,7 @@ int hcs_system_open(const char *id, hcs_system **out, wc_err *err)
     wchar_t *wid = wc_utf8_to_utf16(id, err);
     if (!wid)
         return -1;
-    hcs_system *s = system_new(id, err);
-    if (!s) {
-        free(wid);
-        return -1;
-    }
+    hcs_system *s = system_new(id);
     HRESULT hr = hcs_api.HcsOpenComputeSystem(wid, GENERIC_ALL, &s->handle);
     free(wid);
     if (FAILED(hr)) {
@@ -416,9 +404,7 @@ int hcs_process_create(hcs_system *sys, const json_t *params, DWORD timeout_ms, 
     stdio[0] = stdio[1] = stdio[2] = NULL;
     char what[192];
     snprintf(what, sizeof what, "HcsCreateProcess in %s", sys->id);
-    hcs_process *p = calloc(1, sizeof *p);
-    if (!p)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "%s: out of memory", what);
+    hcs_process *p = wc_xcalloc(1, sizeof *p);
     p->sys = sys;
     wchar_t *w = doc_w(params, err);
     HCS_OPERATION op = w ? op_new(err, what) : NULL;
@@ -445,10 +431,7 @@ int hcs_process_create(hcs_system *sys, const json_t *params, DWORD timeout_ms, 
 int hcs_process_open(hcs_system *sys, uint32_t pid, hcs_process **out, wc_err *err)
 {
     *out = NULL;
-    hcs_process *p = calloc(1, sizeof *p);
-    if (!p)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "open process %lu: out of memory",
-                          (unsigned long)pid);
+    hcs_process *p = wc_xcalloc(1, sizeof *p);
     p->sys = sys;
     p->pid = pid;
     HRESULT hr = hcs_api.HcsOpenProcess(sys->handle, pid, GENERIC_ALL, &p->handle);

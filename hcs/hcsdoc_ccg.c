@@ -32,7 +32,7 @@ int hcs_doc_ccg_add(const char *id, const char *credential_spec, int hyperv, jso
     json_t *details = json_pack("{s:s,s:s,s:s}", "Id", id, "CredentialSpec", credential_spec,
                                 "Transport", hyperv ? "HvSocket" : "LRPC");
     *out = ccg_request("AddInstance", details);
-    return *out ? 0 : hd_oom(err, "credential guard request");
+    return *out ? 0 : hd_build_failed(err, "credential guard request");
 }
 
 json_t *hcs_doc_ccg_remove(const char *id)
@@ -90,7 +90,7 @@ int hcs_doc_uvm_hvsocket_service(const json_t *instance, json_t **out, wc_err *e
              sid);
     *out =
         json_pack("{s:s,s:s,s:O}", "ResourcePath", path, "RequestType", "Update", "Settings", cfg);
-    return *out ? 0 : hd_oom(err, "HvSocket service request");
+    return *out ? 0 : hd_build_failed(err, "HvSocket service request");
 }
 
 int hcs_doc_set_credential_guard(json_t *doc, const json_t *state, wc_err *err)
@@ -101,8 +101,6 @@ int hcs_doc_set_credential_guard(json_t *doc, const json_t *state, wc_err *err)
     if (!ctr || !json_is_object(state))
         return wc_err_set(err, WC_INVALID_ARGUMENT,
                           "credential guard: no container in the document, or no state");
-    json_t *copy = json_deep_copy(state);
-    if (!copy || json_object_set_new(ctr, "ContainerCredentialGuard", copy) != 0)
-        return hd_oom(err, "credential guard state");
+    json_object_set_new(ctr, "ContainerCredentialGuard", json_deep_copy(state));
     return 0;
 }

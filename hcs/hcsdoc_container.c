@@ -20,7 +20,7 @@ static int resource_u64(const json_t *spec, const char *annotation, const json_t
 
 /* Processor: exactly one of Count / Maximum / Weight, as HCS requires. */
 static int add_processor(const json_t *spec, const hcs_container_opts *o, json_t *container,
-                         int *oom, wc_err *err)
+                         int *fail, wc_err *err)
 {
     json_t *cpu = hd_obj(hd_obj(hd_obj(spec, "windows"), "resources"), "cpu");
     uint64_t count = 0, maximum = 0, shares = 0;
@@ -45,14 +45,14 @@ static int add_processor(const json_t *spec, const hcs_container_opts *o, json_t
     if (o && o->host_cpus && count > o->host_cpus)
         count = o->host_cpus; /* hcsshim lowers an impossible count rather than failing */
     json_t *p = json_object();
-    hd_set_uint(p, "Count", count, oom);
-    hd_set_uint(p, "Maximum", maximum, oom);
-    hd_set_uint(p, "Weight", shares, oom);
-    hd_set(container, "Processor", p, oom);
+    hd_set_uint(p, "Count", count, fail);
+    hd_set_uint(p, "Maximum", maximum, fail);
+    hd_set_uint(p, "Weight", shares, fail);
+    hd_set(container, "Processor", p, fail);
     return 0;
 }
 
-static int add_memory_and_qos(const json_t *spec, json_t *container, json_t *storage, int *oom,
+static int add_memory_and_qos(const json_t *spec, json_t *container, json_t *storage, int *fail,
                               wc_err *err)
 {
     json_t *res = hd_obj(hd_obj(spec, "windows"), "resources");
@@ -71,7 +71,7 @@ static int add_memory_and_qos(const json_t *spec, json_t *container, json_t *sto
                               (unsigned long long)limit);
     }
     if (mb)
-        hd_set(container, "Memory", json_pack("{s:I}", "SizeInMB", (json_int_t)mb), oom);
+        hd_set(container, "Memory", json_pack("{s:I}", "SizeInMB", (json_int_t)mb), fail);
 
     json_t *st = hd_obj(res, "storage");
     uint64_t bps = 0, iops = 0;
@@ -81,15 +81,15 @@ static int add_memory_and_qos(const json_t *spec, json_t *container, json_t *sto
         return -1;
     if (bps || iops) {
         json_t *q = json_object();
-        hd_set_uint(q, "BandwidthMaximum", bps, oom);
-        hd_set_uint(q, "IopsMaximum", iops, oom);
-        hd_set(storage, "QoS", q, oom);
+        hd_set_uint(q, "BandwidthMaximum", bps, fail);
+        hd_set_uint(q, "IopsMaximum", iops, fail);
+        hd_set(storage, "QoS", q, fail);
     }
     return 0;
 }
 
 static int add_networking(const json_t *spec, const hcs_container_opts *o, json_t *container,
-                          int *oom, wc_err *err)
+                          int *fail, wc_err *err)
 {
     json_t *net = hd_obj(hd_obj(spec, "windows"), "network");
     if (!net)
@@ -97,9 +97,9 @@ static int add_networking(const json_t *spec, const hcs_container_opts *o, json_
     json_t *n = json_object();
     const char *ns =
         (o && o->network_namespace) ? o->network_namespace : hd_str(net, "networkNamespace");
-    hd_set_str(n, "Namespace", ns, oom);
+    hd_set_str(n, "Namespace", ns, fail);
     hd_set_true(n, "AllowUnqualifiedDnsQuery",
-                json_is_true(json_object_get(net, "allowUnqualifiedDNSQuery")), oom);
+                json_is_true(json_object_get(net, "allowUnqualifiedDNSQuery")), fail);
     json_t *dns = json_object_get(net, "DNSSearchList");
     if (json_array_size(dns) > 0) {
         size_t len = 1, i;
@@ -114,27 +114,23 @@ static int add_networking(const json_t *spec, const hcs_container_opts *o, json_
             }
             len += strlen(json_string_value(d)) + 1;
         }
-        char *joined = calloc(1, len);
-        if (!joined) {
-            json_decref(n);
-            return hd_oom(err, "DnsSearchList");
-        }
+        char *joined = wc_xcalloc(1, len);
         json_array_foreach(dns, i, d)
         {
             if (i)
                 strcat(joined, ",");
             strcat(joined, json_string_value(d));
         }
-        hd_set_str(n, "DnsSearchList", joined, oom);
+        hd_set_str(n, "DnsSearchList", joined, fail);
         free(joined);
     }
-    hd_set_str(n, "NetworkSharedContainerName", hd_str(net, "networkSharedContainerName"), oom);
-    hd_set(container, "Networking", n, oom);
+    hd_set_str(n, "NetworkSharedContainerName", hd_str(net, "networkSharedContainerName"), fail);
+    hd_set(container, "Networking", n, fail);
     return 0;
 }
 
 /* Named-pipe mounts. In a utility VM the host pipe is reached through the VSMB IPC$ share. */
-static int add_pipes(const json_t *spec, const hcs_uvm_devices *uvm, json_t *container, int *oom,
+static int add_pipes(const json_t *spec, const hcs_uvm_devices *uvm, json_t *container, int *fail,
                      wc_err *err)
 {
     json_t *mounts = json_object_get(spec, "mounts");
@@ -156,26 +152,26 @@ static int add_pipes(const json_t *spec, const hcs_uvm_devices *uvm, json_t *con
         if (hd_has_prefix_ci(dst, PIPE_PREFIX))
             dst += strlen(PIPE_PREFIX);
         json_t *p = json_object();
-        hd_set_str(p, "ContainerPipeName", dst, oom);
+        hd_set_str(p, "ContainerPipeName", dst, fail);
         if (uvm) {
             char host[1024];
             snprintf(host, sizeof host, "%sIPC$\\%s", HCS_VSMB_GUEST_PREFIX,
                      src + strlen(PIPE_PREFIX));
-            hd_set_str(p, "HostPath", host, oom);
+            hd_set_str(p, "HostPath", host, fail);
         } else {
-            hd_set_str(p, "HostPath", src, oom);
+            hd_set_str(p, "HostPath", src, fail);
         }
-        hd_push(pipes, p, oom);
+        hd_push(pipes, p, fail);
     }
     if (json_array_size(pipes))
-        hd_set(container, "MappedPipes", pipes, oom);
+        hd_set(container, "MappedPipes", pipes, fail);
     else
         json_decref(pipes);
     return 0;
 }
 
 /* windows.devices → AssignedDevices (hcsshim parseAssignedDevices; process isolation only). */
-static int add_devices(const json_t *spec, const hcs_uvm_devices *uvm, json_t *container, int *oom,
+static int add_devices(const json_t *spec, const hcs_uvm_devices *uvm, json_t *container, int *fail,
                        wc_err *err)
 {
     json_t *devs = json_object_get(hd_obj(spec, "windows"), "devices");
@@ -198,10 +194,10 @@ static int add_devices(const json_t *spec, const hcs_uvm_devices *uvm, json_t *c
         }
         json_t *dev = json_object();
         if (strcmp(type, "class") == 0 || strcmp(type, "vpci-class-guid") == 0) {
-            hd_set_str(dev, "InterfaceClassGuid", id, oom);
+            hd_set_str(dev, "InterfaceClassGuid", id, fail);
         } else if (strcmp(type, "vpci-location-path") == 0) {
-            hd_set_str(dev, "LocationPath", id, oom);
-            hd_set_str(dev, "Type", "DeviceInstance", oom);
+            hd_set_str(dev, "LocationPath", id, fail);
+            hd_set_str(dev, "Type", "DeviceInstance", fail);
         } else {
             json_decref(dev);
             json_decref(out);
@@ -210,9 +206,9 @@ static int add_devices(const json_t *spec, const hcs_uvm_devices *uvm, json_t *c
                               "\"vpci-class-guid\" or \"vpci-location-path\")",
                               (unsigned)i, type);
         }
-        hd_push(out, dev, oom);
+        hd_push(out, dev, fail);
     }
-    hd_set(container, "AssignedDevices", out, oom);
+    hd_set(container, "AssignedDevices", out, fail);
     return 0;
 }
 
@@ -259,7 +255,7 @@ int hcs_doc_registry_changes(const json_t *spec, unsigned wait_to_kill_ms, json_
                               "annotation %s: unknown dump type \"%s\"; use \"mini\" or \"full\"",
                               HCS_ANNOTATION_DUMP_TYPE, t ? t : "");
     }
-    int oom = 0;
+    int fail = 0;
     json_t *values = json_array();
     if (wait_to_kill_ms) {
         char ms[16];
@@ -267,48 +263,49 @@ int hcs_doc_registry_changes(const json_t *spec, unsigned wait_to_kill_ms, json_
         hd_push(values,
                 reg_value("System", "ControlSet001\\Control", "WaitToKillServiceTimeout", "String",
                           ms, 0),
-                &oom);
+                &fail);
     }
     if (dump && *dump) {
         hd_push(values, reg_value("Software", WER_LOCAL_DUMPS, "DumpFolder", "String", dump, 0),
-                &oom);
+                &fail);
         hd_push(values,
-                reg_value("Software", WER_LOCAL_DUMPS, "DumpType", "DWord", NULL, dump_type), &oom);
+                reg_value("Software", WER_LOCAL_DUMPS, "DumpType", "DWord", NULL, dump_type),
+                &fail);
     }
-    if (oom || !values) {
+    if (fail || !values) {
         json_decref(values);
-        return hd_oom(err, "RegistryChanges");
+        return hd_build_failed(err, "RegistryChanges");
     }
     if (json_array_size(values) == 0) {
         json_decref(values);
         return 0;
     }
     *out = json_pack("{s:o}", "AddValues", values);
-    return *out ? 0 : hd_oom(err, "RegistryChanges");
+    return *out ? 0 : hd_build_failed(err, "RegistryChanges");
 }
 
 int hd_container_common(const json_t *spec, const hcs_container_opts *o, const hcs_uvm_devices *uvm,
                         json_t *container, wc_err *err)
 {
-    int oom = 0;
+    int fail = 0;
     json_t *storage = json_object_get(container, "Storage");
     const char *host = hd_str(spec, "hostname");
     if (host && *host)
-        hd_set(container, "GuestOs", json_pack("{s:s}", "HostName", host), &oom);
-    if (add_processor(spec, o, container, &oom, err) < 0 ||
-        add_memory_and_qos(spec, container, storage, &oom, err) < 0 ||
-        add_networking(spec, o, container, &oom, err) < 0 ||
-        add_pipes(spec, uvm, container, &oom, err) < 0 ||
-        add_devices(spec, uvm, container, &oom, err) < 0)
+        hd_set(container, "GuestOs", json_pack("{s:s}", "HostName", host), &fail);
+    if (add_processor(spec, o, container, &fail, err) < 0 ||
+        add_memory_and_qos(spec, container, storage, &fail, err) < 0 ||
+        add_networking(spec, o, container, &fail, err) < 0 ||
+        add_pipes(spec, uvm, container, &fail, err) < 0 ||
+        add_devices(spec, uvm, container, &fail, err) < 0)
         return -1;
     json_t *reg = NULL;
     if (hcs_doc_registry_changes(spec, o ? o->wait_to_kill_service_ms : 0, &reg, err) < 0)
         return -1;
     if (reg)
-        hd_set(container, "RegistryChanges", reg, &oom);
+        hd_set(container, "RegistryChanges", reg, &fail);
     if (o && o->credential_guard)
-        hd_set(container, "ContainerCredentialGuard", json_deep_copy(o->credential_guard), &oom);
-    return oom ? hd_oom(err, "container document") : 0;
+        hd_set(container, "ContainerCredentialGuard", json_deep_copy(o->credential_guard), &fail);
+    return fail ? hd_build_failed(err, "container document") : 0;
 }
 
 /* Checks the parts of the spec every Windows container needs. */
@@ -408,21 +405,21 @@ int hcs_doc_container(const json_t *spec, const hcs_container_opts *o, json_t **
                           "root.path '%s' must be the volume path of the mounted scratch, "
                           "'\\\\?\\Volume{GUID}\\'",
                           root ? root : "");
-    int oom = 0;
+    int fail = 0;
     json_t *container = json_object();
     json_t *storage = json_object();
-    hd_set(container, "Storage", storage, &oom);
+    hd_set(container, "Storage", storage, &fail);
     json_t *layers = json_array();
     json_t *lf = json_object_get(hd_obj(spec, "windows"), "layerFolders");
     for (size_t i = 0; i + 1 < json_array_size(lf); i++)
         hd_push(layers,
                 json_pack("{s:s,s:s}", "Id", o->layer_ids[i], "Path",
                           json_string_value(json_array_get(lf, i))),
-                &oom);
-    hd_set(storage, "Layers", layers, &oom);
+                &fail);
+    hd_set(storage, "Layers", layers, &fail);
     char path[1024];
     snprintf(path, sizeof path, "%s%s", root, root[strlen(root) - 1] == '\\' ? "" : "\\");
-    hd_set_str(storage, "Path", path, &oom);
+    hd_set_str(storage, "Path", path, &fail);
 
     /* Directory mounts map host folders straight into the silo. */
     json_t *dirs = json_array();
@@ -434,28 +431,28 @@ int hcs_doc_container(const json_t *spec, const hcs_container_opts *o, json_t **
         if (strncmp(src, PIPE_PREFIX, strlen(PIPE_PREFIX)) == 0)
             continue;
         json_t *d = json_object();
-        hd_set_str(d, "HostPath", src, &oom);
-        hd_set_str(d, "ContainerPath", hd_str(m, "destination"), &oom);
-        hd_set_true(d, "ReadOnly", hd_mount_readonly(m), &oom);
-        hd_push(dirs, d, &oom);
+        hd_set_str(d, "HostPath", src, &fail);
+        hd_set_str(d, "ContainerPath", hd_str(m, "destination"), &fail);
+        hd_set_true(d, "ReadOnly", hd_mount_readonly(m), &fail);
+        hd_push(dirs, d, &fail);
     }
     if (json_array_size(dirs))
-        hd_set(container, "MappedDirectories", dirs, &oom);
+        hd_set(container, "MappedDirectories", dirs, &fail);
     else
         json_decref(dirs);
 
-    if (oom || hd_container_common(spec, o, NULL, container, err) != 0) {
+    if (fail || hd_container_common(spec, o, NULL, container, err) != 0) {
         json_decref(container);
-        return oom ? hd_oom(err, "container document") : -1;
+        return fail ? hd_build_failed(err, "container document") : -1;
     }
     json_t *doc = json_object();
-    hd_set_str(doc, "Owner", o->owner ? o->owner : HCS_OWNER, &oom);
-    hd_set(doc, "SchemaVersion", hd_schema_v21(), &oom);
-    hd_set(doc, "ShouldTerminateOnLastHandleClosed", json_false(), &oom);
-    hd_set(doc, "Container", container, &oom);
-    if (oom) {
+    hd_set_str(doc, "Owner", o->owner ? o->owner : HCS_OWNER, &fail);
+    hd_set(doc, "SchemaVersion", hd_schema_v21(), &fail);
+    hd_set(doc, "ShouldTerminateOnLastHandleClosed", json_false(), &fail);
+    hd_set(doc, "Container", container, &fail);
+    if (fail) {
         json_decref(doc);
-        return hd_oom(err, "container document");
+        return hd_build_failed(err, "container document");
     }
     *out = doc;
     return 0;
@@ -499,30 +496,30 @@ int hcs_doc_container_update(const json_t *resources, unsigned host_cpus, json_t
         return wc_err_set(err, WC_INVALID_ARGUMENT,
                           "UpdateContainerResources: neither a memory limit nor a CPU setting; "
                           "nothing a Windows container can update");
-    int oom = 0;
+    int fail = 0;
     json_t *reqs = json_array();
     if (mb) {
         mb = (mb + 1) & ~(uint64_t)1;
         hd_push(reqs,
                 json_pack("{s:s,s:s,s:I}", "ResourcePath", "Container/Memory/SizeInMB",
                           "RequestType", "Update", "Settings", (json_int_t)mb),
-                &oom);
+                &fail);
     }
     if (set) {
         if (host_cpus && count > host_cpus)
             count = host_cpus; /* hcsoci.NormalizeProcessorCount */
         json_t *p = json_object();
-        hd_set_uint(p, "Count", count, &oom);
-        hd_set_uint(p, "Maximum", maximum, &oom);
-        hd_set_uint(p, "Weight", shares, &oom);
+        hd_set_uint(p, "Count", count, &fail);
+        hd_set_uint(p, "Maximum", maximum, &fail);
+        hd_set_uint(p, "Weight", shares, &fail);
         hd_push(reqs,
                 json_pack("{s:s,s:s,s:o}", "ResourcePath", "Container/Processor", "RequestType",
                           "Update", "Settings", p),
-                &oom);
+                &fail);
     }
-    if (oom || !reqs) {
+    if (fail || !reqs) {
         json_decref(reqs);
-        return hd_oom(err, "the update document");
+        return hd_build_failed(err, "the update document");
     }
     *out = reqs;
     return 0;

@@ -8,24 +8,27 @@
 #include <jansson.h>
 
 #include "common/err.h"
+#include "common/xalloc.h"
 #include "hcs/hcsdoc.h"
 
 /* Adds key → value to obj, taking the value's reference. A NULL value or a failed insert
- * sets *oom; building continues and the caller checks *oom once at the end, so document
- * code reads as the document it writes. */
-void hd_set(json_t *obj, const char *key, json_t *value, int *oom);
+ * sets *fail; building continues and the caller checks *fail once at the end, so document
+ * code reads as the document it writes. Jansson cannot fail for memory (common/xalloc.h);
+ * what is left is json_pack refusing a NULL string argument and json_string refusing text
+ * that is not UTF-8, and the planners' own limits, which the flag also carries. */
+void hd_set(json_t *obj, const char *key, json_t *value, int *fail);
 /* As hd_set for an array element. */
-void hd_push(json_t *arr, json_t *value, int *oom);
+void hd_push(json_t *arr, json_t *value, int *fail);
 /* Sets a string only when it is non-NULL and non-empty (Go's omitempty). */
-void hd_set_str(json_t *obj, const char *key, const char *s, int *oom);
+void hd_set_str(json_t *obj, const char *key, const char *s, int *fail);
 /* Sets true only (omitempty drops false). */
-void hd_set_true(json_t *obj, const char *key, int flag, int *oom);
+void hd_set_true(json_t *obj, const char *key, int flag, int *fail);
 /* Sets an integer only when non-zero. */
-void hd_set_uint(json_t *obj, const char *key, uint64_t v, int *oom);
+void hd_set_uint(json_t *obj, const char *key, uint64_t v, int *fail);
 /* {"Major":2,"Minor":1} */
 json_t *hd_schema_v21(void);
-/* Reports an out-of-memory while building `what`. Returns -1. */
-int hd_oom(wc_err *err, const char *what);
+/* Reports that a part of `what` could not be built (*fail above). Returns -1. */
+int hd_build_failed(wc_err *err, const char *what);
 
 /* Reads a string member; NULL when missing or not a string. */
 const char *hd_str(const json_t *obj, const char *key);

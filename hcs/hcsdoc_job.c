@@ -169,11 +169,7 @@ char *hcs_job_mount_point(const json_t *spec, const char *container_id, wc_err *
     while (n > 3 && (loc[n - 1] == '\\' || loc[n - 1] == '/'))
         n--;
     size_t cap = n + strlen(container_id) + 4;
-    char *mp = malloc(cap);
-    if (!mp) {
-        wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
-        return NULL;
-    }
+    char *mp = wc_xmalloc(cap);
     snprintf(mp, cap, "%.*s%s%s\\", (int)n, loc, loc[n - 1] == '\\' ? "" : "\\", container_id);
     for (char *p = mp; *p; p++)
         if (*p == '/')
@@ -182,20 +178,15 @@ char *hcs_job_mount_point(const json_t *spec, const char *container_id, wc_err *
 }
 
 /* Appends n bytes to a growing buffer. */
-static int append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+static void append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
 {
     if (*len + n + 1 > *cap) {
-        size_t c = (*len + n + 1) * 2;
-        char *g = realloc(*buf, c);
-        if (!g)
-            return -1;
-        *buf = g;
-        *cap = c;
+        *cap = (*len + n + 1) * 2;
+        *buf = wc_xrealloc(*buf, *cap);
     }
     memcpy(*buf + *len, s, n);
     *len += n;
     (*buf)[*len] = '\0';
-    return 0;
 }
 
 char *hcs_job_expand(const char *s, const char *mount_point, int *changed)
@@ -207,25 +198,19 @@ char *hcs_job_expand(const char *s, const char *mount_point, int *changed)
     char *buf = NULL;
     size_t len = 0, cap = 0;
     int did = 0;
-    if (append(&buf, &len, &cap, "", 0) < 0)
-        return NULL;
+    append(&buf, &len, &cap, "", 0);
     while (*s) {
         size_t k = 0;
         for (; k < 2; k++)
             if (strncmp(s, forms[k], strlen(forms[k])) == 0)
                 break;
-        int rc;
         if (k < 2) {
-            rc = append(&buf, &len, &cap, mount_point, mp_len);
+            append(&buf, &len, &cap, mount_point, mp_len);
             s += strlen(forms[k]);
             did = 1;
         } else {
-            rc = append(&buf, &len, &cap, s, 1);
+            append(&buf, &len, &cap, s, 1);
             s++;
-        }
-        if (rc < 0) {
-            free(buf);
-            return NULL;
         }
     }
     if (changed)
@@ -236,10 +221,10 @@ char *hcs_job_expand(const char *s, const char *mount_point, int *changed)
 char *hcs_job_working_dir(const char *cwd, const char *mount_point)
 {
     if (!cwd || !*cwd)
-        return strdup(mount_point);
+        return wc_xstrdup(mount_point);
     int changed = 0;
     char *dir = hcs_job_expand(cwd, mount_point, &changed);
-    if (!dir || changed)
+    if (changed)
         return dir;
     /* Drop the drive letter: "C:" is the root of the mount point, "C:\x" is "<mp>\x". */
     const char *rest = dir;
@@ -248,10 +233,9 @@ char *hcs_job_working_dir(const char *cwd, const char *mount_point)
     while (*rest == '\\' || *rest == '/')
         rest++;
     size_t cap = strlen(mount_point) + strlen(rest) + 2;
-    char *out = malloc(cap);
-    if (out)
-        snprintf(out, cap, "%s%s%s", mount_point,
-                 mount_point[strlen(mount_point) - 1] == '\\' ? "" : "\\", rest);
+    char *out = wc_xmalloc(cap);
+    snprintf(out, cap, "%s%s%s", mount_point,
+             mount_point[strlen(mount_point) - 1] == '\\' ? "" : "\\", rest);
     free(dir);
     return out;
 }
@@ -280,11 +264,7 @@ char *hcs_job_mount_link(const char *mount_point, const char *source, const char
     while (mp_len && mount_point[mp_len - 1] == '\\')
         mp_len--;
     size_t cap = mp_len + strlen(rest) + 2;
-    char *out = malloc(cap);
-    if (!out) {
-        wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
-        return NULL;
-    }
+    char *out = wc_xmalloc(cap);
     snprintf(out, cap, "%.*s%s%s", (int)mp_len, mount_point, *rest ? "\\" : "", rest);
     for (char *p = out; *p; p++)
         if (*p == '/')

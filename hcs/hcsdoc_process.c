@@ -11,17 +11,15 @@ static int command_line(const json_t *process, char **out, wc_err *err)
 {
     const char *cl = hd_str(process, "commandLine");
     if (cl && *cl) {
-        *out = strdup(cl);
-        return *out ? 0 : hd_oom(err, "command line");
+        *out = wc_xstrdup(cl);
+        return 0;
     }
     json_t *args = json_object_get(process, "args");
     size_t n = json_array_size(args);
     if (n == 0)
         return wc_err_set(err, WC_INVALID_ARGUMENT,
                           "process: neither args nor commandLine is set; nothing to run");
-    const char **argv = calloc(n, sizeof *argv);
-    if (!argv)
-        return hd_oom(err, "command line");
+    const char **argv = wc_xcalloc(n, sizeof *argv);
     for (size_t i = 0; i < n; i++) {
         argv[i] = json_string_value(json_array_get(args, i));
         if (!argv[i]) {
@@ -32,7 +30,7 @@ static int command_line(const json_t *process, char **out, wc_err *err)
     }
     *out = hcs_argv_join(argv, n);
     free(argv);
-    return *out ? 0 : hd_oom(err, "command line");
+    return 0;
 }
 
 int hcs_doc_process(const json_t *process, const hcs_process_io *io, json_t **out, wc_err *err)
@@ -40,20 +38,20 @@ int hcs_doc_process(const json_t *process, const hcs_process_io *io, json_t **ou
     *out = NULL;
     if (!json_is_object(process))
         return wc_err_set(err, WC_INVALID_ARGUMENT, "process: expected an object");
-    char *cl;
+    char *cl = NULL;
     if (command_line(process, &cl, err) != 0)
         return -1;
-    int oom = 0;
+    int fail = 0;
     json_t *p = json_object();
-    hd_set_str(p, "CommandLine", cl, &oom);
+    hd_set_str(p, "CommandLine", cl, &fail);
     free(cl);
-    hd_set_str(p, "User", hd_str(hd_obj(process, "user"), "username"), &oom);
-    hd_set_str(p, "WorkingDirectory", hd_str(process, "cwd"), &oom);
+    hd_set_str(p, "User", hd_str(hd_obj(process, "user"), "username"), &fail);
+    hd_set_str(p, "WorkingDirectory", hd_str(process, "cwd"), &fail);
     int tty = json_is_true(json_object_get(process, "terminal"));
-    hd_set_true(p, "EmulateConsole", tty, &oom);
-    hd_set_true(p, "CreateStdInPipe", io && io->stdin_pipe, &oom);
-    hd_set_true(p, "CreateStdOutPipe", io && io->stdout_pipe, &oom);
-    hd_set_true(p, "CreateStdErrPipe", io && io->stderr_pipe, &oom);
+    hd_set_true(p, "EmulateConsole", tty, &fail);
+    hd_set_true(p, "CreateStdInPipe", io && io->stdin_pipe, &fail);
+    hd_set_true(p, "CreateStdOutPipe", io && io->stdout_pipe, &fail);
+    hd_set_true(p, "CreateStdErrPipe", io && io->stderr_pipe, &fail);
 
     /* Environment: KEY=VALUE entries; hcsshim drops those with an empty value. */
     json_t *env = json_object();
@@ -72,9 +70,9 @@ int hcs_doc_process(const json_t *process, const hcs_process_io *io, json_t **ou
         if (!eq[1])
             continue;
         if (json_object_setn_new(env, kv, (size_t)(eq - kv), json_string(eq + 1)) != 0)
-            oom = 1;
+            fail = 1;
     }
-    hd_set(p, "Environment", env, &oom);
+    hd_set(p, "Environment", env, &fail);
 
     json_t *cs = hd_obj(process, "consoleSize");
     if (tty && cs) {
@@ -89,11 +87,11 @@ int hcs_doc_process(const json_t *process, const hcs_process_io *io, json_t **ou
                                   (unsigned long long)w, (unsigned long long)h);
             return -1;
         }
-        hd_set(p, "ConsoleSize", json_pack("[I,I]", (json_int_t)h, (json_int_t)w), &oom);
+        hd_set(p, "ConsoleSize", json_pack("[I,I]", (json_int_t)h, (json_int_t)w), &fail);
     }
-    if (oom) {
+    if (fail) {
         json_decref(p);
-        return hd_oom(err, "process parameters");
+        return hd_build_failed(err, "process parameters");
     }
     *out = p;
     return 0;

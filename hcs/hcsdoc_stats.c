@@ -101,11 +101,7 @@ int hcs_process_list_parse(const char *properties_json, hcs_proc_info **out, siz
         return wc_err_set(err, WC_INTERNAL, "HCS properties: ProcessList is not an array");
     }
     size_t count = json_array_size(list);
-    hcs_proc_info *procs = count ? calloc(count, sizeof *procs) : NULL;
-    if (count && !procs) {
-        json_decref(root);
-        return hd_oom(err, "process list");
-    }
+    hcs_proc_info *procs = count ? wc_xcalloc(count, sizeof *procs) : NULL;
     for (size_t i = 0; i < count; i++) {
         json_t *p = json_array_get(list, i);
         procs[i].pid = (uint32_t)u64(p, "ProcessId");

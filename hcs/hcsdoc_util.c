@@ -6,34 +6,34 @@
 
 #include "hcs/hcsdoc_int.h"
 
-void hd_set(json_t *obj, const char *key, json_t *value, int *oom)
+void hd_set(json_t *obj, const char *key, json_t *value, int *fail)
 {
     if (!value || json_object_set_new(obj, key, value) != 0)
-        *oom = 1;
+        *fail = 1;
 }
 
-void hd_push(json_t *arr, json_t *value, int *oom)
+void hd_push(json_t *arr, json_t *value, int *fail)
 {
     if (!value || json_array_append_new(arr, value) != 0)
-        *oom = 1;
+        *fail = 1;
 }
 
-void hd_set_str(json_t *obj, const char *key, const char *s, int *oom)
+void hd_set_str(json_t *obj, const char *key, const char *s, int *fail)
 {
     if (s && *s)
-        hd_set(obj, key, json_string(s), oom);
+        hd_set(obj, key, json_string(s), fail);
 }
 
-void hd_set_true(json_t *obj, const char *key, int flag, int *oom)
+void hd_set_true(json_t *obj, const char *key, int flag, int *fail)
 {
     if (flag)
-        hd_set(obj, key, json_true(), oom);
+        hd_set(obj, key, json_true(), fail);
 }
 
-void hd_set_uint(json_t *obj, const char *key, uint64_t v, int *oom)
+void hd_set_uint(json_t *obj, const char *key, uint64_t v, int *fail)
 {
     if (v)
-        hd_set(obj, key, json_integer((json_int_t)v), oom);
+        hd_set(obj, key, json_integer((json_int_t)v), fail);
 }
 
 json_t *hd_schema_v21(void)
@@ -41,9 +41,9 @@ json_t *hd_schema_v21(void)
     return json_pack("{s:i,s:i}", "Major", 2, "Minor", 1);
 }
 
-int hd_oom(wc_err *err, const char *what)
+int hd_build_failed(wc_err *err, const char *what)
 {
-    return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "building %s: out of memory", what);
+    return wc_err_set(err, WC_INTERNAL, "building %s: a part could not be built", what);
 }
 
 const char *hd_str(const json_t *obj, const char *key)
@@ -143,8 +143,7 @@ int hcs_annotations_passthrough(const json_t *from, const char *handler, int pod
     json_t *dst = json_object_get(spec, "annotations");
     if (!dst) {
         dst = json_object();
-        if (!dst || json_object_set_new(spec, "annotations", dst) != 0)
-            return hd_oom(err, "annotations");
+        json_object_set_new(spec, "annotations", dst);
     } else if (!json_is_object(dst)) {
         return wc_err_set(err, WC_INVALID_ARGUMENT, "spec.annotations: expected an object");
     }
@@ -163,8 +162,7 @@ int hcs_annotations_passthrough(const json_t *from, const char *handler, int pod
             continue;
         if (!json_is_string(val))
             return wc_err_set(err, WC_INVALID_ARGUMENT, "annotation %s: expected a string", key);
-        if (json_object_set(dst, key, val) != 0)
-            return hd_oom(err, "annotations");
+        json_object_set(dst, key, val);
         copied++;
     }
     return copied;

@@ -45,8 +45,6 @@ int hcs_uvm_opts_from_annotations(const json_t *spec_or_annotations, hcs_uvm_opt
     const json_t *spec = spec_or_annotations;
     if (spec && !json_object_get(spec, "annotations")) {
         wrap = json_pack("{s:O}", "annotations", (json_t *)spec_or_annotations);
-        if (!wrap)
-            return hd_oom(err, "annotations");
         spec = wrap;
     }
     uint64_t v;
@@ -104,13 +102,13 @@ int hcs_uvm_opts_from_annotations(const json_t *spec_or_annotations, hcs_uvm_opt
 static json_t *vsmb_options(int read_only, int backup_privilege)
 {
     json_t *o = json_object();
-    int oom = 0;
-    hd_set_true(o, "ReadOnly", read_only, &oom);
-    hd_set_true(o, "PseudoOplocks", read_only, &oom);
-    hd_set_true(o, "TakeBackupPrivilege", backup_privilege, &oom);
-    hd_set_true(o, "CacheIo", read_only, &oom);
-    hd_set_true(o, "ShareRead", read_only, &oom);
-    if (oom) {
+    int fail = 0;
+    hd_set_true(o, "ReadOnly", read_only, &fail);
+    hd_set_true(o, "PseudoOplocks", read_only, &fail);
+    hd_set_true(o, "TakeBackupPrivilege", backup_privilege, &fail);
+    hd_set_true(o, "CacheIo", read_only, &fail);
+    hd_set_true(o, "ShareRead", read_only, &fail);
+    if (fail) {
         json_decref(o);
         return NULL;
     }
@@ -132,24 +130,24 @@ int hcs_doc_uvm(const hcs_uvm_opts *o, json_t **out, wc_err *err)
     char files[1024];
     join(files, sizeof files, o->uvm_folder, "UtilityVM\\Files");
 
-    int oom = 0;
+    int fail = 0;
     json_t *vm = json_object();
-    hd_set(vm, "StopOnReset", json_true(), &oom);
+    hd_set(vm, "StopOnReset", json_true(), &fail);
     hd_set(vm, "Chipset",
            json_pack("{s:{s:{s:s,s:s}}}", "Uefi", "BootThis", "DevicePath", BOOT_PATH, "DeviceType",
                      "VmbFs"),
-           &oom);
+           &fail);
     /* Memory is backed by the host's pageable memory (hcsshim's default AllowOvercommit),
      * which is what makes the hot hint usable. */
     hd_set(vm, "ComputeTopology",
            json_pack("{s:{s:I,s:b,s:b},s:{s:I}}", "Memory", "SizeInMB", (json_int_t)mem,
                      "AllowOvercommit", 1, "EnableHotHint", 1, "Processor", "Count",
                      (json_int_t)cpus),
-           &oom);
+           &fail);
     json_t *proc = json_object_get(json_object_get(vm, "ComputeTopology"), "Processor");
     if (proc) {
-        hd_set_uint(proc, "Limit", o->cpu_limit, &oom);
-        hd_set_uint(proc, "Weight", o->cpu_weight, &oom);
+        hd_set_uint(proc, "Limit", o->cpu_limit, &fail);
+        hd_set_uint(proc, "Weight", o->cpu_weight, &fail);
     }
     /* hcsshim's workaround for SMB shares reached from inside the VM: GNS namespaces the
      * network compartment when this value is set (unless the pod opts out). */
@@ -158,37 +156,37 @@ int hcs_doc_uvm(const hcs_uvm_opts *o, json_t **out, wc_err *err)
                json_pack("{s:[{s:{s:s,s:s},s:s,s:s,s:i}]}", "AddValues", "Key", "Hive", "System",
                          "Name", "CurrentControlSet\\Services\\gns", "Name",
                          "EnableCompartmentNamespace", "Type", "DWord", "DWordValue", 1),
-               &oom);
+               &fail);
     if (o->storage_iops || o->storage_bps) {
         json_t *qos = json_object();
-        hd_set_uint(qos, "IopsMaximum", o->storage_iops, &oom);
-        hd_set_uint(qos, "BandwidthMaximum", o->storage_bps, &oom);
-        hd_set(vm, "StorageQoS", qos, &oom);
+        hd_set_uint(qos, "IopsMaximum", o->storage_iops, &fail);
+        hd_set_uint(qos, "BandwidthMaximum", o->storage_bps, &fail);
+        hd_set(vm, "StorageQoS", qos, &fail);
     }
-    hd_set(vm, "GuestConnection", json_object(), &oom);
+    hd_set(vm, "GuestConnection", json_object(), &fail);
     json_t *devices = json_object();
     hd_set(devices, "Scsi",
            json_pack("{s:{s:{s:{s:s,s:s}}}}", "0", "Attachments", "0", "Path", o->scratch_vhdx,
                      "Type", "VirtualDisk"),
-           &oom);
+           &fail);
     hd_set(devices, "HvSocket",
            json_pack("{s:{s:s}}", "HvSocketConfig", "DefaultBindSecurityDescriptor", HVSOCKET_SDDL),
-           &oom);
+           &fail);
     json_t *share = json_pack("{s:s,s:s}", "Name", "os", "Path", files);
     if (share)
-        hd_set(share, "Options", vsmb_options(1, 1), &oom);
+        hd_set(share, "Options", vsmb_options(1, 1), &fail);
     hd_set(devices, "VirtualSmb",
-           json_pack("{s:i,s:[o]}", "DirectFileMappingInMB", 1024, "Shares", share), &oom);
-    hd_set(vm, "Devices", devices, &oom);
+           json_pack("{s:i,s:[o]}", "DirectFileMappingInMB", 1024, "Shares", share), &fail);
+    hd_set(vm, "Devices", devices, &fail);
 
     json_t *doc = json_object();
-    hd_set_str(doc, "Owner", o->owner ? o->owner : HCS_OWNER, &oom);
-    hd_set(doc, "SchemaVersion", hd_schema_v21(), &oom);
-    hd_set(doc, "ShouldTerminateOnLastHandleClosed", json_false(), &oom);
-    hd_set(doc, "VirtualMachine", vm, &oom);
-    if (oom) {
+    hd_set_str(doc, "Owner", o->owner ? o->owner : HCS_OWNER, &fail);
+    hd_set(doc, "SchemaVersion", hd_schema_v21(), &fail);
+    hd_set(doc, "ShouldTerminateOnLastHandleClosed", json_false(), &fail);
+    hd_set(doc, "VirtualMachine", vm, &fail);
+    if (fail) {
         json_decref(doc);
-        return hd_oom(err, "utility VM document");
+        return hd_build_failed(err, "utility VM document");
     }
     *out = doc;
     return 0;
@@ -206,15 +204,9 @@ static void share_clear(hd_share *s)
 
 hcs_uvm_devices *hcs_uvm_devices_new(const char *id)
 {
-    hcs_uvm_devices *u = calloc(1, sizeof *u);
-    if (!u)
-        return NULL;
-    u->id = strdup(id ? id : "");
-    u->lun_owner[0] = strdup("");
-    if (!u->id || !u->lun_owner[0]) {
-        hcs_uvm_devices_free(u);
-        return NULL;
-    }
+    hcs_uvm_devices *u = wc_xcalloc(1, sizeof *u);
+    u->id = wc_xstrdup(id ? id : "");
+    u->lun_owner[0] = wc_xstrdup("");
     return u;
 }
 
@@ -233,35 +225,35 @@ void hcs_uvm_devices_free(hcs_uvm_devices *u)
 
 json_t *hcs_uvm_devices_save(const hcs_uvm_devices *u)
 {
-    int oom = 0;
+    int fail = 0;
     json_t *shares = json_array(), *luns = json_object();
     for (size_t i = 0; i < u->n_shares; i++) {
         const hd_share *s = &u->shares[i];
         json_t *files = json_array();
         for (size_t k = 0; k < s->n_allowed; k++)
-            hd_push(files, json_string(s->allowed[k]), &oom);
+            hd_push(files, json_string(s->allowed[k]), &fail);
         hd_push(shares,
                 json_pack("{s:s,s:s,s:I,s:b,s:o}", "name", s->name, "path", s->host_path, "refs",
                           (json_int_t)s->refs, "file", s->file_share, "allowed", files),
-                &oom);
+                &fail);
     }
     for (int l = 1; l < HD_MAX_LUNS; l++) {
         char key[16];
         snprintf(key, sizeof key, "%d", l);
         if (u->lun_owner[l])
-            hd_set_str(luns, key, u->lun_owner[l], &oom);
+            hd_set_str(luns, key, u->lun_owner[l], &fail);
     }
     json_t *out = json_pack("{s:s,s:I,s:o,s:o}", "id", u->id, "vsmb_counter",
                             (json_int_t)u->vsmb_counter, "shares", shares, "luns", luns);
-    if (!out || oom) {
+    if (!out || fail) {
         json_decref(out);
         return NULL;
     }
     return out;
 }
 
-/* One saved share into u (already sized). 0, or -1 with oom set / the record bad. */
-static int load_share(hcs_uvm_devices *u, const json_t *j, int *oom)
+/* One saved share into u (already sized). 0, or -1 when the record is bad. */
+static int load_share(hcs_uvm_devices *u, const json_t *j)
 {
     const char *name = json_string_value(json_object_get(j, "name"));
     const char *path = json_string_value(json_object_get(j, "path"));
@@ -275,20 +267,16 @@ static int load_share(hcs_uvm_devices *u, const json_t *j, int *oom)
     snprintf(s->name, sizeof s->name, "%s", name);
     s->refs = (unsigned)refs;
     s->file_share = json_is_true(json_object_get(j, "file"));
-    s->host_path = strdup(path);
-    s->allowed = calloc(json_array_size(allowed) + 1, sizeof *s->allowed);
+    s->host_path = wc_xstrdup(path);
+    s->allowed = wc_xcalloc(json_array_size(allowed) + 1, sizeof *s->allowed);
     u->n_shares++; /* freed with u from here on */
-    if (!s->host_path || !s->allowed)
-        return (*oom = 1), -1;
     size_t k;
     json_t *f;
     json_array_foreach(allowed, k, f)
     {
         if (!json_is_string(f))
             return -1;
-        if (!(s->allowed[s->n_allowed] = strdup(json_string_value(f))))
-            return (*oom = 1), -1;
-        s->n_allowed++;
+        s->allowed[s->n_allowed++] = wc_xstrdup(json_string_value(f));
     }
     return 0;
 }
@@ -302,36 +290,30 @@ int hcs_uvm_devices_load(const json_t *saved, hcs_uvm_devices **out, wc_err *err
     if (!id || !json_is_array(shares) || !json_is_object(luns) || counter < 0)
         return wc_err_set(err, WC_INVALID_ARGUMENT, "utility VM record: not a device record");
     hcs_uvm_devices *u = hcs_uvm_devices_new(id);
-    int oom = !u, bad = 0;
-    if (u) {
-        u->vsmb_counter = (unsigned long)counter;
-        u->cap_shares = json_array_size(shares) ? json_array_size(shares) : 1;
-        u->shares = calloc(u->cap_shares, sizeof *u->shares);
-        oom = !u->shares;
-    }
+    int bad = 0;
+    u->vsmb_counter = (unsigned long)counter;
+    u->cap_shares = json_array_size(shares) ? json_array_size(shares) : 1;
+    u->shares = wc_xcalloc(u->cap_shares, sizeof *u->shares);
     size_t i;
     json_t *j;
     json_array_foreach(shares, i, j)
     {
-        if (oom || bad)
+        if ((bad = load_share(u, j) < 0))
             break;
-        bad = load_share(u, j, &oom) < 0 && !oom;
     }
     const char *key;
     json_object_foreach(luns, key, j)
     {
         long l = strtol(key, NULL, 10);
-        if (oom || bad || l < 1 || l >= HD_MAX_LUNS || !json_is_string(j) || u->lun_owner[l]) {
-            bad = bad || !oom;
+        if (bad || l < 1 || l >= HD_MAX_LUNS || !json_is_string(j) || u->lun_owner[l]) {
+            bad = 1;
             break;
         }
-        oom = !(u->lun_owner[l] = strdup(json_string_value(j)));
+        u->lun_owner[l] = wc_xstrdup(json_string_value(j));
     }
-    if (oom || bad) {
+    if (bad) {
         hcs_uvm_devices_free(u);
-        return oom ? hd_oom(err, "utility VM record")
-                   : wc_err_set(err, WC_INVALID_ARGUMENT,
-                                "utility VM record %s: a bad share or LUN", id);
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "utility VM record %s: a bad share or LUN", id);
     }
     *out = u;
     return 0;
@@ -372,7 +354,7 @@ static hd_share *find_file_share(const hcs_uvm_devices *u, const char *file)
 }
 
 /* Takes a reference on the share of host_path, adding it when new (*is_new = 1). Returns
- * the share index, or -1 on OOM. */
+ * the share index. */
 static long share_ref(hcs_uvm_devices *u, const char *host_path, int file_share, int *is_new)
 {
     hd_share *s = find_share(u, host_path, file_share);
@@ -383,18 +365,13 @@ static long share_ref(hcs_uvm_devices *u, const char *host_path, int file_share,
     }
     if (u->n_shares == u->cap_shares) {
         size_t cap = u->cap_shares ? u->cap_shares * 2 : 8;
-        hd_share *n = realloc(u->shares, cap * sizeof *n);
-        if (!n)
-            return -1;
-        u->shares = n;
+        u->shares = wc_xrealloc(u->shares, cap * sizeof *u->shares);
         u->cap_shares = cap;
     }
     s = &u->shares[u->n_shares];
     memset(s, 0, sizeof *s);
     s->file_share = file_share;
-    s->host_path = strdup(host_path);
-    if (!s->host_path)
-        return -1;
+    s->host_path = wc_xstrdup(host_path);
     u->vsmb_counter++;
     snprintf(s->name, sizeof s->name, "s%lx", u->vsmb_counter);
     s->refs = 1;
@@ -433,14 +410,14 @@ static void rollback(hcs_uvm_devices *u, const undo *un, int lun)
 
 /* Shares host_path into the UVM when needed; returns its guest path in `guest`. */
 static int plan_share(hcs_uvm_devices *u, undo *un, const char *host_path, json_t *options,
-                      json_t *modify, char *guest, size_t gsize, int *oom)
+                      json_t *modify, char *guest, size_t gsize, int *fail)
 {
     int is_new;
-    long idx = share_ref(u, host_path, 0, &is_new);
-    if (idx < 0 || un->n_touched == sizeof un->touched / sizeof un->touched[0]) {
+    if (un->n_touched == sizeof un->touched / sizeof un->touched[0]) {
         json_decref(options);
         return -1;
     }
+    long idx = share_ref(u, host_path, 0, &is_new);
     un->allowed_before[un->n_touched] = 0;
     un->touched[un->n_touched++] = idx;
     hd_share *s = &u->shares[idx];
@@ -451,13 +428,13 @@ static int plan_share(hcs_uvm_devices *u, undo *un, const char *host_path, json_
     }
     json_t *settings = json_pack("{s:s,s:s}", "Name", s->name, "Path", host_path);
     if (settings)
-        hd_set(settings, "Options", options, oom);
+        hd_set(settings, "Options", options, fail);
     else
         json_decref(options);
     hd_push(modify,
             json_pack("{s:s,s:s,s:o}", "RequestType", "Add", "ResourcePath", VSMB_SHARES_PATH,
                       "Settings", settings),
-            oom);
+            fail);
     return 0;
 }
 
@@ -474,7 +451,7 @@ static const char *last_sep(const char *p)
  * file of a directory already shared that way is an Update of the share with the longer
  * list (the same file again changes nothing). Its guest path is <share>\<file name>. */
 static int plan_file_share(hcs_uvm_devices *u, undo *un, const char *file, json_t *options,
-                           json_t *modify, char *guest, size_t gsize, int *oom)
+                           json_t *modify, char *guest, size_t gsize, int *fail)
 {
     const char *sep = last_sep(file);
     if (!options || !sep || !sep[1] || sep == file ||
@@ -486,10 +463,6 @@ static int plan_file_share(hcs_uvm_devices *u, undo *un, const char *file, json_
     snprintf(dir, sizeof dir, "%.*s", (int)(sep - file), file);
     int is_new;
     long idx = share_ref(u, dir, 1, &is_new);
-    if (idx < 0) {
-        json_decref(options);
-        return -1;
-    }
     hd_share *s = &u->shares[idx];
     un->allowed_before[un->n_touched] = s->n_allowed;
     un->touched[un->n_touched++] = idx;
@@ -501,28 +474,19 @@ static int plan_file_share(hcs_uvm_devices *u, undo *un, const char *file, json_
         json_decref(options);
         return 0;
     }
-    char **grown = realloc(s->allowed, (s->n_allowed + 1) * sizeof *grown);
-    if (!grown) {
-        json_decref(options);
-        return -1;
-    }
-    s->allowed = grown;
-    if (!(s->allowed[s->n_allowed] = strdup(file))) {
-        json_decref(options);
-        return -1;
-    }
-    s->n_allowed++;
-    hd_set_true(options, "RestrictFileAccess", 1, oom);
-    hd_set_true(options, "SingleFileMapping", 1, oom);
+    s->allowed = wc_xrealloc(s->allowed, (s->n_allowed + 1) * sizeof *s->allowed);
+    s->allowed[s->n_allowed++] = wc_xstrdup(file);
+    hd_set_true(options, "RestrictFileAccess", 1, fail);
+    hd_set_true(options, "SingleFileMapping", 1, fail);
     json_t *files = json_array();
     for (size_t k = 0; k < s->n_allowed; k++)
-        hd_push(files, json_string(s->allowed[k]), oom);
+        hd_push(files, json_string(s->allowed[k]), fail);
     json_t *settings = json_pack("{s:s,s:o,s:s,s:o}", "Name", s->name, "Options", options, "Path",
                                  dir, "AllowedFiles", files);
     hd_push(modify,
             json_pack("{s:s,s:s,s:o}", "RequestType", is_new ? "Add" : "Update", "ResourcePath",
                       VSMB_SHARES_PATH, "Settings", settings),
-            oom);
+            fail);
     return 0;
 }
 
@@ -547,26 +511,26 @@ int hcs_uvm_plan_container(hcs_uvm_devices *u, const char *cid, const json_t *sp
     if (lun < 0)
         return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "utility VM %s: all %d SCSI LUNs are in use",
                           u->id, HD_MAX_LUNS - 1);
-    u->lun_owner[lun] = strdup(cid);
+    u->lun_owner[lun] = wc_xstrdup(cid);
     undo un = {.n_shares = u->n_shares, .counter = u->vsmb_counter};
-    int oom = !u->lun_owner[lun];
+    int fail = 0;
     snprintf(plan->root, sizeof plan->root, "%s%s", HCS_UVM_CONTAINER_ROOT_PREFIX, cid);
     plan->lun = (unsigned)lun;
     plan->modify = json_array();
     json_t *container = json_object();
     json_t *storage = json_object();
-    hd_set(container, "Storage", storage, &oom);
+    hd_set(container, "Storage", storage, &fail);
     char guest[512];
 
     /* Read-only layers, top-most first, each over its own VSMB share. */
     json_t *lf = json_object_get(hd_obj(spec, "windows"), "layerFolders");
     size_t n_ro = json_array_size(lf) - 1;
     json_t *layers = json_array();
-    for (size_t i = 0; i < n_ro && !oom; i++) {
+    for (size_t i = 0; i < n_ro && !fail; i++) {
         if (plan_share(u, &un, json_string_value(json_array_get(lf, i)), vsmb_options(1, 1),
-                       plan->modify, guest, sizeof guest, &oom) != 0)
-            oom = 1;
-        hd_push(layers, json_pack("{s:s,s:s}", "Id", o->layer_ids[i], "Path", guest), &oom);
+                       plan->modify, guest, sizeof guest, &fail) != 0)
+            fail = 1;
+        hd_push(layers, json_pack("{s:s,s:s}", "Id", o->layer_ids[i], "Path", guest), &fail);
     }
 
     /* Mounts become VSMB shares too (a file: its directory, limited to it); pipes go through
@@ -581,7 +545,7 @@ int hcs_uvm_plan_container(hcs_uvm_devices *u, const char *cid, const json_t *sp
             char rp[1024];
             snprintf(rp, sizeof rp, "VirtualMachine/Devices/MappedPipes/%s", src);
             hd_push(plan->modify, json_pack("{s:s,s:s}", "RequestType", "Add", "ResourcePath", rp),
-                    &oom);
+                    &fail);
             continue;
         }
         int ro = hd_mount_readonly(m);
@@ -598,16 +562,16 @@ int hcs_uvm_plan_container(hcs_uvm_devices *u, const char *cid, const json_t *sp
                               hd_str(m, "destination"), src);
         }
         int rc = file ? plan_file_share(u, &un, src, vsmb_options(ro, 0), plan->modify, guest,
-                                        sizeof guest, &oom)
+                                        sizeof guest, &fail)
                       : plan_share(u, &un, src, vsmb_options(ro, 0), plan->modify, guest,
-                                   sizeof guest, &oom);
+                                   sizeof guest, &fail);
         if (rc != 0)
-            oom = 1;
+            fail = 1;
         json_t *d =
             json_pack("{s:s,s:s}", "ContainerPath", hd_str(m, "destination"), "HostPath", guest);
         if (d)
-            hd_set_true(d, "ReadOnly", ro, &oom);
-        hd_push(dirs, d, &oom);
+            hd_set_true(d, "ReadOnly", ro, &fail);
+        hd_push(dirs, d, &fail);
     }
 
     /* The scratch disk, attached and mounted at the container root in one request. */
@@ -619,39 +583,39 @@ int hcs_uvm_plan_container(hcs_uvm_devices *u, const char *cid, const json_t *sp
                       "ResourcePath", rp, "Settings", "Path", vhdx, "Type", "VirtualDisk",
                       "GuestRequest", "ResourceType", "MappedVirtualDisk", "RequestType", "Add",
                       "Settings", "ContainerPath", plan->root, "Lun", lun),
-            &oom);
+            &fail);
     /* The layer filter over the scratch (no FilterType: the guest's default, WCIFS). */
     hd_push(plan->modify,
             json_pack("{s:{s:s,s:s,s:{s:s,s:O}}}", "GuestRequest", "ResourceType", "CombinedLayers",
                       "RequestType", "Add", "Settings", "ContainerRootPath", plan->root, "Layers",
                       layers),
-            &oom);
+            &fail);
 
-    hd_set(storage, "Layers", layers, &oom);
-    hd_set_str(storage, "Path", plan->root, &oom);
+    hd_set(storage, "Layers", layers, &fail);
+    hd_set_str(storage, "Path", plan->root, &fail);
     if (json_array_size(dirs))
-        hd_set(container, "MappedDirectories", dirs, &oom);
+        hd_set(container, "MappedDirectories", dirs, &fail);
     else
         json_decref(dirs);
 
-    if (oom || hd_container_common(spec, o, u, container, err) != 0) {
+    if (fail || hd_container_common(spec, o, u, container, err) != 0) {
         json_decref(container);
         rollback(u, &un, lun);
         hcs_hosted_plan_clear(plan);
-        return oom ? hd_oom(err, "hosted container documents") : -1;
+        return fail ? hd_build_failed(err, "hosted container documents") : -1;
     }
     json_t *doc = json_object();
-    hd_set_str(doc, "Owner", o->owner ? o->owner : HCS_OWNER, &oom);
-    hd_set(doc, "SchemaVersion", hd_schema_v21(), &oom);
-    hd_set_str(doc, "HostingSystemId", u->id, &oom);
+    hd_set_str(doc, "Owner", o->owner ? o->owner : HCS_OWNER, &fail);
+    hd_set(doc, "SchemaVersion", hd_schema_v21(), &fail);
+    hd_set_str(doc, "HostingSystemId", u->id, &fail);
     hd_set(doc, "HostedSystem",
-           json_pack("{s:o,s:o}", "SchemaVersion", hd_schema_v21(), "Container", container), &oom);
-    hd_set(doc, "ShouldTerminateOnLastHandleClosed", json_false(), &oom);
+           json_pack("{s:o,s:o}", "SchemaVersion", hd_schema_v21(), "Container", container), &fail);
+    hd_set(doc, "ShouldTerminateOnLastHandleClosed", json_false(), &fail);
     plan->doc = doc;
-    if (oom) {
+    if (fail) {
         rollback(u, &un, lun);
         hcs_hosted_plan_clear(plan);
-        return hd_oom(err, "hosted container documents");
+        return hd_build_failed(err, "hosted container documents");
     }
     return 0;
 }
@@ -659,7 +623,7 @@ int hcs_uvm_plan_container(hcs_uvm_devices *u, const char *cid, const json_t *sp
 /* Drops one reference on host_path's share (a directory's, or the single-file share listing
  * it); at zero, appends its removal request. Like hcsshim's RemoveVSMB, a file stays in a
  * share's AllowedFiles while the share lives. */
-static void unshare(hcs_uvm_devices *u, const char *host_path, json_t *requests, int *oom)
+static void unshare(hcs_uvm_devices *u, const char *host_path, json_t *requests, int *fail)
 {
     hd_share *s = find_share(u, host_path, 0);
     if (!s)
@@ -669,7 +633,7 @@ static void unshare(hcs_uvm_devices *u, const char *host_path, json_t *requests,
     hd_push(requests,
             json_pack("{s:s,s:s,s:{s:s}}", "RequestType", "Remove", "ResourcePath",
                       VSMB_SHARES_PATH, "Settings", "Name", s->name),
-            oom);
+            fail);
     share_clear(s);
     size_t idx = (size_t)(s - u->shares);
     memmove(s, s + 1, (u->n_shares - idx - 1) * sizeof *s);
@@ -689,31 +653,31 @@ int hcs_uvm_release_container(hcs_uvm_devices *u, const char *cid, const json_t 
     char root[300], rp[64];
     snprintf(root, sizeof root, "%s%s", HCS_UVM_CONTAINER_ROOT_PREFIX, cid);
     snprintf(rp, sizeof rp, "VirtualMachine/Devices/Scsi/0/Attachments/%d", lun);
-    int oom = 0;
+    int fail = 0;
     /* Same order as hcsshim's UnmountContainerLayers: filter, scratch, then shares. */
     hd_push(requests,
             json_pack("{s:{s:s,s:s,s:{s:s}}}", "GuestRequest", "ResourceType", "CombinedLayers",
                       "RequestType", "Remove", "Settings", "ContainerRootPath", root),
-            &oom);
+            &fail);
     hd_push(requests,
             json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s,s:i}}}", "RequestType", "Remove", "ResourcePath",
                       rp, "GuestRequest", "ResourceType", "MappedVirtualDisk", "RequestType",
                       "Remove", "Settings", "ContainerPath", root, "Lun", lun),
-            &oom);
+            &fail);
     free(u->lun_owner[lun]);
     u->lun_owner[lun] = NULL;
     json_t *lf = json_object_get(hd_obj(spec, "windows"), "layerFolders");
     for (size_t i = 0; i + 1 < json_array_size(lf); i++)
-        unshare(u, json_string_value(json_array_get(lf, i)), requests, &oom);
+        unshare(u, json_string_value(json_array_get(lf, i)), requests, &fail);
     size_t i;
     json_t *m;
     json_array_foreach(json_object_get(spec, "mounts"), i, m)
     {
         const char *src = hd_str(m, "source");
         if (src && strncmp(src, PIPE_PREFIX, strlen(PIPE_PREFIX)) != 0)
-            unshare(u, src, requests, &oom);
+            unshare(u, src, requests, &fail);
     }
-    return oom ? hd_oom(err, "release requests") : 0;
+    return fail ? hd_build_failed(err, "release requests") : 0;
 }
 
 int hcs_doc_uvm_nic_preadd(const char *nic_id, const json_t *endpoint, json_t **out, wc_err *err)
@@ -725,7 +689,7 @@ int hcs_doc_uvm_nic_preadd(const char *nic_id, const json_t *endpoint, json_t **
     *out = json_pack("{s:{s:s,s:s,s:{s:s,s:s,s:O}}}", "GuestRequest", "ResourceType", "Network",
                      "RequestType", "Add", "Settings", "AdapterId", nic_id, "RequestType", "PreAdd",
                      "Settings", (json_t *)endpoint);
-    return *out ? 0 : hd_oom(err, "network adapter pre-add");
+    return *out ? 0 : hd_build_failed(err, "network adapter pre-add");
 }
 
 int hcs_doc_uvm_nic_endpoint(const char *endpoint_id, const char *name, const char *mac,
@@ -734,20 +698,20 @@ int hcs_doc_uvm_nic_endpoint(const char *endpoint_id, const char *name, const ch
     *out = NULL;
     if (!endpoint_id || !*endpoint_id)
         return wc_err_set(err, WC_INVALID_ARGUMENT, "network adapter: the endpoint id is required");
-    int oom = 0;
+    int fail = 0;
     json_t *ep = json_object();
-    hd_set_str(ep, "ID", endpoint_id, &oom);
+    hd_set_str(ep, "ID", endpoint_id, &fail);
     if (name && *name)
-        hd_set_str(ep, "Name", name, &oom);
+        hd_set_str(ep, "Name", name, &fail);
     if (mac && *mac)
-        hd_set_str(ep, "MacAddress", mac, &oom);
+        hd_set_str(ep, "MacAddress", mac, &fail);
     if (ip && *ip) {
-        hd_set_str(ep, "IPAddress", ip, &oom);
-        hd_set(ep, "PrefixLength", json_integer(prefix_length), &oom);
+        hd_set_str(ep, "IPAddress", ip, &fail);
+        hd_set(ep, "PrefixLength", json_integer(prefix_length), &fail);
     }
-    if (oom) {
+    if (fail) {
         json_decref(ep);
-        return hd_oom(err, "network adapter endpoint");
+        return hd_build_failed(err, "network adapter endpoint");
     }
     *out = ep;
     return 0;
@@ -762,17 +726,17 @@ int hcs_doc_uvm_nic_add(const char *nic_id, const char *endpoint_id, const char 
                           "network adapter add: adapter id and endpoint id are required");
     char rp[256];
     snprintf(rp, sizeof rp, "VirtualMachine/Devices/NetworkAdapters/%s", nic_id);
-    int oom = 0;
+    int fail = 0;
     json_t *settings = json_pack("{s:s}", "EndpointId", endpoint_id);
     if (settings)
-        hd_set_str(settings, "MacAddress", mac, &oom);
+        hd_set_str(settings, "MacAddress", mac, &fail);
     *out = json_pack("{s:s,s:s,s:o,s:{s:s,s:s,s:{s:s,s:s}}}", "RequestType", "Add", "ResourcePath",
                      rp, "Settings", settings, "GuestRequest", "ResourceType", "Network",
                      "RequestType", "Add", "Settings", "AdapterId", nic_id, "RequestType", "Add");
-    if (!*out || oom) {
+    if (!*out || fail) {
         json_decref(*out);
         *out = NULL;
-        return hd_oom(err, "network adapter add");
+        return hd_build_failed(err, "network adapter add");
     }
     return 0;
 }

@@ -32,6 +32,7 @@
 
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "common/wstr_win32.h"
 #include "hcs/hcsjob.h"
 
@@ -468,9 +469,11 @@ static int make_token(hcs_ctr *c, wc_err *err)
     if (rc == 0 && u.kind == HCS_JOB_USER_ACCOUNT && !*u.domain && group_exists(name)) {
         rc = make_account(c, name, pw, sizeof pw / sizeof pw[0], err);
         free(name);
-        name = rc == 0 ? malloc(32 * sizeof *name) : NULL;
-        if (name)
+        name = NULL;
+        if (rc == 0) {
+            name = wc_xmalloc(32 * sizeof *name);
             swprintf(name, 32, L"%hs", j->account);
+        }
         snprintf(who, sizeof who, "%s (made in group %s)", j->account, u.name);
     } else if (u.kind == HCS_JOB_USER_SERVICE || u.kind == HCS_JOB_USER_SYSTEM) {
         logon = LOGON32_LOGON_SERVICE;
@@ -519,12 +522,7 @@ static void env_put(envv *e, wchar_t *kv)
             e->v[i] = kv;
             return;
         }
-    wchar_t **g = realloc(e->v, (e->n + 1) * sizeof *g);
-    if (!g) {
-        free(kv);
-        return;
-    }
-    e->v = g;
+    e->v = wc_xrealloc(e->v, (e->n + 1) * sizeof *e->v);
     e->v[e->n++] = kv;
 }
 
@@ -549,10 +547,23 @@ static void env_free(envv *e)
 static wchar_t *wjoin3(const wchar_t *a, const wchar_t *b, const wchar_t *c)
 {
     size_t n = wcslen(a) + wcslen(b) + wcslen(c) + 1;
-    wchar_t *s = malloc(n * sizeof *s);
-    if (s)
-        swprintf(s, n, L"%ls%ls%ls", a, b, c);
+    wchar_t *s = wc_xmalloc(n * sizeof *s);
+    swprintf(s, n, L"%ls%ls%ls", a, b, c);
     return s;
+}
+
+/* A copy of the first n characters of s. */
+static wchar_t *wdupn(const wchar_t *s, size_t n)
+{
+    wchar_t *d = wc_xmalloc((n + 1) * sizeof *d);
+    memcpy(d, s, n * sizeof *d);
+    d[n] = L'\0';
+    return d;
+}
+
+static wchar_t *wdup(const wchar_t *s)
+{
+    return wdupn(s, wcslen(s));
 }
 
 /* jobcontainer.go CreateProcess: the user's default environment (env.go defaultEnvBlock),
@@ -572,7 +583,7 @@ static int build_env(hcs_ctr *c, const json_t *vars, envv *e, wc_err *err)
     if (own)
         CloseHandle(own);
     for (const wchar_t *p = block; *p; p += wcslen(p) + 1)
-        env_put(e, _wcsdup(p));
+        env_put(e, wdup(p));
     DestroyEnvironmentBlock(block);
     const char *mp = c->job->mount_point;
     const char *k;
@@ -580,11 +591,8 @@ static int build_env(hcs_ctr *c, const json_t *vars, envv *e, wc_err *err)
     json_object_foreach((json_t *)vars, k, v)
     {
         char *val = hcs_job_expand(json_string_value(v) ? json_string_value(v) : "", mp, NULL);
-        size_t n = strlen(k) + (val ? strlen(val) : 0) + 2;
-        char *kv = malloc(n);
-        if (kv && val)
-            snprintf(kv, n, "%s=%s", k, val);
-        wchar_t *w = kv && val ? wc_utf8_to_utf16(kv, NULL) : NULL;
+        char *kv = wc_xasprintf("%s=%s", k, val);
+        wchar_t *w = wc_utf8_to_utf16(kv, NULL);
         free(kv);
         free(val);
         if (!w)
@@ -601,10 +609,8 @@ static int build_env(hcs_ctr *c, const json_t *vars, envv *e, wc_err *err)
     if (path) {
         size_t n = wcslen(path);
         wchar_t *p = wjoin3(path, n && path[n - 1] == L';' ? L"" : L";", wmp);
-        if (p) {
-            env_put(e, wjoin3(L"PATH=", p, L""));
-            free(p);
-        }
+        env_put(e, wjoin3(L"PATH=", p, L""));
+        free(p);
     }
     free(wmp);
     return 0;
@@ -622,9 +628,7 @@ static wchar_t *env_block(envv *e)
     size_t len = 1;
     for (size_t i = 0; i < e->n; i++)
         len += wcslen(e->v[i]) + 1;
-    wchar_t *b = malloc(len * sizeof *b), *p = b;
-    if (!b)
-        return NULL;
+    wchar_t *b = wc_xmalloc(len * sizeof *b), *p = b;
     for (size_t i = 0; i < e->n; i++) {
         size_t n = wcslen(e->v[i]) + 1;
         memcpy(p, e->v[i], n * sizeof *p);
@@ -654,9 +658,7 @@ static int find_program(const wchar_t *cmd, const wchar_t *workdir, const wchar_
     GetSystemDirectoryW(sys, MAX_PATH);
     GetWindowsDirectoryW(win, MAX_PATH);
     size_t n = wcslen(workdir) + (path ? wcslen(path) : 0) + 3 * MAX_PATH + 16;
-    wchar_t *paths = malloc(n * sizeof *paths);
-    if (!paths)
-        return -1;
+    wchar_t *paths = wc_xmalloc(n * sizeof *paths);
     swprintf(paths, n, L"%ls;%ls%ls%ls;%ls\\System;%ls", workdir, path ? path : L"",
              path ? L";" : L"", sys, win, win);
     int rc = -1;
@@ -664,14 +666,11 @@ static int find_program(const wchar_t *cmd, const wchar_t *workdir, const wchar_
     if (cmd[0] == L'"') {
         const wchar_t *end = wcschr(cmd + 1, L'"');
         if (end) {
-            wchar_t *name = _wcsdup(cmd + 1);
-            if (name) {
-                name[end - cmd - 1] = L'\0';
-                rc = search_exe(name, paths, app, MAX_PATH);
-                free(name);
-            }
+            wchar_t *name = wdupn(cmd + 1, (size_t)(end - cmd - 1));
+            rc = search_exe(name, paths, app, MAX_PATH);
+            free(name);
             if (rc == 0)
-                *cmd_out = _wcsdup(cmd);
+                *cmd_out = wdup(cmd);
         }
         free(paths);
         return rc;
@@ -680,20 +679,15 @@ static int find_program(const wchar_t *cmd, const wchar_t *workdir, const wchar_
     for (size_t i = 0; i <= len && rc < 0; i++) {
         if (i < len && cmd[i] != L' ')
             continue;
-        wchar_t *name = malloc((i + 1) * sizeof *name);
-        if (!name)
-            break;
-        memcpy(name, cmd, i * sizeof *name);
-        name[i] = L'\0';
+        wchar_t *name = wdupn(cmd, i);
         if (i > 0 && search_exe(name, paths, app, MAX_PATH) == 0) {
             rc = 0;
             if (wcschr(name, L' ')) {
-                *cmd_out = wjoin3(L"\"", name, L"\"");
-                wchar_t *full = *cmd_out ? wjoin3(*cmd_out, cmd + i, L"") : NULL;
-                free(*cmd_out);
-                *cmd_out = full;
+                wchar_t *quoted = wjoin3(L"\"", name, L"\"");
+                *cmd_out = wjoin3(quoted, cmd + i, L"");
+                free(quoted);
             } else {
-                *cmd_out = _wcsdup(cmd);
+                *cmd_out = wdup(cmd);
             }
         }
         free(name);
@@ -763,9 +757,7 @@ static int spawn_args_of(hcs_ctr *c, const json_t *process, spawn_args *a, wc_er
     const char *cl = json_string_value(json_object_get(params, "CommandLine"));
     char *cmd = hcs_job_expand(cl ? cl : "", mp, NULL);
     envv e = {0};
-    int rc = dir && cmd ? 0 : wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
-    if (rc == 0)
-        rc = build_env(c, json_object_get(params, "Environment"), &e, err);
+    int rc = build_env(c, json_object_get(params, "Environment"), &e, err);
     json_decref(params);
     a->dir = rc == 0 ? wc_utf8_to_utf16(dir, err) : NULL;
     wchar_t *wcmd = a->dir ? wc_utf8_to_utf16(cmd, err) : NULL;
@@ -775,15 +767,15 @@ static int spawn_args_of(hcs_ctr *c, const json_t *process, spawn_args *a, wc_er
         /* jobcontainer.go: the working directory is made if it is not there */
         wc_mkdir_p(dir, 0700, err);
         wc_err_clear(err);
-        a->app = malloc(MAX_PATH * sizeof *a->app);
-        if (!a->app || find_program(wcmd, a->dir, env_get(&e, L"PATH"), a->app, &a->cmd) < 0)
+        a->app = wc_xmalloc(MAX_PATH * sizeof *a->app);
+        if (find_program(wcmd, a->dir, env_get(&e, L"PATH"), a->app, &a->cmd) < 0)
             rc = wc_err_set(err, WC_NOT_FOUND,
                             "HostProcess container %s: cannot find the program of \"%s\" in %s, "
                             "PATH or the system folders",
                             c->id, cmd, dir);
     }
-    if (rc == 0 && !(a->env = env_block(&e)))
-        rc = wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+    if (rc == 0)
+        a->env = env_block(&e);
     env_free(&e);
     free(wcmd);
     free(dir);
@@ -815,15 +807,14 @@ static int job_spawn(hcs_ctr *c, const json_t *process, const job_proc_io *io, H
             inherit[n_inherit++] = child[i];
     SIZE_T attr_size = 0;
     InitializeProcThreadAttributeList(NULL, 1, 0, &attr_size);
-    LPPROC_THREAD_ATTRIBUTE_LIST attrs = malloc(attr_size);
+    LPPROC_THREAD_ATTRIBUTE_LIST attrs = wc_xmalloc(attr_size);
     STARTUPINFOEXW si = {0};
     si.StartupInfo.cb = sizeof si;
     si.StartupInfo.dwFlags = STARTF_USESTDHANDLES;
     si.StartupInfo.hStdInput = child[0];
     si.StartupInfo.hStdOutput = child[1];
     si.StartupInfo.hStdError = child[2];
-    int have_attrs = attrs && n_inherit &&
-                     InitializeProcThreadAttributeList(attrs, 1, 0, &attr_size) &&
+    int have_attrs = n_inherit && InitializeProcThreadAttributeList(attrs, 1, 0, &attr_size) &&
                      UpdateProcThreadAttribute(attrs, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, inherit,
                                                n_inherit * sizeof inherit[0], NULL, NULL);
     if (have_attrs)
@@ -946,11 +937,11 @@ static int link_mounts(hcs_ctr *c, wc_err *err)
                                         json_string_value(json_object_get(m, "destination")), err);
         if (!link)
             return wc_err_prefix(err, "container %s: mounts[%zu]", c->id, i);
-        char *parent = strdup(link);
-        char *bs = parent ? strrchr(parent, '\\') : NULL;
+        char *parent = wc_xstrdup(link);
+        char *bs = strrchr(parent, '\\');
         if (bs)
             *bs = '\0';
-        int rc = parent && bs ? make_folders(parent, c->id, err) : 0;
+        int rc = bs ? make_folders(parent, c->id, err) : 0;
         free(parent);
         wchar_t *wl = rc == 0 ? wc_utf8_to_utf16(link, err) : NULL;
         wchar_t *ws = wl ? wc_utf8_to_utf16(src, err) : NULL;
@@ -1012,13 +1003,8 @@ static hcs_ctr *ctr_alloc(hcs_runtime *rt, const char *id, const char *sandbox_i
                    sandbox_id);
         return NULL;
     }
-    hcs_ctr *c = calloc(1, sizeof *c);
-    hcs_job *j = c ? calloc(1, sizeof *j) : NULL;
-    if (!j) {
-        free(c);
-        wc_err_set(err, WC_RESOURCE_EXHAUSTED, "container %s: out of memory", id);
-        return NULL;
-    }
+    hcs_ctr *c = wc_xcalloc(1, sizeof *c);
+    hcs_job *j = wc_xcalloc(1, sizeof *j);
     InitializeSRWLock(&j->mu);
     j->stop_ev = CreateEventW(NULL, TRUE, FALSE, NULL);
     c->rt = rt;
@@ -1074,10 +1060,7 @@ int hcs_job_create(hcs_runtime *rt, const char *id, const char *sandbox_id, cons
     if (!given)
         return wc_err_set(err, WC_INVALID_ARGUMENT,
                           "HostProcess container %s: needs the image's layers", id);
-    if (hcs_rootfs_windows_paths(given, &fixed, &owned, err) < 0) {
-        hcs_strv_free(owned);
-        return -1;
-    }
+    hcs_rootfs_windows_paths(given, &fixed, &owned);
     hcs_ctr *c = ctr_alloc(rt, id, sandbox_id, err);
     int rc = c ? 0 : -1;
     if (rc == 0) {
@@ -1236,8 +1219,9 @@ int hcs_job_update(hcs_ctr *c, const json_t *resources, wc_err *err)
 {
     json_t *spec = json_pack("{s:{s:O}}", "windows", "resources", resources);
     hcs_job_limits l;
-    int rc = spec ? hcs_job_limits_of(spec, GetActiveProcessorCount(ALL_PROCESSOR_GROUPS), &l, err)
-                  : wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
+    int rc =
+        spec ? hcs_job_limits_of(spec, GetActiveProcessorCount(ALL_PROCESSOR_GROUPS), &l, err)
+             : wc_err_set(err, WC_INVALID_ARGUMENT, "container %s: no resources to apply", c->id);
     json_decref(spec);
     if (rc == 0)
         rc = apply_limits(c->job->job, &l, c->id, err);
@@ -1354,12 +1338,12 @@ int hcs_job_adopt(hcs_runtime *rt, const char *id, wc_err *err)
     json_t *spec = json_object_get(rec, "spec");
     c->spec = spec ? json_incref(spec) : json_object();
     const char *s = json_string_value(json_object_get(rec, "scratch"));
-    c->scratch = s ? strdup(s) : NULL;
+    c->scratch = s ? wc_xstrdup(s) : NULL;
     c->mounted = c->scratch != NULL;
     s = json_string_value(json_object_get(rec, "mount_point"));
-    j->mount_point = s ? strdup(s) : NULL;
+    j->mount_point = s ? wc_xstrdup(s) : NULL;
     s = json_string_value(json_object_get(rec, "volume"));
-    j->volume = s ? strdup(s) : NULL;
+    j->volume = s ? wc_xstrdup(s) : NULL;
     j->mounted_at = json_is_true(json_object_get(rec, "mounted_at"));
     s = json_string_value(json_object_get(rec, "account"));
     snprintf(j->account, sizeof j->account, "%s", s ? s : "");

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "hcs/runtime_win32.h"
 #include "image/wclayer.h"
 
@@ -24,13 +25,8 @@ int hcs_layer_ids_of(const hcs_rootfs *rootfs, hcs_layer_ids *ids, wc_err *err)
     if (img_wcl_descriptors(rootfs->lower_dirs, rootfs->n_lower, img_wcl_name_to_guid, NULL, &d,
                             err) < 0)
         return -1;
-    ids->text = calloc(rootfs->n_lower + 1, sizeof *ids->text);
-    ids->v = calloc(rootfs->n_lower + 1, sizeof *ids->v);
-    if (!ids->text || !ids->v) {
-        free(d);
-        hcs_layer_ids_clear(ids);
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "layer ids: out of memory");
-    }
+    ids->text = wc_xcalloc(rootfs->n_lower + 1, sizeof *ids->text);
+    ids->v = wc_xcalloc(rootfs->n_lower + 1, sizeof *ids->v);
     for (size_t i = 0; i < rootfs->n_lower; i++) {
         guid_string(&d[i].layer_id, ids->text[i]);
         ids->v[i] = ids->text[i];
@@ -49,26 +45,20 @@ void hcs_layer_ids_clear(hcs_layer_ids *ids)
 
 static char *dup_backslashed(const char *s)
 {
-    char *c = strdup(s);
-    for (char *q = c; q && *q; q++)
+    char *c = wc_xstrdup(s);
+    for (char *q = c; *q; q++)
         if (*q == '/')
             *q = '\\';
     return c;
 }
 
-int hcs_rootfs_windows_paths(const hcs_rootfs *in, hcs_rootfs *out, char ***owned, wc_err *err)
+void hcs_rootfs_windows_paths(const hcs_rootfs *in, hcs_rootfs *out, char ***owned)
 {
     *out = *in;
-    *owned = calloc(in->n_lower + 1, sizeof **owned);
-    if (!*owned)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "layer paths: out of memory");
-    for (size_t i = 0; i < in->n_lower; i++) {
+    *owned = wc_xcalloc(in->n_lower + 1, sizeof **owned);
+    for (size_t i = 0; i < in->n_lower; i++)
         (*owned)[i] = dup_backslashed(in->lower_dirs[i]);
-        if (!(*owned)[i])
-            return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "layer paths: out of memory");
-    }
     out->lower_dirs = (const char *const *)*owned;
-    return 0;
 }
 
 void hcs_strv_free(char **v)
@@ -97,7 +87,7 @@ static int create_scratch(hcs_ctr *c, const hcs_rootfs *rootfs, wc_err *err)
     if (img_wcl_create_scratch(rootfs->scratch_dir, rootfs->lower_dirs, rootfs->n_lower, size,
                                err) < 0)
         return -1;
-    c->scratch = strdup(rootfs->scratch_dir);
+    c->scratch = wc_xstrdup(rootfs->scratch_dir);
     return 0;
 }
 
@@ -144,6 +134,6 @@ int hcs_spec_set_rootfs(json_t *spec, const hcs_rootfs *rootfs, const char *root
     json_array_append_new(lf, json_string(rootfs->scratch_dir));
     if (json_object_set_new(win, "layerFolders", lf) ||
         json_object_set_new(spec, "root", json_pack("{s:s}", "path", root_path)))
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "spec: out of memory");
+        return wc_err_set(err, WC_INVALID_ARGUMENT, "spec: cannot set the root file system");
     return 0;
 }

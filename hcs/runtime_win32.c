@@ -9,6 +9,7 @@
 
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "hcs/hcs_win32_api.h"
 #include "hcs/runtime_win32.h"
 
@@ -44,11 +45,8 @@ int hcs_ctr_find_or_fail(hcs_runtime *rt, const char *id, hcs_ctr **out, wc_err 
 void hcs_ctr_register(hcs_runtime *rt, hcs_ctr *c)
 {
     AcquireSRWLockExclusive(&rt->mu);
-    hcs_ctr **grown = realloc(rt->ctrs, (rt->n + 1) * sizeof *grown);
-    if (grown) {
-        rt->ctrs = grown;
-        rt->ctrs[rt->n++] = c;
-    }
+    rt->ctrs = wc_xrealloc(rt->ctrs, (rt->n + 1) * sizeof *rt->ctrs);
+    rt->ctrs[rt->n++] = c;
     ReleaseSRWLockExclusive(&rt->mu);
 }
 
@@ -86,8 +84,8 @@ int hcs_runtime_open(const wc_config *cfg, const wc_runtime_handler *handler, co
         free(dir);
         return -1;
     }
-    hcs_runtime *rt = calloc(1, sizeof *rt);
-    rt->handler = strdup(handler->name);
+    hcs_runtime *rt = wc_xcalloc(1, sizeof *rt);
+    rt->handler = wc_xstrdup(handler->name);
     rt->state_dir = dir;
     rt->hyperv = handler->isolation && strcmp(handler->isolation, "hyperv") == 0;
     rt->on_exit = on_exit;
@@ -174,18 +172,16 @@ int hcs_list(hcs_runtime *rt, char ***ids, size_t *n, wc_err *err)
     *n = 0;
     if (hcs_enumerate_owned(NULL, HCS_DEFAULT_TIMEOUT_MS, &list, err) < 0)
         return -1;
-    char **v = calloc(json_array_size(list) + 1, sizeof *v);
+    char **v = wc_xcalloc(json_array_size(list) + 1, sizeof *v);
     size_t k = 0;
-    for (size_t i = 0; v && i < json_array_size(list); i++) {
+    for (size_t i = 0; i < json_array_size(list); i++) {
         json_t *e = json_array_get(list, i);
         const char *type = json_string_value(json_object_get(e, "SystemType"));
         const char *id = json_string_value(json_object_get(e, "Id"));
-        if (id && type && strcmp(type, "Container") == 0 && (v[k] = strdup(id)))
-            k++;
+        if (id && type && strcmp(type, "Container") == 0)
+            v[k++] = wc_xstrdup(id);
     }
     json_decref(list);
-    if (!v)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "out of memory");
     *ids = v;
     *n = k;
     return 0;

@@ -90,7 +90,7 @@ void hcs_layer_ids_clear(hcs_layer_ids *ids);
 /* The layer folders as Windows paths: the image store joins with '/', and what reaches HCS
  * and vmcompute (Storage.Layers, layerFolders, layer descriptors) is what hcsshim sends,
  * filepath.Join'd with '\\'. *owned holds the copies; free them with hcs_strv_free. */
-int hcs_rootfs_windows_paths(const hcs_rootfs *in, hcs_rootfs *out, char ***owned, wc_err *err);
+void hcs_rootfs_windows_paths(const hcs_rootfs *in, hcs_rootfs *out, char ***owned);
 void hcs_strv_free(char **v);
 
 /* Process isolation: the scratch (sandbox.vhdx) made from the image layers and mounted;

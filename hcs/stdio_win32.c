@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/xalloc.h"
 #include "hcs/runtime_win32.h"
 
 #define PUMP_BUF (64 * 1024)
@@ -43,9 +44,9 @@ static int write_all(HANDLE h, const char *buf, DWORD n)
 static DWORD WINAPI pump_main(void *arg)
 {
     hcs_pump *p = arg;
-    char *buf = malloc(PUMP_BUF);
+    char *buf = wc_xmalloc(PUMP_BUF);
     DWORD n;
-    while (buf && ReadFile(p->src, buf, PUMP_BUF, &n, NULL) && n > 0)
+    while (ReadFile(p->src, buf, PUMP_BUF, &n, NULL) && n > 0)
         if (write_all(p->dst, buf, n) < 0)
             break;
     free(buf);
@@ -168,22 +169,18 @@ int hcs_fd_own(HANDLE h, int flags)
 
 /* ---- collectors ----------------------------------------------------------------------- */
 
-/* Appends up to what k->max still allows; 0 when out of memory. */
-static int collect(hcs_collector *k, const char *buf, size_t n)
+/* Appends up to what k->max still allows. */
+static void collect(hcs_collector *k, const char *buf, size_t n)
 {
     size_t keep = k->len + n <= k->max ? n : k->max - k->len;
     if (keep < n)
         k->truncated = 1;
     if (!keep)
-        return 1;
-    char *grown = realloc(k->data, k->len + keep + 1);
-    if (!grown)
-        return 0;
-    k->data = grown;
+        return;
+    k->data = wc_xrealloc(k->data, k->len + keep + 1);
     memcpy(k->data + k->len, buf, keep);
     k->len += keep;
     k->data[k->len] = '\0';
-    return 1;
 }
 
 static DWORD WINAPI collector_main(void *arg)
@@ -192,8 +189,7 @@ static DWORD WINAPI collector_main(void *arg)
     char buf[8192];
     DWORD n;
     while (ReadFile(k->h, buf, sizeof buf, &n, NULL) && n > 0)
-        if (!collect(k, buf, n))
-            break;
+        collect(k, buf, n);
     return 0;
 }
 
@@ -209,5 +205,5 @@ void hcs_collector_finish(hcs_collector *k, DWORD drain_ms)
     join_cancelling(&k->thread, drain_ms);
     hcs_handle_close(&k->h);
     if (!k->data)
-        k->data = calloc(1, 1);
+        k->data = wc_xcalloc(1, 1);
 }

@@ -10,6 +10,7 @@
 #include <objbase.h>
 
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "hcs/runtime_win32.h"
 #include "hns/hcn.h"
 #include "hns/hcndoc.h"
@@ -73,8 +74,6 @@ int hcs_uvm_add_network(hcs_system *vm, const json_t *spec, wc_err *err)
     if (!netns || !*netns)
         return 0; /* a pod without a network (none was asked for) */
     char *query = query_text();
-    if (!query)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "network adapters: out of memory");
     char *props = NULL;
     hns_namespace_info ns;
     int rc = hns_hcn_namespace_query(netns, query, &props, err);

@@ -10,6 +10,7 @@
 
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "hcs/runtime_win32.h"
 #include "image/wclayer.h"
 
@@ -75,21 +76,14 @@ static void uvm_free(hcs_uvm *vm)
     free(vm);
 }
 
-/* NULL when out of memory. */
 static hcs_uvm *uvm_new(const hcs_runtime *rt, const char *sandbox_id)
 {
-    hcs_uvm *vm = calloc(1, sizeof *vm);
-    if (!vm)
-        return NULL;
+    hcs_uvm *vm = wc_xcalloc(1, sizeof *vm);
     snprintf(vm->sandbox_id, sizeof vm->sandbox_id, "%s", sandbox_id);
     uvm_id_of(sandbox_id, vm->id, sizeof vm->id);
     vm->scratch_dir = uvm_scratch_dir(rt, sandbox_id);
     vm->record = uvm_record_path(rt, sandbox_id);
     vm->devices = hcs_uvm_devices_new(vm->id);
-    if (!vm->scratch_dir || !vm->record || !vm->devices) {
-        uvm_free(vm);
-        return NULL;
-    }
     return vm;
 }
 
@@ -116,14 +110,10 @@ static hcs_uvm *list_find(const hcs_uvm_list *l, const char *sandbox_id)
     return NULL;
 }
 
-static int list_add(hcs_uvm_list *l, hcs_uvm *vm, wc_err *err)
+static void list_add(hcs_uvm_list *l, hcs_uvm *vm)
 {
-    hcs_uvm **grown = realloc(l->v, (l->n + 1) * sizeof *grown);
-    if (!grown)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "pod %s: out of memory", vm->sandbox_id);
-    l->v = grown;
+    l->v = wc_xrealloc(l->v, (l->n + 1) * sizeof *l->v);
     l->v[l->n++] = vm;
-    return 0;
 }
 
 static void list_drop(hcs_uvm_list *l, const hcs_uvm *vm)
@@ -147,7 +137,7 @@ static void uvm_save(const hcs_uvm *vm)
     wc_err err = {0};
     if (!text || wc_write_file_atomic(vm->record, text, strlen(text), 0600, &err) < 0)
         wc_warn("hcs", "cannot record utility VM", "id=%s err=\"%s\"", vm->id,
-                text ? err.msg : "out of memory");
+                text ? err.msg : "its devices could not be encoded");
     free(text);
     json_decref(rec);
 }
@@ -161,8 +151,6 @@ static int uvm_reopen(hcs_runtime *rt, const char *sandbox_id, hcs_uvm **out, wc
 {
     *out = NULL;
     hcs_uvm *vm = uvm_new(rt, sandbox_id);
-    if (!vm)
-        return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "pod %s: out of memory", sandbox_id);
     json_t *rec = json_load_file(vm->record, 0, NULL);
     hcs_uvm_devices *devices = NULL;
     json_int_t cpus = json_integer_value(json_object_get(rec, "cpus"));
@@ -192,12 +180,10 @@ static int uvm_reopen(hcs_runtime *rt, const char *sandbox_id, hcs_uvm **out, wc
         vm->devices = devices;
         devices = NULL;
         vm->cpus = cpus > 0 ? (unsigned)cpus : HCS_UVM_DEFAULT_CPUS;
-        rc = list_add(&rt->uvms, vm, err);
-        if (rc == 0) {
-            wc_info("hcs", "utility VM reopened", "pod=%s id=%s", sandbox_id, vm->id);
-            *out = vm;
-            return 0;
-        }
+        list_add(&rt->uvms, vm);
+        wc_info("hcs", "utility VM reopened", "pod=%s id=%s", sandbox_id, vm->id);
+        *out = vm;
+        return 0;
     }
     hcs_uvm_devices_free(devices);
     uvm_free(vm);
@@ -316,17 +302,11 @@ int hcs_uvm_get(hcs_runtime *rt, const char *sandbox_id, const json_t *spec, con
     if (*out)
         return 0;
     hcs_uvm *vm = uvm_new(rt, sandbox_id);
-    int rc = vm ? uvm_boot(vm, spec, base_layer, err)
-                : wc_err_set(err, WC_RESOURCE_EXHAUSTED, "pod %s: out of memory", sandbox_id);
-    if (rc == 0 && list_add(&rt->uvms, vm, err) < 0) {
-        wc_err ignored = {0};
-        uvm_stop(vm, 0, &ignored);
-        rc = -1;
-    }
-    if (rc < 0) {
+    if (uvm_boot(vm, spec, base_layer, err) < 0) {
         uvm_free(vm);
         return -1;
     }
+    list_add(&rt->uvms, vm);
     wc_info("hcs", "utility VM started", "pod=%s id=%s cpus=%u", sandbox_id, vm->id, vm->cpus);
     uvm_save(vm);
     *out = vm;
@@ -405,12 +385,12 @@ int hcs_uvm_attach(hcs_uvm *vm, hcs_ctr *c, const hcs_layer_ids *ids, hcs_hosted
     return uvm_modify(vm, plan->modify, err);
 }
 
-/* The requests that take the container out of the VM (NULL when out of memory). */
+/* The requests that take the container out of the VM. */
 static json_t *removal_requests(hcs_uvm *vm, const hcs_ctr *c)
 {
     json_t *reqs = json_array();
     wc_err e = {0};
-    if (!reqs || hcs_uvm_release_container(vm->devices, c->id, c->spec, reqs, &e) < 0)
+    if (hcs_uvm_release_container(vm->devices, c->id, c->spec, reqs, &e) < 0)
         wc_warn("hcs", "cannot release container from utility VM", "id=%s uvm=%s err=\"%s\"", c->id,
                 vm->id, e.msg);
     return reqs;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/xalloc.h"
 #include "hcs/hcsdoc.h"
 #include "hcs/hcsjob.h"
 #include "podsandbox/ocispec_common.h"
@@ -23,20 +24,6 @@ typedef struct wcow_build {
     const pod_container_config *cc;
     json_t *image; /* the image config's "config" object, or NULL */
 } wcow_build;
-
-static int oom(wc_err *err)
-{
-    return wc_err_set(err, WC_RESOURCE_EXHAUSTED, "building the Windows OCI spec: out of memory");
-}
-
-static char *str_printf(const char *a, const char *sep, const char *b)
-{
-    size_t n = strlen(a) + strlen(sep) + strlen(b) + 1;
-    char *s = malloc(n);
-    if (s)
-        snprintf(s, n, "%s%s%s", a, sep, b);
-    return s;
-}
 
 static int parse_image(const char *text, json_t **image, wc_err *err)
 {
@@ -111,8 +98,7 @@ static int build_env(const wcow_build *b, json_t *process, wc_err *err)
 {
     const pod_container_config *cc = b->cc;
     json_t *env = json_array();
-    if (!env || json_object_set_new(process, "env", env))
-        return oom(err);
+    json_object_set_new(process, "env", env);
     size_t i;
     json_t *v;
     json_array_foreach(image_field(b, "Env"), i, v)
@@ -127,9 +113,7 @@ static int build_env(const wcow_build *b, json_t *process, wc_err *err)
         if (strchr(e->key, '='))
             return wc_err_set(err, WC_INVALID_ARGUMENT, "envs[%zu]: key \"%s\" contains '='", i,
                               e->key);
-        char *kv = str_printf(e->key, "=", e->value);
-        if (!kv)
-            return oom(err);
+        char *kv = wc_xasprintf("%s=%s", e->key, e->value);
         env_set(env, kv);
         free(kv);
     }
@@ -186,8 +170,7 @@ static void build_user(const wcow_build *b, json_t *process)
 static int build_process(const wcow_build *b, json_t *spec, wc_err *err)
 {
     json_t *process = json_object();
-    if (!process || json_object_set_new(spec, "process", process))
-        return oom(err);
+    json_object_set_new(spec, "process", process);
     if (build_args(b, process, err) < 0 || build_env(b, process, err) < 0)
         return -1;
     const char *cwd = *b->cc->working_dir ? b->cc->working_dir : image_str(b, "WorkingDir");
@@ -221,11 +204,10 @@ static char *mount_destination(const char *dst)
 {
     char *out;
     if (is_pipe_path(dst) || has_drive(dst))
-        out = strdup(dst);
+        out = wc_xstrdup(dst);
     else
-        out = str_printf("C:", dst[0] == '/' || dst[0] == '\\' ? "" : "\\", dst);
-    if (out)
-        backslashes(out);
+        out = wc_xasprintf("C:%s%s", dst[0] == '/' || dst[0] == '\\' ? "" : "\\", dst);
+    backslashes(out);
     return out;
 }
 
@@ -238,28 +220,21 @@ static int build_mount(const pod_mount *m, size_t i, json_t *mounts, wc_err *err
         return wc_err_set(err, WC_INVALID_ARGUMENT, "mounts[%zu]: host_path is required", i);
     if (!*m->container_path)
         return wc_err_set(err, WC_INVALID_ARGUMENT, "mounts[%zu]: container_path is required", i);
-    char *src = strdup(m->host_path);
+    char *src = wc_xstrdup(m->host_path);
     char *dst = mount_destination(m->container_path);
-    if (!src || !dst) {
-        free(src);
-        free(dst);
-        return oom(err);
-    }
     backslashes(src);
     json_t *o = json_pack("{s:s,s:s,s:[s,s]}", "destination", dst, "source", src, "options",
                           "rbind", m->readonly ? "ro" : "rw");
     free(src);
     free(dst);
-    if (!o || json_array_append_new(mounts, o))
-        return oom(err);
+    json_array_append_new(mounts, o);
     return 0;
 }
 
 static int build_mounts(const wcow_build *b, json_t *spec, wc_err *err)
 {
     json_t *mounts = json_array();
-    if (!mounts || json_object_set_new(spec, "mounts", mounts))
-        return oom(err);
+    json_object_set_new(spec, "mounts", mounts);
     for (size_t i = 0; i < b->cc->n_mounts; i++)
         if (build_mount(&b->cc->mounts[i], i, mounts, err) < 0)
             return -1;
@@ -376,8 +351,7 @@ static int build_devices(const wcow_build *b, json_t *win, wc_err *err)
     if (b->cc->n_devices == 0)
         return 0;
     json_t *devs = json_array();
-    if (!devs || json_object_set_new(win, "devices", devs))
-        return oom(err);
+    json_object_set_new(win, "devices", devs);
     for (size_t i = 0; i < b->cc->n_devices; i++)
         if (build_device(&b->cc->devices[i], i, devs, err) < 0)
             return -1;
@@ -387,8 +361,7 @@ static int build_devices(const wcow_build *b, json_t *win, wc_err *err)
 static int build_windows(const wcow_build *b, json_t *spec, wc_err *err)
 {
     json_t *win = json_object();
-    if (!win || json_object_set_new(spec, "windows", win))
-        return oom(err);
+    json_object_set_new(spec, "windows", win);
     if (build_resources(b, win, err) < 0 || build_devices(b, win, err) < 0)
         return -1;
     build_network(b, win);
@@ -417,8 +390,6 @@ static int pod_uvm_annotations(const wcow_build *b, json_t *spec, wc_err *err)
     if (!b->in->hyperv || !sb)
         return 0;
     json_t *from = json_object();
-    if (!from)
-        return oom(err);
     for (size_t i = 0; i < sb->annotations.n; i++) {
         const char *k = sb->annotations.v[i].key;
         if (strncmp(k, HCS_ANNOTATION_UVM_PREFIX, strlen(HCS_ANNOTATION_UVM_PREFIX)) == 0)
@@ -466,8 +437,7 @@ static int build_annotations(const wcow_build *b, json_t *spec, wc_err *err)
 {
     const pod_container_config *cc = b->cc;
     json_t *a = json_object();
-    if (!a || json_object_set_new(spec, "annotations", a))
-        return oom(err);
+    json_object_set_new(spec, "annotations", a);
     pod_annotate_identity(a, b->in->sandbox, cc, b->in->sandbox_id);
     if (cc->windows_security.host_process)
         hostprocess_annotations(b, a);
@@ -504,7 +474,7 @@ int pod_spec_build_wcow(const pod_wcow_input *in, json_t **spec, wc_err *err)
     if (parse_image(in->image_config_json, &b.image, err) < 0)
         return -1;
     json_t *s = json_object();
-    int rc = s ? build_all(&b, s, err) : oom(err);
+    int rc = build_all(&b, s, err);
     json_decref(b.image);
     if (rc < 0) {
         json_decref(s);

@@ -9,6 +9,7 @@
 #include "common/config.h"
 #include "common/fs.h"
 #include "common/wstr_win32.h"
+#include "common/xalloc.h"
 #include "hcs/runtime.h"
 #include "image/image.h"
 #include "podsandbox/ocispec_wcow.h"
@@ -79,11 +80,7 @@ static int remove_w(const wchar_t *path, DWORD *failed);
 static void remove_children(const wchar_t *dir, DWORD *failed)
 {
     size_t len = wcslen(dir);
-    wchar_t *pattern = malloc((len + 3) * sizeof *pattern);
-    if (!pattern) {
-        *failed = ERROR_NOT_ENOUGH_MEMORY;
-        return;
-    }
+    wchar_t *pattern = wc_xmalloc((len + 3) * sizeof *pattern);
     swprintf(pattern, len + 3, L"%ls\\*", dir);
     WIN32_FIND_DATAW fd;
     HANDLE h = FindFirstFileW(pattern, &fd);
@@ -94,11 +91,7 @@ static void remove_children(const wchar_t *dir, DWORD *failed)
         if (wcscmp(fd.cFileName, L".") == 0 || wcscmp(fd.cFileName, L"..") == 0)
             continue;
         size_t n = len + wcslen(fd.cFileName) + 2;
-        wchar_t *child = malloc(n * sizeof *child);
-        if (!child) {
-            *failed = ERROR_NOT_ENOUGH_MEMORY;
-            break;
-        }
+        wchar_t *child = wc_xmalloc(n * sizeof *child);
         swprintf(child, n, L"%ls\\%ls", dir, fd.cFileName);
         remove_w(child, failed);
         free(child);
