@@ -33,7 +33,7 @@ static const char *spec_image(const Runtime__V1__ImageSpec *spec)
 
 static char **dup_strv(char *const *v, size_t n)
 {
-    char **out = wc_xcalloc(n + 1, sizeof *out);
+    char **out = cri_alloc((n + 1) * sizeof *out);
     for (size_t i = 0; i < n; i++)
         out[i] = cri_strdup(v[i]);
     return out;
@@ -60,7 +60,7 @@ static Runtime__V1__Image *to_pb(const img_image *img)
 
 static Runtime__V1__Image **to_pb_list(img_image **imgs, size_t n)
 {
-    Runtime__V1__Image **out = wc_xcalloc(n + 1, sizeof *out);
+    Runtime__V1__Image **out = cri_alloc((n + 1) * sizeof *out);
     for (size_t i = 0; i < n; i++)
         out[i] = to_pb(imgs[i]);
     return out;
@@ -80,6 +80,7 @@ static int list_images(cri_call *call, const ProtobufCMessage *req, ProtobufCMes
     size_t n;
     if (!s || img_image_list(s, filter_of(in->filter), &imgs, &n, err) < 0)
         return -1;
+    cri_call_answer_in_arena(call);
     Runtime__V1__ListImagesResponse *r =
         cri_new(Runtime__V1__ListImagesResponse, runtime__v1__list_images_response);
     r->images = to_pb_list(imgs, n);
@@ -143,6 +144,7 @@ static int image_status(cri_call *call, const ProtobufCMessage *req, ProtobufCMe
         *err = e;
         return -1;
     }
+    cri_call_answer_in_arena(call);
     Runtime__V1__ImageStatusResponse *r =
         cri_new(Runtime__V1__ImageStatusResponse, runtime__v1__image_status_response);
     if (img) {

@@ -33,6 +33,12 @@ char *cri_strdup(const char *s)
     return copy;
 }
 
+void *cri_alloc(size_t bytes)
+{
+    cri_arena *a = cri_arena_current();
+    return a ? cri_arena_alloc(a, bytes) : wc_xcalloc(1, bytes);
+}
+
 void *cri_grow(void *old, size_t old_bytes, size_t new_bytes)
 {
     cri_arena *a = cri_arena_current();

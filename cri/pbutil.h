@@ -15,6 +15,8 @@
 void *cri_new_message(const ProtobufCMessageDescriptor *desc);
 /* strdup that maps NULL to "". */
 char *cri_strdup(const char *s);
+/* Zeroed memory for a response part: from the arena in use (cri/arena.h), else the heap. */
+void *cri_alloc(size_t bytes);
 /* realloc, or from the arena in use (cri/arena.h): the old block is copied, not freed. */
 void *cri_grow(void *old, size_t old_bytes, size_t new_bytes);
 /* Appends a key/value entry to a map<string,string> field (n and entries pointers); desc is

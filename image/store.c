@@ -359,6 +359,8 @@ int img_store_open(const wc_config *cfg, img_store **out, wc_err *err)
     return 0;
 }
 
+static void cache_clear(img_store *s);
+
 void img_store_close(img_store *s)
 {
     if (!s)
@@ -371,6 +373,8 @@ void img_store_close(img_store *s)
         pthread_join(s->reaper, NULL);
     }
     free(s->reap_q);
+    cache_clear(s);
+    free(s->cache);
     for (size_t i = 0; i < s->n_stmts; i++)
         sqlite3_finalize(s->stmts[i].st);
     for (size_t i = 0; i < s->n_users; i++)
@@ -451,6 +455,9 @@ static int commit_rows(img_store *s, const img_record *r)
     return 0;
 }
 
+static void cache_recorded(img_store *s, const img_record *r);
+static void cache_removed(img_store *s, const char *id);
+
 int img_db_commit(img_store *s, const img_record *rec, wc_err *err)
 {
     pthread_mutex_lock(&s->db_lock);
@@ -463,6 +470,10 @@ int img_db_commit(img_store *s, const img_record *rec, wc_err *err)
         if (rc < 0)
             db_exec(s, "ROLLBACK", NULL);
     }
+    if (rc == 0)
+        cache_recorded(s, rec); /* the next ImageStatus is answered from memory */
+    else
+        s->image_gen++; /* what was cached may be stale */
     pthread_mutex_unlock(&s->db_lock);
     img_usage_invalidate(s);
     return rc;
@@ -744,6 +755,130 @@ static img_image *load_locked(img_store *s, const char *id)
     return img;
 }
 
+/* ---- Loaded images, cached ---- */
+
+static char **strv_dup(char *const *v, size_t n)
+{
+    char **out = wc_xcalloc(n + 1, sizeof *out);
+    for (size_t i = 0; i < n; i++)
+        out[i] = wc_xstrdup(v[i]);
+    return out;
+}
+
+static img_image *image_dup(const img_image *in)
+{
+    img_image *c = wc_xcalloc(1, sizeof *c);
+    *c = *in;
+    c->id = wc_xstrdup(in->id);
+    c->repo_tags = strv_dup(in->repo_tags, in->n_repo_tags);
+    c->repo_digests = strv_dup(in->repo_digests, in->n_repo_digests);
+    c->username = wc_xstrdup(in->username);
+    c->config_json = wc_xstrdup(in->config_json);
+    c->manifest_digest = wc_xstrdup(in->manifest_digest);
+    c->layer_dirs = strv_dup(in->layer_dirs, in->n_layers);
+    c->chain_ids = strv_dup(in->chain_ids, in->n_layers);
+    return c;
+}
+
+static void cache_clear(img_store *s)
+{
+    for (size_t i = 0; i < s->n_cache; i++)
+        img_image_free(s->cache[i]);
+    s->n_cache = 0;
+    s->cache_complete = 0;
+}
+
+/* Drops what a commit since made stale. Caller holds db_lock. */
+static void cache_check(img_store *s)
+{
+    if (s->cache_gen != s->image_gen) {
+        cache_clear(s);
+        s->cache_gen = s->image_gen;
+    }
+}
+
+static void cache_add(img_store *s, const img_image *img)
+{
+    if (s->n_cache == s->cap_cache) {
+        s->cap_cache = s->cap_cache ? 2 * s->cap_cache : 16;
+        s->cache = wc_xrealloc(s->cache, s->cap_cache * sizeof *s->cache);
+    }
+    s->cache[s->n_cache++] = image_dup(img);
+}
+
+/* A copy of image id, from the cache or the database. Caller holds db_lock. */
+static img_image *load_cached(img_store *s, const char *id)
+{
+    cache_check(s);
+    for (size_t i = 0; i < s->n_cache; i++)
+        if (strcmp(s->cache[i]->id, id) == 0)
+            return image_dup(s->cache[i]);
+    img_image *img = load_locked(s, id);
+    if (img) {
+        s->cache_complete = 0; /* one more, out of ListImages' order */
+        cache_add(s, img);
+    }
+    return img;
+}
+
+/* Drops name from an image's tags or digests (another image took it). */
+static void drop_name(char **v, size_t *n, const char *name)
+{
+    for (size_t i = 0; i < *n; i++) {
+        if (strcmp(v[i], name) == 0) {
+            free(v[i]);
+            memmove(v + i, v + i + 1, (*n - i) * sizeof *v); /* the NULL end too */
+            (*n)--;
+            return;
+        }
+    }
+}
+
+/* The cache follows a committed record: the image (re)loaded in place or appended (a new
+ * image is the newest), and the names it took away from others dropped there, as
+ * INSERT OR REPLACE moved them. Caller holds db_lock. */
+static void cache_recorded(img_store *s, const img_record *r)
+{
+    cache_check(s);
+    img_image *img = load_locked(s, r->id);
+    if (!img) {
+        s->image_gen++;
+        return;
+    }
+    size_t at = s->n_cache;
+    for (size_t i = 0; i < s->n_cache; i++) {
+        if (strcmp(s->cache[i]->id, r->id) == 0) {
+            at = i;
+            continue;
+        }
+        for (size_t k = 0; k < r->n_tags; k++)
+            drop_name(s->cache[i]->repo_tags, &s->cache[i]->n_repo_tags, r->tags[k]);
+        for (size_t k = 0; k < r->n_digests; k++)
+            drop_name(s->cache[i]->repo_digests, &s->cache[i]->n_repo_digests, r->digests[k]);
+    }
+    if (at < s->n_cache) {
+        img_image_free(s->cache[at]);
+        s->cache[at] = img;
+        return;
+    }
+    cache_add(s, img);
+    img_image_free(img);
+}
+
+/* Caller holds db_lock. */
+static void cache_removed(img_store *s, const char *id)
+{
+    cache_check(s);
+    for (size_t i = 0; i < s->n_cache; i++) {
+        if (strcmp(s->cache[i]->id, id) == 0) {
+            img_image_free(s->cache[i]);
+            memmove(s->cache + i, s->cache + i + 1, (s->n_cache - i - 1) * sizeof *s->cache);
+            s->n_cache--;
+            return;
+        }
+    }
+}
+
 int img_image_lookup(img_store *s, const char *ref_or_id, img_image **out, wc_err *err)
 {
     char id[IMG_DIGEST_LEN + 8];
@@ -752,7 +887,7 @@ int img_image_lookup(img_store *s, const char *ref_or_id, img_image **out, wc_er
     read_begin(s);
     int rc = resolve_locked(s, ref_or_id, id, sizeof id, err);
     if (rc == 0)
-        *out = load_locked(s, id);
+        *out = load_cached(s, id);
     read_end(s);
     pthread_mutex_unlock(&s->db_lock);
     if (rc < 0)
@@ -806,16 +941,28 @@ int img_image_list(img_store *s, const char *filter_ref, img_image ***out, size_
         return 0;
     }
     pthread_mutex_lock(&s->db_lock);
+    cache_check(s);
+    if (s->cache_complete) {
+        *out = wc_xcalloc(s->n_cache + 1, sizeof **out);
+        for (size_t i = 0; i < s->n_cache; i++)
+            (*out)[(*n)++] = image_dup(s->cache[i]);
+        pthread_mutex_unlock(&s->db_lock);
+        return 0;
+    }
     read_begin(s);
     size_t count = 0;
     char **ids = column_list(s, "SELECT id FROM images WHERE ?1 IS NOT NULL ORDER BY created_ns",
                              "", &count);
     *out = wc_xcalloc(count + 1, sizeof **out);
+    cache_clear(s);
     for (size_t i = 0; i < count; i++) {
         img_image *img = load_locked(s, ids[i]);
-        if (img)
+        if (img) {
+            cache_add(s, img);
             (*out)[(*n)++] = img;
+        }
     }
+    s->cache_complete = 1;
     read_end(s);
     pthread_mutex_unlock(&s->db_lock);
     free_strv(ids, count);
@@ -910,6 +1057,10 @@ static int remove_locked(img_store *s, const char *id, strlist *gone, wc_err *er
     }
     if (rc == 0 && db_exec(s, "COMMIT", err) < 0)
         rc = -1;
+    if (rc == 0)
+        cache_removed(s, id);
+    else
+        s->image_gen++;
     if (rc < 0) {
         db_exec(s, "ROLLBACK", NULL);
         strlist_free(gone);

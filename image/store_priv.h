@@ -39,6 +39,13 @@ struct img_store {
     size_t n_stmts;
     img_user *users;
     size_t n_users, cap_users;
+    /* Images as loaded, for ImageStatus and ListImages (db_lock): valid while image_gen, bumped
+     * by every commit that records or removes an image, is still cache_gen. cache_complete:
+     * every image is in it, in ListImages' order. */
+    img_image **cache;
+    size_t n_cache, cap_cache;
+    unsigned long image_gen, cache_gen;
+    int cache_complete;
     img_registry *reg;
     int max_downloads;
     int progress_seconds;

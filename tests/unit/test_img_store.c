@@ -325,10 +325,27 @@ static void repeated_lookups(void **state)
         assert_int_equal(n, 2);
         img_image_list_free(all, n);
     }
-    assert_int_equal(img_remove(s, "one", &err), 0);
+    /* Answers come from a cache: a tag moved to another image shows at once in both. */
+    add_image(s, H("g"), "docker.io/library/two:latest", H("h"), H("i"));
     img_image *img = NULL;
+    assert_int_equal(img_image_lookup(s, H("e"), &img, &err), 0);
+    assert_int_equal(img->n_repo_tags, 0);
+    img_image_free(img);
+    assert_int_equal(img_image_lookup(s, "two", &img, &err), 0);
+    assert_string_equal(img->id, H("g"));
+    img_image_free(img);
+    img_image **all = NULL;
+    size_t n = 0;
+    assert_int_equal(img_image_list(s, NULL, &all, &n, &err), 0);
+    assert_int_equal(n, 3);
+    img_image_list_free(all, n);
+    assert_int_equal(img_remove(s, "one", &err), 0);
     assert_int_equal(img_image_lookup(s, "one", &img, &err), -1);
     assert_int_equal(err.code, WC_NOT_FOUND);
+    assert_int_equal(img_image_lookup(s, H("a"), &img, &err), -1);
+    assert_int_equal(img_image_list(s, NULL, &all, &n, &err), 0);
+    assert_int_equal(n, 2);
+    img_image_list_free(all, n);
     img_store_close(s);
     wc_config_free(cfg);
     img_remove_tree(root, &err);
