@@ -21,34 +21,21 @@
 
 /* ---- exits ---------------------------------------------------------------------------- */
 
-static void report_exit(hcs_ctr *c, int code)
-{
-    AcquireSRWLockExclusive(&c->rt->mu);
-    int first = !c->exit_reported;
-    c->exit_reported = 1;
-    c->exited = 1;
-    ReleaseSRWLockExclusive(&c->rt->mu);
-    if (!first || !c->rt->on_exit)
-        return;
-    hcs_exit e = {.pid = (int)c->pid, .exit_code = code, .finished_ns = hcs_now_ns()};
-    c->rt->on_exit(c->rt->exit_ctx, c->id, NULL, &e);
-}
-
 /* An init process that ended before its exit callback was registered (or while wincrid
  * was not running) is reported now; whether HCS replays an exit to a callback registered
- * later is not documented, and report_exit reports once whichever comes first. */
+ * later is not documented, and hcs_ctr_report_exit reports once whichever comes first. */
 static void report_if_exited(hcs_ctr *c)
 {
     hcs_process_status st = {0};
     wc_err werr = {0};
     if (c->init && hcs_process_wait(c->init, 0, &st, &werr) == 0 && st.exited)
-        report_exit(c, (int)st.exit_code);
+        hcs_ctr_report_exit(c, (int)st.exit_code);
 }
 
 static void on_process_exit(void *ctx, const char *id, const hcs_process_status *st)
 {
     (void)id;
-    report_exit(ctx, st->exited ? (int)st->exit_code : 255);
+    hcs_ctr_report_exit(ctx, st->exited ? (int)st->exit_code : 255);
 }
 
 /* The system ending first (terminated, crashed, or adopted after a restart) has no exit
@@ -57,7 +44,7 @@ static void on_system_exit(void *ctx, const char *id, const hcs_system_exit *st)
 {
     wc_info("hcs", "compute system exited", "id=%s status=0x%08lx type=%s", id,
             (unsigned long)(uint32_t)st->status, st->exit_type);
-    report_exit(ctx, 255);
+    hcs_ctr_report_exit(ctx, 255);
 }
 
 /* ---- our record, for hcs_adopt after a restart ---------------------------------------- */

@@ -51,12 +51,13 @@ int hcs_ccg_instance_find(const char *properties_json, const char *id, json_t **
     json_error_t je;
     json_t *doc = properties_json ? json_loads(properties_json, 0, &je) : NULL;
     json_t *props = json_object_get(doc, "Properties");
-    if (json_array_size(props) != 1) {
+    size_t n_props = json_array_size(props); /* read before doc (which owns props) goes */
+    if (n_props != 1) {
         json_decref(doc);
         return wc_err_set(err, WC_INTERNAL,
                           "credential guard: HCS answered the ContainerCredentialGuard query with "
                           "%u properties, expected one",
-                          (unsigned)json_array_size(props));
+                          (unsigned)n_props);
     }
     size_t i;
     json_t *inst;

@@ -279,19 +279,6 @@ static void shutdown_job(hcs_job *j, DWORD grace_ms)
 
 /* ---- exits ---------------------------------------------------------------------------- */
 
-static void report_exit(hcs_ctr *c, int code)
-{
-    AcquireSRWLockExclusive(&c->rt->mu);
-    int first = !c->exit_reported;
-    c->exit_reported = 1;
-    c->exited = 1;
-    ReleaseSRWLockExclusive(&c->rt->mu);
-    if (!first || !c->rt->on_exit)
-        return;
-    hcs_exit e = {.pid = (int)c->pid, .exit_code = code, .finished_ns = hcs_now_ns()};
-    c->rt->on_exit(c->rt->exit_ctx, c->id, NULL, &e);
-}
-
 /* The init process ended (or was never seen again after a restart: 255): the rest of the
  * job is shut down, then the exit is reported. */
 static DWORD WINAPI waiter_main(void *arg)
@@ -306,7 +293,7 @@ static DWORD WINAPI waiter_main(void *arg)
             code = 255;
     }
     shutdown_job(c->job, JOB_SHUTDOWN_MS);
-    report_exit(c, (int)code);
+    hcs_ctr_report_exit(c, (int)code);
     return 0;
 }
 
@@ -1363,6 +1350,6 @@ int hcs_job_adopt(hcs_runtime *rt, const char *id, wc_err *err)
     if (j->job && j->init_h)
         start_waiter(c);
     else
-        report_exit(c, 255); /* it ended while nobody held it: its exit code is gone */
+        hcs_ctr_report_exit(c, 255); /* it ended while nobody held it: its exit code is gone */
     return 1;
 }

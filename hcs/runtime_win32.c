@@ -343,3 +343,18 @@ int hcs_stats_of(hcs_runtime *rt, const char *id, hcs_stats *out, wc_err *err)
     out->memory_limit_bytes = c->memory_limit;
     return 0;
 }
+
+/* The container's init ended: reported to the runtime's owner once, whichever of the
+ * notifications (exit callback, wait, a reopen that finds it gone) comes first. */
+void hcs_ctr_report_exit(hcs_ctr *c, int code)
+{
+    AcquireSRWLockExclusive(&c->rt->mu);
+    int first = !c->exit_reported;
+    c->exit_reported = 1;
+    c->exited = 1;
+    ReleaseSRWLockExclusive(&c->rt->mu);
+    if (!first || !c->rt->on_exit)
+        return;
+    hcs_exit e = {.pid = (int)c->pid, .exit_code = code, .finished_ns = hcs_now_ns()};
+    c->rt->on_exit(c->rt->exit_ctx, c->id, NULL, &e);
+}

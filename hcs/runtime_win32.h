@@ -200,6 +200,8 @@ struct hcs_ctr {
 };
 
 hcs_ctr *hcs_ctr_find(hcs_runtime *rt, const char *id);
+/* Reports the container's exit to the runtime's owner, once (runtime_win32.c). */
+void hcs_ctr_report_exit(hcs_ctr *c, int code);
 /* As hcs_ctr_find; NOT_FOUND naming the container when it is not known. */
 int hcs_ctr_find_or_fail(hcs_runtime *rt, const char *id, hcs_ctr **out, wc_err *err);
 void hcs_ctr_register(hcs_runtime *rt, hcs_ctr *c);
