@@ -1,7 +1,6 @@
 /* Allocation that cannot fail: see xalloc.h for the policy. */
 #include "common/xalloc.h"
 
-#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,14 +84,4 @@ char *wc_xasprintf(const char *fmt, ...)
     char *s = wc_xvasprintf(fmt, ap);
     va_end(ap);
     return s;
-}
-
-static void *json_xmalloc(size_t size)
-{
-    return wc_xmalloc(size);
-}
-
-void wc_xalloc_init(void)
-{
-    json_set_alloc_funcs(json_xmalloc, free);
 }

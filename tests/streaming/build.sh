@@ -18,7 +18,7 @@ if [ -f build/san/libwincri.a ] &&
     :
 else
     gcc $cflags $(pkg-config --cflags jansson) -o "$out/stream_testd" $src common/err.c \
-        common/log.c common/clock.c common/clock_linux.c common/net_linux.c $libs
+        common/log.c common/clock.c common/clock_linux.c common/net_linux.c common/xalloc.c $libs
 fi
 if command -v go >/dev/null && [ -d /usr/share/gocode/src/github.com/docker/spdystream ]; then
     mkdir -p "$PWD/build/streaming/gocache"

@@ -13,7 +13,8 @@ out=build/streaming
 mkdir -p "$out"
 src="cri/httpparse.c cri/websocket.c cri/spdy.c cri/spdy_dict.c cri/streaming.c cri/streaming_tls.c
      cri/streaming_session.c cri/streaming_win32.c hcs/winstr.c common/err.c common/log.c
-     common/clock.c common/clock_win32.c common/net_win32.c tests/streaming/stream_testd_win32.c"
+     common/clock.c common/clock_win32.c common/net_win32.c common/xalloc.c
+     tests/streaming/stream_testd_win32.c"
 # shellcheck disable=SC2086
 "$cc" -std=c11 -Wall -Wextra -Werror -Wno-unused-parameter -I. $dep_cflags -O1 -g \
     -D_WIN32_WINNT=0x0A00 -D__USE_MINGW_ANSI_STDIO=1 -o "$out/stream_testd_win32.exe" $src \

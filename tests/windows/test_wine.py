@@ -22,7 +22,8 @@ CC = "x86_64-w64-mingw32-gcc"
 CFLAGS = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-Wshadow", "-I.", "-D_WIN32_WINNT=0x0A00",
           "-O1"]
 SOURCES = ["tests/windows/wine/hcs_wine_test.c", "hcs/winstr.c", "common/wstr_win32.c",
-           "hcs/hresult.c", "hcs/hcs_load_win32.c", "common/dll_win32.c"]
+           "hcs/hresult.c", "hcs/hcs_load_win32.c", "common/dll_win32.c",
+           "common/xalloc.c", "common/log.c", "common/clock.c", "common/clock_win32.c"]
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,7 @@ def program(tmp_path_factory):
                    cwd=REPO, check=True)
     exe = out / "hcs_wine_test.exe"
     subprocess.run([CC, *CFLAGS, "-o", str(exe), *SOURCES, str(out / "err.o"), "-lshell32",
-                    "-lpathcch"], cwd=REPO, check=True)
+                    "-lpathcch", "-static", "-lpthread"], cwd=REPO, check=True)
     return exe
 
 

@@ -23,7 +23,7 @@ CC = "x86_64-w64-mingw32-gcc"
 CFLAGS = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-Wshadow", "-Wno-unused-parameter", "-I.",
           "-D_WIN32_WINNT=0x0A00", "-D__USE_MINGW_ANSI_STDIO=1", "-O1"]
 SOURCES = ["tests/windows/wine-front/wine_front.c", "cri/front.c", "cri/front_win32.c",
-           "common/log.c", "common/clock.c", "common/clock_win32.c", "common/wstr_win32.c"]
+           "common/log.c", "common/clock.c", "common/clock_win32.c", "common/wstr_win32.c", "common/xalloc.c"]
 LIBS = ["-static", "-lws2_32", "-ladvapi32", "-lpthread"]
 
 
@@ -66,7 +66,8 @@ def test_named_pipe_front_relays_under_wine(wine, program, tmp_path):
 
 
 CNI_SOURCES = ["tests/windows/wine-front/wine_cni.c", "hns/cni_exec_win32.c",
-               "common/wstr_win32.c"]
+               "common/wstr_win32.c", "common/xalloc.c", "common/log.c", "common/clock.c",
+               "common/clock_win32.c"]
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +87,7 @@ def cni_program(tmp_path_factory):
     if not (inc / "jansson.h").exists():
         subprocess.run(["make", "build/win/include/.stamp"], cwd=REPO, check=True)
     subprocess.run([CC, *CFLAGS, "-I", str(inc), "-o", str(exe), *CNI_SOURCES,
-                    str(out / "err.o")], cwd=REPO, check=True)
+                    str(out / "err.o"), "-static", "-lpthread"], cwd=REPO, check=True)
     return exe, bindir
 
 

@@ -25,6 +25,10 @@ SOURCES = [
     "common/err.c",
     "common/wstr_win32.c",
     "common/dll_win32.c",
+    "common/xalloc.c",
+    "common/log.c",
+    "common/clock.c",
+    "common/clock_win32.c",
 ]
 CC = "x86_64-w64-mingw32-gcc"
 
@@ -49,7 +53,7 @@ def exe():
     cmd = [CC, "-std=c11", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter",
            "-D_WIN32_WINNT=0x0A00", "-I", ROOT, "-o", target]
     cmd += [os.path.join(ROOT, s) for s in SOURCES]
-    cmd += ["-lole32"]
+    cmd += ["-lole32", "-static", "-lpthread"]
     subprocess.run(cmd, check=True)
     yield target
     shutil.rmtree(out, ignore_errors=True)
