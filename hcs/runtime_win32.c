@@ -231,6 +231,33 @@ int hcs_open_stdin(hcs_runtime *rt, const char *id, int *in_fd, wc_err *err)
     return hcs_stdio_take_stdin(&c->stdio, id, in_fd, err);
 }
 
+int hcs_keep_std(hcs_runtime *rt, const char *id, wc_err *err)
+{
+    hcs_ctr *c;
+    if (hcs_ctr_find_or_fail(rt, id, &c, err) < 0)
+        return -1;
+    if (c->started)
+        return wc_err_set(err, WC_FAILED_PRECONDITION,
+                          "container %s: its pipes are pumped already (it was started)", id);
+    c->stdio.keep = 1;
+    return 0;
+}
+
+int hcs_take_std(hcs_runtime *rt, const char *id, void *std[3], wc_err *err)
+{
+    hcs_ctr *c;
+    if (hcs_ctr_find_or_fail(rt, id, &c, err) < 0)
+        return -1;
+    if (!c->stdio.keep || !c->stdio.kept[1])
+        return wc_err_set(err, WC_FAILED_PRECONDITION,
+                          "container %s: its init's pipes were not kept or were taken", id);
+    for (int i = 0; i < 3; i++) {
+        std[i] = c->stdio.kept[i];
+        c->stdio.kept[i] = NULL;
+    }
+    return 0;
+}
+
 /* ---- update / pause / resume ---------------------------------------------------------- */
 
 /* Sends each request in turn; the first failure stops. */

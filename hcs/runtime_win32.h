@@ -36,10 +36,14 @@ typedef struct hcs_pump {
 } hcs_pump;
 
 /* A container's std streams: our own pipes, made at create so the pod model can open the
- * output before start, and the pumps from HCS's pipes into them once the process runs. */
+ * output before start, and the pumps from HCS's pipes into them once the process runs; or,
+ * when the pod model asked to keep them (hcs_keep_std, for the stdio keeper), HCS's pipes
+ * themselves, kept for hcs_take_std. */
 typedef struct hcs_stdio {
     HANDLE out_r, out_w, err_r, err_w, in_r, in_w;
     hcs_pump pumps[3]; /* stdin, stdout, stderr */
+    int keep;          /* hold the init's pipes rather than pump them */
+    HANDLE kept[3];    /* stdin, stdout, stderr of the init, with keep; NULL when taken */
 } hcs_stdio;
 
 void hcs_handle_close(HANDLE *h);
@@ -47,7 +51,8 @@ void hcs_handle_close(HANDLE *h);
 /* Makes stdout, stderr (not with a terminal) and stdin (with open_stdin). */
 int hcs_stdio_make(hcs_stdio *s, const hcs_io *io, const char *ctr_id, wc_err *err);
 /* Pumps the init process's HCS pipes (std[0..2], NULL where there is none; taken over) into
- * ours: stdout and stderr into our writers, our stdin reader into its stdin. */
+ * ours: stdout and stderr into our writers, our stdin reader into its stdin. With keep, holds
+ * them instead (and closes our writers: nothing will write them). */
 void hcs_stdio_connect(hcs_stdio *s, HANDLE std[3]);
 /* Nothing will ever write the output: closes our writers (and stdin's reader), so the pod
  * model's log readers see the end of the streams. */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/handle_win32.h"
 #include "common/xalloc.h"
 #include "hcs/runtime_win32.h"
 
@@ -85,6 +86,12 @@ int hcs_stdio_make(hcs_stdio *s, const hcs_io *io, const char *ctr_id, wc_err *e
 
 void hcs_stdio_connect(hcs_stdio *s, HANDLE std[3])
 {
+    if (s->keep) {
+        for (int i = 0; i < 3; i++)
+            s->kept[i] = std[i];
+        hcs_stdio_abandon(s);
+        return;
+    }
     pump_start(&s->pumps[1], std[1], s->out_w);
     s->out_w = NULL;
     if (std[2]) {
@@ -110,29 +117,17 @@ void hcs_stdio_close(hcs_stdio *s)
 {
     for (int i = 0; i < 3; i++)
         join_cancelling(&s->pumps[i].thread, PUMP_JOIN_MS);
-    HANDLE *hs[] = {&s->out_r, &s->out_w, &s->err_r, &s->err_w, &s->in_r, &s->in_w};
+    HANDLE *hs[] = {&s->out_r, &s->out_w,   &s->err_r,   &s->err_w,  &s->in_r,
+                    &s->in_w,  &s->kept[0], &s->kept[1], &s->kept[2]};
     for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++)
         hcs_handle_close(hs[i]);
 }
 
-/* A CRT descriptor for a duplicate of h (the caller closes it with _close). */
-static int fd_dup(HANDLE h, int flags)
-{
-    HANDLE d = NULL;
-    if (!h || !DuplicateHandle(GetCurrentProcess(), h, GetCurrentProcess(), &d, 0, FALSE,
-                               DUPLICATE_SAME_ACCESS))
-        return -1;
-    int fd = _open_osfhandle((intptr_t)d, flags);
-    if (fd < 0)
-        CloseHandle(d);
-    return fd;
-}
-
 int hcs_stdio_open_output(hcs_stdio *s, const char *ctr_id, int *out_fd, int *err_fd, wc_err *err)
 {
-    *out_fd = fd_dup(s->out_r, _O_RDONLY | _O_BINARY);
+    *out_fd = wc_fd_of_copy(s->out_r, _O_RDONLY);
     if (s->err_r)
-        *err_fd = fd_dup(s->err_r, _O_RDONLY | _O_BINARY);
+        *err_fd = wc_fd_of_copy(s->err_r, _O_RDONLY);
     if (*out_fd < 0 || (s->err_r && *err_fd < 0)) {
         if (*out_fd >= 0)
             _close(*out_fd);
