@@ -14,6 +14,7 @@
 #include "cri/daemon.h"
 #include "cri/eventlog.h"
 #include "cri/service.h"
+#include "podsandbox/keeper_win32.h"
 
 static BOOL WINAPI on_console_event(DWORD type)
 {
@@ -47,6 +48,8 @@ static int run_console(const wc_daemon_opts *opts)
 int main(int argc, char **argv)
 {
     wc_xalloc_init(); /* Jansson too aborts when out of memory: common/xalloc.h */
+    if (argc >= 2 && strcmp(argv[1], POD_WKEEPER_ARG) == 0)
+        return pod_wkeeper_main(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "service") == 0)
         return wc_service_command(argc - 1, argv + 1);
     wc_daemon_opts opts;

@@ -4,6 +4,8 @@
 #ifndef WINCRI_PODSANDBOX_LOGGER_WIN32_H
 #define WINCRI_PODSANDBOX_LOGGER_WIN32_H
 
+#include <windows.h>
+
 #include "podsandbox/model.h"
 
 typedef struct pod_logger pod_logger;
@@ -20,6 +22,14 @@ int pod_logger_reopen(pod_logger *l, wc_err *err);
  * tap that falls behind rather than stall the log. A tap outlives its logger safely. */
 int pod_logger_tap(pod_logger *l, int want_out, int want_err, int *out_fd, int *err_fd,
                    pod_tap **tap, wc_err *err);
+/* 1 once both streams ended (the container's output is all in the log). */
+int pod_logger_ended(pod_logger *l);
+/* The keeper hands a tap's read ends away: drops the attacher's reference without stopping
+ * the tap, which lives until its reader goes or the output ends. */
+void pod_tap_detach(pod_tap *t);
+/* wincrid's side of a keeper's tap: copies of the read ends (taken over), so pod_tap_ended
+ * can tell when the keeper closed them and they were read dry. */
+pod_tap *pod_tap_probe(HANDLE out_r, HANDLE err_r);
 /* The daemon keeps the container's stdin (from hcs_open_stdin) in the logger, which closes
  * it when it is freed (or when another fd, -1 included, is kept); attachers get dups. */
 void pod_logger_keep_stdin(pod_logger *l, int fd);

@@ -33,6 +33,7 @@ struct pod_tap {
     int ended;  /* the writer is done (what an attacher waits for) */
     int refs;   /* the logger's, the attacher's, the writer thread's */
     HANDLE thread;
+    HANDLE probe[2]; /* a keeper's tap (pod_tap_probe): copies of the read ends; else NULL */
     CONDITION_VARIABLE cv;
     pod_tap *next;
 };
@@ -70,6 +71,8 @@ static void tap_free_locked(pod_tap *t)
     for (int i = 0; i < 2; i++) {
         if (t->wr[i])
             CloseHandle(t->wr[i]);
+        if (t->probe[i])
+            CloseHandle(t->probe[i]);
         free(t->q[i]);
     }
     if (t->thread)
@@ -237,8 +240,34 @@ int pod_logger_tap(pod_logger *l, int want_out, int want_err, int *out_fd, int *
     return 0;
 }
 
+/* A keeper's tap ends when its writer closed the pipe and everything in it was read. */
+static int probe_ended(HANDLE h)
+{
+    DWORD avail = 0;
+    return !h || (!PeekNamedPipe(h, NULL, 0, NULL, &avail, NULL) && avail == 0);
+}
+
+pod_tap *pod_tap_probe(HANDLE out_r, HANDLE err_r)
+{
+    pod_tap *t = wc_xcalloc(1, sizeof *t);
+    t->probe[0] = out_r;
+    t->probe[1] = err_r;
+    t->refs = 1;
+    t->stop = 1; /* nothing to write here: the keeper writes */
+    return t;
+}
+
+void pod_tap_detach(pod_tap *t)
+{
+    AcquireSRWLockExclusive(&taps_mu);
+    tap_free_locked(t);
+    ReleaseSRWLockExclusive(&taps_mu);
+}
+
 int pod_tap_ended(pod_tap *t)
 {
+    if (t->probe[0] || t->probe[1])
+        return probe_ended(t->probe[0]) && probe_ended(t->probe[1]);
     AcquireSRWLockShared(&taps_mu);
     int ended = t->ended;
     ReleaseSRWLockShared(&taps_mu);
@@ -416,6 +445,14 @@ void pod_logger_free_drained(pod_logger *l)
         if (l->streams[i].thread)
             WaitForSingleObject(l->streams[i].thread, INFINITE);
     free_logger(l);
+}
+
+int pod_logger_ended(pod_logger *l)
+{
+    AcquireSRWLockShared(&taps_mu);
+    int ended = !l->open_out[0] && !l->open_out[1];
+    ReleaseSRWLockShared(&taps_mu);
+    return ended;
 }
 
 /* ---- the container's stdin, kept for attachers ---- */
