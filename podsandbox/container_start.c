@@ -82,6 +82,7 @@ static int start_created(pod_manager *pm, pod_container *c, wc_err *err)
         mark_start_failed(pm, c, err);
     } else {
         WC_CRASH_POINT("container.start.started");
+        pod_platform_stdio_started(pm, c, rt);
         if (!pid) { /* the platform's init came with the start */
             hcs_state st = {0};
             wc_err ignored = {0};

@@ -30,7 +30,7 @@ enum { POD_SIGKILL = 9, POD_SIGTERM = 15 };
 #define POD_INTENT_REMOVE "remove"
 
 typedef struct pod_cstdio pod_cstdio; /* a container's stdio: the platform's (platform.h) */
-typedef struct pod_keeper pod_keeper; /* the stdio keeper (Linux, keeper.h) */
+typedef struct pod_keeper pod_keeper; /* the stdio keeper (keeper.h, keeper_win32.h) */
 
 /* Locks, outermost first; never take an outer one while holding an inner one:
  *   pod_sandbox.op    one lifecycle operation on the pod (Run's set-up, Stop, Remove, and
@@ -105,7 +105,7 @@ struct pod_manager {
     size_t n_sandboxes;
     pod_container **containers;
     size_t n_containers;
-    pod_keeper *keeper;                   /* Linux: the stdio keeper's connection */
+    pod_keeper *keeper;                   /* the stdio keeper's connection; Windows: NULL without */
     struct pod_keeper_entry *keeper_seen; /* what it knew when wincrid started (recovery) */
     size_t n_keeper_seen;
     pod_name *names; /* every live sandbox and container name; guarded by mu */

@@ -36,6 +36,9 @@ void pod_platform_stdio_close(pod_manager *pm);
  * stdin kept for attachers. */
 int pod_platform_stdio_begin(pod_manager *pm, pod_container *c, hcs_runtime *rt, int pid,
                              wc_err *err);
+/* StartContainer, after the runtime started it: on Windows the init's pipes exist only now
+ * (HCS makes them with the process), and they go to the stdio keeper; Linux: nothing. */
+void pod_platform_stdio_started(pod_manager *pm, pod_container *c, hcs_runtime *rt);
 /* After a wincrid restart, for a container still there (init pid): the same hold again. */
 int pod_platform_stdio_recover(pod_manager *pm, pod_container *c, hcs_runtime *rt, int pid,
                                wc_err *err);

@@ -189,6 +189,14 @@ int pod_platform_stdio_begin(pod_manager *pm, pod_container *c, hcs_runtime *rt,
     return begin(pm, c, rt, pid, err);
 }
 
+/* The FIFOs went to the keeper before the start (begin). */
+void pod_platform_stdio_started(pod_manager *pm, pod_container *c, hcs_runtime *rt)
+{
+    (void)pm;
+    (void)c;
+    (void)rt;
+}
+
 int pod_platform_stdio_recover(pod_manager *pm, pod_container *c, hcs_runtime *rt, int pid,
                                wc_err *err)
 {

@@ -252,6 +252,13 @@ void fake_stdio_recorded_exit(const char *id, int exit_code, int64_t finished_ns
     fake_unlock();
 }
 
+void pod_platform_stdio_started(pod_manager *pm, pod_container *c, hcs_runtime *rt)
+{
+    (void)pm;
+    (void)c;
+    (void)rt;
+}
+
 int pod_platform_stdio_open(pod_manager *pm, wc_err *err)
 {
     (void)pm;

@@ -22,6 +22,7 @@ and restarts nothing, and it never notices a service process that died: the entr
 import json
 import os
 import re
+import shutil
 import subprocess
 import threading
 import time
@@ -30,7 +31,7 @@ import uuid
 import grpc
 import pytest
 
-from winsim import EXE, PB, PB_GRPC, SimHost, free_port
+from winsim import EXE, PB, PB_GRPC, Pods, SimHost, free_port
 
 SESSION_ENV = r"HKLM\System\CurrentControlSet\Control\Session Manager\Environment"
 EVENT_SOURCE_KEY = r"HKLM\System\CurrentControlSet\Services\EventLog\Application\wincrid"
@@ -92,10 +93,18 @@ class Service:
             else:
                 json.dump(cfg, f, indent=2)
 
-    def cmd(self, *args, timeout=240):
-        p = subprocess.run(["wine", EXE, "service", *args], env=self.host.env,
+    def cmd(self, *args, timeout=240, exe=EXE):
+        p = subprocess.run(["wine", exe, "service", *args], env=self.host.env,
                            capture_output=True, text=True, timeout=timeout)
         return p.returncode, p.stdout, p.stderr
+
+    def path(self, win):
+        return self.host.path(win)
+
+    def image(self):
+        ch = grpc.insecure_channel(f"127.0.0.1:{self.port}")
+        self.channels.append(ch)
+        return PB_GRPC.ImageServiceStub(ch)
 
     def status(self):
         return self.cmd("status")
@@ -129,7 +138,9 @@ class Service:
 @pytest.fixture(scope="module")
 def svchost():
     h = SimHost()
-    restart_prefix(h, {"WINSIM_PORT": str(h.port), "WINEDEBUG": "-all,+eventlog"})
+    # the wine gaps the doubles fill (winsim.py WinCrid.start) for the upgrade test's image
+    restart_prefix(h, {"WINSIM_PORT": str(h.port), "WINEDEBUG": "-all,+eventlog",
+                       "WINSIM_WINE_BACKUPWRITE": "1", "WINSIM_WINE_MOUNTPOINTS": "1"})
     yield h
     h.destroy()
 
@@ -415,3 +426,55 @@ def test_event_message_table_matches_the_event_ids():
     assert "RT_MESSAGETABLE" in rc, rc[:2000]
     table = dict(re.findall(r"MessageId = 0x([0-9a-fA-F]+)\n\s*(.*?)\n", rc))
     assert {int(k, 16): v for k, v in table.items()} == {i: r"%1\n\000" for i in ids}, table
+
+
+def test_upgrade_keeps_containers_and_their_output(svchost, registry, image_ref):
+    """README "Upgrade": the service is stopped, its binary replaced and the service started
+    again while a container runs and writes a line every 50 ms. The stdio keeper holds the
+    container's pipes throughout and runs from its own copy of the binary (Windows cannot
+    replace an executable a process runs from), so the installed wincrid.exe can be replaced;
+    the new wincrid reopens the container and every line is in its log once, in order."""
+    s = Service(svchost, extra={"registries": {registry.host: {"plain_http": True}}})
+    installed = s.base + "\\bin\\wincrid.exe"
+    os.makedirs(os.path.dirname(s.path(installed)))
+    shutil.copy(EXE, s.path(installed))
+    s.cmd("stop")  # what an earlier test left installed
+    s.cmd("uninstall")
+    rc, out, err = s.cmd("install", "--config", s.config_win, exe=installed)
+    assert installed in out, out
+    assert rc == OK, out + err
+    p = None
+    try:
+        rc, out, err = s.cmd("start")
+        assert rc == OK, out + err
+        s.image().PullImage(PB.PullImageRequest(image=PB.ImageSpec(image=image_ref)), timeout=300)
+        p = Pods(s, image_ref)
+        sid, scfg = p.run_pod()
+        cid = p.run(sid, scfg, name="talk", command=["C:\\app\\ctr.exe"],
+                    args=["log", "150", "50", "u", ";", "exit", "0"])
+        p.wait_log(scfg, "talk", "u-5")
+        keeper = [x for x in subprocess.run(["ps", "-eo", "args="], capture_output=True,
+                                            text=True).stdout.splitlines()
+                  if "--stdio-keeper" in x and s.name in x]
+        assert len(keeper) == 1 and "\\keeper\\wincrid-keeper-" in keeper[0], keeper
+
+        rc, out, err = s.cmd("stop")
+        assert rc == OK, out + err
+        shutil.copy(EXE, s.path(installed) + ".new")  # install.ps1: copy, then move over
+        os.replace(s.path(installed) + ".new", s.path(installed))
+        rc, out, err = s.cmd("start")
+        assert rc == OK, out + err
+
+        p.rt = s.runtime()
+        assert p.status(cid).state in (PB.CONTAINER_RUNNING, PB.CONTAINER_EXITED)
+        assert p.wait_state(cid, PB.CONTAINER_EXITED, timeout=60).exit_code == 0
+        p.rt.StopContainer(PB.StopContainerRequest(container_id=cid, timeout=5), timeout=60)
+        with open(p.log_file(scfg, "talk"), errors="replace") as f:
+            lines = [r.split(" ", 3)[3] for r in f.read().splitlines()]
+        assert lines == [f"u-{i}" for i in range(150)], lines
+    finally:
+        if p:
+            p.cleanup()
+        s.close()
+        s.cmd("stop")
+        s.cmd("uninstall")

@@ -293,6 +293,19 @@ class WinCrid:
                 return c["pid"]
         return None
 
+    def keeper_pids(self):
+        """Unix pids of this wincrid's stdio keeper (wine shows the Windows command line)."""
+        out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
+        return [int(line.split(None, 1)[0]) for line in out.splitlines()
+                if "--stdio-keeper" in line and self.name in line]
+
+    def kill_keeper(self):
+        """Ends the stdio keeper at once (a crash)."""
+        pids = self.keeper_pids()
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        return pids
+
     def kill(self):
         """Ends wincrid.exe at once (a crash, as far as the node can tell)."""
         for ch in self.channels:
