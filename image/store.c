@@ -578,12 +578,26 @@ static int all_hex(const char *p)
 }
 
 /* Image ID from an ID, a bare hex ID or a unique hex prefix; 0 found, 1 not. */
+/* Every image is loaded in memory and current (ListImages loaded them, commits since kept
+ * them): names and ids resolve from there, as load_locked copied the refs table's rows. */
+static int cache_usable(img_store *s);
+
 static int id_by_hex(img_store *s, const char *q, char *id, size_t cap)
 {
     const char *hex = strncmp(q, "sha256:", 7) == 0 ? q + 7 : q;
     size_t n = strlen(hex);
     if (!all_hex(hex) || n < 12 || n > 64)
         return 1;
+    if (cache_usable(s)) {
+        int found = 0;
+        for (size_t i = 0; i < s->n_cache; i++) {
+            if (strncmp(s->cache[i]->id + 7, hex, n) == 0) {
+                snprintf(id, cap, "%s", s->cache[i]->id);
+                found++;
+            }
+        }
+        return found == 1 ? 0 : 1;
+    }
     char pattern[80];
     snprintf(pattern, sizeof pattern, "sha256:%s%%", hex);
     sqlite3_stmt *st = prep(s, "SELECT id FROM images WHERE id LIKE ?1 LIMIT 2");
@@ -606,6 +620,20 @@ static int id_by_ref(img_store *s, const img_ref *ref, char *id, size_t cap)
         snprintf(name, sizeof name, "%s/%s@%s", ref->domain, ref->path, ref->digest);
     else
         snprintf(name, sizeof name, "%s/%s:%s", ref->domain, ref->path, ref->tag);
+    if (cache_usable(s)) {
+        for (size_t i = 0; i < s->n_cache; i++) {
+            const img_image *img = s->cache[i];
+            char *const *v = ref->digest ? img->repo_digests : img->repo_tags;
+            size_t nv = ref->digest ? img->n_repo_digests : img->n_repo_tags;
+            for (size_t k = 0; k < nv; k++) {
+                if (strcmp(v[k], name) == 0) {
+                    snprintf(id, cap, "%s", img->id);
+                    return 0;
+                }
+            }
+        }
+        return 1;
+    }
     sqlite3_stmt *st = prep(s, "SELECT image_id FROM refs WHERE name = ?1");
     if (!st)
         return 1;
@@ -797,6 +825,12 @@ static void cache_check(img_store *s)
     }
 }
 
+static int cache_usable(img_store *s)
+{
+    cache_check(s);
+    return s->cache_complete;
+}
+
 static void cache_add(img_store *s, const img_image *img)
 {
     if (s->n_cache == s->cap_cache) {
@@ -884,11 +918,14 @@ int img_image_lookup(img_store *s, const char *ref_or_id, img_image **out, wc_er
     char id[IMG_DIGEST_LEN + 8];
     *out = NULL;
     pthread_mutex_lock(&s->db_lock);
-    read_begin(s);
+    int in_memory = cache_usable(s); /* then no SQL runs: no transaction either */
+    if (!in_memory)
+        read_begin(s);
     int rc = resolve_locked(s, ref_or_id, id, sizeof id, err);
     if (rc == 0)
         *out = load_cached(s, id);
-    read_end(s);
+    if (!in_memory)
+        read_end(s);
     pthread_mutex_unlock(&s->db_lock);
     if (rc < 0)
         return -1;

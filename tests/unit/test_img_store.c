@@ -346,6 +346,19 @@ static void repeated_lookups(void **state)
     assert_int_equal(img_image_list(s, NULL, &all, &n, &err), 0);
     assert_int_equal(n, 2);
     img_image_list_free(all, n);
+    /* With every image in memory, ids and their prefixes resolve there as in the database. */
+    const char *by_id[] = {"eeeeeeeeeeee", "sha256:eeeeeeeeeeeeeeee", H("e")};
+    for (size_t i = 0; i < sizeof by_id / sizeof by_id[0]; i++) {
+        assert_int_equal(img_image_lookup(s, by_id[i], &img, &err), 0);
+        assert_string_equal(img->id, H("e"));
+        img_image_free(img);
+    }
+    const char *absent[] = {"eeeeeeeeeee" /* too short for a prefix */, "sha256:ffffffffffff",
+                            "docker.io/library/one:latest", "two:other"};
+    for (size_t i = 0; i < sizeof absent / sizeof absent[0]; i++) {
+        assert_int_equal(img_image_lookup(s, absent[i], &img, &err), -1);
+        assert_int_equal(err.code, WC_NOT_FOUND);
+    }
     img_store_close(s);
     wc_config_free(cfg);
     img_remove_tree(root, &err);
