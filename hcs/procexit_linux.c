@@ -9,7 +9,10 @@
 #include <errno.h>
 #include <linux/cn_proc.h>
 #include <linux/connector.h>
+#include <linux/filter.h>
 #include <linux/netlink.h>
+#include <netinet/in.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -54,6 +57,34 @@ static int subscribe(int fd, enum proc_cn_mcast_op op)
     return send(fd, nl, nl->nlmsg_len, 0) == (ssize_t)nl->nlmsg_len ? 0 : -1;
 }
 
+/* Offsets in a connector message: the netlink header, the cn_msg header, the event. */
+#define EV_AT (NLMSG_HDRLEN + offsetof(struct cn_msg, data))
+#define EV_WHAT (EV_AT + offsetof(struct proc_event, what))
+#define EV_PID (EV_AT + offsetof(struct proc_event, event_data.exit.process_pid))
+#define EV_TGID (EV_AT + offsetof(struct proc_event, event_data.exit.process_tgid))
+
+/* The connector reports every fork, exec, id change and thread exit on the node; on a busy
+ * node that is thousands of wake-ups a second for wincrid and the keeper. A socket filter
+ * lets only what remember() keeps through: exits of whole processes (pid == tgid). Classic
+ * BPF loads words in network byte order, hence htonl on the constant; the pid and tgid are
+ * compared to each other, both loaded the same way. */
+static int filter_exits(int fd)
+{
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, EV_WHAT),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, htonl(PROC_EVENT_EXIT), 0, 6),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, EV_TGID),
+        BPF_STMT(BPF_ST, 0),
+        BPF_STMT(BPF_LDX | BPF_W | BPF_MEM, 0),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, EV_PID),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_X, 0, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, 0xffffffff), /* keep it whole */
+        BPF_STMT(BPF_RET | BPF_K, 0),          /* drop */
+    };
+    struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};
+    return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
+}
+
 int hcs_procexit_open(hcs_procexit **out, wc_err *err)
 {
     *out = NULL;
@@ -65,7 +96,7 @@ int hcs_procexit_open(hcs_procexit **out, wc_err *err)
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
     struct sockaddr_nl addr = {.nl_family = AF_NETLINK, .nl_groups = CN_IDX_PROC};
-    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 ||
+    if (filter_exits(fd) < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 ||
         subscribe(fd, PROC_CN_MCAST_LISTEN) < 0) {
         int e = errno;
         close(fd);
