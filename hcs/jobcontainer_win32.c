@@ -446,7 +446,7 @@ static int make_token(hcs_ctr *c, wc_err *err)
         j->token_made = 1;
         return 0;
     }
-    wchar_t *name = wc_utf8_to_utf16(u.name, err);
+    wchar_t *name = wc_utf8_to_utf16(u.logon, err); /* as written, as hcsshim passes it */
     wchar_t *domain = *u.domain ? wc_utf8_to_utf16(u.domain, err) : NULL;
     wchar_t pw[80] = L"";
     char who[300];
