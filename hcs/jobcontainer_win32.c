@@ -910,9 +910,35 @@ static void unmount_at(hcs_ctr *c)
     free(mp);
 }
 
+/* The file's identity: volume and file index (FILE_FLAG_BACKUP_SEMANTICS opens folders). */
+static int file_id(const wchar_t *path, BY_HANDLE_FILE_INFORMATION *out)
+{
+    HANDLE h = CreateFileW(path, 0, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+                           OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS, NULL);
+    if (h == INVALID_HANDLE_VALUE)
+        return -1;
+    BOOL ok = GetFileInformationByHandle(h, out);
+    CloseHandle(h);
+    return ok ? 0 : -1;
+}
+
+/* Whether the link is there and leads to the source: opened through the link (which follows
+ * it) the source's own file. A source that does not exist cannot be compared; the link must
+ * then at least exist (a dangling link is a reparse point with attributes of its own). */
+static int link_leads_to(const wchar_t *link, const wchar_t *src)
+{
+    BY_HANDLE_FILE_INFORMATION a, b;
+    if (file_id(src, &b) < 0) {
+        DWORD attrs = GetFileAttributesW(link);
+        return attrs != INVALID_FILE_ATTRIBUTES && (attrs & FILE_ATTRIBUTE_REPARSE_POINT);
+    }
+    return file_id(link, &a) == 0 && a.dwVolumeSerialNumber == b.dwVolumeSerialNumber &&
+           a.nFileIndexHigh == b.nFileIndexHigh && a.nFileIndexLow == b.nFileIndexLow;
+}
+
 /* mounts.go fallbackMountSetup: each mount a symbolic link under the mount point. A link
- * the call reports made must be there: wine 8's CreateSymbolicLinkW succeeds without making
- * one. */
+ * the call reports made must lead to the source: wine 8's CreateSymbolicLinkW succeeds
+ * without making one. */
 static int link_mounts(hcs_ctr *c, wc_err *err)
 {
     size_t i;
@@ -945,11 +971,10 @@ static int link_mounts(hcs_ctr *c, wc_err *err)
                                 "HostProcess container %s: cannot link mount %s at %s "
                                 "(CreateSymbolicLinkW: Win32 error %lu)",
                                 c->id, src, link, (unsigned long)GetLastError());
-            else if (!(GetFileAttributesW(wl) & FILE_ATTRIBUTE_REPARSE_POINT) ||
-                     GetFileAttributesW(wl) == INVALID_FILE_ATTRIBUTES)
+            else if (!link_leads_to(wl, ws))
                 rc = wc_err_set(err, WC_FAILED_PRECONDITION,
                                 "HostProcess container %s: CreateSymbolicLinkW reported the link "
-                                "%s -> %s made, but there is no link",
+                                "%s -> %s made, but there is no link leading there",
                                 c->id, link, src);
         }
         free(wl);
