@@ -340,6 +340,42 @@ typedef struct {
     LPWSTR script_path;
 } user_info_1;
 
+/* logon.go randomPswd: a GUID (with what password rules ask for). */
+static int random_password(wchar_t *pw, size_t len)
+{
+    GUID g;
+    if (UuidCreate(&g) != 0)
+        return -1;
+    swprintf(pw, len, L"%08lx-%04x-%04x-%02x%02x%02x%02x%02x%02x%02x%02x!Aa1",
+             (unsigned long)g.Data1, g.Data2, g.Data3, g.Data4[0], g.Data4[1], g.Data4[2],
+             g.Data4[3], g.Data4[4], g.Data4[5], g.Data4[6], g.Data4[7]);
+    return 0;
+}
+
+typedef DWORD(WINAPI *net_user_set_fn)(LPCWSTR, LPCWSTR, DWORD, LPBYTE, LPDWORD);
+
+/* The account made before a restart of wincrid is the container's still (its record names
+ * it), but its password is gone: a new one (NetUserSetInfo level 1003) lets an exec log on.
+ * Making it again would fail and lose it (it would then outlive the container). */
+static int reuse_account(hcs_ctr *c, wchar_t *pw, size_t pw_len, wc_err *err)
+{
+    net_user_set_fn set = (net_user_set_fn)(void *)netapi("NetUserSetInfo");
+    if (!set)
+        return wc_err_set(err, WC_FAILED_PRECONDITION,
+                          "HostProcess container %s: netapi32 lacks NetUserSetInfo", c->id);
+    if (random_password(pw, pw_len) < 0)
+        return wc_err_set(err, WC_INTERNAL, "HostProcess container %s: no random password", c->id);
+    wchar_t user[32];
+    swprintf(user, 32, L"%hs", c->job->account);
+    LPWSTR info_1003 = pw; /* USER_INFO_1003: the password alone */
+    DWORD rc = set(NULL, user, 1003, (LPBYTE)&info_1003, NULL);
+    if (rc != 0) {
+        win_err(err, WC_INTERNAL, rc, "cannot set a new password on its local account", c->id);
+        return -1;
+    }
+    return 0;
+}
+
 /* logon.go makeLocalAccount: a user named after the container with a random password, added
  * to the group. */
 static int make_account(hcs_ctr *c, const wchar_t *group, wchar_t *pw, size_t pw_len, wc_err *err)
@@ -351,15 +387,11 @@ static int make_account(hcs_ctr *c, const wchar_t *group, wchar_t *pw, size_t pw
         return wc_err_set(err, WC_FAILED_PRECONDITION,
                           "HostProcess container %s: netapi32 lacks the local account calls",
                           c->id);
+    if (random_password(pw, pw_len) < 0)
+        return wc_err_set(err, WC_INTERNAL, "HostProcess container %s: no random password", c->id);
     hcs_job_local_account(c->id, c->job->account, sizeof c->job->account);
     wchar_t user[32];
     swprintf(user, 32, L"%hs", c->job->account);
-    GUID g;
-    if (UuidCreate(&g) != 0)
-        return wc_err_set(err, WC_INTERNAL, "HostProcess container %s: no random password", c->id);
-    swprintf(pw, pw_len, L"%08lx-%04x-%04x-%02x%02x%02x%02x%02x%02x%02x%02x!Aa1",
-             (unsigned long)g.Data1, g.Data2, g.Data3, g.Data4[0], g.Data4[1], g.Data4[2],
-             g.Data4[3], g.Data4[4], g.Data4[5], g.Data4[6], g.Data4[7]);
     user_info_1 u = {.name = user,
                      .password = pw,
                      .priv = 1 /* USER_PRIV_USER */,
@@ -454,7 +486,8 @@ static int make_token(hcs_ctr *c, wc_err *err)
     int rc = name && (!*u.domain || domain) ? 0 : -1;
     DWORD logon = LOGON32_LOGON_INTERACTIVE;
     if (rc == 0 && u.kind == HCS_JOB_USER_ACCOUNT && !*u.domain && group_exists(name)) {
-        rc = make_account(c, name, pw, sizeof pw / sizeof pw[0], err);
+        rc = j->account[0] ? reuse_account(c, pw, sizeof pw / sizeof pw[0], err)
+                           : make_account(c, name, pw, sizeof pw / sizeof pw[0], err);
         free(name);
         name = NULL;
         if (rc == 0) {
