@@ -452,3 +452,33 @@ def test_hostprocess_restart_recovery(host, own, image_ref):
     finally:
         p.cleanup()
     assert not os.path.exists(host.path("C:\\hpc\\" + run))
+
+
+def test_hostprocess_exec_after_restart_logs_on_again(host, own, image_ref):
+    """A token dies with the wincrid that held it: after a restart an exec logs the pod's
+    account on again (the test host's stand-in of LogonUserW, as above) and is created with
+    that new token, not with wincrid's own."""
+    p = Pods(own, image_ref)
+    sid, scfg = hp_pod(p, user="NT AUTHORITY\\Local Service")
+    cid = p.run(sid, scfg, name="svc", windows=hp_windows(), command=["ctr.exe"], args=["run"])
+    p.wait_log(scfg, "svc", "running pid=")
+    own.kill()
+    own.start()
+    m = host.mark()
+    p = Pods(own, image_ref)
+    p.sandboxes = [sid]
+    try:
+        r = p.rt.ExecSync(PB.ExecSyncRequest(container_id=cid, cmd=["ctr.exe", "pid"],
+                                             timeout=30), timeout=60)
+        exec_pid = r.stdout.decode().split()[1]
+        j = host.journal(m)
+        logons = calls(j, "LogonUser")
+        assert [(x["doc"]["lpszUsername"], x["doc"]["dwLogonType"]) for x in logons] == [
+            ("Local Service", 5)]
+        logon, _ = logon_of(logons[0])
+        started = {e["id"]: e["doc"] for e in calls(j, "CreateProcessAsUser")}
+        assert (started[exec_pid]["logon"], started[exec_pid]["sid"]) == (logon, "S-1-5-19")
+        p.rt.StopContainer(PB.StopContainerRequest(container_id=cid, timeout=20), timeout=60)
+        assert p.status(cid).exit_code == 106
+    finally:
+        p.cleanup()
