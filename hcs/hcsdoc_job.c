@@ -125,6 +125,7 @@ int hcs_job_user_of(const json_t *spec, hcs_job_user *out, wc_err *err)
                           "HostProcess container: user \"%s\" is not [DOMAIN\\]name", u);
     snprintf(out->domain, sizeof out->domain, "%.*s", (int)dlen, u);
     snprintf(out->name, sizeof out->name, "%s", name);
+    snprintf(out->logon, sizeof out->logon, "%s", name);
     if (equal_nocase(out->domain, "NT AUTHORITY")) {
         snprintf(out->domain, sizeof out->domain, "NT AUTHORITY");
         const char *svc = service_account(name);

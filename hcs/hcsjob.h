@@ -74,6 +74,8 @@ typedef struct hcs_job_user {
     char domain[128]; /* "NT AUTHORITY" for the built-in accounts; "" when none was given */
     char name[128];   /* the account (canonical for the built-ins: SYSTEM, LocalService,
                          NetworkService), or the group/user to look up */
+    char logon[128];  /* the name as written, what LogonUser is given (hcsshim passes it
+                         unchanged: "Local Service" stays so) */
 } hcs_job_user;
 /* From the spec's process.user.username and annotations. No user is WC_INVALID_ARGUMENT
  * (hcsshim: "empty username or group name passed"), as is more than one backslash. */

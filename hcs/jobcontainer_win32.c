@@ -340,6 +340,42 @@ typedef struct {
     LPWSTR script_path;
 } user_info_1;
 
+/* logon.go randomPswd: a GUID (with what password rules ask for). */
+static int random_password(wchar_t *pw, size_t len)
+{
+    GUID g;
+    if (UuidCreate(&g) != 0)
+        return -1;
+    swprintf(pw, len, L"%08lx-%04x-%04x-%02x%02x%02x%02x%02x%02x%02x%02x!Aa1",
+             (unsigned long)g.Data1, g.Data2, g.Data3, g.Data4[0], g.Data4[1], g.Data4[2],
+             g.Data4[3], g.Data4[4], g.Data4[5], g.Data4[6], g.Data4[7]);
+    return 0;
+}
+
+typedef DWORD(WINAPI *net_user_set_fn)(LPCWSTR, LPCWSTR, DWORD, LPBYTE, LPDWORD);
+
+/* The account made before a restart of wincrid is the container's still (its record names
+ * it), but its password is gone: a new one (NetUserSetInfo level 1003) lets an exec log on.
+ * Making it again would fail and lose it (it would then outlive the container). */
+static int reuse_account(hcs_ctr *c, wchar_t *pw, size_t pw_len, wc_err *err)
+{
+    net_user_set_fn set = (net_user_set_fn)(void *)netapi("NetUserSetInfo");
+    if (!set)
+        return wc_err_set(err, WC_FAILED_PRECONDITION,
+                          "HostProcess container %s: netapi32 lacks NetUserSetInfo", c->id);
+    if (random_password(pw, pw_len) < 0)
+        return wc_err_set(err, WC_INTERNAL, "HostProcess container %s: no random password", c->id);
+    wchar_t user[32];
+    swprintf(user, 32, L"%hs", c->job->account);
+    LPWSTR info_1003 = pw; /* USER_INFO_1003: the password alone */
+    DWORD rc = set(NULL, user, 1003, (LPBYTE)&info_1003, NULL);
+    if (rc != 0) {
+        win_err(err, WC_INTERNAL, rc, "cannot set a new password on its local account", c->id);
+        return -1;
+    }
+    return 0;
+}
+
 /* logon.go makeLocalAccount: a user named after the container with a random password, added
  * to the group. */
 static int make_account(hcs_ctr *c, const wchar_t *group, wchar_t *pw, size_t pw_len, wc_err *err)
@@ -351,15 +387,11 @@ static int make_account(hcs_ctr *c, const wchar_t *group, wchar_t *pw, size_t pw
         return wc_err_set(err, WC_FAILED_PRECONDITION,
                           "HostProcess container %s: netapi32 lacks the local account calls",
                           c->id);
+    if (random_password(pw, pw_len) < 0)
+        return wc_err_set(err, WC_INTERNAL, "HostProcess container %s: no random password", c->id);
     hcs_job_local_account(c->id, c->job->account, sizeof c->job->account);
     wchar_t user[32];
     swprintf(user, 32, L"%hs", c->job->account);
-    GUID g;
-    if (UuidCreate(&g) != 0)
-        return wc_err_set(err, WC_INTERNAL, "HostProcess container %s: no random password", c->id);
-    swprintf(pw, pw_len, L"%08lx-%04x-%04x-%02x%02x%02x%02x%02x%02x%02x%02x!Aa1",
-             (unsigned long)g.Data1, g.Data2, g.Data3, g.Data4[0], g.Data4[1], g.Data4[2],
-             g.Data4[3], g.Data4[4], g.Data4[5], g.Data4[6], g.Data4[7]);
     user_info_1 u = {.name = user,
                      .password = pw,
                      .priv = 1 /* USER_PRIV_USER */,
@@ -446,7 +478,7 @@ static int make_token(hcs_ctr *c, wc_err *err)
         j->token_made = 1;
         return 0;
     }
-    wchar_t *name = wc_utf8_to_utf16(u.name, err);
+    wchar_t *name = wc_utf8_to_utf16(u.logon, err); /* as written, as hcsshim passes it */
     wchar_t *domain = *u.domain ? wc_utf8_to_utf16(u.domain, err) : NULL;
     wchar_t pw[80] = L"";
     char who[300];
@@ -454,7 +486,8 @@ static int make_token(hcs_ctr *c, wc_err *err)
     int rc = name && (!*u.domain || domain) ? 0 : -1;
     DWORD logon = LOGON32_LOGON_INTERACTIVE;
     if (rc == 0 && u.kind == HCS_JOB_USER_ACCOUNT && !*u.domain && group_exists(name)) {
-        rc = make_account(c, name, pw, sizeof pw / sizeof pw[0], err);
+        rc = j->account[0] ? reuse_account(c, pw, sizeof pw / sizeof pw[0], err)
+                           : make_account(c, name, pw, sizeof pw / sizeof pw[0], err);
         free(name);
         name = NULL;
         if (rc == 0) {
@@ -910,9 +943,35 @@ static void unmount_at(hcs_ctr *c)
     free(mp);
 }
 
+/* The file's identity: volume and file index (FILE_FLAG_BACKUP_SEMANTICS opens folders). */
+static int file_id(const wchar_t *path, BY_HANDLE_FILE_INFORMATION *out)
+{
+    HANDLE h = CreateFileW(path, 0, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+                           OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS, NULL);
+    if (h == INVALID_HANDLE_VALUE)
+        return -1;
+    BOOL ok = GetFileInformationByHandle(h, out);
+    CloseHandle(h);
+    return ok ? 0 : -1;
+}
+
+/* Whether the link is there and leads to the source: opened through the link (which follows
+ * it) the source's own file. A source that does not exist cannot be compared; the link must
+ * then at least exist (a dangling link is a reparse point with attributes of its own). */
+static int link_leads_to(const wchar_t *link, const wchar_t *src)
+{
+    BY_HANDLE_FILE_INFORMATION a, b;
+    if (file_id(src, &b) < 0) {
+        DWORD attrs = GetFileAttributesW(link);
+        return attrs != INVALID_FILE_ATTRIBUTES && (attrs & FILE_ATTRIBUTE_REPARSE_POINT);
+    }
+    return file_id(link, &a) == 0 && a.dwVolumeSerialNumber == b.dwVolumeSerialNumber &&
+           a.nFileIndexHigh == b.nFileIndexHigh && a.nFileIndexLow == b.nFileIndexLow;
+}
+
 /* mounts.go fallbackMountSetup: each mount a symbolic link under the mount point. A link
- * the call reports made must be there: wine 8's CreateSymbolicLinkW succeeds without making
- * one. */
+ * the call reports made must lead to the source: wine 8's CreateSymbolicLinkW succeeds
+ * without making one. */
 static int link_mounts(hcs_ctr *c, wc_err *err)
 {
     size_t i;
@@ -945,11 +1004,10 @@ static int link_mounts(hcs_ctr *c, wc_err *err)
                                 "HostProcess container %s: cannot link mount %s at %s "
                                 "(CreateSymbolicLinkW: Win32 error %lu)",
                                 c->id, src, link, (unsigned long)GetLastError());
-            else if (!(GetFileAttributesW(wl) & FILE_ATTRIBUTE_REPARSE_POINT) ||
-                     GetFileAttributesW(wl) == INVALID_FILE_ATTRIBUTES)
+            else if (!link_leads_to(wl, ws))
                 rc = wc_err_set(err, WC_FAILED_PRECONDITION,
                                 "HostProcess container %s: CreateSymbolicLinkW reported the link "
-                                "%s -> %s made, but there is no link",
+                                "%s -> %s made, but there is no link leading there",
                                 c->id, link, src);
         }
         free(wl);

@@ -154,10 +154,12 @@ static void users(void **state)
     u = user_ok(USER("NT AUTHORITY\\\\Local Service"));
     assert_int_equal(u.kind, HCS_JOB_USER_SERVICE);
     assert_string_equal(u.name, "LocalService");
+    assert_string_equal(u.logon, "Local Service"); /* LogonUser gets the name as written */
     u = user_ok(USER("nt authority\\\\networkservice"));
     assert_int_equal(u.kind, HCS_JOB_USER_SERVICE);
     assert_string_equal(u.domain, "NT AUTHORITY");
     assert_string_equal(u.name, "NetworkService");
+    assert_string_equal(u.logon, "networkservice");
     /* anything else: a local group (a user is made in it) or an account */
     u = user_ok(USER("Administrators"));
     assert_int_equal(u.kind, HCS_JOB_USER_ACCOUNT);

@@ -251,6 +251,7 @@ class WinCrid:
 
     def start(self, timeout=120, env_extra=None):
         env = dict(self.host.env, WINSIM_WINE_BACKUPWRITE="1", WINSIM_WINE_MOUNTPOINTS="1",
+                   WINSIM_WINE_LOGON="1", WINSIM_WINE_JOBCPU="1", WINSIM_WINE_SYMLINKS="1",
                    WINSIM_GAPS_LOG=os.path.join(self.host.dir, "gaps.jsonl"))
         env.update(env_extra or {})
         self.log_file = open(self.log_path, "ab")

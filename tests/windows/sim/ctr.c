@@ -13,6 +13,14 @@
  *   type PATH        print the file's first line, or "missing PATH"
  *   write PATH WORD  write WORD to the file
  *   whoami           print "user DOMAIN\NAME sid S-1-..." of the process token
+ *   pid              print "pid N" (this process's id)
+ *   cpus             print "cpus N" (GetActiveProcessorCount of all groups)
+ * and, to try the test host's stand-ins of what wine lacks (winegaps.c; they patch this
+ * program's imports once computecore.dll is loaded, as they do wincrid's):
+ *   logon USER DOMAIN TYPE [PROVIDER]   LogonUserW, no password: "logon ok" or "logon error E"
+ *   jobcpu FLAGS VALUE  JobObjectCpuRateControlInformation on this process's job object
+ *                       "ctrjob-<pid>", then queried: "jobcpu ok F V" or "jobcpu error E"
+ *   symlink LINK TARGET FLAGS           CreateSymbolicLinkW: "symlink ok" or "symlink error E"
  *   long N           print one line of N 'x' characters */
 #include <winsock2.h>
 #include <windows.h>
@@ -91,6 +99,63 @@ static void listen_on(int port)
         if (t)
             CloseHandle(t);
     }
+}
+
+/* The stand-ins of winegaps.c, installed by loading computecore.dll (WINSIM_WINE_* set). */
+static void load_standins(void)
+{
+    static HMODULE m;
+    if (!m)
+        m = LoadLibraryA("computecore.dll");
+}
+
+static void try_logon(int argc, char **argv)
+{
+    wchar_t user[128], domain[128];
+    MultiByteToWideChar(CP_UTF8, 0, argv[1], -1, user, 128);
+    MultiByteToWideChar(CP_UTF8, 0, argv[2], -1, domain, 128);
+    HANDLE tok = NULL;
+    load_standins();
+    if (LogonUserW(user, domain, NULL, (DWORD)atoi(argv[3]), argc > 4 ? (DWORD)atoi(argv[4]) : 0,
+                   &tok)) {
+        printf("logon ok\n");
+        CloseHandle(tok);
+    } else {
+        printf("logon error %lu\n", (unsigned long)GetLastError());
+    }
+}
+
+static void try_jobcpu(char **argv)
+{
+    static HANDLE job;
+    char name[64];
+    snprintf(name, sizeof name, "ctrjob-%lu", (unsigned long)GetCurrentProcessId());
+    load_standins();
+    if (!job)
+        job = CreateJobObjectA(NULL, name);
+    JOBOBJECT_CPU_RATE_CONTROL_INFORMATION r = {.ControlFlags = strtoul(argv[1], NULL, 0)};
+    r.CpuRate = strtoul(argv[2], NULL, 0);
+    if (!SetInformationJobObject(job, JobObjectCpuRateControlInformation, &r, sizeof r)) {
+        printf("jobcpu error %lu\n", (unsigned long)GetLastError());
+        return;
+    }
+    memset(&r, 0xff, sizeof r);
+    if (QueryInformationJobObject(job, JobObjectCpuRateControlInformation, &r, sizeof r, NULL))
+        printf("jobcpu ok %lu %lu\n", (unsigned long)r.ControlFlags, (unsigned long)r.CpuRate);
+    else
+        printf("jobcpu error %lu (query)\n", (unsigned long)GetLastError());
+}
+
+static void try_symlink(char **argv)
+{
+    wchar_t link[MAX_PATH], target[MAX_PATH];
+    MultiByteToWideChar(CP_UTF8, 0, argv[1], -1, link, MAX_PATH);
+    MultiByteToWideChar(CP_UTF8, 0, argv[2], -1, target, MAX_PATH);
+    load_standins();
+    if (CreateSymbolicLinkW(link, target, strtoul(argv[3], NULL, 0)))
+        printf("symlink ok\n");
+    else
+        printf("symlink error %lu\n", (unsigned long)GetLastError());
 }
 
 static int run(int argc, char **argv)
@@ -194,6 +259,18 @@ static int run(int argc, char **argv)
         printf("user %s\\%s sid %s\n", dom, name, sid ? sid : "?");
         fflush(stdout);
         LocalFree(sid);
+    } else if (!strcmp(cmd, "pid")) {
+        printf("pid %lu\n", (unsigned long)GetCurrentProcessId());
+        fflush(stdout);
+    } else if (!strcmp(cmd, "cpus")) {
+        printf("cpus %lu\n", (unsigned long)GetActiveProcessorCount(ALL_PROCESSOR_GROUPS));
+        fflush(stdout);
+    } else if (!strcmp(cmd, "logon") && argc > 3) {
+        try_logon(argc, argv);
+    } else if (!strcmp(cmd, "jobcpu") && argc > 2) {
+        try_jobcpu(argv);
+    } else if (!strcmp(cmd, "symlink") && argc > 3) {
+        try_symlink(argv);
     } else if (!strcmp(cmd, "spawn")) {
         char self[MAX_PATH], line[MAX_PATH + 16];
         GetModuleFileNameA(NULL, self, sizeof self);

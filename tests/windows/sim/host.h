@@ -82,6 +82,12 @@ void ccg_stats(sb *out); /* ,"ccg_instances":[ids] */
  * the right transport (HvSocket when hosted); service_id gets its HvSocket service. */
 int ccg_state_check(const sj *state, int hosted, char *service_id, char *note, size_t size);
 
+/* ---- host_gaps.c ---- */
+void gaps_register(void);
+/* Deletes a symbolic link, not what it leads to; every link under a folder. */
+int gaps_remove_link(const char *path);
+void gaps_remove_links_under(const char *dir);
+
 /* ---- dispatch ---- */
 void host_register(const char *op, handler_fn fn);
 

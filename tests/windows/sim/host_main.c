@@ -89,11 +89,13 @@ int mkdirs(const char *p)
     return CreateDirectoryA(buf, NULL) || GetLastError() == ERROR_ALREADY_EXISTS ? 0 : -1;
 }
 
-int remove_tree(const char *p)
+static int remove_walk(const char *p)
 {
     DWORD a = GetFileAttributesA(p);
     if (a == INVALID_FILE_ATTRIBUTES)
         return 0;
+    if (a & FILE_ATTRIBUTE_REPARSE_POINT) /* a link goes, what it leads to stays (Windows) */
+        return gaps_remove_link(p);
     SetFileAttributesA(p, FILE_ATTRIBUTE_NORMAL | (a & FILE_ATTRIBUTE_DIRECTORY));
     if (!(a & FILE_ATTRIBUTE_DIRECTORY))
         return DeleteFileA(p) ? 0 : -1;
@@ -107,11 +109,19 @@ int remove_tree(const char *p)
                 continue;
             char kid[MAX_PATH * 2];
             snprintf(kid, sizeof kid, "%s\\%s", p, fd.cFileName);
-            remove_tree(kid);
+            remove_walk(kid);
         } while (FindNextFileA(h, &fd));
         FindClose(h);
     }
     return RemoveDirectoryA(p) ? 0 : -1;
+}
+
+int remove_tree(const char *p)
+{
+    /* wine deletes what a symbolic link to a file leads to, and shows such a link as the
+     * file: the links go first */
+    gaps_remove_links_under(p);
+    return remove_walk(p);
 }
 
 int copy_tree(const char *from, const char *to)
@@ -730,6 +740,7 @@ int main(int argc, char **argv)
     storage_register();
     hcn_register();
     ccg_register();
+    gaps_register();
 
     WSADATA wsa;
     WSAStartup(MAKEWORD(2, 2), &wsa);
