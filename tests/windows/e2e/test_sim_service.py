@@ -391,43 +391,6 @@ def test_crash_in_the_console_is_logged_and_reported(svchost):
     assert any('msg="crash reported to the event log" event_id=5' in x for x in rest), rest
 
 
-def test_boot_autostarts_the_service_and_a_crash_is_logged(svchost):
-    """The prefix restarting is the node booting: services.exe starts the automatic service
-    by itself. Armed to crash once it serves, the service writes the crash to its log and
-    the event log before it dies. (Last in this module: wine's SCM then keeps the dead
-    service "running".)"""
-    s = Service(svchost)
-    assert s.cmd("install", "--config", s.config_win)[0] == OK
-    m = events_mark(svchost)  # the restarted prefix appends to the same file
-    restart_prefix(svchost, {"WINCRI_CRASH_AT": "daemon.serving",
-                             "WINCRI_CRASH_MODE": "exception",
-                             "WINEDEBUG": "-all,+eventlog"})
-    log = wait_for(lambda: 'msg="crash reported to the event log"' in s.log() and s.log(), 60,
-                   "the autostarted service to crash")
-    assert 'msg="starting as a service" service=wincri' in log
-    assert 'msg="wincrid is serving CRI runtime.v1"' in log
-    assert re.search(r'msg="crashed" exception=0xC0000005 name="access violation" '
-                     r'module=\S+ offset=0x[0-9a-f]+ thread=\d+', log), log[-2000:]
-    ev = wait_for(lambda: [e for e in events(svchost, m) if e[1].startswith("wincrid crashed")],
-                  10, "the crash event")
-    assert ev[0][0] == "err" and "access violation (exception 0xC0000005)" in ev[0][1], ev
-
-
-def test_event_message_table_matches_the_event_ids():
-    """The event source's message file is wincrid.exe: its message table (windmc from
-    deploy/windows/wincrid-events.mc) has every id of cri/eventlog.h, each "%1", so Event
-    Viewer shows each event's own text."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    with open(os.path.join(here, "..", "..", "..", "cri", "eventlog.h")) as f:
-        ids = {int(n) for n in re.findall(r"WC_EVENT_[A-Z_]+ = (\d+),", f.read())}
-    assert ids == {1, 2, 3, 4, 5}, ids
-    rc = subprocess.run(["x86_64-w64-mingw32-windres", "-i", EXE, "-O", "rc"],
-                        capture_output=True, text=True, check=True).stdout
-    assert "RT_MESSAGETABLE" in rc, rc[:2000]
-    table = dict(re.findall(r"MessageId = 0x([0-9a-fA-F]+)\n\s*(.*?)\n", rc))
-    assert {int(k, 16): v for k, v in table.items()} == {i: r"%1\n\000" for i in ids}, table
-
-
 def test_upgrade_keeps_containers_and_their_output(svchost, registry, image_ref):
     """README "Upgrade": the service is stopped, its binary replaced and the service started
     again while a container runs and writes a line every 50 ms. The stdio keeper holds the
@@ -438,11 +401,9 @@ def test_upgrade_keeps_containers_and_their_output(svchost, registry, image_ref)
     installed = s.base + "\\bin\\wincrid.exe"
     os.makedirs(os.path.dirname(s.path(installed)))
     shutil.copy(EXE, s.path(installed))
-    s.cmd("stop")  # what an earlier test left installed
-    s.cmd("uninstall")
     rc, out, err = s.cmd("install", "--config", s.config_win, exe=installed)
-    assert installed in out, out
     assert rc == OK, out + err
+    assert installed in out, out
     p = None
     try:
         rc, out, err = s.cmd("start")
@@ -478,3 +439,40 @@ def test_upgrade_keeps_containers_and_their_output(svchost, registry, image_ref)
         s.close()
         s.cmd("stop")
         s.cmd("uninstall")
+
+
+def test_boot_autostarts_the_service_and_a_crash_is_logged(svchost):
+    """The prefix restarting is the node booting: services.exe starts the automatic service
+    by itself. Armed to crash once it serves, the service writes the crash to its log and
+    the event log before it dies. (Last in this module: wine's SCM then keeps the dead
+    service "running".)"""
+    s = Service(svchost)
+    assert s.cmd("install", "--config", s.config_win)[0] == OK
+    m = events_mark(svchost)  # the restarted prefix appends to the same file
+    restart_prefix(svchost, {"WINCRI_CRASH_AT": "daemon.serving",
+                             "WINCRI_CRASH_MODE": "exception",
+                             "WINEDEBUG": "-all,+eventlog"})
+    log = wait_for(lambda: 'msg="crash reported to the event log"' in s.log() and s.log(), 60,
+                   "the autostarted service to crash")
+    assert 'msg="starting as a service" service=wincri' in log
+    assert 'msg="wincrid is serving CRI runtime.v1"' in log
+    assert re.search(r'msg="crashed" exception=0xC0000005 name="access violation" '
+                     r'module=\S+ offset=0x[0-9a-f]+ thread=\d+', log), log[-2000:]
+    ev = wait_for(lambda: [e for e in events(svchost, m) if e[1].startswith("wincrid crashed")],
+                  10, "the crash event")
+    assert ev[0][0] == "err" and "access violation (exception 0xC0000005)" in ev[0][1], ev
+
+
+def test_event_message_table_matches_the_event_ids():
+    """The event source's message file is wincrid.exe: its message table (windmc from
+    deploy/windows/wincrid-events.mc) has every id of cri/eventlog.h, each "%1", so Event
+    Viewer shows each event's own text."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "..", "..", "cri", "eventlog.h")) as f:
+        ids = {int(n) for n in re.findall(r"WC_EVENT_[A-Z_]+ = (\d+),", f.read())}
+    assert ids == {1, 2, 3, 4, 5}, ids
+    rc = subprocess.run(["x86_64-w64-mingw32-windres", "-i", EXE, "-O", "rc"],
+                        capture_output=True, text=True, check=True).stdout
+    assert "RT_MESSAGETABLE" in rc, rc[:2000]
+    table = dict(re.findall(r"MessageId = 0x([0-9a-fA-F]+)\n\s*(.*?)\n", rc))
+    assert {int(k, 16): v for k, v in table.items()} == {i: r"%1\n\000" for i in ids}, table
