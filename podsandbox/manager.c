@@ -457,6 +457,24 @@ char **pod_container_ids(pod_manager *pm, size_t *n)
     return ids;
 }
 
+void pod_containers_each(pod_manager *pm, void (*fn)(pod_manager *pm, pod_container *c))
+{
+    size_t n = 0;
+    char **ids = pod_container_ids(pm, &n);
+    for (size_t i = 0; i < n; i++) {
+        wc_err err = {0};
+        pod_container *c = pod_container_find(pm, ids[i], &err);
+        if (c) {
+            pthread_mutex_lock(&c->op);
+            fn(pm, c);
+            pthread_mutex_unlock(&c->op);
+            pod_container_unref(pm, c);
+        }
+        free(ids[i]);
+    }
+    free(ids);
+}
+
 static void open_runtimes(pod_manager *pm)
 {
     const wc_config *cfg = pm->cfg;

@@ -189,6 +189,9 @@ void pod_container_mark_exited(pod_manager *pm, pod_container *c, int known, int
                                int64_t finished_ns, int oom_killed);
 /* IDs of every container (caller frees each and the array). */
 char **pod_container_ids(pod_manager *pm, size_t *n);
+/* Calls fn for every container there is, each with its c->op held (a new stdio keeper is
+ * handed the containers this way). */
+void pod_containers_each(pod_manager *pm, void (*fn)(pod_manager *pm, pod_container *c));
 
 /* ---- container_remove.c ---- */
 /* Takes down all of the container but its record: stdio, the backend's container, its

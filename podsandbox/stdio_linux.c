@@ -71,27 +71,19 @@ static int hand_over(pod_manager *pm, pod_container *c, pod_cstdio *s, wc_err *e
                           s->err, s->in, err);
 }
 
+static void hand_over_again(pod_manager *pm, pod_container *c)
+{
+    wc_err err = {0};
+    if (c->stdio && hand_over(pm, c, c->stdio, &err) < 0)
+        wc_warn("pod", "cannot hand a container to the new keeper", "container=%.12s error=\"%s\"",
+                c->id, err.msg);
+}
+
 /* A new keeper took over: every container whose output may still come is handed to it. */
 static void resync(void *ctx, pod_keeper *k)
 {
     (void)k;
-    pod_manager *pm = ctx;
-    size_t n = 0;
-    char **ids = pod_container_ids(pm, &n);
-    for (size_t i = 0; i < n; i++) {
-        wc_err err = {0};
-        pod_container *c = pod_container_find(pm, ids[i], &err);
-        if (c) {
-            pthread_mutex_lock(&c->op);
-            if (c->stdio && hand_over(pm, c, c->stdio, &err) < 0)
-                wc_warn("pod", "cannot hand a container to the new keeper",
-                        "container=%.12s error=\"%s\"", c->id, err.msg);
-            pthread_mutex_unlock(&c->op);
-            pod_container_unref(pm, c);
-        }
-        free(ids[i]);
-    }
-    free(ids);
+    pod_containers_each(ctx, hand_over_again);
 }
 
 int pod_platform_stdio_open(pod_manager *pm, wc_err *err)

@@ -66,28 +66,20 @@ static const char *log_path_of(const pod_container *c)
 
 /* ---- the keeper ---- */
 
+static void hand_over_again(pod_manager *pm, pod_container *c)
+{
+    wc_err err = {0};
+    pod_cstdio *s = c->stdio;
+    if (s && s->kept && s->std[1] &&
+        pod_wkeeper_add(pm->keeper, c->id, log_path_of(c), s->std, &err) < 0)
+        wc_warn("pod", "cannot hand a container to the new keeper", "container=%.12s error=\"%s\"",
+                c->id, err.msg);
+}
+
 /* A new keeper took over: every container it should hold is handed to it again. */
 static void resync(void *ctx)
 {
-    pod_manager *pm = ctx;
-    size_t n = 0;
-    char **ids = pod_container_ids(pm, &n);
-    for (size_t i = 0; i < n; i++) {
-        wc_err err = {0};
-        pod_container *c = pod_container_find(pm, ids[i], &err);
-        if (c) {
-            pthread_mutex_lock(&c->op);
-            pod_cstdio *s = c->stdio;
-            if (s && s->kept && s->std[1] &&
-                pod_wkeeper_add(pm->keeper, c->id, log_path_of(c), s->std, &err) < 0)
-                wc_warn("pod", "cannot hand a container to the new keeper",
-                        "container=%.12s error=\"%s\"", c->id, err.msg);
-            pthread_mutex_unlock(&c->op);
-            pod_container_unref(pm, c);
-        }
-        free(ids[i]);
-    }
-    free(ids);
+    pod_containers_each(ctx, hand_over_again);
 }
 
 /* Without a keeper wincrid still runs containers; their output then lives only as long as
