@@ -589,11 +589,12 @@ static void record_failure(pull *p, const wc_err *e)
 }
 
 /* Whether the next layer may start (caller holds p->lock). Where layers are committed in
- * order, downloads run at most max_concurrent_downloads layers ahead of the commits: they go
- * on while a layer imports, and the staged layers waiting for their parents stay few. */
+ * order, downloads run at most max_concurrent_downloads layers ahead of the one being
+ * committed: they go on while it imports (even with one download at a time), and the staged
+ * layers waiting for their parents stay few. */
 static int may_start(const pull *p)
 {
-    return !img_commit_needs_parents() || p->next < p->committed + (size_t)p->s->max_downloads;
+    return !img_commit_needs_parents() || p->next <= p->committed + (size_t)p->s->max_downloads;
 }
 
 static void *layer_worker(void *arg)
