@@ -34,7 +34,7 @@ dll computenetwork "$src/computenetwork.c" $client -- -lws2_32 -lole32
 dll vmcompute "$src/vmcompute.c" $client -- -lws2_32 -lole32
 # shellcheck disable=SC2086
 $CC $CFLAGS -o "$out/simhost.exe" "$src/host_main.c" "$src/host_hcs.c" "$src/host_storage.c" \
-    "$src/host_hcn.c" "$src/host_ccg.c" "$src/host_gaps.c" $common -lws2_32 -lole32 -lpsapi -lbcrypt
+    "$src/host_hcn.c" "$src/host_ccg.c" "$src/host_gaps.c" "$src/host_threads.c" $common -lws2_32 -lole32 -lpsapi -lbcrypt -lntdll
 # shellcheck disable=SC2086
 $CC $CFLAGS -o "$out/ctr.exe" "$src/ctr.c" -lws2_32 -ladvapi32
 echo "winsim built in $out"

@@ -36,6 +36,10 @@ void host_log(const char *fmt, ...) __attribute__((format(gnu_printf, 1, 2)));
 HRESULT host_fault(const char *call);
 /* Sends an event line to every event stream of pid (no-op when it has none). */
 void host_event(DWORD pid, const char *line);
+/* ---- host_threads.c ---- */
+/* Calls fn for each thread of pid; -1 (logged) when the process list cannot be read. */
+int host_each_thread(DWORD pid, void (*fn)(DWORD tid, void *ctx), void *ctx);
+
 /* The client's process handle (PROCESS_DUP_HANDLE), for handing it pipe ends. */
 HANDLE host_client_process(DWORD pid);
 /* Handles a client holds: kind "system"/"process", its id on the client side. */

@@ -27,7 +27,6 @@
 #include "host.h"
 
 #include <psapi.h>
-#include <tlhelp32.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,31 +201,38 @@ static void process_status(proc *p, sb *b)
 /* The process's CPU time from its threads' counters. wine answers GetProcessTimes for another
  * process with almost nothing, but GetThreadTimes of each of its threads from the kernel's
  * per-thread counters; an exited thread's time is kept through the highest total seen. */
+typedef struct cpu_sum {
+    unsigned long long user, kernel;
+} cpu_sum;
+
+static void add_thread_times(DWORD tid, void *ctx)
+{
+    cpu_sum *sum = ctx;
+    HANDLE t = OpenThread(THREAD_QUERY_LIMITED_INFORMATION, FALSE, tid);
+    FILETIME c, e, kt, ut;
+    if (t && GetThreadTimes(t, &c, &e, &kt, &ut)) {
+        sum->user += ((unsigned long long)ut.dwHighDateTime << 32) | ut.dwLowDateTime;
+        sum->kernel += ((unsigned long long)kt.dwHighDateTime << 32) | kt.dwLowDateTime;
+    }
+    if (t)
+        CloseHandle(t);
+}
+
+/* Keeps the highest totals seen (an exited thread's time leaves the sum). Caller holds
+ * g_lock. */
+static void note_cpu(proc *p, const cpu_sum *sum)
+{
+    if (sum->user > p->seen_user)
+        p->seen_user = sum->user;
+    if (sum->kernel > p->seen_kernel)
+        p->seen_kernel = sum->kernel;
+}
+
 static void proc_cpu(proc *p, unsigned long long *user, unsigned long long *kernel)
 {
-    unsigned long long u = 0, k = 0;
-    HANDLE snap = CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0);
-    THREADENTRY32 te = {.dwSize = sizeof te};
-    if (snap != INVALID_HANDLE_VALUE && Thread32First(snap, &te)) {
-        do {
-            if (te.th32OwnerProcessID != p->pid)
-                continue;
-            HANDLE t = OpenThread(THREAD_QUERY_LIMITED_INFORMATION, FALSE, te.th32ThreadID);
-            FILETIME c, e, kt, ut;
-            if (t && GetThreadTimes(t, &c, &e, &kt, &ut)) {
-                u += ((unsigned long long)ut.dwHighDateTime << 32) | ut.dwLowDateTime;
-                k += ((unsigned long long)kt.dwHighDateTime << 32) | kt.dwLowDateTime;
-            }
-            if (t)
-                CloseHandle(t);
-        } while (Thread32Next(snap, &te));
-    }
-    if (snap != INVALID_HANDLE_VALUE)
-        CloseHandle(snap);
-    if (u > p->seen_user)
-        p->seen_user = u;
-    if (k > p->seen_kernel)
-        p->seen_kernel = k;
+    cpu_sum sum = {0};
+    host_each_thread(p->pid, add_thread_times, &sum);
+    note_cpu(p, &sum);
     *user = p->seen_user;
     *kernel = p->seen_kernel;
 }
@@ -246,9 +252,12 @@ static DWORD WINAPI proc_wait(void *arg)
     proc *p = arg;
     /* sample the CPU time now and then: after the exit its threads are gone */
     while (WaitForSingleObject(p->h, 500) == WAIT_TIMEOUT) {
-        unsigned long long u, k;
+        /* Read without the host's lock: listing the node's threads costs wineserver time
+         * that grows with every process, and the requests of wincrid must not wait on it. */
+        cpu_sum sum = {0};
+        host_each_thread(p->pid, add_thread_times, &sum);
         EnterCriticalSection(&g_lock);
-        proc_cpu(p, &u, &k);
+        note_cpu(p, &sum);
         LeaveCriticalSection(&g_lock);
     }
     EnterCriticalSection(&g_lock);

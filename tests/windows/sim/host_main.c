@@ -670,19 +670,16 @@ static DWORD WINAPI conn_main(void *arg)
 
 /* ---- the tests' view: counters for leak checks ---- */
 
+static void count_one(DWORD tid, void *ctx)
+{
+    (void)tid;
+    ++*(size_t *)ctx;
+}
+
 static size_t thread_count(DWORD pid)
 {
-    HANDLE snap = CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0);
-    if (snap == INVALID_HANDLE_VALUE)
-        return 0;
-    THREADENTRY32 te = {.dwSize = sizeof te};
     size_t n = 0;
-    if (Thread32First(snap, &te)) {
-        do {
-            n += te.th32OwnerProcessID == pid;
-        } while (Thread32Next(snap, &te));
-    }
-    CloseHandle(snap);
+    host_each_thread(pid, count_one, &n);
     return n;
 }
 
