@@ -112,6 +112,12 @@ int hcs_open_output(hcs_runtime *rt, const char *id, int *out_fd, int *err_fd, w
  * hold, so the container reads end of file once the caller's copies are closed. */
 int hcs_open_stdin(hcs_runtime *rt, const char *id, int *in_fd, wc_err *err);
 
+#ifndef _WIN32
+/* Linux: 1 when the OOM killer ended a process of the container (its memory cgroup counts
+ * it), for an exit reported by the stdio keeper, which does not know the cgroup. */
+int hcs_oom_killed(hcs_runtime *rt, const char *id);
+#endif
+
 #ifdef _WIN32
 /* Windows: HCS makes a process's std pipes when it creates the process, so the ends that
  * must outlive wincrid (the stdio keeper holds them) exist only after hcs_start. Called

@@ -1139,6 +1139,18 @@ int hcs_open_stdin(hcs_runtime *rt, const char *id, int *in_fd, wc_err *err)
     return rc;
 }
 
+/* The memory cgroup as the container's exit left it (the reaper reads the same). */
+int hcs_oom_killed(hcs_runtime *rt, const char *id)
+{
+    pthread_mutex_lock(&rt->mu);
+    hcs_ctr *c = ctr_find(rt, id);
+    char *memory = c && c->cg.memory ? wc_xstrdup(c->cg.memory) : NULL;
+    pthread_mutex_unlock(&rt->mu);
+    int killed = memory && hcs_cgroup_oom_kills(memory) > 0;
+    free(memory);
+    return killed;
+}
+
 /* ---- stats ---- */
 
 /* The container's cgroup, cached; found through its init pid when not known yet. */

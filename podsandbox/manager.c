@@ -402,10 +402,17 @@ void pod_container_mark_exited(pod_manager *pm, pod_container *c, int known, int
     wc_err err = {0};
     pthread_mutex_lock(&pm->mu);
     int first = c->state != POD_CONTAINER_EXITED;
-    if (c->removed || (!first && !(known && !c->exit_known))) { /* removed: its record is gone */
+    /* A later report may know more: a code for an unknown one, or (with the code already
+     * known, which stays) that the OOM killer did it. */
+    int better_code = known && !c->exit_known;
+    int oom_news =
+        known && oom_killed && c->exit_known && (!c->reason || strcmp(c->reason, "OOMKilled") != 0);
+    if (c->removed || (!first && !better_code && !oom_news)) { /* removed: its record is gone */
         pthread_mutex_unlock(&pm->mu);
         return;
     }
+    if (!first && oom_news)
+        exit_code = c->exit_code;
     c->state = POD_CONTAINER_EXITED;
     c->exit_known = known;
     c->exit_code = known ? exit_code : 255;

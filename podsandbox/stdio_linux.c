@@ -56,7 +56,11 @@ static void on_keeper_exit(void *ctx, const pod_keeper_exit *e)
     pod_container *c = pod_container_find(pm, e->id, &err);
     if (!c)
         return;
-    pod_container_mark_exited(pm, c, e->known, e->exit_code, e->finished_ns, 0);
+    /* The reaper reports the same exit with the cgroup's OOM count; whichever comes first
+     * decides the reason, so the keeper's report reads the count too. */
+    hcs_runtime *rt = pod_runtime_of_container(pm, c, &err);
+    int oom = e->known && rt && hcs_oom_killed(rt, c->id);
+    pod_container_mark_exited(pm, c, e->known, e->exit_code, e->finished_ns, oom);
     pthread_mutex_lock(&pm->mu);
     if (c->stdio)
         c->stdio->drained = 1;

@@ -441,6 +441,35 @@ static void second_exit_report_only_improves_an_unknown_code(void **state)
     free(sid);
 }
 
+/* The keeper's report may come first without knowing of the OOM kill the reaper's then says:
+ * the reason becomes OOMKilled, the code stays, STOPPED goes out once. */
+static void later_report_of_an_oom_kill_sets_the_reason(void **state)
+{
+    podtest *t = *state;
+    pod_event_sub *sub = pod_events_subscribe(t->pm);
+    char *sid = pt_run_pod(t, "web");
+    char *cid = pt_create_started(t, sid, "app");
+    wc_err err = {0};
+    pod_container *c = pod_container_find(t->pm, cid, &err);
+    assert_non_null(c);
+    pod_container_mark_exited(t->pm, c, 1, 137, 0, 0); /* the keeper's */
+    char *reason = pt_reason(t, cid);
+    assert_string_equal(reason, "Error");
+    free(reason);
+    pod_container_mark_exited(t->pm, c, 1, 9, 0, 1); /* the reaper's, with the cgroup's count */
+    pod_container_unref(t->pm, c);
+    reason = pt_reason(t, cid);
+    assert_string_equal(reason, "OOMKilled");
+    free(reason);
+    assert_int_equal(pt_exit_code(t, cid), 137);
+    char ev[16];
+    pt_events(sub, cid, ev, sizeof ev);
+    assert_string_equal(ev, "CSX");
+    pod_events_unsubscribe(t->pm, sub);
+    free(cid);
+    free(sid);
+}
+
 /* The keeper's report can be on its way (holding the container) while RemoveContainer deletes
  * the record: it must not write the record back, or the removed container comes back as a ghost
  * at the next start. */
@@ -632,6 +661,7 @@ int main(void)
         T(exit_during_start_is_reported_after_started),
         T(exit_right_after_start_is_kept),
         T(second_exit_report_only_improves_an_unknown_code),
+        T(later_report_of_an_oom_kill_sets_the_reason),
         T(exit_report_after_removal_does_not_bring_the_record_back),
         T(failed_start_is_a_start_error),
         T(start_whose_stdio_fails_stays_created),
