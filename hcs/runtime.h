@@ -112,22 +112,6 @@ int hcs_open_output(hcs_runtime *rt, const char *id, int *out_fd, int *err_fd, w
  * hold, so the container reads end of file once the caller's copies are closed. */
 int hcs_open_stdin(hcs_runtime *rt, const char *id, int *in_fd, wc_err *err);
 
-#ifndef _WIN32
-/* Linux: 1 when the OOM killer ended a process of the container (its memory cgroup counts
- * it), for an exit reported by the stdio keeper, which does not know the cgroup. */
-int hcs_oom_killed(hcs_runtime *rt, const char *id);
-#endif
-
-#ifdef _WIN32
-/* Windows: HCS makes a process's std pipes when it creates the process, so the ends that
- * must outlive wincrid (the stdio keeper holds them) exist only after hcs_start. Called
- * before hcs_start, hcs_keep_std makes the backend keep the init's pipes instead of pumping
- * them into the ones hcs_open_output reads; after it, hcs_take_std hands them over once
- * (std[0] stdin, std[1] stdout, std[2] stderr; NULL where the container has none). */
-int hcs_keep_std(hcs_runtime *rt, const char *id, wc_err *err);
-int hcs_take_std(hcs_runtime *rt, const char *id, void *std[3], wc_err *err);
-#endif
-
 /* resources: the OCI spec's linux.resources object (Linux) or windows.resources (Windows). */
 int hcs_update(hcs_runtime *rt, const char *id, const json_t *linux_resources, wc_err *err);
 int hcs_pause(hcs_runtime *rt, const char *id, wc_err *err);

@@ -16,6 +16,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "hcs/oom_linux.h"
 
 /* A runtime call that takes longer than this is stuck; it is killed and reported. */
 #define HCS_RUNC_TIMEOUT_MS 60000

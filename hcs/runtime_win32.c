@@ -12,6 +12,7 @@
 #include "common/xalloc.h"
 #include "hcs/hcs_win32_api.h"
 #include "hcs/runtime_win32.h"
+#include "hcs/stdio_keep_win32.h"
 
 int64_t hcs_now_ns(void)
 {

@@ -17,6 +17,7 @@
 #include "podsandbox/keeper.h"
 #include "podsandbox/model.h"
 #include "podsandbox/platform.h"
+#include "hcs/oom_linux.h"
 
 struct pod_cstdio {
     int out, err, in; /* our holds; -1. With a terminal, out is its master. */

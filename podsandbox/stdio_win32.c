@@ -16,6 +16,7 @@
 #include "podsandbox/keeper_win32.h"
 #include "podsandbox/logger_win32.h"
 #include "podsandbox/platform.h"
+#include "hcs/stdio_keep_win32.h"
 
 #define DRAIN_POLL_MS 50
 
