@@ -70,21 +70,15 @@ static SOCKET fd_socket(int fd)
     return (SOCKET)_get_osfhandle(fd);
 }
 
-static int is_socket(SOCKET s)
-{
-    int type = 0, len = sizeof type;
-    return getsockopt(s, SOL_SOCKET, SO_TYPE, (char *)&type, &len) == 0;
-}
-
 void cri_plat_close(int fd)
 {
     if (fd < 0)
         return;
-    /* A socket must be closed by winsock; _close then only frees the CRT slot (its
-     * CloseHandle on the dead socket fails harmlessly). */
-    SOCKET s = fd_socket(fd);
-    if (s != INVALID_SOCKET && is_socket(s))
-        closesocket(s);
+    /* One close only, through the CRT that owns the descriptor (the documented way for one
+     * from _open_osfhandle; a socket handle is a kernel handle). closesocket followed by
+     * _close closed the handle value twice: another thread could be given that value in
+     * between (a new socket, a pipe) and lose it to the second close; the gRPC front's
+     * connections did, and the simulated host's suite failed or stalled after a port-forward. */
     _close(fd);
 }
 
