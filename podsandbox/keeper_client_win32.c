@@ -292,14 +292,6 @@ int pod_wkeeper_connected(pod_keeper *k)
     return up;
 }
 
-int pod_wkeeper_pid(pod_keeper *k)
-{
-    EnterCriticalSection(&k->mu);
-    int pid = k->pid;
-    LeaveCriticalSection(&k->mu);
-    return pid;
-}
-
 /* One request: the reply on success (caller frees); -1 with err when the keeper refused or
  * is not there. Caller holds mu (handles in req were given to k->proc). */
 static json_t *call_locked(pod_keeper *k, json_t *req, wc_err *err)

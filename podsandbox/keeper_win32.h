@@ -56,7 +56,6 @@ int pod_wkeeper_connect(const char *state_dir, pod_wkeeper_resync_fn resync, voi
                         pod_keeper **out, wc_err *err);
 void pod_wkeeper_disconnect(pod_keeper *k); /* the keeper goes on */
 int pod_wkeeper_connected(pod_keeper *k);
-int pod_wkeeper_pid(pod_keeper *k);
 
 /* std: stdin, stdout, stderr (NULL where none); the caller keeps its handles (the keeper
  * gets copies). */
