@@ -205,8 +205,9 @@ int img_unpack_wl_ops(const img_stream *tar, img_wl_visit_fn fn, void *ctx, wc_e
 /* ---- Layer commit (unpack_linux.c / unpack_win32.c; the order in layer_order.c) ------- */
 
 /* 1 when a layer can only be committed after its parents (Windows: ImportLayer reads the
- * parent layers), so a pull unpacks in parallel and commits in layer order at the end;
- * 0 when each layer commits as soon as it is unpacked (Linux). */
+ * parent layers), so a pull commits in layer order, each layer as soon as it and those
+ * below it are ready, while later layers still download; 0 when each layer commits as soon
+ * as it is unpacked (Linux). */
 int img_commit_needs_parents(void);
 /* Puts a layer unpacked into tmpdir at dir; tmpdir is gone afterwards. Linux: a rename.
  * Windows: ImportLayer from the staging folder tmpdir with the parent layer folders
@@ -216,13 +217,17 @@ int img_commit_needs_parents(void);
 int img_commit_layer(const char *tmpdir, const char *dir, const char *const *parents,
                      size_t n_parents, int is_base, wc_err *err);
 
+/* Waits until layer i is ready: 1 when it is staged and needs committing, 0 when it is in
+ * the store already, -1 (err set) when the pull has failed. */
+typedef int (*img_layer_ready_fn)(void *ctx, size_t i, wc_err *err);
 /* Commits layer i (0 = base) given its parents' folders, immediate parent first. */
 typedef int (*img_commit_fn)(void *ctx, size_t i, const char *const *parents, size_t n_parents,
                              wc_err *err);
-/* Calls fn for each layer with pending[i] set, base first, each with the folders of all
- * layers below it (dirs[i-1] ... dirs[0]); stops at the first failure. */
-int img_commit_in_order(const char *const *dirs, const int *pending, size_t n, img_commit_fn fn,
-                        void *ctx, wc_err *err);
+/* For each layer, base first: waits for it (ready), then calls fn for it when it needs
+ * committing, with the folders of all layers below it (dirs[i-1] ... dirs[0]); stops at the
+ * first failure. */
+int img_commit_in_order(const char *const *dirs, size_t n, img_layer_ready_fn ready,
+                        img_commit_fn fn, void *ctx, wc_err *err);
 
 /* ---- Files (fsutil_linux.c / fsutil_win32.c) ----------------------------------------- */
 

@@ -12,6 +12,13 @@
  * rest on diff IDs, so a layer dir is reused only with the store's verified mark
  * (img_layer_verified); a claimed diff ID alone never makes a dir reusable.
  *
+ * Where a layer needs its parents in the store to be committed (Windows' ImportLayer), a
+ * committer thread commits the staged layers base first, each as soon as it and those below
+ * it are ready, while the workers fetch the layers above (at most max_concurrent_downloads
+ * ahead). Each layer (chain ID) has a flight from its fetch to its commit, so concurrent
+ * pulls fetch, unpack and commit it once: the others wait and reuse it, or redo it if its
+ * pull failed.
+ *
  * Every blob and layer the pull touches is leased so GC leaves it alone; on failure the
  * leases go and GC removes whatever the pull added, so the store is as it was. */
 #include "image/store_priv.h"
@@ -39,9 +46,11 @@ typedef struct layer_job {
     char chain[IMG_DIGEST_LEN + 1];      /* where the layer is looked for and filed */
     const char *media_type;
     int64_t size;
-    int64_t done; /* bytes fetched so far (atomic) */
-    int finished; /* atomic */
-    char *staged; /* unpacked, waiting for its parents (img_commit_needs_parents) */
+    int64_t done;     /* bytes fetched so far (atomic) */
+    int finished;     /* atomic */
+    char *staged;     /* unpacked, waiting for its parents (img_commit_needs_parents) */
+    int ready;        /* verified, and staged or in the store (p->lock) */
+    int holds_flight; /* this pull owns the layer's flight until the layer is committed */
 } layer_job;
 
 typedef struct pull {
@@ -56,6 +65,7 @@ typedef struct pull {
     layer_job *layers;
     size_t n_layers;
     size_t next;
+    size_t committed; /* layers, from the base up, in the store (p->lock; Windows) */
     int running;
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -128,7 +138,15 @@ static int store_small_blob(pull *p, const char *digest, const char *data, size_
     char *path = img_blob_path(p->s, digest);
     int rc = 0;
     if (!img_path_exists(path)) {
-        rc = img_write_file_atomic(path, data, len, 0, err);
+        wc_err werr = {0};
+        rc = img_write_file_atomic(path, data, len, 0, &werr);
+        /* Concurrent pulls of one image each store its manifests; on Windows a rename onto
+         * a file another rename is replacing fails. The digest names the content, so the
+         * copy that got there is as good as this one. */
+        if (rc < 0 && img_path_exists(path))
+            rc = 0;
+        if (rc < 0)
+            *err = werr;
         p->wrote_small = 1;
     }
     free(path);
@@ -361,7 +379,7 @@ static int commit_verified(pull *p, layer_job *l, const char *tmpdir, const char
     return rc < 0 ? wc_err_prefix(err, "layer %zu (blob %s)", l->index, l->digest) : 0;
 }
 
-/* Files a verified layer now, or keeps it staged for commit_staged when the platform needs
+/* Files a verified layer now, or keeps it staged for the committer when the platform needs
  * its parents committed first. */
 static int place_layer(pull *p, layer_job *l, const char *tmpdir, wc_err *err)
 {
@@ -478,35 +496,83 @@ static int reuse_verified(pull *p, layer_job *l)
     return 1;
 }
 
-/* Makes sure the layer is unpacked and verified, fetching its blob once across concurrent
- * pulls. */
+static int blob_stored(pull *p, const layer_job *l)
+{
+    char *blob = img_blob_path(p->s, l->digest);
+    int have = img_path_exists(blob);
+    free(blob);
+    return have;
+}
+
+/* Unpacks the layer from its blob: the one in the store, or one fetched (once across
+ * concurrent pulls, whatever layer they want it for) from the registry. */
+static int fetch_and_unpack(pull *p, layer_job *l, wc_err *err)
+{
+    for (;;) {
+        if (blob_stored(p, l))
+            return unpack_from_blob(p, l, err);
+        int r = img_flight_begin(p->s, l->digest, &p->cancel, err);
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            continue; /* another pull had it: stored now, or that pull failed */
+        int rc = blob_stored(p, l) ? unpack_from_blob(p, l, err) : download_layer(p, l, err);
+        img_flight_end(p->s, l->digest);
+        return rc;
+    }
+}
+
+static void layer_key(const layer_job *l, char *key, size_t n)
+{
+    snprintf(key, n, "layer:%s", l->chain);
+}
+
+/* Ends the layer's flight once it is committed (or the pull gives up on it): pulls waiting
+ * for it then find it in the store, or do it themselves. */
+static void release_layer(pull *p, layer_job *l)
+{
+    if (!l->holds_flight)
+        return;
+    char key[IMG_DIGEST_LEN + 16];
+    layer_key(l, key, sizeof key);
+    l->holds_flight = 0;
+    img_flight_end(p->s, key);
+}
+
+/* Makes sure the layer is verified and in the store, or staged for this pull to commit. A
+ * layer (a chain ID) is fetched, unpacked and committed once across concurrent pulls: one
+ * that finds another pull at it waits until that one has committed it and reuses it, or,
+ * when that pull failed, does it itself. */
 static int ensure_layer(pull *p, layer_job *l, wc_err *err)
 {
+    char key[IMG_DIGEST_LEN + 16];
+    layer_key(l, key, sizeof key);
     int rc = 0;
     for (;;) {
         if (reuse_verified(p, l))
             break;
-        int r = img_flight_begin(p->s, l->digest, &p->cancel, err);
+        int r = img_flight_begin(p->s, key, &p->cancel, err);
         if (r < 0) {
             rc = -1;
             break;
         }
         if (r == 0)
             continue;
-        char *blob = img_blob_path(p->s, l->digest);
-        if (reuse_verified(p, l))
-            rc = 0;
-        else if (img_path_exists(blob))
-            rc = unpack_from_blob(p, l, err);
-        else
-            rc = download_layer(p, l, err);
-        free(blob);
-        img_flight_end(p->s, l->digest);
+        if (!reuse_verified(p, l))
+            rc = fetch_and_unpack(p, l, err);
+        l->holds_flight = 1;
+        if (rc < 0 || !l->staged)
+            release_layer(p, l); /* else once committed */
         break;
     }
     __atomic_store_n(&l->finished, 1, __ATOMIC_RELAXED);
-    if (rc == 0)
+    if (rc == 0) {
         __atomic_store_n(&l->done, l->size, __ATOMIC_RELAXED);
+        pthread_mutex_lock(&p->lock);
+        l->ready = 1;
+        pthread_cond_broadcast(&p->cond);
+        pthread_mutex_unlock(&p->lock);
+    }
     return rc;
 }
 
@@ -518,14 +584,26 @@ static void record_failure(pull *p, const wc_err *e)
         p->have_err = 1;
     }
     p->failed = 1;
+    pthread_cond_broadcast(&p->cond);
     pthread_mutex_unlock(&p->lock);
+}
+
+/* Whether the next layer may start (caller holds p->lock). Where layers are committed in
+ * order, downloads run at most max_concurrent_downloads layers ahead of the one being
+ * committed: they go on while it imports (even with one download at a time), and the staged
+ * layers waiting for their parents stay few. */
+static int may_start(const pull *p)
+{
+    return !img_commit_needs_parents() || p->next <= p->committed + (size_t)p->s->max_downloads;
 }
 
 static void *layer_worker(void *arg)
 {
     pull *p = arg;
+    pthread_mutex_lock(&p->lock);
     for (;;) {
-        pthread_mutex_lock(&p->lock);
+        while (!p->failed && p->next < p->n_layers && !may_start(p))
+            pthread_cond_wait(&p->cond, &p->lock);
         if (p->failed || p->next >= p->n_layers) {
             p->running--;
             pthread_cond_broadcast(&p->cond);
@@ -537,7 +615,73 @@ static void *layer_worker(void *arg)
         wc_err e = {0};
         if (ensure_layer(p, l, &e) < 0)
             record_failure(p, &e);
+        pthread_mutex_lock(&p->lock);
     }
+}
+
+/* Layer i is in the store: the next may be committed, and one more may start. */
+static void mark_committed(pull *p, size_t i)
+{
+    pthread_mutex_lock(&p->lock);
+    p->committed = i + 1;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* img_layer_ready_fn: waits until layer i is verified (staged, or in the store) or the pull
+ * has failed. */
+static int layer_ready(void *ctx, size_t i, wc_err *err)
+{
+    pull *p = ctx;
+    layer_job *l = &p->layers[i];
+    pthread_mutex_lock(&p->lock);
+    while (!p->failed && !l->ready)
+        pthread_cond_wait(&p->cond, &p->lock);
+    int failed = p->failed;
+    pthread_mutex_unlock(&p->lock);
+    if (failed)
+        return wc_err_set(err, WC_ABORTED, "layer %zu: the pull failed", i);
+    if (l->staged)
+        return 1;
+    mark_committed(p, i);
+    return 0;
+}
+
+/* Commits one staged layer, all layers below it being in the store. */
+static int commit_one(void *ctx, size_t i, const char *const *parents, size_t n_parents,
+                      wc_err *err)
+{
+    pull *p = ctx;
+    layer_job *l = &p->layers[i];
+    int rc = commit_verified(p, l, l->staged, parents, n_parents, err);
+    free(l->staged);
+    l->staged = NULL;
+    release_layer(p, l);
+    if (rc == 0)
+        mark_committed(p, i);
+    return rc;
+}
+
+/* Where layers need their parents (Windows): commits them base first, each as soon as it
+ * and those below it are ready, while the workers fetch the layers above. */
+static void *committer(void *arg)
+{
+    pull *p = arg;
+    char **dirs = wc_xcalloc(p->n_layers + 1, sizeof *dirs);
+    for (size_t i = 0; i < p->n_layers; i++)
+        dirs[i] = img_layer_path(p->s, p->layers[i].chain);
+    wc_err e = {0};
+    if (img_commit_in_order((const char *const *)dirs, p->n_layers, layer_ready, commit_one, p,
+                            &e) < 0)
+        record_failure(p, &e);
+    for (size_t i = 0; i < p->n_layers; i++)
+        free(dirs[i]);
+    free(dirs);
+    pthread_mutex_lock(&p->lock);
+    p->running--;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
 }
 
 /* Where the previous progress line left off, for the rate over the last interval. */
@@ -598,17 +742,32 @@ static int fetch_layers(pull *p, wc_err *err)
 {
     size_t workers =
         p->n_layers < (size_t)p->s->max_downloads ? p->n_layers : (size_t)p->s->max_downloads;
-    pthread_t *tids = wc_xcalloc(workers + 1, sizeof *tids);
+    pthread_t *tids = wc_xcalloc(workers + 2, sizeof *tids);
     size_t started = 0;
     pthread_mutex_lock(&p->lock);
+    if (img_commit_needs_parents() && p->n_layers > 0) {
+        if (pthread_create(&tids[started], NULL, committer, p) != 0) {
+            pthread_mutex_unlock(&p->lock);
+            free(tids);
+            return wc_err_set(err, WC_INTERNAL, "cannot start the layer commit thread");
+        }
+        started++;
+        p->running++;
+    }
+    size_t first_worker = started;
     for (size_t i = 0; i < workers; i++) {
         if (pthread_create(&tids[started], NULL, layer_worker, p) == 0) {
             started++;
             p->running++;
         }
     }
-    if (started == 0 && p->n_layers > 0) {
+    if (started == first_worker && p->n_layers > 0) {
+        /* the committer (if any) waits for layers: fail the pull so that it ends */
+        p->failed = 1;
+        pthread_cond_broadcast(&p->cond);
         pthread_mutex_unlock(&p->lock);
+        for (size_t i = 0; i < started; i++)
+            pthread_join(tids[i], NULL);
         free(tids);
         return wc_err_set(err, WC_INTERNAL, "cannot start download threads");
     }
@@ -640,18 +799,6 @@ static int fetch_layers(pull *p, wc_err *err)
     return 0;
 }
 
-/* Commits one staged layer (all layers are verified by now). */
-static int commit_one(void *ctx, size_t i, const char *const *parents, size_t n_parents,
-                      wc_err *err)
-{
-    pull *p = ctx;
-    layer_job *l = &p->layers[i];
-    int rc = commit_verified(p, l, l->staged, parents, n_parents, err);
-    free(l->staged);
-    l->staged = NULL;
-    return rc;
-}
-
 /* Chain IDs from the verified diff IDs must be the ones the layers were looked for and
  * filed under (they were computed from the claims, which verification has now matched). */
 static int check_chains(pull *p, wc_err *err)
@@ -673,34 +820,17 @@ static int check_chains(pull *p, wc_err *err)
     return rc;
 }
 
-/* Layers unpacked in parallel but needing their parents: committed base first. */
-static int commit_staged(pull *p, wc_err *err)
-{
-    if (!img_commit_needs_parents())
-        return 0;
-    char **dirs = wc_xcalloc(p->n_layers + 1, sizeof *dirs);
-    int *pending = wc_xcalloc(p->n_layers + 1, sizeof *pending);
-    for (size_t i = 0; i < p->n_layers; i++) {
-        dirs[i] = img_layer_path(p->s, p->layers[i].chain);
-        pending[i] = p->layers[i].staged != NULL;
-    }
-    int rc =
-        img_commit_in_order((const char *const *)dirs, pending, p->n_layers, commit_one, p, err);
-    for (size_t i = 0; i < p->n_layers; i++)
-        free(dirs[i]);
-    free(dirs);
-    free(pending);
-    return rc;
-}
-
+/* What a failed pull staged but did not commit goes, and with it the layers' flights. */
 static void drop_staged(pull *p)
 {
     for (size_t i = 0; p->layers && i < p->n_layers; i++) {
-        if (!p->layers[i].staged)
-            continue;
-        wc_err ignored = {0};
-        img_remove_tree(p->layers[i].staged, &ignored);
-        free(p->layers[i].staged);
+        if (p->layers[i].staged) {
+            wc_err ignored = {0};
+            img_remove_tree(p->layers[i].staged, &ignored);
+            free(p->layers[i].staged);
+            p->layers[i].staged = NULL;
+        }
+        release_layer(p, &p->layers[i]);
     }
 }
 
@@ -975,8 +1105,6 @@ int img_pull(img_store *s, const img_pull_opts *opts, char **image_id, wc_err *e
             rc = fetch_layers(&p, err);
         if (rc == 0)
             rc = check_chains(&p, err);
-        if (rc == 0)
-            rc = commit_staged(&p, err);
         if (rc == 0)
             rc = sync_small_blobs(&p, err);
         if (rc == 0)

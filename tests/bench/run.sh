@@ -7,12 +7,16 @@
 #                       (issue 15 item 5)
 #   bench_ops.py        every CRI call's latency, both runtimes alternately (issue 18)
 #   bench_streaming.py  when present
+#   bench_winpull.py    the Windows pull under wine on the simulated host: layer parser, unpack
+#                       and import MB/s, concurrent-pull dedupe (issue 18); builds wincrid.exe
+#                       (`make windows`), the winsim doubles and winpull_bench.exe first
 # and prints each one's summary at the end. Logs go to build/bench/. Extra arguments per
 # benchmark come from BENCH_PULL_ARGS, BENCH_PODS_ARGS, BENCH_RESTART_ARGS, BENCH_OPS_ARGS,
-# BENCH_STREAMING_ARGS, e.g. a quick run:
+# BENCH_STREAMING_ARGS, BENCH_WINPULL_ARGS, e.g. a quick run:
 #   BENCH_PULL_ARGS="--rounds 1 --mb 50" BENCH_PODS_ARGS="--pods 10 --per-pod 2 --calls 50" \
 #       tests/bench/run.sh
-# BENCH_ONLY="restart ops" runs only the benchmarks named (pull pods restart ops streaming).
+# BENCH_ONLY="restart ops" runs only the benchmarks named (pull pods restart ops streaming
+# winpull). winpull needs wine (wine64) and mingw-w64; without wine it is skipped unless named.
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -66,6 +70,21 @@ run ops tests/bench/bench_ops.py "--out $OUT/ops-table.md ${BENCH_OPS_ARGS:-}"
 if [ -f tests/bench/bench_streaming.py ]; then
     run streaming tests/bench/bench_streaming.py "${BENCH_STREAMING_ARGS:-}"
 fi
+# The Windows pull: wincrid.exe, the winsim doubles and the layer bench program first.
+wants_winpull() {
+    if [ -n "${BENCH_ONLY:-}" ]; then [[ " $BENCH_ONLY " == *" winpull "* ]]; else command -v wine >/dev/null; fi
+}
+if wants_winpull; then
+    if make windows >"$OUT/winpull-build.log" 2>&1 && tests/windows/sim/build.sh build/winsim \
+        >>"$OUT/winpull-build.log" 2>&1 && tests/bench/build_winpull.sh >>"$OUT/winpull-build.log" 2>&1; then
+        run winpull tests/bench/bench_winpull.py "--out $OUT/winpull-table.md ${BENCH_WINPULL_ARGS:-}"
+    else
+        echo "bench: winpull: build failed, see $OUT/winpull-build.log" >&2
+        failed+=(winpull)
+    fi
+else
+    rm -f "$OUT/winpull.log"
+fi
 
 echo
 echo "==================== bench summary ($(date -u '+%Y-%m-%d %H:%M UTC'), $(($(date +%s) - started)) s, wincrid $(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
@@ -88,6 +107,10 @@ fi
 if [ -f "$OUT/streaming.log" ]; then
     echo "-- streaming (build/bench/streaming.log, last lines)"
     tail -n 15 "$OUT/streaming.log"
+fi
+if [ -f "$OUT/winpull.log" ]; then
+    echo "-- Windows pull under wine (build/bench/winpull.log, build/bench/winpull-table.md)"
+    cat "$OUT/winpull-table.md" 2>/dev/null || tail -n 15 "$OUT/winpull.log"
 fi
 if [ ${#failed[@]} -gt 0 ]; then
     echo "bench: FAILED: ${failed[*]}" >&2

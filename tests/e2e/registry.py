@@ -443,11 +443,15 @@ class TokenServer:
 # ---- Counting proxy ------------------------------------------------------------------------
 
 class CountingProxy:
-    """Forwards to an upstream registry; counts requests by (method, path)."""
+    """Forwards to an upstream registry; counts requests by (method, path), records when each
+    blob GET started and finished sending, and can serve blobs slowly (blob_delay, or delays
+    per digest)."""
 
     def __init__(self, upstream_host, blob_delay=0.0):
         self.upstream = upstream_host
         self.blob_delay = blob_delay
+        self.delays = {}  # digest -> seconds per 64 KiB chunk of that blob (over blob_delay)
+        self.timeline = []  # (digest, time.time() at the request, when its body was sent)
         self.counts = {}
         self.lock = threading.Lock()
         self.port = free_port()
@@ -476,6 +480,7 @@ class CountingProxy:
             return {p: n for (m, p), n in self.counts.items() if m == "GET" and "/blobs/" in p}
 
     def _forward(self, h):
+        started = time.time()
         with self.lock:
             key = (h.command, h.path.split("?")[0])
             self.counts[key] = self.counts.get(key, 0) + 1
@@ -495,12 +500,18 @@ class CountingProxy:
         if h.command == "HEAD":
             conn.close()
             return
-        slow = self.blob_delay and "/blobs/" in h.path
+        is_blob = "/blobs/" in h.path
+        digest = h.path.split("?")[0].rsplit("/", 1)[-1]
+        delay = self.delays.get(digest, self.blob_delay) if is_blob else 0
         step = 64 * 1024
         for i in range(0, len(body), step):
+            if delay and i:
+                time.sleep(delay)
             h.wfile.write(body[i:i + step])
-            if slow:
-                time.sleep(self.blob_delay)
+        h.wfile.flush()
+        if is_blob:
+            with self.lock:
+                self.timeline.append((digest, started, time.time()))
         conn.close()
 
     def stop(self):

@@ -1,6 +1,6 @@
 /* The commit order of layers whose import needs their parents (image/layer_order.c): base
- * first, each with its parents immediate-parent-first, already present layers skipped, and
- * the first failure stopping the rest. */
+ * first, each waited for in turn and committed with its parents immediate-parent-first,
+ * already present layers skipped, and the first failure stopping the rest. */
 #include "tests/unit/testutil.h"
 
 #include <stdio.h>
@@ -10,8 +10,19 @@
 
 typedef struct record {
     char log[512];
-    size_t fail_at; /* layer index whose commit fails; SIZE_MAX for none */
+    size_t fail_at;     /* layer index whose commit fails; SIZE_MAX for none */
+    const int *pending; /* what ready answers per layer: 1 staged, 0 present, -1 failed */
 } record;
+
+static int rec_ready(void *ctx, size_t i, wc_err *err)
+{
+    record *r = ctx;
+    size_t len = strlen(r->log);
+    snprintf(r->log + len, sizeof r->log - len, "w%zu ", i);
+    if (r->pending[i] < 0)
+        return wc_err_set(err, WC_ABORTED, "layer %zu failed", i);
+    return r->pending[i];
+}
 
 static int rec_commit(void *ctx, size_t i, const char *const *parents, size_t n, wc_err *err)
 {
@@ -32,31 +43,31 @@ static const char *const dirs[] = {"L0", "L1", "L2", "L3"};
 static void base_first_parents_nearest_first(void **state)
 {
     (void)state;
-    record r = {.fail_at = SIZE_MAX};
     int pending[] = {1, 1, 1, 1};
+    record r = {.fail_at = SIZE_MAX, .pending = pending};
     wc_err err = {0};
-    assert_int_equal(img_commit_in_order(dirs, pending, 4, rec_commit, &r, &err), 0);
-    assert_string_equal(r.log, "0:[] 1:[L0] 2:[L1,L0] 3:[L2,L1,L0] ");
+    assert_int_equal(img_commit_in_order(dirs, 4, rec_ready, rec_commit, &r, &err), 0);
+    assert_string_equal(r.log, "w0 0:[] w1 1:[L0] w2 2:[L1,L0] w3 3:[L2,L1,L0] ");
 }
 
 static void present_layers_are_skipped_but_stay_parents(void **state)
 {
     (void)state;
-    record r = {.fail_at = SIZE_MAX};
     int pending[] = {0, 0, 1, 1}; /* another pull committed the first two */
+    record r = {.fail_at = SIZE_MAX, .pending = pending};
     wc_err err = {0};
-    assert_int_equal(img_commit_in_order(dirs, pending, 4, rec_commit, &r, &err), 0);
-    assert_string_equal(r.log, "2:[L1,L0] 3:[L2,L1,L0] ");
+    assert_int_equal(img_commit_in_order(dirs, 4, rec_ready, rec_commit, &r, &err), 0);
+    assert_string_equal(r.log, "w0 w1 w2 2:[L1,L0] w3 3:[L2,L1,L0] ");
 }
 
 static void failure_stops_the_children(void **state)
 {
     (void)state;
-    record r = {.fail_at = 1};
     int pending[] = {1, 1, 1, 1};
+    record r = {.fail_at = 1, .pending = pending};
     wc_err err = {0};
-    assert_int_equal(img_commit_in_order(dirs, pending, 4, rec_commit, &r, &err), -1);
-    assert_string_equal(r.log, "0:[] 1:[L0] ");
+    assert_int_equal(img_commit_in_order(dirs, 4, rec_ready, rec_commit, &r, &err), -1);
+    assert_string_equal(r.log, "w0 0:[] w1 1:[L0] ");
     assert_int_equal(err.code, WC_INTERNAL);
     assert_string_equal(err.msg, "import 1 failed");
 }
@@ -64,12 +75,25 @@ static void failure_stops_the_children(void **state)
 static void nothing_pending(void **state)
 {
     (void)state;
-    record r = {.fail_at = SIZE_MAX};
     int pending[] = {0};
+    record r = {.fail_at = SIZE_MAX, .pending = pending};
     wc_err err = {0};
-    assert_int_equal(img_commit_in_order(dirs, pending, 0, rec_commit, &r, &err), 0);
-    assert_int_equal(img_commit_in_order(dirs, pending, 1, rec_commit, &r, &err), 0);
-    assert_string_equal(r.log, "");
+    assert_int_equal(img_commit_in_order(dirs, 0, rec_ready, rec_commit, &r, &err), 0);
+    assert_int_equal(img_commit_in_order(dirs, 1, rec_ready, rec_commit, &r, &err), 0);
+    assert_string_equal(r.log, "w0 ");
+}
+
+/* A layer that never became ready (its pull failed) stops the commits: nothing above it is
+ * committed, nor waited for. */
+static void a_failed_layer_stops_the_waits(void **state)
+{
+    (void)state;
+    int pending[] = {1, -1, 1, 1};
+    record r = {.fail_at = SIZE_MAX, .pending = pending};
+    wc_err err = {0};
+    assert_int_equal(img_commit_in_order(dirs, 4, rec_ready, rec_commit, &r, &err), -1);
+    assert_string_equal(r.log, "w0 0:[] w1 ");
+    assert_int_equal(err.code, WC_ABORTED);
 }
 
 /* On Linux a layer stands alone: it commits as soon as it is unpacked and verified, by a
@@ -110,6 +134,7 @@ int main(void)
         cmocka_unit_test(present_layers_are_skipped_but_stay_parents),
         cmocka_unit_test(failure_stops_the_children),
         cmocka_unit_test(nothing_pending),
+        cmocka_unit_test(a_failed_layer_stops_the_waits),
         cmocka_unit_test(linux_commit_is_a_rename),
     };
     return cmocka_run_group_tests_name("img_layer_order", tests, NULL, NULL);

@@ -29,7 +29,10 @@ import grpc
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 SIM_DIR = os.path.join(REPO, "build", "winsim")
-EXE = os.path.join(REPO, "build", "winlink", "wincrid.exe")
+# WINSIM_WINCRID_EXE: another build to run the tests against (e.g. an older one, to see a
+# new test fail where the fix is missing)
+EXE = os.environ.get("WINSIM_WINCRID_EXE") or os.path.join(REPO, "build", "winlink",
+                                                           "wincrid.exe")
 GOLDEN = os.path.join(REPO, "tests", "windows", "golden-sim")
 
 # The Linux tests' CRI client (stubs generated from cri/api.proto), loaded under its own

@@ -7,7 +7,9 @@
  * (statistics for leak checks, failure injection, a clean stop).
  *
  * Journal: every API request is appended to <root>\journal.jsonl as one line
- * {"seq","ms","pid","call","id","doc","hr","note"}; tests compare the documents with goldens.
+ * {"seq","ms","t0","t1","pid","call","id","doc","hr","note"}; tests compare the documents with
+ * goldens. t0 and t1 are when the call arrived and when it was answered, in Unix seconds
+ * (microseconds; the wall clock, which the tests' own timestamps on Linux share).
  *
  * Failure injection: WINSIM_FAIL="Call=0x80370118[*count][;Call2=...]" (or the _fault op)
  * makes the named call fail with that HRESULT without doing anything; "*count" limits how
@@ -500,13 +502,23 @@ void host_register(const char *op, handler_fn fn)
     routes[n_routes++].fn = fn;
 }
 
-static void journal_write(req *r, const char *op)
+/* The wall clock in Unix seconds, to the microsecond. */
+static double unix_now(void)
+{
+    FILETIME ft;
+    GetSystemTimePreciseAsFileTime(&ft);
+    ULONGLONG t = ((ULONGLONG)ft.dwHighDateTime << 32) | ft.dwLowDateTime;
+    return (double)(t - 116444736000000000ULL) / 1e7; /* 100 ns ticks since 1601 */
+}
+
+static void journal_write(req *r, const char *op, double t0)
 {
     sb b = {0};
+    double t1 = unix_now();
     EnterCriticalSection(&journal_lock);
     long long seq = ++journal_seq;
-    sb_addf(&b, "{\"seq\":%lld,\"ms\":%llu,\"pid\":%lu,\"call\":", seq,
-            (unsigned long long)GetTickCount64(), (unsigned long)r->pid);
+    sb_addf(&b, "{\"seq\":%lld,\"ms\":%llu,\"t0\":%.6f,\"t1\":%.6f,\"pid\":%lu,\"call\":", seq,
+            (unsigned long long)GetTickCount64(), t0, t1, (unsigned long)r->pid);
     sb_qstr(&b, op);
     sb_add(&b, ",\"id\":");
     sb_qstr(&b, r->journal_id);
@@ -536,6 +548,7 @@ static void control_stats(req *r);
 static char *dispatch(sj *in, SOCKET s, int *keep_as_sink)
 {
     req r = {.in = in};
+    double t0 = unix_now();
     const char *op = sj_str(sj_get(in, "op"));
     r.pid = (DWORD)sj_int(sj_get(in, "pid"), 0);
     sb reply = {0};
@@ -609,7 +622,7 @@ static char *dispatch(sj *in, SOCKET s, int *keep_as_sink)
         }
         LeaveCriticalSection(&g_lock);
     }
-    journal_write(&r, op);
+    journal_write(&r, op, t0);
     sb_addf(&reply, "{\"hr\":%ld%s}", (long)r.hr, r.out.p ? r.out.p : "");
     free(r.out.p);
     free(r.journal_id);
