@@ -30,7 +30,6 @@ Usage: /usr/bin/python3 tests/bench/bench_winpull.py [--rounds 3] [--layers 4] [
 import argparse
 import datetime
 import gzip
-import hashlib
 import json
 import os
 import random
@@ -126,21 +125,11 @@ def pull(d, ref):
     return time.monotonic() - t0
 
 
-def chain_hex(img):
-    """The layer folders' names: chain IDs (OCI image spec) from the diff IDs."""
-    out, chain = [], None
-    for l in img.layers:
-        chain = l.diff_id if chain is None else \
-            "sha256:" + hashlib.sha256(f"{chain} {l.diff_id}".encode()).hexdigest()
-        out.append(chain.split(":", 1)[1])
-    return out
-
-
 def imports_per_layer(entries, img):
     """Import calls (ProcessBaseImage for the base, ImportLayer above) per layer index."""
     names = [e["id"].rstrip("\\").rsplit("\\", 1)[-1] for e in
              winsim.calls(entries, "ProcessBaseImage") + winsim.calls(entries, "ImportLayer")]
-    return [names.count(h) for h in chain_hex(img)]
+    return [names.count(h) for h in winsim.chain_hex(img)]
 
 
 def cpu_s(d):

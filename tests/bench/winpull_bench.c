@@ -92,15 +92,22 @@ static ssize_t file_read(void *ctx, const void **buf, wc_err *err)
     return n;
 }
 
+static int file_open(file_src *f, const char *blob, wc_err *err)
+{
+    f->fd = img_file_open(blob);
+    if (f->fd < 0)
+        return wc_err_sys(err, WC_INTERNAL, errno, "open %s", blob);
+    f->buf = wc_xmalloc(CHUNK);
+    return 0;
+}
+
 /* The blob through gunzip, the diff-ID hash and the parser, writing nothing: the unpack less
  * its staging writes. */
 static int time_decode(const char *blob, double *secs, wc_err *err)
 {
-    file_src f = {.fd = img_file_open(blob), .buf = wc_xmalloc(CHUNK)};
-    if (f.fd < 0) {
-        free(f.buf);
-        return wc_err_sys(err, WC_INTERNAL, errno, "open %s", blob);
-    }
+    file_src f;
+    if (file_open(&f, blob, err) < 0)
+        return -1;
     img_stream in = {file_read, &f};
     char diff_id[IMG_DIGEST_LEN + 1];
     counter c = {0};
@@ -121,11 +128,9 @@ static int time_decode(const char *blob, double *secs, wc_err *err)
 /* The blob through the pull's per-layer path into a staging folder. */
 static int time_unpack(const char *blob, const char *staging, double *secs, wc_err *err)
 {
-    file_src f = {.fd = img_file_open(blob), .buf = wc_xmalloc(CHUNK)};
-    if (f.fd < 0) {
-        free(f.buf);
-        return wc_err_sys(err, WC_INTERNAL, errno, "open %s", blob);
-    }
+    file_src f;
+    if (file_open(&f, blob, err) < 0)
+        return -1;
     img_stream in = {file_read, &f};
     char diff_id[IMG_DIGEST_LEN + 1];
     int64_t t0 = wc_clock_monotonic_ns();

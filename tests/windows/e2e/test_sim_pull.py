@@ -7,7 +7,6 @@ CountingProxy) that counts each blob GET, records when it started and finished s
 serves chosen blobs slowly. Imports are read from the host's journal (ProcessBaseImage for
 the base layer, ImportLayer for the others), whose t0/t1 share the wall clock with the
 proxy's timestamps. Each test starts its own wincrid.exe on an empty root."""
-import hashlib
 import os
 import threading
 import time
@@ -16,7 +15,7 @@ import grpc
 import pytest
 
 import registry as R
-from winsim import PB, SimHost, WinCrid, WinTar, calls, windows_image
+from winsim import PB, SimHost, WinCrid, WinTar, calls, chain_hex, windows_image
 import winsim
 
 pytestmark = pytest.mark.own_daemon
@@ -53,16 +52,6 @@ def big_image(n_data_layers, size):
     return R.Image(layers, os_name="windows", os_version=winsim.IMAGE_OS_VERSION,
                    extra_config={"config": {"Cmd": ["C:\\app\\ctr.exe", "run"],
                                             "WorkingDir": "C:\\app"}})
-
-
-def chain_hex(img):
-    """The layer folders' names: chain IDs (OCI image spec) from the diff IDs."""
-    out, chain = [], None
-    for l in img.layers:
-        chain = l.diff_id if chain is None else \
-            "sha256:" + hashlib.sha256(f"{chain} {l.diff_id}".encode()).hexdigest()
-        out.append(chain.split(":", 1)[1])
-    return out
 
 
 def imports(entries, img):

@@ -11,6 +11,7 @@ Also: Windows-format image layers (Files/, Hives/, UtilityVM/) for the local reg
 journal reader, and golden matching (placeholders like "<GUID>" in goldens)."""
 import importlib.util
 import io
+import hashlib
 import json
 import os
 import re
@@ -597,6 +598,16 @@ def match(golden, actual, path="$", binds=None):
 def assert_golden(name, actual, binds=None):
     diffs = match(load_golden(name), actual, binds=binds)
     assert not diffs, f"{name}:\n  " + "\n  ".join(diffs) + "\nactual: " + json.dumps(actual)
+
+
+def chain_hex(img):
+    """The layer folders' names: chain IDs (OCI image spec) from the diff IDs."""
+    out, chain = [], None
+    for l in img.layers:
+        chain = l.diff_id if chain is None else \
+            "sha256:" + hashlib.sha256(f"{chain} {l.diff_id}".encode()).hexdigest()
+        out.append(chain.split(":", 1)[1])
+    return out
 
 
 def calls(entries, name):
