@@ -30,6 +30,9 @@
 #define MAX_MESSAGE_BYTES (16 * 1024 * 1024)
 /* Outstanding grpc_server_request_call slots: how many new calls core can hand over at once. */
 #define REQUEST_SLOTS 16
+/* Threads waiting on the new-call queue. The thread that takes a call runs it (no hand-over
+ * to another thread on the call's path) and first makes sure another one waits. */
+#define MIN_IDLE_POLLERS 2
 
 typedef struct dispatch_entry {
     char *path; /* "/runtime.v1.RuntimeService/Version" */
@@ -40,7 +43,6 @@ typedef struct dispatch_entry {
 struct cri_server {
     grpc_server *server;
     grpc_completion_queue *cq; /* new-call and shutdown notifications */
-    pthread_t cq_thread;
     int port;
     cri_server_opts opts;
     dispatch_entry *table;
@@ -50,6 +52,8 @@ struct cri_server {
     pthread_cond_t idle;
     int active_calls;
     int shutting_down;
+    int pollers;      /* mu: poll_calls jobs running */
+    int idle_pollers; /* mu: of them, waiting for a call */
 };
 
 /* One pending request for a new call; its CQ becomes the call's own pluck queue. */
@@ -438,7 +442,7 @@ static void free_slot(slot *s, int keep_cq)
     free(s);
 }
 
-static void start_call(cri_server *srv, slot *s)
+static cri_call *call_of_slot(cri_server *srv, slot *s)
 {
     cri_call *c = wc_xcalloc(1, sizeof *c);
     c->srv = srv;
@@ -450,10 +454,43 @@ static void start_call(cri_server *srv, slot *s)
     pthread_mutex_lock(&srv->mu);
     srv->active_calls++;
     pthread_mutex_unlock(&srv->mu);
-    wc_workers_submit(srv->workers, run_call, c);
+    return c;
 }
 
-static void *cq_loop(void *arg)
+static void poll_calls(void *arg);
+
+/* Runs on the pool: a parked thread is woken, off the path of the call just taken. */
+static void add_poller_locked(cri_server *srv)
+{
+    srv->pollers++;
+    srv->idle_pollers++;
+    wc_workers_submit(srv->workers, poll_calls, srv);
+}
+
+/* A poller took a call: another waits for the next before this one runs it. */
+static void took_call(cri_server *srv)
+{
+    pthread_mutex_lock(&srv->mu);
+    if (--srv->idle_pollers < 1)
+        add_poller_locked(srv);
+    pthread_mutex_unlock(&srv->mu);
+}
+
+/* Its call done, a poller waits again unless enough do (then its thread goes back). */
+static int poller_stays(cri_server *srv)
+{
+    pthread_mutex_lock(&srv->mu);
+    int stay = srv->idle_pollers < MIN_IDLE_POLLERS;
+    if (stay)
+        srv->idle_pollers++;
+    else
+        srv->pollers--;
+    pthread_cond_broadcast(&srv->idle);
+    pthread_mutex_unlock(&srv->mu);
+    return stay;
+}
+
+static void poll_calls(void *arg)
 {
     cri_server *srv = arg;
     for (;;) {
@@ -470,10 +507,18 @@ static void *cq_loop(void *arg)
             free_slot(s, 0); /* the server is shutting down */
             continue;
         }
-        start_call(srv, s);
+        took_call(srv);
+        cri_call *c = call_of_slot(srv, s);
         arm_slot(srv);
+        run_call(c);
+        if (!poller_stays(srv))
+            return;
     }
-    return NULL;
+    pthread_mutex_lock(&srv->mu);
+    srv->pollers--;
+    srv->idle_pollers--;
+    pthread_cond_broadcast(&srv->idle);
+    pthread_mutex_unlock(&srv->mu);
 }
 
 int cri_server_start(const cri_server_opts *opts, cri_server **out, wc_err *err)
@@ -508,7 +553,10 @@ int cri_server_start(const cri_server_opts *opts, cri_server **out, wc_err *err)
     grpc_server_start(srv->server);
     for (int i = 0; i < REQUEST_SLOTS; i++)
         arm_slot(srv);
-    pthread_create(&srv->cq_thread, NULL, cq_loop, srv);
+    pthread_mutex_lock(&srv->mu);
+    for (int i = 0; i < MIN_IDLE_POLLERS; i++)
+        add_poller_locked(srv);
+    pthread_mutex_unlock(&srv->mu);
     *out = srv;
     return 0;
 }
@@ -549,7 +597,10 @@ void cri_server_shutdown(cri_server *srv, int grace_ms)
         grpc_server_cancel_all_calls(srv->server);
         wait_idle(srv, INT64_MAX);
     }
-    pthread_join(srv->cq_thread, NULL);
+    pthread_mutex_lock(&srv->mu);
+    while (srv->pollers > 0) /* each sees the queue shut down */
+        pthread_cond_wait(&srv->idle, &srv->mu);
+    pthread_mutex_unlock(&srv->mu);
     grpc_server_destroy(srv->server);
     grpc_completion_queue_destroy(srv->cq);
     wc_workers_free(srv->workers);
