@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -44,6 +45,12 @@ int main(int argc, char **argv)
      * get the modes their tars and the OCI spec say; what wincrid keeps private it creates
      * with explicit modes (0600 files, 0700 directories). */
     umask(022);
+    /* gRPC core's poll engine, unless the operator chose one: each thread that waits for its
+     * call's batches polls the connection itself. With epoll1 (the default) one thread polls
+     * for the whole process and hands completions to the call's thread through futexes (2.2
+     * futex calls per ImageStatus); on small VMs, where waking an idle vCPU is slow, that
+     * was much of a short call's latency (tests/bench/PROFILE.md). */
+    setenv("GRPC_POLL_STRATEGY", "poll", 0);
     pthread_t t;
     pthread_create(&t, NULL, signal_waiter, &set);
     pthread_detach(t);
