@@ -825,19 +825,88 @@ static void cache_check(img_store *s)
     }
 }
 
-static int cache_usable(img_store *s)
-{
-    cache_check(s);
-    return s->cache_complete;
-}
-
-static void cache_add(img_store *s, const img_image *img)
+/* Appends img, which the cache now owns. */
+static void cache_push(img_store *s, img_image *img)
 {
     if (s->n_cache == s->cap_cache) {
         s->cap_cache = s->cap_cache ? 2 * s->cap_cache : 16;
         s->cache = wc_xrealloc(s->cache, s->cap_cache * sizeof *s->cache);
     }
-    s->cache[s->n_cache++] = image_dup(img);
+    s->cache[s->n_cache++] = img;
+}
+
+static void cache_add(img_store *s, const img_image *img)
+{
+    cache_push(s, image_dup(img));
+}
+
+static void free_strv(char **v, size_t n)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* The ids of every image, oldest first (ListImages' order); NULL if the query failed. */
+static char **all_image_ids(img_store *s, size_t *n)
+{
+    sqlite3_stmt *st = prep(s, "SELECT id FROM images ORDER BY created_ns");
+    *n = 0;
+    if (!st)
+        return NULL;
+    size_t cap = 16;
+    char **v = wc_xcalloc(cap, sizeof *v);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n + 1 >= cap) {
+            cap *= 2;
+            v = wc_xrealloc(v, cap * sizeof *v);
+        }
+        v[(*n)++] = wc_xstrdup((const char *)sqlite3_column_text(st, 0));
+        v[*n] = NULL;
+    }
+    unprep(s, st);
+    if (rc != SQLITE_DONE) {
+        free_strv(v, *n);
+        *n = 0;
+        return NULL;
+    }
+    return v;
+}
+
+/* Loads every image into the cache unless it holds them all already. If the database cannot
+ * be read the cache stays incomplete and look-ups go to SQL. Caller holds db_lock. */
+static void cache_fill(img_store *s)
+{
+    cache_check(s);
+    if (s->cache_complete)
+        return;
+    read_begin(s);
+    size_t count = 0;
+    char **ids = all_image_ids(s, &count);
+    int ok = ids != NULL;
+    cache_clear(s);
+    for (size_t i = 0; ok && i < count; i++) {
+        img_image *img = load_locked(s, ids[i]);
+        ok = img != NULL;
+        if (img)
+            cache_push(s, img);
+    }
+    if (!ok)
+        cache_clear(s);
+    s->cache_complete = ok;
+    read_end(s);
+    free_strv(ids, count);
+}
+
+/* Every image in memory (filled on first use after a start or a failed commit): look-ups then
+ * run no SQL and open no read transaction. */
+static int cache_usable(img_store *s)
+{
+    cache_fill(s);
+    return s->cache_complete;
 }
 
 /* A copy of image id, from the cache or the database. Caller holds db_lock. */
@@ -934,15 +1003,6 @@ int img_image_lookup(img_store *s, const char *ref_or_id, img_image **out, wc_er
     return 0;
 }
 
-static void free_strv(char **v, size_t n)
-{
-    if (!v)
-        return;
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 void img_image_free(img_image *img)
 {
     if (!img)
@@ -978,31 +1038,15 @@ int img_image_list(img_store *s, const char *filter_ref, img_image ***out, size_
         return 0;
     }
     pthread_mutex_lock(&s->db_lock);
-    cache_check(s);
-    if (s->cache_complete) {
-        *out = wc_xcalloc(s->n_cache + 1, sizeof **out);
-        for (size_t i = 0; i < s->n_cache; i++)
-            (*out)[(*n)++] = image_dup(s->cache[i]);
+    if (!cache_usable(s)) {
         pthread_mutex_unlock(&s->db_lock);
-        return 0;
+        return wc_err_set(err, WC_INTERNAL, "cannot read the image store's database: %s",
+                          sqlite3_errmsg(s->db));
     }
-    read_begin(s);
-    size_t count = 0;
-    char **ids = column_list(s, "SELECT id FROM images WHERE ?1 IS NOT NULL ORDER BY created_ns",
-                             "", &count);
-    *out = wc_xcalloc(count + 1, sizeof **out);
-    cache_clear(s);
-    for (size_t i = 0; i < count; i++) {
-        img_image *img = load_locked(s, ids[i]);
-        if (img) {
-            cache_add(s, img);
-            (*out)[(*n)++] = img;
-        }
-    }
-    s->cache_complete = 1;
-    read_end(s);
+    *out = wc_xcalloc(s->n_cache + 1, sizeof **out);
+    for (size_t i = 0; i < s->n_cache; i++)
+        (*out)[(*n)++] = image_dup(s->cache[i]);
     pthread_mutex_unlock(&s->db_lock);
-    free_strv(ids, count);
     return 0;
 }
 

@@ -364,10 +364,75 @@ static void repeated_lookups(void **state)
     img_remove_tree(root, &err);
 }
 
+static void list_ids(img_store *s, const char *const *want, size_t n_want)
+{
+    img_image **all = NULL;
+    size_t n = 0;
+    wc_err err = {0};
+    assert_int_equal(img_image_list(s, NULL, &all, &n, &err), 0);
+    assert_int_equal(n, n_want);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(all[i]->id, want[i]);
+    img_image_list_free(all, n);
+}
+
+/* After a start the first look-up loads every image into memory (no ListImages needed), in
+ * ListImages' order; a database that cannot be read leaves nothing half-loaded: ListImages
+ * fails with INTERNAL rather than answer with some of the images. */
+static void images_in_memory_from_the_first_look_up(void **state)
+{
+    (void)state;
+    snprintf(root, sizeof root, "/tmp/test_img_store.XXXXXX");
+    assert_non_null(mkdtemp(root));
+    wc_config *cfg = open_cfg();
+    img_store *s = NULL;
+    wc_err err = {0};
+    assert_int_equal(img_store_open(cfg, &s, &err), 0);
+    add_image(s, H("a"), "docker.io/library/one:latest", H("c"), H("b"));
+    add_image(s, H("e"), "docker.io/library/two:latest", H("d"), H("f"));
+    add_image(s, H("g"), "docker.io/library/three:latest", H("h"), H("i"));
+    img_store_close(s);
+
+    assert_int_equal(img_store_open(cfg, &s, &err), 0);
+    assert_false(s->cache_complete);
+    img_image *img = NULL;
+    assert_int_equal(img_image_lookup(s, "two", &img, &err), 0);
+    assert_string_equal(img->id, H("e"));
+    img_image_free(img);
+    assert_true(s->cache_complete);
+    assert_int_equal(s->n_cache, 3);
+    const char *order[] = {H("a"), H("e"), H("g")};
+    list_ids(s, order, 3);
+
+    /* a failed commit invalidates the cache; the images table cannot be read meanwhile */
+    s->image_gen++;
+    assert_int_equal(
+        sqlite3_exec(s->db, "ALTER TABLE images RENAME TO images_away", NULL, NULL, NULL),
+        SQLITE_OK);
+    img_image **all = NULL;
+    size_t n = 0;
+    assert_int_equal(img_image_list(s, NULL, &all, &n, &err), -1);
+    assert_int_equal(err.code, WC_INTERNAL);
+    assert_false(s->cache_complete);
+    assert_int_equal(s->n_cache, 0);
+    assert_int_equal(
+        sqlite3_exec(s->db, "ALTER TABLE images_away RENAME TO images", NULL, NULL, NULL),
+        SQLITE_OK);
+    list_ids(s, order, 3);
+    assert_int_equal(img_image_lookup(s, "three", &img, &err), 0);
+    assert_string_equal(img->id, H("g"));
+    img_image_free(img);
+
+    img_store_close(s);
+    wc_config_free(cfg);
+    img_remove_tree(root, &err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(lookup_remove_hold), cmocka_unit_test(verified_marks),
-        cmocka_unit_test(remove_frees_in_background), cmocka_unit_test(repeated_lookups)};
+        cmocka_unit_test(remove_frees_in_background), cmocka_unit_test(repeated_lookups),
+        cmocka_unit_test(images_in_memory_from_the_first_look_up)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
