@@ -102,6 +102,9 @@ int img_remove(img_store *s, const char *ref_or_id, wc_err *err);
 int img_hold(img_store *s, const char *holder, const char *image_id, wc_err *err);
 /* Drops every hold of `holder` and collects what nothing uses any more. No holds: 0. */
 int img_release(img_store *s, const char *holder, wc_err *err);
+/* After a restart: drops the holds of every holder `owned` says no longer exists (a release
+ * a crash cut short), then collects what they kept. Returns how many holders it dropped. */
+size_t img_holds_prune(img_store *s, int (*owned)(void *ctx, const char *holder), void *ctx);
 
 /* ---- Usage (ImageFsInfo) ------------------------------------------------------------- */
 

@@ -18,6 +18,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "image/image.h"
 #include "podsandbox/model.h"
 #include "podsandbox/platform.h"
 
@@ -255,9 +256,17 @@ static void sweep_dir(pod_manager *pm, const char *dir, const char *table, size_
     closedir(d);
 }
 
+static int container_owns_hold(void *ctx, const char *holder)
+{
+    pod_manager *pm = ctx;
+    return container_known(pm, holder) || pod_store_has_row(pm, "containers", holder);
+}
+
 static void sweep(pod_manager *pm)
 {
     size_t swept = 0;
+    if (pm->images)
+        swept += img_holds_prune(pm->images, container_owns_hold, pm);
     for (size_t i = 0; i < pm->cfg->n_handlers; i++)
         if (pm->runtimes[i])
             sweep_runtime(pm, pm->runtimes[i], &swept);

@@ -515,6 +515,34 @@ int img_release(img_store *s, const char *holder, wc_err *err)
     return 0;
 }
 
+size_t img_holds_prune(img_store *s, int (*owned)(void *ctx, const char *holder), void *ctx)
+{
+    (void)s;
+    char stale[FAKE_N][FAKE_ID];
+    size_t n = 0;
+    fake_lock();
+    for (size_t i = 0; i < FAKE_N; i++)
+        if (fk->holds[i].used)
+            snprintf(stale[n++], sizeof stale[0], "%s", fk->holds[i].holder);
+    fake_unlock();
+    size_t pruned = 0;
+    for (size_t k = 0; k < n; k++) { /* owned() takes the pod manager's locks: not under ours */
+        if (owned(ctx, stale[k]))
+            continue;
+        int dropped = 0;
+        fake_lock();
+        for (size_t i = 0; i < FAKE_N; i++) {
+            if (fk->holds[i].used && strcmp(fk->holds[i].holder, stale[k]) == 0) {
+                fk->holds[i].used = 0;
+                dropped = 1;
+            }
+        }
+        fake_unlock();
+        pruned += dropped;
+    }
+    return pruned;
+}
+
 int img_dir_usage(const char *dir, img_fs_usage *out, wc_err *err)
 {
     memset(out, 0, sizeof *out);

@@ -428,11 +428,63 @@ static void images_in_memory_from_the_first_look_up(void **state)
     img_remove_tree(root, &err);
 }
 
+static int only_ctr1(void *ctx, const char *holder)
+{
+    (void)ctx;
+    return strcmp(holder, "ctr1") == 0;
+}
+
+static int nobody(void *ctx, const char *holder)
+{
+    (void)ctx;
+    (void)holder;
+    return 0;
+}
+
+/* A release a crash cut short (it is not synced) leaves a hold no container owns: the next
+ * start drops it, and the layers it kept go, but not those a live container holds. */
+static void holds_of_gone_containers_pruned(void **state)
+{
+    (void)state;
+    snprintf(root, sizeof root, "/tmp/test_img_store.XXXXXX");
+    assert_non_null(mkdtemp(root));
+    wc_config *cfg = open_cfg();
+    img_store *s = NULL;
+    wc_err err = {0};
+    assert_int_equal(img_store_open(cfg, &s, &err), 0);
+    add_image(s, H("a"), "docker.io/library/one:latest", H("c"), H("b"));
+    add_image(s, H("e"), "docker.io/library/two:latest", H("d"), H("f"));
+    assert_int_equal(img_hold(s, "ctr1", H("a"), &err), 0);
+    assert_int_equal(img_hold(s, "ctr2", H("a"), &err), 0);
+    assert_int_equal(img_hold(s, "ctr2", H("e"), &err), 0);
+    assert_int_equal(img_remove(s, "one", &err), 0);
+    assert_int_equal(img_remove(s, "two", &err), 0);
+    img_store_settle(s);
+    assert_true(exists_layer(s, H("c")) && exists_layer(s, H("d")));
+
+    assert_int_equal(img_holds_prune(s, only_ctr1, NULL), 1);
+    img_store_settle(s);
+    assert_true(exists_layer(s, H("c")));  /* ctr1 still holds it */
+    assert_false(exists_layer(s, H("d"))); /* only ctr2 did */
+    assert_int_equal(img_holds_prune(s, only_ctr1, NULL), 0);
+    img_store_close(s);
+
+    assert_int_equal(img_store_open(cfg, &s, &err), 0);
+    assert_int_equal(img_holds_prune(s, nobody, NULL), 1);
+    img_store_settle(s);
+    assert_false(exists_layer(s, H("c")));
+    img_store_close(s);
+    wc_config_free(cfg);
+    img_remove_tree(root, &err);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(lookup_remove_hold), cmocka_unit_test(verified_marks),
-        cmocka_unit_test(remove_frees_in_background), cmocka_unit_test(repeated_lookups),
-        cmocka_unit_test(images_in_memory_from_the_first_look_up)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(lookup_remove_hold),
+                                       cmocka_unit_test(verified_marks),
+                                       cmocka_unit_test(remove_frees_in_background),
+                                       cmocka_unit_test(repeated_lookups),
+                                       cmocka_unit_test(images_in_memory_from_the_first_look_up),
+                                       cmocka_unit_test(holds_of_gone_containers_pruned)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
