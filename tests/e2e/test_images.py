@@ -3,6 +3,7 @@ digest, list/status/remove, platform choice from an index, layer contents (white
 links, modes) usable as overlayfs lower dirs, malicious layers, GC and ImageFsInfo."""
 import json
 import os
+import sqlite3
 import subprocess
 import tempfile
 
@@ -193,6 +194,35 @@ def test_remove_collects_only_unshared(pb, registries, images, img_daemon):
                        timeout=30)
     assert store_snapshot(img_daemon) - before == set()
 
+
+
+def test_restart_drops_holds_no_container_owns(pb, registries, daemon_factory):
+    """A container's release of its image is not synced, so a machine that goes down can lose
+    it; the hold left behind (here written into the store while wincrid is stopped) names a
+    container that does not exist, and the next start drops it: the layers go with the image
+    instead of staying forever."""
+    registries.push("test/stalehold", "v1", registries.image())
+    d = daemon_factory()
+    ref = f"{registries.plain.host}/test/stalehold:v1"
+    image_id = pull(d.image(), pb, ref)
+    dirs = json.loads(status(d.image(), pb, ref, verbose=True).info["info"])["layerDirs"]
+    assert dirs and all(os.path.isdir(x) for x in dirs)
+    d.stop()
+    ghost = "f" * 64
+    db = sqlite3.connect(os.path.join(d.root, "images", "images.db"))
+    chains = [r[0] for r in db.execute("SELECT chain_id FROM image_layers WHERE image_id = ?",
+                                       (image_id,))]
+    db.executemany("INSERT INTO holds(holder, image_id, chain_id) VALUES(?, ?, ?)",
+                   [(ghost, image_id, c) for c in chains])
+    db.commit()
+    db.close()
+    d.start()
+    assert f"dropped the hold of a container that no longer exists\" holder={ghost[:12]}" in d.log()
+    d.image().RemoveImage(pb.RemoveImageRequest(image=spec(pb, ref)), timeout=30)
+    assert not [x for x in dirs if os.path.exists(x)]
+    db = sqlite3.connect(os.path.join(d.root, "images", "images.db"))
+    assert db.execute("SELECT COUNT(*) FROM holds").fetchone()[0] == 0
+    db.close()
 
 def _du(path, *args):
     out = subprocess.run(["du", "-s", *args, path], capture_output=True, text=True, check=True)
