@@ -671,16 +671,14 @@ static int resolve_locked(img_store *s, const char *q, char *id, size_t cap, wc_
     return 1;
 }
 
-static char **column_list(img_store *s, const char *sql, const char *id, size_t *n)
+/* The first column of every row st yields (NULL-terminated); *done is whether the query ran
+ * to its end (no error). Resets st. */
+static char **column_rows(img_store *s, sqlite3_stmt *st, size_t *n, int *done)
 {
-    sqlite3_stmt *st = prep(s, sql);
-    *n = 0;
-    if (!st)
-        return wc_xcalloc(1, sizeof(char *));
-    bind_text(st, 1, id);
     size_t cap = 4;
     char **v = wc_xcalloc(cap, sizeof *v);
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (*n + 1 >= cap) {
             cap *= 2;
             v = wc_xrealloc(v, cap * sizeof *v);
@@ -689,7 +687,19 @@ static char **column_list(img_store *s, const char *sql, const char *id, size_t 
         v[*n] = NULL;
     }
     unprep(s, st);
+    *done = rc == SQLITE_DONE;
     return v;
+}
+
+static char **column_list(img_store *s, const char *sql, const char *id, size_t *n)
+{
+    sqlite3_stmt *st = prep(s, sql);
+    *n = 0;
+    if (!st)
+        return wc_xcalloc(1, sizeof(char *));
+    bind_text(st, 1, id);
+    int done;
+    return column_rows(s, st, n, &done);
 }
 
 /* uid / username from the config's User ("1000", "1000:1000", "nobody", "nobody:x"). */
@@ -856,19 +866,9 @@ static char **all_image_ids(img_store *s, size_t *n)
     *n = 0;
     if (!st)
         return NULL;
-    size_t cap = 16;
-    char **v = wc_xcalloc(cap, sizeof *v);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n + 1 >= cap) {
-            cap *= 2;
-            v = wc_xrealloc(v, cap * sizeof *v);
-        }
-        v[(*n)++] = wc_xstrdup((const char *)sqlite3_column_text(st, 0));
-        v[*n] = NULL;
-    }
-    unprep(s, st);
-    if (rc != SQLITE_DONE) {
+    int done;
+    char **v = column_rows(s, st, n, &done);
+    if (!done) {
         free_strv(v, *n);
         *n = 0;
         return NULL;

@@ -53,6 +53,20 @@ static void add_image(img_store *s, const char *id, const char *tag, const char 
     assert_int_equal(img_db_commit(s, &r, &err), 0);
 }
 
+/* A new store under a new root with images "one" (id a, layer c) and "two" (id e, layer d). */
+static img_store *store_with_one_and_two(wc_config **cfg)
+{
+    snprintf(root, sizeof root, "/tmp/test_img_store.XXXXXX");
+    assert_non_null(mkdtemp(root));
+    *cfg = open_cfg();
+    img_store *s = NULL;
+    wc_err err = {0};
+    assert_int_equal(img_store_open(*cfg, &s, &err), 0);
+    add_image(s, H("a"), "docker.io/library/one:latest", H("c"), H("b"));
+    add_image(s, H("e"), "docker.io/library/two:latest", H("d"), H("f"));
+    return s;
+}
+
 static int exists_layer(img_store *s, const char *chain)
 {
     char *d = img_layer_path(s, chain);
@@ -303,14 +317,9 @@ static void remove_frees_in_background(void **state)
 static void repeated_lookups(void **state)
 {
     (void)state;
-    snprintf(root, sizeof root, "/tmp/test_img_store.XXXXXX");
-    assert_non_null(mkdtemp(root));
-    wc_config *cfg = open_cfg();
-    img_store *s = NULL;
+    wc_config *cfg = NULL;
+    img_store *s = store_with_one_and_two(&cfg);
     wc_err err = {0};
-    assert_int_equal(img_store_open(cfg, &s, &err), 0);
-    add_image(s, H("a"), "docker.io/library/one:latest", H("c"), H("b"));
-    add_image(s, H("e"), "docker.io/library/two:latest", H("d"), H("f"));
     for (int i = 0; i < 200; i++) {
         img_image *img = NULL;
         assert_int_equal(img_image_lookup(s, i % 2 ? "one" : H("e"), &img, &err), 0);
@@ -382,14 +391,9 @@ static void list_ids(img_store *s, const char *const *want, size_t n_want)
 static void images_in_memory_from_the_first_look_up(void **state)
 {
     (void)state;
-    snprintf(root, sizeof root, "/tmp/test_img_store.XXXXXX");
-    assert_non_null(mkdtemp(root));
-    wc_config *cfg = open_cfg();
-    img_store *s = NULL;
+    wc_config *cfg = NULL;
+    img_store *s = store_with_one_and_two(&cfg);
     wc_err err = {0};
-    assert_int_equal(img_store_open(cfg, &s, &err), 0);
-    add_image(s, H("a"), "docker.io/library/one:latest", H("c"), H("b"));
-    add_image(s, H("e"), "docker.io/library/two:latest", H("d"), H("f"));
     add_image(s, H("g"), "docker.io/library/three:latest", H("h"), H("i"));
     img_store_close(s);
 
@@ -446,14 +450,9 @@ static int nobody(void *ctx, const char *holder)
 static void holds_of_gone_containers_pruned(void **state)
 {
     (void)state;
-    snprintf(root, sizeof root, "/tmp/test_img_store.XXXXXX");
-    assert_non_null(mkdtemp(root));
-    wc_config *cfg = open_cfg();
-    img_store *s = NULL;
+    wc_config *cfg = NULL;
+    img_store *s = store_with_one_and_two(&cfg);
     wc_err err = {0};
-    assert_int_equal(img_store_open(cfg, &s, &err), 0);
-    add_image(s, H("a"), "docker.io/library/one:latest", H("c"), H("b"));
-    add_image(s, H("e"), "docker.io/library/two:latest", H("d"), H("f"));
     assert_int_equal(img_hold(s, "ctr1", H("a"), &err), 0);
     assert_int_equal(img_hold(s, "ctr2", H("a"), &err), 0);
     assert_int_equal(img_hold(s, "ctr2", H("e"), &err), 0);
