@@ -877,36 +877,38 @@ static char **all_image_ids(img_store *s, size_t *n)
 }
 
 /* Loads every image into the cache unless it holds them all already. If the database cannot
- * be read the cache stays incomplete and look-ups go to SQL. Caller holds db_lock. */
-static void cache_fill(img_store *s)
+ * be read (err says why, err may be NULL) the cache stays empty and incomplete, and look-ups
+ * go to SQL. Caller holds db_lock. */
+static int cache_fill(img_store *s, wc_err *err)
 {
     cache_check(s);
     if (s->cache_complete)
-        return;
+        return 0;
     read_begin(s);
     size_t count = 0;
     char **ids = all_image_ids(s, &count);
-    int ok = ids != NULL;
+    int rc = ids ? 0 : db_fail(s, err, "list images");
     cache_clear(s);
-    for (size_t i = 0; ok && i < count; i++) {
+    for (size_t i = 0; rc == 0 && i < count; i++) {
         img_image *img = load_locked(s, ids[i]);
-        ok = img != NULL;
         if (img)
             cache_push(s, img);
+        else
+            rc = db_fail(s, err, "load image");
     }
-    if (!ok)
+    if (rc < 0)
         cache_clear(s);
-    s->cache_complete = ok;
+    s->cache_complete = rc == 0;
     read_end(s);
     free_strv(ids, count);
+    return rc;
 }
 
 /* Every image in memory (filled on first use after a start or a failed commit): look-ups then
  * run no SQL and open no read transaction. */
 static int cache_usable(img_store *s)
 {
-    cache_fill(s);
-    return s->cache_complete;
+    return cache_fill(s, NULL) == 0;
 }
 
 /* A copy of image id, from the cache or the database. Caller holds db_lock. */
@@ -1038,10 +1040,9 @@ int img_image_list(img_store *s, const char *filter_ref, img_image ***out, size_
         return 0;
     }
     pthread_mutex_lock(&s->db_lock);
-    if (!cache_usable(s)) {
+    if (cache_fill(s, err) < 0) {
         pthread_mutex_unlock(&s->db_lock);
-        return wc_err_set(err, WC_INTERNAL, "cannot read the image store's database: %s",
-                          sqlite3_errmsg(s->db));
+        return wc_err_prefix(err, "ListImages");
     }
     *out = wc_xcalloc(s->n_cache + 1, sizeof **out);
     for (size_t i = 0; i < s->n_cache; i++)
@@ -1250,24 +1251,26 @@ int img_release(img_store *s, const char *holder, wc_err *err)
 size_t img_holds_prune(img_store *s, int (*owned)(void *ctx, const char *holder), void *ctx)
 {
     pthread_mutex_lock(&s->db_lock);
+    size_t n = 0;
+    int done;
     sqlite3_stmt *st = prep(s, "SELECT DISTINCT holder FROM holds");
-    strlist stale = {0};
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
-        const char *holder = (const char *)sqlite3_column_text(st, 0);
-        if (!owned(ctx, holder))
-            strlist_add(&stale, wc_xstrdup(holder));
-    }
-    if (st)
-        unprep(s, st);
-    size_t pruned = 0;
-    for (size_t i = 0; i < stale.n; i++)
-        if (run3(s, "DELETE FROM holds WHERE holder = ?1", stale.v[i], NULL, NULL) == 0)
-            pruned++;
+    char **holders = st ? column_rows(s, st, &n, &done) : NULL;
     pthread_mutex_unlock(&s->db_lock);
-    for (size_t i = 0; i < stale.n; i++)
-        wc_info(COMP, "dropped the hold of a container that no longer exists", "holder=%.12s",
-                stale.v[i]);
-    strlist_free(&stale);
+    /* owned() looks at the pod records: asked without the store's lock held */
+    size_t pruned = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (owned(ctx, holders[i]))
+            continue;
+        pthread_mutex_lock(&s->db_lock);
+        int rc = run3(s, "DELETE FROM holds WHERE holder = ?1", holders[i], NULL, NULL);
+        pthread_mutex_unlock(&s->db_lock);
+        if (rc == 0) {
+            wc_info(COMP, "dropped the hold of a container that no longer exists", "holder=%.12s",
+                    holders[i]);
+            pruned++;
+        }
+    }
+    free_strv(holders, n);
     if (pruned)
         img_gc(s);
     return pruned;

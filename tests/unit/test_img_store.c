@@ -417,6 +417,8 @@ static void images_in_memory_from_the_first_look_up(void **state)
     size_t n = 0;
     assert_int_equal(img_image_list(s, NULL, &all, &n, &err), -1);
     assert_int_equal(err.code, WC_INTERNAL);
+    assert_non_null(strstr(err.msg, "ListImages"));
+    assert_non_null(strstr(err.msg, "images.db: list images: no such table: images"));
     assert_false(s->cache_complete);
     assert_int_equal(s->n_cache, 0);
     assert_int_equal(
